@@ -1,0 +1,39 @@
+#!/usr/bin/env node
+// qwen3-bench command line. Runs on Node >= 22.12 (the project pins Node 24 as a devDependency).
+import { synthCommand, SYNTH_USAGE } from "./synth.ts";
+
+const USAGE = `qwen3-bench <command> [options]
+
+commands:
+  synth     write a synthetic Qwen3 model folder
+  doctor    list every known runner and whether it is available here
+  setup     install or build the runners this machine can run
+  tokenize  print the prompt token ids the benchmark sends to runners
+
+${SYNTH_USAGE}`;
+
+const commands: Record<string, (argv: string[]) => void | Promise<void>> = {
+  synth: synthCommand,
+};
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === "--help" || name === "-h" || name === "help") {
+    console.log(USAGE);
+    return name ? 0 : 2;
+  }
+  const command = commands[name];
+  if (!command) {
+    console.error(`qwen3-bench: unknown command ${JSON.stringify(name)}\n\n${USAGE}`);
+    return 2;
+  }
+  try {
+    await command(rest);
+    return 0;
+  } catch (e) {
+    console.error(`qwen3-bench ${name}: ${(e as Error).message}`);
+    return 1;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));
