@@ -4,7 +4,7 @@ import { synthesizeModel } from "../harness/model/synth.ts";
 import { Dtype, Qwen3Config } from "../harness/schema/model-config.ts";
 import { parseJsonFile } from "../harness/schema/parse.ts";
 
-export const SYNTH_USAGE = `qwen3-bench synth [--preset 0.6b|tiny | --config FILE] [--dtype bf16|f16|f32] [--seed N] --out DIR
+export const SYNTH_USAGE = `qwen3-bench synth [--preset 0.6b|tiny|tiny-tied | --config FILE] [--dtype bf16|f16|f32] [--seed N] --out DIR
 
 Writes a Hugging Face-layout Qwen3 folder with seeded deterministic weights (Normal(0, 0.02) matrices,
 ones for norms), Qwen3's real tokenizer files, and manifest.json (seed, sha256). Same seed, same bytes.`;

@@ -33,7 +33,9 @@ export const QWEN3_0_6B: Qwen3Config = {
 /**
  * A tiny Qwen3 for tests: the real vocabulary (so real prompts work), grouped-query attention
  * (4 query heads share 2 KV heads) and head_dim 32 ≠ hidden_size / num_attention_heads = 16, so an
- * implementation that derives head_dim or ignores GQA fails the agreement tests.
+ * implementation that derives head_dim or ignores GQA fails the agreement tests. Embeddings are
+ * untied: with tied random embeddings a tiny model mostly echoes its input token (the embedding is
+ * most similar to itself), which would make greedy agreement a weak test.
  */
 export const QWEN3_TINY: Qwen3Config = {
   ...QWEN3_0_6B,
@@ -46,8 +48,12 @@ export const QWEN3_TINY: Qwen3Config = {
   num_hidden_layers: 2,
   num_key_value_heads: 2,
   rope_theta: 10000,
+  tie_word_embeddings: false,
   torch_dtype: "float32",
 };
 
-export const PRESETS = { "0.6b": QWEN3_0_6B, tiny: QWEN3_TINY } as const;
+/** The tiny model with tied embeddings, as Qwen3-0.6B has them: tests the tied lm_head path. */
+export const QWEN3_TINY_TIED: Qwen3Config = { ...QWEN3_TINY, tie_word_embeddings: true };
+
+export const PRESETS = { "0.6b": QWEN3_0_6B, tiny: QWEN3_TINY, "tiny-tied": QWEN3_TINY_TIED } as const;
 export type PresetName = keyof typeof PRESETS;

@@ -1,1 +1,289 @@
-fn main(){}
+//! `qwen3-burn-runner`: Qwen3 on Burn behind the JSON-lines protocol of `runners/PROTOCOL.md`.
+
+mod cache;
+mod config;
+mod generate;
+mod model;
+mod protocol;
+mod weights;
+
+use burn::tensor::backend::Backend;
+use burn::tensor::{DType, IntDType, set_default_dtypes};
+use config::Qwen3Config;
+use model::{AttentionImpl, Qwen3};
+use protocol::{Engine, GenerateReply, Limits, PROTOCOL_VERSION, ScoreReply};
+use serde_json::json;
+use std::path::PathBuf;
+use std::time::Instant;
+use weights::Checkpoint;
+
+/// The Burn release this runner is built against; a unit test keeps it equal to Cargo.lock.
+pub const BURN_VERSION: &str = "0.21.0";
+
+const USAGE: &str = "usage: qwen3-burn-runner --model DIR [--dtype f16|bf16|f32] \
+[--backend cpu|wgpu|cuda|metal] [--device auto|N] [--attention burn|explicit]";
+
+struct Args {
+    model_dir: PathBuf,
+    dtype: DType,
+    backend: String,
+    device: Option<usize>,
+    attention: AttentionImpl,
+}
+
+/// Backends compiled into this binary, best first; `--backend` defaults to the first.
+fn compiled_backends() -> Vec<&'static str> {
+    let mut backends = Vec::new();
+    if cfg!(feature = "cuda") {
+        backends.push("cuda");
+    }
+    if cfg!(feature = "metal") {
+        backends.push("metal");
+    }
+    if cfg!(feature = "wgpu") {
+        backends.push("wgpu");
+    }
+    if cfg!(feature = "cpu") {
+        backends.push("cpu");
+    }
+    backends
+}
+
+fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
+    let mut model_dir = None;
+    let mut dtype = DType::F16;
+    let mut backend = compiled_backends().first().map(|b| b.to_string());
+    let mut device = None;
+    // Explicit is the faster of the two on the CPU (flex) backend; see README.
+    let mut attention = AttentionImpl::Explicit;
+    while let Some(flag) = argv.next() {
+        let mut value = || argv.next().ok_or_else(|| format!("{flag}: missing value"));
+        match flag.as_str() {
+            "--model" => model_dir = Some(PathBuf::from(value()?)),
+            "--dtype" => {
+                dtype = match value()?.as_str() {
+                    "f16" => DType::F16,
+                    "bf16" => DType::BF16,
+                    "f32" => DType::F32,
+                    other => return Err(format!("--dtype: unknown dtype {other:?} (f16, bf16, f32)")),
+                }
+            }
+            "--backend" => backend = Some(value()?),
+            "--device" => {
+                let v = value()?;
+                device = match v.as_str() {
+                    "auto" => None,
+                    n => Some(n.parse().map_err(|_| format!("--device: expected auto or an index, got {n:?}"))?),
+                }
+            }
+            "--attention" => {
+                attention = match value()?.as_str() {
+                    "burn" => AttentionImpl::Burn,
+                    "explicit" => AttentionImpl::Explicit,
+                    other => return Err(format!("--attention: unknown {other:?} (burn, explicit)")),
+                }
+            }
+            "--help" | "-h" => return Err(USAGE.into()),
+            other => return Err(format!("unknown argument {other:?}; {USAGE}")),
+        }
+    }
+    let model_dir = model_dir.ok_or_else(|| format!("--model is required; {USAGE}"))?;
+    let backend = backend.ok_or("this binary was built without a backend feature (cpu, wgpu, cuda, metal)")?;
+    if !compiled_backends().contains(&backend.as_str()) {
+        return Err(format!("--backend {backend}: not compiled in (built with: {:?})", compiled_backends()));
+    }
+    Ok(Args { model_dir, dtype, backend, device, attention })
+}
+
+fn fatal(kind: &str, message: &str) -> ! {
+    println!("{}", json!({"op": "fatal", "error": {"kind": kind, "message": message}}));
+    std::process::exit(1);
+}
+
+fn dtype_name(dtype: DType) -> &'static str {
+    match dtype {
+        DType::F16 => "f16",
+        DType::BF16 => "bf16",
+        _ => "f32",
+    }
+}
+
+/// What `ready` says about the backend besides the model.
+struct BackendInfo {
+    backend: &'static str,
+    device_name: String,
+    fusion: Option<bool>,
+    autotune: Option<bool>,
+    notes: Vec<String>,
+}
+
+struct BurnEngine<B: Backend> {
+    model: Qwen3<B>,
+}
+
+impl<B: Backend> Engine for BurnEngine<B> {
+    fn generate(&mut self, prompt: &[u32], max_new_tokens: usize, start: Instant) -> Result<GenerateReply, String> {
+        let generation = generate::generate(&self.model, prompt, max_new_tokens, start);
+        Ok(GenerateReply { token_ids: generation.token_ids, token_times_ns: generation.token_times_ns })
+    }
+
+    fn score(&mut self, prompt: &[u32], continuation: &[u32], top_k: usize) -> Result<ScoreReply, String> {
+        let scores = generate::score(&self.model, prompt, continuation, top_k);
+        Ok(ScoreReply { argmax_ids: scores.argmax_ids, top_k: scores.top_k })
+    }
+}
+
+/// Loads the model on `device`, prints `ready`, then serves stdin until shutdown.
+fn run<B: Backend>(args: Args, device: B::Device, mut info: BackendInfo, process_start: Instant) {
+    // GPU backends are Fusion<CubeBackend<..>> exactly when Burn's `fusion` feature is compiled in.
+    if info.fusion.is_some() {
+        info.fusion = Some(std::any::type_name::<B>().contains("Fusion"));
+    }
+    let mut dtype = args.dtype;
+    if !B::supports_dtype(&device, dtype) {
+        info.notes.push(format!("{} is not supported by this device; using f32", dtype_name(dtype)));
+        dtype = DType::F32;
+    }
+    if let Err(e) = set_default_dtypes::<B>(&device, dtype, IntDType::I32) {
+        fatal("device", &format!("cannot initialise {} device: {e:?}", info.backend));
+    }
+    let config = Qwen3Config::load(&args.model_dir).unwrap_or_else(|e| fatal("model", &e));
+    let checkpoint = Checkpoint::open(&args.model_dir).unwrap_or_else(|e| fatal("model", &e));
+    let model = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        Qwen3::<B>::load(config.clone(), &checkpoint, &device, dtype, args.attention)
+    }))
+    .unwrap_or_else(|_| Err(format!("{} backend failed while loading weights (see stderr)", info.backend)))
+    .unwrap_or_else(|e| fatal("model", &e));
+    drop(checkpoint);
+
+    // One short warm-up so kernel compilation and autotuning of the common shapes happen here.
+    let warmup = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        generate::generate(&model, &[0, 1, 2, 3], 2, Instant::now())
+    }));
+    if warmup.is_err() {
+        fatal("device", &format!("{} backend failed during the warm-up forward pass (see stderr)", info.backend));
+    }
+
+    info.notes.push(format!("burn backend type {}", B::name(&device)));
+    info.notes.push(format!("attention={}", args.attention.name()));
+    let ready = json!({
+        "op": "ready",
+        "protocol_version": PROTOCOL_VERSION,
+        "framework": "burn",
+        "framework_version": BURN_VERSION,
+        "backend": info.backend,
+        "device": info.device_name,
+        "dtype": dtype_name(dtype),
+        "parameter_count": model.parameter_count,
+        "load_time_ms": process_start.elapsed().as_secs_f64() * 1000.0,
+        "fusion": info.fusion,
+        "autotune": info.autotune,
+        "notes": info.notes,
+    });
+    println!("{ready}");
+
+    let limits = Limits { vocab_size: config.vocab_size, max_positions: config.max_position_embeddings };
+    let mut engine = BurnEngine { model };
+    let stdin = std::io::stdin();
+    let stdout = std::io::stdout();
+    if let Err(e) = protocol::serve(stdin.lock(), stdout.lock(), &mut engine, limits) {
+        eprintln!("qwen3-burn-runner: I/O error: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn cpu_name() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|name| name.trim().to_owned())
+        })
+        .unwrap_or_else(|| format!("{} CPU", std::env::consts::ARCH))
+}
+
+/// The NVIDIA driver lists each GPU's model under /proc on Linux; cubecl does not expose it.
+#[cfg(feature = "cuda")]
+fn nvidia_gpu_name(index: usize) -> Option<String> {
+    let mut dirs: Vec<_> = std::fs::read_dir("/proc/driver/nvidia/gpus").ok()?.flatten().map(|e| e.path()).collect();
+    dirs.sort();
+    let info = std::fs::read_to_string(dirs.get(index)?.join("information")).ok()?;
+    let line = info.lines().find(|l| l.starts_with("Model:"))?;
+    Some(line.trim_start_matches("Model:").trim().to_owned())
+}
+
+fn main() {
+    let process_start = Instant::now();
+    let args = parse_args(std::env::args().skip(1)).unwrap_or_else(|e| fatal("usage", &e));
+    let gpu_flags = |backend| BackendInfo {
+        backend,
+        device_name: String::new(),
+        fusion: Some(false),
+        autotune: Some(cfg!(any(feature = "wgpu", feature = "cuda", feature = "metal"))),
+        notes: Vec::new(),
+    };
+    match args.backend.as_str() {
+        #[cfg(feature = "cpu")]
+        "cpu" => {
+            let info = BackendInfo {
+                backend: "cpu",
+                device_name: cpu_name(),
+                fusion: None,
+                autotune: None,
+                notes: vec![format!("burn-flex CPU backend, {} threads", std::thread::available_parallelism().map_or(1, |n| n.get()))],
+            };
+            run::<burn::backend::Flex>(args, Default::default(), info, process_start);
+        }
+        #[cfg(feature = "wgpu")]
+        "wgpu" => {
+            use burn::backend::wgpu::WgpuDevice;
+            let device = args.device.map_or(WgpuDevice::DefaultDevice, WgpuDevice::DiscreteGpu);
+            let mut info = gpu_flags("wgpu-vulkan");
+            info.device_name = format!("wgpu {device:?}");
+            run::<burn::backend::Vulkan>(args, device, info, process_start);
+        }
+        #[cfg(feature = "metal")]
+        "metal" => {
+            use burn::backend::wgpu::WgpuDevice;
+            let device = args.device.map_or(WgpuDevice::DefaultDevice, WgpuDevice::DiscreteGpu);
+            let mut info = gpu_flags("wgpu-metal");
+            info.device_name = format!("wgpu {device:?}");
+            run::<burn::backend::Metal>(args, device, info, process_start);
+        }
+        #[cfg(feature = "cuda")]
+        "cuda" => {
+            let index = args.device.unwrap_or(0);
+            let mut info = gpu_flags("cuda");
+            info.device_name = nvidia_gpu_name(index).unwrap_or_else(|| format!("CUDA device {index}"));
+            run::<burn::backend::Cuda>(args, burn::backend::cuda::CudaDevice::new(index), info, process_start);
+        }
+        other => fatal("usage", &format!("--backend {other}: not compiled in")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn burn_version_matches_cargo_lock() {
+        let lock = include_str!("../Cargo.lock");
+        let entry = lock.split("[[package]]").find(|p| p.contains("\nname = \"burn\"\n")).expect("burn in Cargo.lock");
+        assert!(entry.contains(&format!("version = \"{BURN_VERSION}\"")), "{entry}");
+    }
+
+    #[test]
+    fn cli_defaults_and_errors() {
+        let args = |s: &str| parse_args(s.split_whitespace().map(str::to_owned));
+        if cfg!(feature = "cpu") {
+            let parsed = args("--model m --backend cpu").ok().unwrap();
+            assert_eq!(parsed.dtype, DType::F16);
+            assert_eq!(parsed.device, None);
+            assert!(args("--model m --backend cpu --dtype f64").err().unwrap().starts_with("--dtype"));
+        }
+        assert!(args("--backend cpu").err().unwrap().contains("--model is required"));
+        assert!(args("--model m --bogus").err().unwrap().contains("unknown argument"));
+    }
+}

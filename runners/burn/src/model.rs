@@ -1,0 +1,365 @@
+//! Qwen3 written from its definition (as in mlx-lm's `models/qwen3.py`): RMSNorm, attention with
+//! per-head q/k RMSNorm and RoPE, grouped-query attention, SwiGLU MLP, tied or untied LM head.
+//! Tensor fields are named after the checkpoint's tensors.
+
+use crate::cache::KvCache;
+use crate::config::Qwen3Config;
+use crate::weights::{Checkpoint, Layout};
+use burn::tensor::activation::{silu, softmax};
+use burn::tensor::module::{attention, linear};
+use burn::tensor::ops::AttentionModuleOptions;
+use burn::tensor::{Bool, DType, Int, Tensor, TensorData, backend::Backend};
+
+/// How attention scores are computed; both give the same result, speed differs per backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttentionImpl {
+    /// `burn::tensor::module::attention` (a fused/flash kernel where the backend has one).
+    Burn,
+    /// matmul, softmax, matmul written out, with query heads grouped per KV head.
+    Explicit,
+}
+
+impl AttentionImpl {
+    pub fn name(self) -> &'static str {
+        match self {
+            AttentionImpl::Burn => "burn",
+            AttentionImpl::Explicit => "explicit",
+        }
+    }
+}
+
+/// Creates device tensors from the checkpoint in the run dtype, counting parameters.
+pub struct WeightLoader<'a, B: Backend> {
+    pub checkpoint: &'a Checkpoint,
+    pub device: &'a B::Device,
+    pub dtype: DType,
+    pub parameter_count: usize,
+}
+
+impl<B: Backend> WeightLoader<'_, B> {
+    fn load<const D: usize>(&mut self, name: &str, disk_shape: [usize; D], layout: Layout) -> Result<Tensor<B, D>, String> {
+        let data = self.checkpoint.tensor(name, &disk_shape, layout, self.dtype)?;
+        self.parameter_count += disk_shape.iter().product::<usize>();
+        Ok(Tensor::from_data(data, (self.device, self.dtype)))
+    }
+
+    /// A bias-free PyTorch Linear `[out, in]`, returned as Burn's `[in, out]`.
+    fn linear(&mut self, name: &str, in_features: usize, out_features: usize) -> Result<Tensor<B, 2>, String> {
+        self.load(name, [out_features, in_features], Layout::LinearTransposed)
+    }
+
+    fn rms_norm(&mut self, name: &str, width: usize, eps: f64) -> Result<RmsNorm<B>, String> {
+        Ok(RmsNorm { weight: self.load(name, [width], Layout::AsStored)?, eps })
+    }
+}
+
+pub struct RmsNorm<B: Backend> {
+    weight: Tensor<B, 1>,
+    eps: f64,
+}
+
+impl<B: Backend> RmsNorm<B> {
+    /// `weight * (x * rsqrt(mean(x²) + eps))`, the statistics in f32 as in Hugging Face Qwen3.
+    pub fn forward<const D: usize>(&self, x: Tensor<B, D>) -> Tensor<B, D> {
+        let dtype = x.dtype();
+        let x32 = x.cast(DType::F32);
+        let inv_rms = x32.clone().square().mean_dim(D - 1).add_scalar(self.eps).sqrt().recip();
+        (x32 * inv_rms).cast(dtype) * self.weight.clone().unsqueeze::<D>()
+    }
+}
+
+/// Precomputed rotary tables, `[max_positions, head_dim]`, non-interleaved ("rotate_half").
+pub struct Rope<B: Backend> {
+    cos: Tensor<B, 2>,
+    sin: Tensor<B, 2>,
+}
+
+/// cos and sin tables on the host, computed in f32 as Hugging Face does:
+/// `inv_freq[i] = 1 / theta^(2i / head_dim)`, angle = position * inv_freq, each half repeated.
+pub fn rope_tables(head_dim: usize, theta: f64, positions: usize) -> (Vec<f32>, Vec<f32>) {
+    let half = head_dim / 2;
+    let inv_freq: Vec<f32> = (0..half)
+        .map(|i| 1.0 / (theta as f32).powf((2 * i) as f32 / head_dim as f32))
+        .collect();
+    let mut cos = Vec::with_capacity(positions * head_dim);
+    let mut sin = Vec::with_capacity(positions * head_dim);
+    for position in 0..positions {
+        for repeat in 0..2 {
+            let _ = repeat;
+            for &f in &inv_freq {
+                let angle = position as f32 * f;
+                cos.push(angle.cos());
+                sin.push(angle.sin());
+            }
+        }
+    }
+    (cos, sin)
+}
+
+impl<B: Backend> Rope<B> {
+    pub fn new(head_dim: usize, theta: f64, positions: usize, device: &B::Device, dtype: DType) -> Self {
+        let (cos, sin) = rope_tables(head_dim, theta, positions);
+        let table = |values: Vec<f32>| {
+            Tensor::<B, 2>::from_data(TensorData::new(values, [positions, head_dim]), (device, DType::F32)).cast(dtype)
+        };
+        Self { cos: table(cos), sin: table(sin) }
+    }
+
+    /// Rotates `x` (`[1, heads, L, head_dim]`) whose first position is `offset`.
+    pub fn apply(&self, x: Tensor<B, 4>, offset: usize) -> Tensor<B, 4> {
+        let [_, _, len, head_dim] = x.dims();
+        let half = head_dim / 2;
+        let cos = self.cos.clone().narrow(0, offset, len).unsqueeze::<4>();
+        let sin = self.sin.clone().narrow(0, offset, len).unsqueeze::<4>();
+        let x1 = x.clone().narrow(3, 0, half);
+        let x2 = x.clone().narrow(3, half, half);
+        let rotated = Tensor::cat(vec![x2.neg(), x1], 3);
+        x * cos + rotated * sin
+    }
+}
+
+pub struct Attention<B: Backend> {
+    q_proj: Tensor<B, 2>,
+    k_proj: Tensor<B, 2>,
+    v_proj: Tensor<B, 2>,
+    o_proj: Tensor<B, 2>,
+    q_norm: RmsNorm<B>,
+    k_norm: RmsNorm<B>,
+    n_heads: usize,
+    n_kv_heads: usize,
+    head_dim: usize,
+}
+
+impl<B: Backend> Attention<B> {
+    fn load(loader: &mut WeightLoader<B>, prefix: &str, c: &Qwen3Config) -> Result<Self, String> {
+        let (d, hd) = (c.hidden_size, c.head_dim);
+        Ok(Self {
+            q_proj: loader.linear(&format!("{prefix}.q_proj.weight"), d, c.num_attention_heads * hd)?,
+            k_proj: loader.linear(&format!("{prefix}.k_proj.weight"), d, c.num_key_value_heads * hd)?,
+            v_proj: loader.linear(&format!("{prefix}.v_proj.weight"), d, c.num_key_value_heads * hd)?,
+            o_proj: loader.linear(&format!("{prefix}.o_proj.weight"), c.num_attention_heads * hd, d)?,
+            q_norm: loader.rms_norm(&format!("{prefix}.q_norm.weight"), hd, c.rms_norm_eps)?,
+            k_norm: loader.rms_norm(&format!("{prefix}.k_norm.weight"), hd, c.rms_norm_eps)?,
+            n_heads: c.num_attention_heads,
+            n_kv_heads: c.num_key_value_heads,
+            head_dim: hd,
+        })
+    }
+
+    fn forward(&self, x: Tensor<B, 3>, layer: usize, rope: &Rope<B>, cache: &mut KvCache<B>, mode: AttentionImpl) -> Tensor<B, 3> {
+        let [batch, len, _] = x.dims();
+        let hd = self.head_dim;
+        let offset = cache.offset();
+        let split_heads = |t: Tensor<B, 3>, heads: usize| t.reshape([batch, len, heads, hd]);
+        let queries = self.q_norm.forward(split_heads(linear(x.clone(), self.q_proj.clone(), None), self.n_heads)).swap_dims(1, 2);
+        let keys = self.k_norm.forward(split_heads(linear(x.clone(), self.k_proj.clone(), None), self.n_kv_heads)).swap_dims(1, 2);
+        let values = split_heads(linear(x, self.v_proj.clone(), None), self.n_kv_heads).swap_dims(1, 2);
+
+        let queries = rope.apply(queries, offset);
+        let keys = rope.apply(keys, offset);
+        let (keys, values) = cache.update_and_fetch(layer, keys, values);
+
+        let output = match mode {
+            AttentionImpl::Explicit => self.attend_explicit(queries, keys, values, offset),
+            AttentionImpl::Burn => self.attend_burn(queries, keys, values, offset),
+        };
+        linear(output.swap_dims(1, 2).reshape([batch, len, self.n_heads * hd]), self.o_proj.clone(), None)
+    }
+
+    /// Query heads that share a KV head are stacked along the sequence axis
+    /// (`[1, kv_heads, groups * L, head_dim]`), so K and V are never repeated.
+    fn attend_explicit(&self, queries: Tensor<B, 4>, keys: Tensor<B, 4>, values: Tensor<B, 4>, offset: usize) -> Tensor<B, 4> {
+        let [batch, _, len, hd] = queries.dims();
+        let groups = self.n_heads / self.n_kv_heads;
+        let total = keys.dims()[2];
+        let queries = queries.reshape([batch, self.n_kv_heads, groups * len, hd]);
+        let scale = 1.0 / (hd as f64).sqrt();
+        let mut scores = queries.matmul(keys.swap_dims(2, 3)).mul_scalar(scale);
+        if len > 1 {
+            let mask = causal_mask::<B>(groups, len, offset, total, &scores.device());
+            scores = scores.mask_fill(mask.unsqueeze::<4>(), f32::NEG_INFINITY);
+        }
+        softmax(scores, 3).matmul(values).reshape([batch, self.n_heads, len, hd])
+    }
+
+    fn attend_burn(&self, queries: Tensor<B, 4>, keys: Tensor<B, 4>, values: Tensor<B, 4>, offset: usize) -> Tensor<B, 4> {
+        let [batch, _, len, hd] = queries.dims();
+        let groups = self.n_heads / self.n_kv_heads;
+        if len == 1 {
+            // One new token needs no mask, so the grouped-query layout works unchanged.
+            let queries = queries.reshape([batch, self.n_kv_heads, groups, hd]);
+            let output = attention(queries, keys, values, None, None, AttentionModuleOptions::default());
+            return output.reshape([batch, self.n_heads, 1, hd]);
+        }
+        // Burn's causal flag masks col > row, which is right only when the cache was empty.
+        assert_eq!(offset, 0, "multi-token forward after the first pass is not supported");
+        let total = keys.dims()[2];
+        let repeat = |t: Tensor<B, 4>| {
+            t.unsqueeze_dim::<5>(2)
+                .expand([batch, self.n_kv_heads, groups, total, hd])
+                .reshape([batch, self.n_heads, total, hd])
+        };
+        let options = AttentionModuleOptions { is_causal: true, ..Default::default() };
+        attention(queries, repeat(keys), repeat(values), None, None, options)
+    }
+}
+
+/// `true` where query row (stacked `groups` times) may not see key column: column > offset + row.
+fn causal_mask<B: Backend>(groups: usize, len: usize, offset: usize, total: usize, device: &B::Device) -> Tensor<B, 2, Bool> {
+    let mask: Vec<bool> = (0..groups * len)
+        .flat_map(|row| (0..total).map(move |col| col > offset + row % len))
+        .collect();
+    Tensor::from_data(TensorData::new(mask, [groups * len, total]), device)
+}
+
+pub struct Mlp<B: Backend> {
+    gate_proj: Tensor<B, 2>,
+    up_proj: Tensor<B, 2>,
+    down_proj: Tensor<B, 2>,
+}
+
+impl<B: Backend> Mlp<B> {
+    fn load(loader: &mut WeightLoader<B>, prefix: &str, c: &Qwen3Config) -> Result<Self, String> {
+        let (d, i) = (c.hidden_size, c.intermediate_size);
+        Ok(Self {
+            gate_proj: loader.linear(&format!("{prefix}.gate_proj.weight"), d, i)?,
+            up_proj: loader.linear(&format!("{prefix}.up_proj.weight"), d, i)?,
+            down_proj: loader.linear(&format!("{prefix}.down_proj.weight"), i, d)?,
+        })
+    }
+
+    fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
+        let gate = silu(linear(x.clone(), self.gate_proj.clone(), None));
+        linear(gate * linear(x, self.up_proj.clone(), None), self.down_proj.clone(), None)
+    }
+}
+
+pub struct TransformerBlock<B: Backend> {
+    self_attn: Attention<B>,
+    mlp: Mlp<B>,
+    input_layernorm: RmsNorm<B>,
+    post_attention_layernorm: RmsNorm<B>,
+}
+
+impl<B: Backend> TransformerBlock<B> {
+    fn load(loader: &mut WeightLoader<B>, prefix: &str, c: &Qwen3Config) -> Result<Self, String> {
+        Ok(Self {
+            self_attn: Attention::load(loader, &format!("{prefix}.self_attn"), c)?,
+            mlp: Mlp::load(loader, &format!("{prefix}.mlp"), c)?,
+            input_layernorm: loader.rms_norm(&format!("{prefix}.input_layernorm.weight"), c.hidden_size, c.rms_norm_eps)?,
+            post_attention_layernorm: loader.rms_norm(
+                &format!("{prefix}.post_attention_layernorm.weight"),
+                c.hidden_size,
+                c.rms_norm_eps,
+            )?,
+        })
+    }
+
+    fn forward(&self, x: Tensor<B, 3>, layer: usize, rope: &Rope<B>, cache: &mut KvCache<B>, mode: AttentionImpl) -> Tensor<B, 3> {
+        let h = x.clone() + self.self_attn.forward(self.input_layernorm.forward(x), layer, rope, cache, mode);
+        h.clone() + self.mlp.forward(self.post_attention_layernorm.forward(h))
+    }
+}
+
+pub struct Qwen3<B: Backend> {
+    pub config: Qwen3Config,
+    /// `[vocab_size, hidden_size]`; also the LM head (transposed view) when embeddings are tied.
+    embed_tokens: Tensor<B, 2>,
+    layers: Vec<TransformerBlock<B>>,
+    norm: RmsNorm<B>,
+    /// `[hidden_size, vocab_size]`, only when `tie_word_embeddings` is false.
+    lm_head: Option<Tensor<B, 2>>,
+    rope: Rope<B>,
+    pub attention: AttentionImpl,
+    pub device: B::Device,
+    pub dtype: DType,
+    /// Parameters loaded, tied embeddings counted once.
+    pub parameter_count: usize,
+}
+
+impl<B: Backend> Qwen3<B> {
+    pub fn load(config: Qwen3Config, checkpoint: &Checkpoint, device: &B::Device, dtype: DType, attention: AttentionImpl) -> Result<Self, String> {
+        let c = &config;
+        let mut loader = WeightLoader::<B> { checkpoint, device, dtype, parameter_count: 0 };
+        let embed_tokens = loader.load("model.embed_tokens.weight", [c.vocab_size, c.hidden_size], Layout::AsStored)?;
+        let layers = (0..c.num_hidden_layers)
+            .map(|i| TransformerBlock::load(&mut loader, &format!("model.layers.{i}"), c))
+            .collect::<Result<Vec<_>, _>>()?;
+        let norm = loader.rms_norm("model.norm.weight", c.hidden_size, c.rms_norm_eps)?;
+        let lm_head = if c.tie_word_embeddings {
+            None
+        } else {
+            Some(loader.linear("lm_head.weight", c.hidden_size, c.vocab_size)?)
+        };
+        let rope = Rope::new(c.head_dim, c.rope_theta, c.max_position_embeddings, device, dtype);
+        let parameter_count = loader.parameter_count;
+        Ok(Self { config, embed_tokens, layers, norm, lm_head, rope, attention, device: device.clone(), dtype, parameter_count })
+    }
+
+    pub fn new_cache(&self, capacity: usize) -> KvCache<B> {
+        let c = &self.config;
+        KvCache::new(c.num_hidden_layers, c.num_key_value_heads, c.head_dim, capacity, &self.device, self.dtype)
+    }
+
+    /// Runs `token_ids` (`[L]`) through the model at the cache's offset and returns the final
+    /// normalised hidden states `[1, L, hidden_size]`.
+    pub fn forward(&self, token_ids: Tensor<B, 1, Int>, cache: &mut KvCache<B>) -> Tensor<B, 3> {
+        let len = token_ids.dims()[0];
+        let mut h = self.embed_tokens.clone().select(0, token_ids).unsqueeze::<3>();
+        for (i, layer) in self.layers.iter().enumerate() {
+            h = layer.forward(h, i, &self.rope, cache, self.attention);
+        }
+        cache.advance(len);
+        self.norm.forward(h)
+    }
+
+    /// Vocabulary logits for hidden states `[1, L, hidden_size]` -> `[1, L, vocab_size]`.
+    pub fn logits(&self, hidden: Tensor<B, 3>) -> Tensor<B, 3> {
+        match &self.lm_head {
+            Some(lm_head) => linear(hidden, lm_head.clone(), None),
+            None => linear(hidden, self.embed_tokens.clone().transpose(), None),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rope_table_matches_hand_computed_angles() {
+        // head_dim 4, theta 10000: inv_freq = [1, 10000^-0.5 = 0.01]; halves repeat.
+        let (cos, sin) = rope_tables(4, 10_000.0, 3);
+        let row = |t: &[f32], p: usize| t[p * 4..p * 4 + 4].to_vec();
+        assert_eq!(row(&cos, 0), vec![1.0, 1.0, 1.0, 1.0]);
+        let expected_cos = [2.0f32.cos(), 0.02f32.cos(), 2.0f32.cos(), 0.02f32.cos()];
+        let expected_sin = [2.0f32.sin(), 0.02f32.sin(), 2.0f32.sin(), 0.02f32.sin()];
+        for (got, want) in row(&cos, 2).iter().zip(expected_cos).chain(row(&sin, 2).iter().zip(expected_sin)) {
+            assert!((got - want).abs() < 1e-6, "{got} vs {want}");
+        }
+    }
+
+    #[cfg(feature = "cpu")]
+    #[test]
+    fn rope_rotates_halves_like_rotate_half() {
+        use burn::backend::Flex;
+        let device = Default::default();
+        let rope = Rope::<Flex>::new(4, 10_000.0, 3, &device, DType::F32);
+        let x = Tensor::<Flex, 4>::from_data(TensorData::new(vec![1.0f32, 2.0, 3.0, 4.0], [1, 1, 1, 4]), &device);
+        let y: Vec<f32> = rope.apply(x, 1).into_data().iter::<f32>().collect();
+        // position 1: angles [1, 0.01]; out = [x1 c - x3 s, x2 c' - x4 s', x3 c + x1 s, x4 c' + x2 s']
+        let (c0, s0, c1, s1) = (1f32.cos(), 1f32.sin(), 0.01f32.cos(), 0.01f32.sin());
+        let want = [1.0 * c0 - 3.0 * s0, 2.0 * c1 - 4.0 * s1, 3.0 * c0 + 1.0 * s0, 4.0 * c1 + 2.0 * s1];
+        for (got, want) in y.iter().zip(want) {
+            assert!((got - want).abs() < 1e-5, "{got} vs {want}");
+        }
+    }
+
+    #[test]
+    fn causal_mask_stacks_groups_and_respects_offset() {
+        let rows: Vec<Vec<bool>> = (0..4).map(|row| (0..3).map(|col| col > 1 + row % 2).collect()).collect();
+        assert_eq!(rows[0], vec![false, false, true]);
+        assert_eq!(rows[1], vec![false, false, false]);
+        assert_eq!(rows[2], rows[0]);
+    }
+}

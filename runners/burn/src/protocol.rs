@@ -1,0 +1,335 @@
+//! The JSON-lines protocol of `runners/PROTOCOL.md`: request parsing with field-level error
+//! messages, reply building, and the server loop. Independent of Burn so it can be tested alone.
+
+use serde_json::{Map, Value, json};
+use std::io::{BufRead, Write};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::time::Instant;
+
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// What the loaded model accepts; requests outside it are `bad_request`.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub vocab_size: usize,
+    pub max_positions: usize,
+}
+
+#[derive(Debug, PartialEq)]
+pub enum Request {
+    Generate { id: i64, prompt_token_ids: Vec<u32>, max_new_tokens: usize },
+    Score { id: i64, prompt_token_ids: Vec<u32>, continuation_token_ids: Vec<u32>, top_k: usize },
+    Shutdown { id: i64 },
+}
+
+/// A request that cannot be served: the id when one could be read, and why.
+#[derive(Debug, PartialEq)]
+pub struct BadRequest {
+    pub id: Option<i64>,
+    pub message: String,
+}
+
+pub struct GenerateReply {
+    pub token_ids: Vec<u32>,
+    pub token_times_ns: Vec<u64>,
+}
+
+pub struct ScoreReply {
+    pub argmax_ids: Vec<u32>,
+    pub top_k: Vec<Vec<(u32, f32)>>,
+}
+
+/// The model behind the server; errors are reported as `internal`.
+pub trait Engine {
+    /// `start` is when the request line was parsed; token times are measured from it.
+    fn generate(&mut self, prompt: &[u32], max_new_tokens: usize, start: Instant) -> Result<GenerateReply, String>;
+    fn score(&mut self, prompt: &[u32], continuation: &[u32], top_k: usize) -> Result<ScoreReply, String>;
+}
+
+pub fn parse_request(line: &str, limits: Limits) -> Result<Request, BadRequest> {
+    let value: Value = serde_json::from_str(line)
+        .map_err(|e| BadRequest { id: None, message: format!("malformed JSON: {e}") })?;
+    let object = value
+        .as_object()
+        .ok_or_else(|| BadRequest { id: None, message: "request must be a JSON object".into() })?;
+    let id = match object.get("id") {
+        Some(Value::Number(n)) if n.is_i64() => n.as_i64().unwrap(),
+        Some(_) => return Err(BadRequest { id: None, message: "id: expected an integer".into() }),
+        None => return Err(BadRequest { id: None, message: "id: missing".into() }),
+    };
+    let bad = |message: String| BadRequest { id: Some(id), message };
+    let op = match object.get("op") {
+        Some(Value::String(op)) => op.as_str(),
+        Some(_) => return Err(bad("op: expected a string".into())),
+        None => return Err(bad("op: missing".into())),
+    };
+    match op {
+        "generate" => {
+            let prompt_token_ids = token_ids(object, "prompt_token_ids", limits).map_err(bad)?;
+            let max_new_tokens = integer(object, "max_new_tokens").map_err(bad)?;
+            if max_new_tokens < 1 {
+                return Err(bad(format!("max_new_tokens: {max_new_tokens} is less than 1")));
+            }
+            if let Some(v) = object.get("ignore_eos")
+                && !v.is_boolean()
+            {
+                return Err(bad("ignore_eos: expected a boolean".into()));
+            }
+            let max_new_tokens = max_new_tokens as usize;
+            check_length(prompt_token_ids.len() + max_new_tokens, "prompt_token_ids + max_new_tokens", limits)
+                .map_err(bad)?;
+            Ok(Request::Generate { id, prompt_token_ids, max_new_tokens })
+        }
+        "score" => {
+            let prompt_token_ids = token_ids(object, "prompt_token_ids", limits).map_err(bad)?;
+            let continuation_token_ids = token_ids(object, "continuation_token_ids", limits).map_err(bad)?;
+            let top_k = integer(object, "top_k").map_err(bad)?;
+            if top_k < 1 || top_k as usize > limits.vocab_size {
+                return Err(bad(format!("top_k: {top_k} is outside 1..={}", limits.vocab_size)));
+            }
+            check_length(
+                prompt_token_ids.len() + continuation_token_ids.len(),
+                "prompt_token_ids + continuation_token_ids",
+                limits,
+            )
+            .map_err(bad)?;
+            Ok(Request::Score { id, prompt_token_ids, continuation_token_ids, top_k: top_k as usize })
+        }
+        "shutdown" => Ok(Request::Shutdown { id }),
+        other => Err(bad(format!("op: unknown op {other:?}"))),
+    }
+}
+
+fn integer(object: &Map<String, Value>, field: &str) -> Result<i64, String> {
+    match object.get(field) {
+        Some(Value::Number(n)) if n.is_i64() => Ok(n.as_i64().unwrap()),
+        Some(Value::Number(n)) if n.is_u64() => Err(format!("{field}: {n} is too large")),
+        Some(_) => Err(format!("{field}: expected an integer")),
+        None => Err(format!("{field}: missing")),
+    }
+}
+
+/// A non-empty array of token ids inside the vocabulary.
+fn token_ids(object: &Map<String, Value>, field: &str, limits: Limits) -> Result<Vec<u32>, String> {
+    let array = match object.get(field) {
+        Some(Value::Array(array)) => array,
+        Some(_) => return Err(format!("{field}: expected an array of token ids")),
+        None => return Err(format!("{field}: missing")),
+    };
+    if array.is_empty() {
+        return Err(format!("{field}: must not be empty"));
+    }
+    array
+        .iter()
+        .enumerate()
+        .map(|(i, v)| match v.as_i64() {
+            Some(id) if id >= 0 && (id as u64) < limits.vocab_size as u64 => Ok(id as u32),
+            Some(id) => Err(format!("{field}[{i}]: {id} is outside the vocabulary ({})", limits.vocab_size)),
+            None => match v.as_u64() {
+                Some(id) => Err(format!("{field}[{i}]: {id} is outside the vocabulary ({})", limits.vocab_size)),
+                None => Err(format!("{field}[{i}]: expected an integer token id")),
+            },
+        })
+        .collect()
+}
+
+fn check_length(total: usize, what: &str, limits: Limits) -> Result<(), String> {
+    if total > limits.max_positions {
+        return Err(format!("{what}: {total} positions exceed max_position_embeddings ({})", limits.max_positions));
+    }
+    Ok(())
+}
+
+pub fn error_reply(id: Option<i64>, kind: &str, message: &str) -> Value {
+    json!({"id": id, "ok": false, "error": {"kind": kind, "message": message}})
+}
+
+/// Peak resident set size of this process so far, in bytes.
+pub fn peak_rss_bytes() -> Option<u64> {
+    #[cfg(target_os = "linux")]
+    {
+        let status = std::fs::read_to_string("/proc/self/status").ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+        let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kib * 1024)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        // SAFETY: getrusage only writes into the struct we pass.
+        let mut usage: libc_rusage::rusage = unsafe { std::mem::zeroed() };
+        let ok = unsafe { libc_rusage::getrusage(0, &mut usage) } == 0;
+        // ru_maxrss is bytes on macOS (kilobytes on the BSDs; this branch serves macOS).
+        ok.then_some(usage.ru_maxrss as u64)
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+mod libc_rusage {
+    #[repr(C)]
+    pub struct timeval {
+        pub tv_sec: i64,
+        pub tv_usec: i64,
+    }
+    #[repr(C)]
+    pub struct rusage {
+        pub ru_utime: timeval,
+        pub ru_stime: timeval,
+        pub ru_maxrss: i64,
+        pub rest: [i64; 13],
+    }
+    unsafe extern "C" {
+        pub fn getrusage(who: i32, usage: *mut rusage) -> i32;
+    }
+}
+
+/// Serves requests from `input` until `shutdown` or end of input. Every reply is one line.
+pub fn serve(input: impl BufRead, mut output: impl Write, engine: &mut impl Engine, limits: Limits) -> std::io::Result<()> {
+    for line in input.lines() {
+        let line = line?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let start = Instant::now();
+        let (reply, stop) = match parse_request(&line, limits) {
+            Err(bad) => (error_reply(bad.id, "bad_request", &bad.message), false),
+            Ok(Request::Shutdown { id }) => (json!({"id": id, "ok": true, "op": "shutdown"}), true),
+            Ok(Request::Generate { id, prompt_token_ids, max_new_tokens }) => {
+                let result = guarded(|| engine.generate(&prompt_token_ids, max_new_tokens, start));
+                let reply = match result {
+                    Ok(generation) => json!({
+                        "id": id, "ok": true, "op": "generate",
+                        "token_ids": generation.token_ids,
+                        "token_times_ns": generation.token_times_ns,
+                        "total_time_ns": start.elapsed().as_nanos() as u64,
+                        "peak_rss_bytes": peak_rss_bytes(),
+                        "peak_device_bytes": null,
+                    }),
+                    Err(message) => error_reply(Some(id), "internal", &message),
+                };
+                (reply, false)
+            }
+            Ok(Request::Score { id, prompt_token_ids, continuation_token_ids, top_k }) => {
+                let result = guarded(|| engine.score(&prompt_token_ids, &continuation_token_ids, top_k));
+                let reply = match result {
+                    Ok(scores) => json!({
+                        "id": id, "ok": true, "op": "score",
+                        "argmax_ids": scores.argmax_ids,
+                        "top_k": scores.top_k.iter()
+                            .map(|pairs| pairs.iter().map(|&(id, logit)| json!([id, logit])).collect::<Vec<_>>())
+                            .collect::<Vec<_>>(),
+                    }),
+                    Err(message) => error_reply(Some(id), "internal", &message),
+                };
+                (reply, false)
+            }
+        };
+        writeln!(output, "{reply}")?;
+        output.flush()?;
+        if stop {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// Turns a framework panic (out of memory, a kernel failure) into an `internal` error.
+fn guarded<T>(f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|panic| {
+        let message = panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "the runner panicked".into());
+        Err(message)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMITS: Limits = Limits { vocab_size: 100, max_positions: 16 };
+
+    struct FakeEngine;
+
+    impl Engine for FakeEngine {
+        fn generate(&mut self, prompt: &[u32], max_new_tokens: usize, start: Instant) -> Result<GenerateReply, String> {
+            if prompt[0] == 99 {
+                panic!("device lost");
+            }
+            Ok(GenerateReply {
+                token_ids: vec![7; max_new_tokens],
+                token_times_ns: (0..max_new_tokens).map(|_| start.elapsed().as_nanos() as u64).collect(),
+            })
+        }
+        fn score(&mut self, _prompt: &[u32], continuation: &[u32], top_k: usize) -> Result<ScoreReply, String> {
+            Ok(ScoreReply {
+                argmax_ids: continuation.to_vec(),
+                top_k: continuation.iter().map(|&id| (0..top_k).map(|k| (id, 1.5 - k as f32)).collect()).collect(),
+            })
+        }
+    }
+
+    fn bad(line: &str) -> BadRequest {
+        parse_request(line, LIMITS).unwrap_err()
+    }
+
+    #[test]
+    fn parses_generate_score_shutdown() {
+        assert_eq!(
+            parse_request(r#"{"id":1,"op":"generate","prompt_token_ids":[1,2],"max_new_tokens":3,"ignore_eos":true}"#, LIMITS),
+            Ok(Request::Generate { id: 1, prompt_token_ids: vec![1, 2], max_new_tokens: 3 })
+        );
+        assert_eq!(
+            parse_request(r#"{"id":2,"op":"score","prompt_token_ids":[1],"continuation_token_ids":[4,5],"top_k":2}"#, LIMITS),
+            Ok(Request::Score { id: 2, prompt_token_ids: vec![1], continuation_token_ids: vec![4, 5], top_k: 2 })
+        );
+        assert_eq!(parse_request(r#"{"id":3,"op":"shutdown"}"#, LIMITS), Ok(Request::Shutdown { id: 3 }));
+    }
+
+    #[test]
+    fn rejects_bad_requests_with_field_names() {
+        assert_eq!(bad("{not json").id, None);
+        assert!(bad("{not json").message.starts_with("malformed JSON"));
+        let out_of_vocab = bad(r#"{"id":4,"op":"generate","prompt_token_ids":[1,2,3,999999],"max_new_tokens":1}"#);
+        assert_eq!(out_of_vocab, BadRequest { id: Some(4), message: "prompt_token_ids[3]: 999999 is outside the vocabulary (100)".into() });
+        assert!(bad(r#"{"id":5,"op":"generate","prompt_token_ids":[],"max_new_tokens":1}"#).message.contains("must not be empty"));
+        assert!(bad(r#"{"id":6,"op":"generate","prompt_token_ids":[1],"max_new_tokens":0}"#).message.starts_with("max_new_tokens"));
+        assert!(bad(r#"{"id":7,"op":"generate","prompt_token_ids":[1],"max_new_tokens":16}"#).message.contains("max_position_embeddings"));
+        assert!(bad(r#"{"id":8,"op":"dance"}"#).message.contains("unknown op"));
+        assert!(bad(r#"{"id":9,"op":"generate","prompt_token_ids":[-1],"max_new_tokens":1}"#).message.contains("outside the vocabulary"));
+        assert!(bad(r#"{"id":10,"op":"generate","prompt_token_ids":["a"],"max_new_tokens":1}"#).message.contains("expected an integer"));
+        assert_eq!(bad(r#"{"op":"shutdown"}"#).id, None);
+        assert!(bad(r#"{"id":11,"op":"score","prompt_token_ids":[1],"continuation_token_ids":[2],"top_k":0}"#).message.starts_with("top_k"));
+    }
+
+    #[test]
+    fn server_stays_usable_after_errors_and_stops_on_shutdown() {
+        let input = [
+            "garbage",
+            r#"{"id":1,"op":"generate","prompt_token_ids":[100],"max_new_tokens":2}"#,
+            r#"{"id":2,"op":"generate","prompt_token_ids":[99],"max_new_tokens":2}"#,
+            r#"{"id":3,"op":"generate","prompt_token_ids":[1],"max_new_tokens":2}"#,
+            r#"{"id":4,"op":"score","prompt_token_ids":[1],"continuation_token_ids":[5],"top_k":2}"#,
+            r#"{"id":5,"op":"shutdown"}"#,
+            r#"{"id":6,"op":"shutdown"}"#,
+        ]
+        .join("\n");
+        let mut output = Vec::new();
+        serve(input.as_bytes(), &mut output, &mut FakeEngine, LIMITS).unwrap();
+        let replies: Vec<Value> = String::from_utf8(output).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert_eq!(replies.len(), 6, "nothing after shutdown");
+        assert_eq!(replies[0]["id"], Value::Null);
+        assert_eq!(replies[0]["error"]["kind"], "bad_request");
+        assert_eq!(replies[1]["error"]["kind"], "bad_request");
+        assert_eq!(replies[2]["error"]["kind"], "internal");
+        assert_eq!(replies[2]["error"]["message"], "device lost");
+        assert_eq!(replies[3]["ok"], true);
+        assert_eq!(replies[3]["token_ids"], json!([7, 7]));
+        assert!(replies[3]["total_time_ns"].as_u64().unwrap() >= replies[3]["token_times_ns"][1].as_u64().unwrap());
+        assert!(replies[3]["peak_rss_bytes"].as_u64().unwrap() > 0);
+        assert_eq!(replies[3]["peak_device_bytes"], Value::Null);
+        assert_eq!(replies[4]["top_k"], json!([[[5, 1.5], [5, 0.5]]]));
+        assert_eq!(replies[5], json!({"id": 5, "ok": true, "op": "shutdown"}));
+    }
+}

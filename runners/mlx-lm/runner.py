@@ -1,0 +1,106 @@
+"""mlx-lm runner: mlx-lm's own Qwen3 model, loader and decode loop (`generate_step`), speaking
+runners/PROTOCOL.md. Runs on Metal (macOS), CUDA (Linux, mlx[cuda13]) or CPU (mlx[cpu])."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import time
+from importlib.metadata import version
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "python-common"))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import mlx.core as mx  # noqa: E402
+from mlx.utils import tree_flatten, tree_map  # noqa: E402
+from mlx_lm.generate import generate_step  # noqa: E402
+from mlx_lm.utils import load_model  # noqa: E402
+
+from qwen3_bench_protocol import ReadyInfo, parse_args, serve  # noqa: E402
+
+MX_DTYPES = {"f16": mx.float16, "bf16": mx.bfloat16, "f32": mx.float32}
+
+
+def greedy(logprobs: mx.array) -> mx.array:
+    return mx.argmax(logprobs, axis=-1)
+
+
+def device_name(device: mx.Device) -> tuple[str, str]:
+    """(backend, human-readable device) for the default mlx device."""
+    if device.type == mx.cpu:
+        return "cpu", f"{platform.machine()} CPU ({platform.processor() or platform.system()})"
+    if mx.metal.is_available():
+        info = mx.metal.device_info() if hasattr(mx.metal, "device_info") else {}
+        return "metal", str(info.get("device_name", "Apple GPU"))
+    if hasattr(mx, "cuda") and mx.cuda.is_available():
+        info = mx.device_info() if hasattr(mx, "device_info") else {}
+        return "cuda", str(info.get("device_name", "NVIDIA GPU"))
+    return "gpu", "GPU"
+
+
+class MlxLmRunner:
+    def __init__(self, model_dir: str, dtype: str, device: str) -> None:
+        if device == "cpu":
+            mx.set_default_device(mx.cpu)
+        elif device not in ("auto", "gpu"):
+            raise ValueError(f"--device: unknown device {device!r} (auto, cpu, gpu)")
+        config = json.loads((Path(model_dir) / "config.json").read_text())
+        self.vocab_size = int(config["vocab_size"])
+        self.max_positions = int(config["max_position_embeddings"])
+        self.dtype = dtype
+        self.model, _ = load_model(Path(model_dir))
+        target = MX_DTYPES[dtype]
+        # Cast every floating parameter to the run dtype, as mlx_lm.convert --dtype does.
+        self.model.update(tree_map(lambda p: p.astype(target) if mx.issubdtype(p.dtype, mx.floating) else p, self.model.parameters()))
+        mx.eval(self.model.parameters())
+        self.parameter_count = sum(p.size for _, p in tree_flatten(self.model.parameters()))
+        # One warm-up pass so the first request does not pay for lazy initialisation.
+        list(generate_step(mx.array([0, 1, 2]), self.model, max_tokens=2, sampler=greedy))
+
+    def ready_info(self) -> ReadyInfo:
+        backend, device = device_name(mx.default_device())
+        return ReadyInfo(
+            framework="mlx-lm",
+            framework_version=f"mlx-lm {version('mlx-lm')}, mlx {mx.__version__}",
+            backend=backend,
+            device=device,
+            dtype=self.dtype,
+            parameter_count=self.parameter_count,
+            notes=["mlx_lm.generate.generate_step with async_eval pipelining; prompt prefilled in chunks of 2048 tokens plus the last token, as mlx-lm does"],
+        )
+
+    def generate(self, prompt_ids: list[int], max_new_tokens: int, t0_ns: int) -> tuple[list[int], list[int]]:
+        token_ids: list[int] = []
+        times: list[int] = []
+        # generate_step yields y.item(): the id is on the host when it is yielded.
+        for token, _ in generate_step(mx.array(prompt_ids), self.model, max_tokens=max_new_tokens, sampler=greedy):
+            times.append(time.perf_counter_ns() - t0_ns)
+            token_ids.append(int(token))
+        return token_ids, times
+
+    def score(self, prompt_ids: list[int], continuation_ids: list[int], top_k: int):
+        tokens = mx.array(prompt_ids + continuation_ids[:-1])[None]
+        logits = self.model(tokens)[0, len(prompt_ids) - 1 :, :].astype(mx.float32)
+        order = mx.argsort(-logits, axis=-1)[:, :top_k]
+        values = mx.take_along_axis(logits, order, axis=-1)
+        argmax = mx.argmax(logits, axis=-1)
+        mx.eval(order, values, argmax)
+        pairs = [[[int(i), float(v)] for i, v in zip(row_ids, row_vals)] for row_ids, row_vals in zip(order.tolist(), values.tolist())]
+        return argmax.tolist(), pairs
+
+    def peak_device_bytes(self) -> int | None:
+        if mx.default_device().type == mx.cpu:
+            return None
+        return int(mx.get_peak_memory())
+
+
+def main() -> int:
+    args = parse_args(__doc__)
+    return serve(lambda: MlxLmRunner(args.model, args.dtype, args.device))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,116 @@
+"""PyTorch reference runner: Hugging Face transformers' Qwen3ForCausalLM, speaking runners/PROTOCOL.md.
+
+Eager mode with transformers' DynamicCache, the way `model.generate()` runs by default; a
+hand-written greedy loop so each token is timed when its id reaches the host. CUDA, MPS or CPU.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "python-common"))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+
+import torch  # noqa: E402
+import transformers  # noqa: E402
+from transformers import DynamicCache, Qwen3ForCausalLM  # noqa: E402
+
+from qwen3_bench_protocol import ReadyInfo, parse_args, serve  # noqa: E402
+
+TORCH_DTYPES = {"f16": torch.float16, "bf16": torch.bfloat16, "f32": torch.float32}
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    return torch.device(name)
+
+
+def device_label(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    if device.type == "mps":
+        return "Apple GPU (MPS)"
+    return f"{platform.machine()} CPU ({torch.get_num_threads()} threads)"
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
+
+
+class TorchRunner:
+    def __init__(self, model_dir: str, dtype: str, device: str) -> None:
+        config = json.loads((Path(model_dir) / "config.json").read_text())
+        self.vocab_size = int(config["vocab_size"])
+        self.max_positions = int(config["max_position_embeddings"])
+        self.dtype = dtype
+        self.device = pick_device(device)
+        self.model = Qwen3ForCausalLM.from_pretrained(model_dir, dtype=TORCH_DTYPES[dtype], attn_implementation="sdpa")
+        self.model.to(self.device).eval()
+        self.parameter_count = sum(p.numel() for p in self.model.parameters())
+        self.generate([0, 1, 2], 2, time.perf_counter_ns())  # warm-up: kernels, allocator
+
+    def ready_info(self) -> ReadyInfo:
+        return ReadyInfo(
+            framework="torch",
+            framework_version=f"transformers {transformers.__version__}, torch {torch.__version__}",
+            backend=self.device.type,
+            device=device_label(self.device),
+            dtype=self.dtype,
+            parameter_count=self.parameter_count,
+            notes=["transformers Qwen3ForCausalLM, eager, sdpa attention, DynamicCache"],
+        )
+
+    @torch.inference_mode()
+    def generate(self, prompt_ids: list[int], max_new_tokens: int, t0_ns: int) -> tuple[list[int], list[int]]:
+        cache = DynamicCache(config=self.model.config)
+        input_ids = torch.tensor([prompt_ids], device=self.device)
+        token_ids: list[int] = []
+        times: list[int] = []
+        for _ in range(max_new_tokens):
+            # logits_to_keep=1: only the last position's logits are computed, in prefill too.
+            logits = self.model(input_ids=input_ids, past_key_values=cache, use_cache=True, logits_to_keep=1).logits
+            next_id = logits[:, -1, :].argmax(dim=-1, keepdim=True)
+            token = int(next_id.item())  # reads back 8 bytes and waits for the device
+            times.append(time.perf_counter_ns() - t0_ns)
+            token_ids.append(token)
+            input_ids = next_id
+        return token_ids, times
+
+    @torch.inference_mode()
+    def score(self, prompt_ids: list[int], continuation_ids: list[int], top_k: int):
+        tokens = torch.tensor([prompt_ids + continuation_ids[:-1]], device=self.device)
+        logits = self.model(input_ids=tokens).logits[0, len(prompt_ids) - 1 :, :].float()
+        values, order = logits.topk(top_k, dim=-1)
+        argmax = logits.argmax(dim=-1)
+        pairs = [[[int(i), float(v)] for i, v in zip(ids, vals)] for ids, vals in zip(order.tolist(), values.tolist())]
+        return argmax.tolist(), pairs
+
+    def peak_device_bytes(self) -> int | None:
+        if self.device.type == "cuda":
+            return int(torch.cuda.max_memory_allocated(self.device))
+        if self.device.type == "mps":
+            return int(torch.mps.driver_allocated_memory())
+        return None
+
+
+def main() -> int:
+    args = parse_args(__doc__)
+    return serve(lambda: TorchRunner(args.model, args.dtype, args.device))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
