@@ -214,19 +214,22 @@ fn nvidia_gpu_name(index: usize) -> Option<String> {
     Some(line.trim_start_matches("Model:").trim().to_owned())
 }
 
+/// GPU backends: `fusion` is confirmed from the backend type in `run`; autotune is a compile-time
+/// feature that every GPU feature of this crate turns on.
+#[cfg(any(feature = "wgpu", feature = "cuda", feature = "metal"))]
+fn gpu_flags(backend: &'static str) -> BackendInfo {
+    BackendInfo { backend, device_name: String::new(), fusion: Some(false), autotune: Some(true), notes: Vec::new() }
+}
+
 fn main() {
     let process_start = Instant::now();
     let args = parse_args(std::env::args().skip(1)).unwrap_or_else(|e| fatal("usage", &e));
-    let gpu_flags = |backend| BackendInfo {
-        backend,
-        device_name: String::new(),
-        fusion: Some(false),
-        autotune: Some(cfg!(any(feature = "wgpu", feature = "cuda", feature = "metal"))),
-        notes: Vec::new(),
-    };
     match args.backend.as_str() {
         #[cfg(feature = "cpu")]
         "cpu" => {
+            if args.device.is_some_and(|n| n != 0) {
+                fatal("usage", "--device: the cpu backend has one device (auto or 0)");
+            }
             let info = BackendInfo {
                 backend: "cpu",
                 device_name: cpu_name(),

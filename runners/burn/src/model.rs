@@ -127,6 +127,8 @@ pub struct Attention<B: Backend> {
     k_norm: RmsNorm<B>,
     n_heads: usize,
     n_kv_heads: usize,
+    /// Query heads per KV head.
+    groups: usize,
     head_dim: usize,
 }
 
@@ -142,6 +144,7 @@ impl<B: Backend> Attention<B> {
             k_norm: loader.rms_norm(&format!("{prefix}.k_norm.weight"), hd, c.rms_norm_eps)?,
             n_heads: c.num_attention_heads,
             n_kv_heads: c.num_key_value_heads,
+            groups: c.kv_groups(),
             head_dim: hd,
         })
     }
@@ -170,7 +173,7 @@ impl<B: Backend> Attention<B> {
     /// (`[1, kv_heads, groups * L, head_dim]`), so K and V are never repeated.
     fn attend_explicit(&self, queries: Tensor<B, 4>, keys: Tensor<B, 4>, values: Tensor<B, 4>, offset: usize) -> Tensor<B, 4> {
         let [batch, _, len, hd] = queries.dims();
-        let groups = self.n_heads / self.n_kv_heads;
+        let groups = self.groups;
         let total = keys.dims()[2];
         let queries = queries.reshape([batch, self.n_kv_heads, groups * len, hd]);
         let scale = 1.0 / (hd as f64).sqrt();
@@ -184,7 +187,7 @@ impl<B: Backend> Attention<B> {
 
     fn attend_burn(&self, queries: Tensor<B, 4>, keys: Tensor<B, 4>, values: Tensor<B, 4>, offset: usize) -> Tensor<B, 4> {
         let [batch, _, len, hd] = queries.dims();
-        let groups = self.n_heads / self.n_kv_heads;
+        let groups = self.groups;
         if len == 1 {
             // One new token needs no mask, so the grouped-query layout works unchanged.
             let queries = queries.reshape([batch, self.n_kv_heads, groups, hd]);

@@ -8,7 +8,7 @@ use burn::tensor::{DType, TensorData};
 use half::{bf16, f16};
 use memmap2::Mmap;
 use safetensors::{Dtype as DiskDType, SafeTensors};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::fs::File;
 use std::path::Path;
 
@@ -68,10 +68,6 @@ impl Checkpoint {
             files.push((name, mmap));
         }
         Ok(Self { files, file_of_tensor })
-    }
-
-    pub fn contains(&self, name: &str) -> bool {
-        self.file_of_tensor.contains_key(name)
     }
 
     /// Where a missing tensor was looked for: the index when sharded, else the single file.
@@ -144,7 +140,7 @@ fn transpose(values: &[f32], rows: usize, cols: usize) -> Vec<f32> {
 
 /// Writes a small f32 checkpoint; used by tests to build fixtures with exact contents.
 #[cfg(test)]
-pub fn write_f32_safetensors(path: &Path, tensors: &BTreeMap<String, (Vec<usize>, Vec<f32>)>) {
+pub fn write_f32_safetensors(path: &Path, tensors: &std::collections::BTreeMap<String, (Vec<usize>, Vec<f32>)>) {
     use safetensors::tensor::TensorView;
     let bytes: BTreeMap<String, (Vec<usize>, Vec<u8>)> = tensors
         .iter()
@@ -162,6 +158,7 @@ pub fn write_f32_safetensors(path: &Path, tensors: &BTreeMap<String, (Vec<usize>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
 
     fn fixture(dir: &Path) {
         let mut tensors = BTreeMap::new();
