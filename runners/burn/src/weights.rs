@@ -142,7 +142,7 @@ fn transpose(values: &[f32], rows: usize, cols: usize) -> Vec<f32> {
 #[cfg(test)]
 pub fn write_f32_safetensors(path: &Path, tensors: &std::collections::BTreeMap<String, (Vec<usize>, Vec<f32>)>) {
     use safetensors::tensor::TensorView;
-    let bytes: BTreeMap<String, (Vec<usize>, Vec<u8>)> = tensors
+    let bytes: std::collections::BTreeMap<String, (Vec<usize>, Vec<u8>)> = tensors
         .iter()
         .map(|(name, (shape, values))| {
             (name.clone(), (shape.clone(), values.iter().flat_map(|v| v.to_le_bytes()).collect()))
