@@ -320,7 +320,14 @@ impl<B: Backend> Qwen3<B> {
     pub fn logits(&self, hidden: Tensor<B, 3>) -> Tensor<B, 3> {
         match &self.lm_head {
             Some(lm_head) => linear(hidden, lm_head.clone(), None),
-            None => linear(hidden, self.embed_tokens.clone().transpose(), None),
+            None => {
+                // embed_tokens · hiddenᵀ reads the table in its stored row-major layout; a
+                // transposed view of the 151936-row table would be copied on every call.
+                let [batch, len, width] = hidden.dims();
+                let hidden = hidden.reshape([batch * len, width]).transpose();
+                let logits = self.embed_tokens.clone().matmul(hidden).transpose();
+                logits.reshape([batch, len, self.config.vocab_size])
+            }
         }
     }
 }

@@ -1,0 +1,42 @@
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import type { TestProject } from "vitest/node";
+import { makePlan, runDirName, type BenchPlan } from "./plan.ts";
+import { ensureBenchModel, ensureTestModels, setupFrameworks } from "./prepare.ts";
+import { readSettings } from "./settings.ts";
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    /** The benchmark plan (bench project only). */
+    plan: BenchPlan;
+  }
+}
+
+/** Environment variable through which the reporter learns the run's results folder. */
+export const RUN_DIR_ENV = "QWEN3_BENCH_RUN_DIR";
+
+/**
+ * Vitest global setup. Idempotent: it generates missing models, installs or builds the runners this
+ * machine can run, and, for `vitest bench`, decides the plan (profile, frameworks, prompt token ids)
+ * and creates results/<timestamp>/.
+ */
+export default async function setup(project: TestProject): Promise<void> {
+  const settings = readSettings();
+  if (!project.config.benchmark.enabled) {
+    ensureTestModels();
+    await setupFrameworks({ ...settings, frameworks: null });
+    return;
+  }
+  const model = ensureBenchModel(settings);
+  await setupFrameworks(settings);
+  const runDir = join(settings.resultsRoot, runDirName());
+  mkdirSync(runDir, { recursive: true });
+  process.env[RUN_DIR_ENV] = runDir;
+  const plan = await makePlan({ ...settings, modelDir: model.dir }, runDir);
+  process.stderr.write(
+    `qwen3-bench: profile ${plan.profileName} (${plan.profile.max_new_tokens} new tokens, ${plan.profile.warmup_iterations} warm-up + ${plan.profile.timed_iterations} timed), dtype ${plan.dtype}, model ${model.dir}${model.manifest ? " (synthetic weights)" : ""}\n` +
+      plan.frameworks.map((f) => `  ${f.available ? "run " : "skip"} ${f.name}: ${f.reason}`).join("\n") +
+      `\n  results: ${runDir}\n`,
+  );
+  project.provide("plan", plan);
+}

@@ -1,0 +1,64 @@
+import { hostname, cpus, totalmem, type as osType, release } from "node:os";
+import { FRAMEWORKS, frameworkByName, type Availability, type Framework } from "./frameworks.ts";
+import { hasAccelerator, platformFacts } from "./platform.ts";
+import { PROMPTS_FILE } from "./paths.ts";
+import { parseJsonFile } from "./schema/parse.ts";
+import { PromptsFile, type AgreementConfig, type Profile } from "./schema/prompts.ts";
+import type { Dtype } from "./schema/model-config.ts";
+import type { ResultsFile } from "./schema/results.ts";
+import type { Settings } from "./settings.ts";
+import { PromptTokenizer, type TokenizedPrompt } from "./tokenize.ts";
+
+/** Everything a benchmark run needs, decided once in the main process and handed to the bench file. */
+export interface BenchPlan {
+  runDir: string;
+  modelDir: string;
+  dtype: Dtype;
+  profileName: "quick" | "full";
+  profile: Profile;
+  agreement: AgreementConfig;
+  requestTimeoutMs: number;
+  startupTimeoutMs: number;
+  reference: string;
+  frameworks: (Availability & { name: string })[];
+  prompts: TokenizedPrompt[];
+  host: ResultsFile["host"];
+}
+
+/** Frameworks in run order: the ones asked for (or all known), the reference first. */
+export function selectFrameworks(settings: Settings): Framework[] {
+  const chosen = settings.frameworks ? settings.frameworks.map(frameworkByName) : FRAMEWORKS;
+  return [...chosen].sort((a, b) => Number(b.name === settings.reference) - Number(a.name === settings.reference));
+}
+
+export async function makePlan(settings: Settings, runDir: string, promptsFile = PROMPTS_FILE): Promise<BenchPlan> {
+  const prompts = parseJsonFile(promptsFile, PromptsFile);
+  const facts = await platformFacts();
+  const profileName = settings.profile ?? (hasAccelerator(facts) ? "full" : "quick");
+  const tokenizer = new PromptTokenizer(settings.modelDir);
+  const frameworks = [];
+  for (const f of selectFrameworks(settings)) frameworks.push({ name: f.name, ...(await f.probe()) });
+  return {
+    runDir,
+    modelDir: settings.modelDir,
+    dtype: settings.dtype,
+    profileName,
+    profile: prompts.config.profiles[profileName],
+    agreement: prompts.config.agreement,
+    requestTimeoutMs: prompts.config.request_timeout_secs * 1000,
+    startupTimeoutMs: prompts.config.startup_timeout_secs * 1000,
+    reference: settings.reference,
+    frameworks,
+    prompts: prompts.prompts.map((p) => tokenizer.tokenize(p)),
+    host: {
+      hostname: hostname(),
+      os: `${osType()} ${release()} (${process.platform}/${process.arch})`,
+      cpu: cpus()[0]?.model ?? "unknown",
+      cpu_cores: cpus().length,
+      memory_gb: Math.round((totalmem() / 2 ** 30) * 10) / 10,
+    },
+  };
+}
+
+/** results/<timestamp>: sortable, filesystem-safe. */
+export const runDirName = (date = new Date()): string => date.toISOString().replace(/[:]/g, "-").replace(/\.\d+Z$/, "Z");

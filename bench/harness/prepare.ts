@@ -1,0 +1,47 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { selectFrameworks } from "./plan.ts";
+import { PRESETS, type PresetName } from "./model/presets.ts";
+import { synthesizeModel } from "./model/synth.ts";
+import { checkModelDir, type CheckedModel } from "./model/validate.ts";
+import { MODELS_DIR } from "./paths.ts";
+import type { Settings } from "./settings.ts";
+
+const log = (line: string) => process.stderr.write(`${line}\n`);
+
+/** Generates a synthetic model folder unless it is already complete. */
+export function ensureSynthetic(dir: string, preset: PresetName, dtype: "bf16" | "f32"): void {
+  if (existsSync(join(dir, "model.safetensors")) && existsSync(join(dir, "manifest.json"))) return;
+  log(`qwen3-bench: generating synthetic ${preset} model in ${dir} (seed 0, ${dtype})`);
+  synthesizeModel({ config: PRESETS[preset], preset, dtype, seed: 0, outDir: dir, log });
+}
+
+/** The tiny models the tests use (untied and tied), f32. */
+export const TEST_MODELS = {
+  tiny: join(MODELS_DIR, "qwen3-tiny-f32"),
+  tinyTied: join(MODELS_DIR, "qwen3-tiny-tied-f32"),
+};
+
+export function ensureTestModels(): void {
+  ensureSynthetic(TEST_MODELS.tiny, "tiny", "f32");
+  ensureSynthetic(TEST_MODELS.tinyTied, "tiny-tied", "f32");
+}
+
+/** The benchmark model: MODEL_PATH, or the default synthetic Qwen3-0.6B generated on first use. */
+export function ensureBenchModel(settings: Settings): CheckedModel {
+  if (settings.modelIsDefault) {
+    ensureSynthetic(settings.modelDir, "0.6b", "bf16");
+  }
+  return checkModelDir(settings.modelDir);
+}
+
+/** Installs or builds every selected framework this machine can run; failures are reported, not fatal. */
+export async function setupFrameworks(settings: Settings): Promise<void> {
+  for (const framework of selectFrameworks(settings)) {
+    try {
+      await framework.setup();
+    } catch (e) {
+      log(`qwen3-bench setup: ${framework.name} could not be set up: ${(e as Error).message}`);
+    }
+  }
+}

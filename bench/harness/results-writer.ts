@@ -1,0 +1,55 @@
+import { mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { ResultsFile, type AgreementRecord, type RunError, type RunRecord } from "./schema/results.ts";
+
+/** File name of a framework's results inside a results folder. */
+export const resultsFileName = (framework: string): string => `${framework}_results.json`;
+
+/**
+ * Holds one framework's results file and rewrites it (validated, atomically: temp file + rename)
+ * after every change, so a crash or a killed runner never loses a finished run.
+ */
+export class ResultsWriter {
+  readonly path: string;
+  private readonly data: ResultsFile;
+
+  constructor(dir: string, initial: Omit<ResultsFile, "runs" | "warmup_runs" | "agreement" | "errors" | "updated_at">) {
+    mkdirSync(dir, { recursive: true });
+    this.path = join(dir, resultsFileName(initial.framework));
+    this.data = { ...initial, updated_at: initial.started_at, runs: [], warmup_runs: [], agreement: [], errors: [] };
+    this.flush();
+  }
+
+  addRun(run: RunRecord, warmup: boolean): void {
+    (warmup ? this.data.warmup_runs : this.data.runs).push(run);
+    this.flush();
+  }
+
+  addAgreement(record: AgreementRecord): void {
+    this.data.agreement.push(record);
+    this.flush();
+  }
+
+  addError(error: RunError): void {
+    this.data.errors.push(error);
+    this.flush();
+  }
+
+  get results(): ResultsFile {
+    return this.data;
+  }
+
+  private flush(): void {
+    this.data.updated_at = new Date().toISOString();
+    const valid = ResultsFile.parse(this.data);
+    const tmp = `${this.path}.tmp`;
+    writeFileSync(tmp, JSON.stringify(valid, null, 1) + "\n");
+    renameSync(tmp, this.path);
+  }
+}
+
+/** Records a failure of a framework that never got a results file (it did not start). */
+export function writeStartupFailure(dir: string, framework: string, error: RunError): void {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, `${framework}_error.json`), JSON.stringify({ framework, ...error }, null, 1) + "\n");
+}

@@ -1,0 +1,57 @@
+import { existsSync } from "node:fs";
+import { isAbsolute, join, resolve } from "node:path";
+import { z } from "zod";
+import { DEFAULT_MODEL_DIR, REPO_ROOT } from "./paths.ts";
+import { Dtype } from "./schema/model-config.ts";
+import { formatIssues } from "./schema/parse.ts";
+
+/** The environment knobs a user sets (README, "Environment"). */
+const Env = z.object({
+  MODEL_PATH: z.string().min(1).optional(),
+  BENCH_FRAMEWORKS: z.string().optional(),
+  BENCH_PROFILE: z.enum(["quick", "full"]).optional(),
+  BENCH_DTYPE: Dtype.default("f16"),
+  BENCH_RESULTS_DIR: z.string().min(1).optional(),
+  BENCH_REFERENCE: z.string().min(1).default("torch"),
+});
+
+export interface Settings {
+  /** Model folder; the synthetic default when MODEL_PATH is unset. */
+  modelDir: string;
+  /** True when modelDir is the default synthetic model, which setup generates if missing. */
+  modelIsDefault: boolean;
+  /** Frameworks asked for by name, or null for "every framework available here". */
+  frameworks: string[] | null;
+  /** null: choose from the hardware (full where a GPU or Apple Silicon runs the runner). */
+  profile: "quick" | "full" | null;
+  dtype: Dtype;
+  /** Absolute results root; each run writes <resultsRoot>/<timestamp>/. */
+  resultsRoot: string;
+  /** Framework whose tokens the others are checked against, when it runs. */
+  reference: string;
+}
+
+export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
+  const parsed = Env.safeParse(Object.fromEntries(Object.entries(env).filter(([, v]) => v !== "")));
+  if (!parsed.success) throw new Error(`environment: ${formatIssues(parsed.error)}`);
+  const e = parsed.data;
+  const modelDir = e.MODEL_PATH ? resolve(e.MODEL_PATH) : DEFAULT_MODEL_DIR;
+  const frameworks = e.BENCH_FRAMEWORKS
+    ? e.BENCH_FRAMEWORKS.split(",").map((s) => s.trim()).filter(Boolean)
+    : null;
+  const resultsRoot = e.BENCH_RESULTS_DIR
+    ? (isAbsolute(e.BENCH_RESULTS_DIR) ? e.BENCH_RESULTS_DIR : resolve(e.BENCH_RESULTS_DIR))
+    : join(REPO_ROOT, "results");
+  return {
+    modelDir,
+    modelIsDefault: !e.MODEL_PATH,
+    frameworks,
+    profile: e.BENCH_PROFILE ?? null,
+    dtype: e.BENCH_DTYPE,
+    resultsRoot,
+    reference: e.BENCH_REFERENCE,
+  };
+}
+
+/** True when the default model folder exists with its weights. */
+export const defaultModelExists = (): boolean => existsSync(join(DEFAULT_MODEL_DIR, "model.safetensors"));

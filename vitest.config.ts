@@ -1,0 +1,15 @@
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    include: ["bench/tests/**/*.test.ts"],
+    globalSetup: ["bench/harness/global-setup.ts"],
+    // Runner processes load models: generous timeouts, and one file at a time on small machines.
+    testTimeout: 300_000,
+    hookTimeout: 600_000,
+    fileParallelism: false,
+    benchmark: {
+      include: ["bench/**/*.bench.ts"],
+    },
+  },
+});
