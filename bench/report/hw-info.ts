@@ -67,7 +67,7 @@ function withBandwidth(gpu: Omit<GpuInfo, "bandwidth_bytes_per_s" | "bandwidth_s
   return { ...gpu, bandwidth_bytes_per_s: bandwidth, bandwidth_source: bandwidth === null ? null : "known-chip table" };
 }
 
-/** `nvidia-smi --query-gpu=name,driver_version,memory.total,power.limit` → one GpuInfo per line; null without nvidia-smi. */
+/** Parses `nvidia-smi --query-gpu=name,driver_version,memory.total,power.limit --format=csv,noheader,nounits`: one GpuInfo per line. */
 export function parseNvidiaSmi(csv: string, cpuCores: number): GpuInfo[] {
   return csv
     .split("\n")

@@ -1,0 +1,93 @@
+import { formatNumber, formatPercent } from "./format.ts";
+import type { ResultsModel } from "./summary.ts";
+
+/** A plain-language remark about a measurement: "warning" when a number may be wrong, "note" for context. */
+export interface ReportWarning {
+  level: "warning" | "note";
+  /** What it is about: "torch / short", "mlx-lm", or "all". */
+  subject: string;
+  message: string;
+}
+
+/** Thresholds of the checks, relative. */
+export const WARNING_THRESHOLDS = {
+  /** CI width (high − low) above this share of the median. */
+  ciWidth: 0.05,
+  /** First timed run's time per token above the last's by more than this share. */
+  firstVsLast: 0.1,
+  /** Fewest runs for the monotone-drift check (with n runs a random order is monotone with probability 2/n!). */
+  driftMinRuns: 5,
+} as const;
+
+const isCpu = (backend: string) => backend.toLowerCase() === "cpu";
+
+/**
+ * Checks a results model for suspect measurements, in the order a reader needs them: failures first,
+ * then measurement quality, then context.
+ */
+export function collectWarnings(model: ResultsModel): ReportWarning[] {
+  const warnings: ReportWarning[] = [];
+  const add = (level: ReportWarning["level"], subject: string, message: string) => warnings.push({ level, subject, message });
+
+  for (const failure of model.startupFailures) add("warning", failure.framework, `did not start (${failure.kind}): ${failure.message}`);
+  for (const { label, results } of model.files) {
+    for (const error of results.errors) {
+      const where = error.prompt_id === null ? "" : ` on prompt ${error.prompt_id}${error.iteration === null ? "" : `, run ${error.iteration}`}`;
+      add("warning", label, `a request failed${where} (${error.kind}): ${error.message}`);
+    }
+    for (const a of results.agreement.filter((r) => !r.passed)) {
+      const where = a.first_divergence === null ? "" : `first divergence at token ${a.first_divergence}, `;
+      const top1 = a.top1_agreement === null ? "" : `, teacher-forced top-1 agreement ${formatPercent(a.top1_agreement)}`;
+      add("warning", `${label} / ${a.prompt_id}`, `greedy tokens fail the agreement check against ${a.reference}: ${where}${formatPercent(a.match_share)} of positions match${top1}. Its speed may not be comparable (it computes something else).`);
+    }
+  }
+
+  for (const s of model.summaries) {
+    const subject = `${s.label} / ${s.promptId}`;
+    const { estimate, low, high } = s.decodeTps;
+    const width = (high - low) / estimate;
+    if (width > WARNING_THRESHOLDS.ciWidth) {
+      add("warning", subject, `the 95 % confidence interval of decode speed (${formatNumber(low)}–${formatNumber(high)} tok/s) spans ${formatPercent(width)} of the median; more timed runs or a quieter machine would narrow it.`);
+    }
+    const samples = s.decodeTpsSamples;
+    if (samples.length >= 2) {
+      const first = samples[0];
+      const last = samples[samples.length - 1];
+      // Slower means more time per token: (1/first) / (1/last) − 1.
+      const slowdown = last / first - 1;
+      if (slowdown > WARNING_THRESHOLDS.firstVsLast) {
+        add("warning", subject, `the first timed run was ${formatPercent(slowdown)} slower per token than the last (${formatNumber(first)} vs ${formatNumber(last)} tok/s): the warm-up may be too short (compilation, caches, clocks).`);
+      }
+    }
+    if (samples.length >= WARNING_THRESHOLDS.driftMinRuns) {
+      const steps = samples.slice(1).map((x, i) => x - samples[i]);
+      const falling = steps.every((d) => d < 0);
+      const rising = steps.every((d) => d > 0);
+      if (falling || rising) {
+        add("warning", subject, `decode speed ${falling ? "fell" : "rose"} with every one of the ${samples.length} timed runs (${formatNumber(samples[0])} → ${formatNumber(samples[samples.length - 1])} tok/s): ${falling ? "thermal throttling or a growing background load?" : "still warming up?"}`);
+      }
+    }
+    const short = s.runs.filter((r) => r.tokens_generated !== s.runs[0].tokens_generated);
+    if (short.length) add("warning", subject, "runs generated different numbers of tokens; their speeds are not comparable.");
+  }
+
+  const gpuLabels = model.files.filter((f) => !isCpu(f.results.backend)).map((f) => f.label);
+  if (gpuLabels.length) {
+    for (const { label, results } of model.files.filter((f) => isCpu(f.results.backend))) {
+      add("warning", label, `runs on the CPU (backend "cpu", ${results.device}) while ${gpuLabels.join(", ")} ${gpuLabels.length > 1 ? "run" : "runs"} on an accelerator; its numbers measure a different device.`);
+    }
+  }
+  for (const { label, results } of model.files) {
+    if (results.precision !== results.requested_precision) {
+      add("note", label, `ran in ${results.precision} although ${results.requested_precision} was requested (reads ${results.precision === "f32" ? "twice as many" : "a different number of"} bytes per weight).`);
+    }
+  }
+  const configs = new Set(model.files.map((f) => f.results.model.config_sha256));
+  if (configs.size > 1) add("warning", "all", `the results measured ${configs.size} different model architectures (config hashes differ); compare with care.`);
+  const synthetic = model.files.filter((f) => f.results.model.synthetic);
+  if (synthetic.length) {
+    const seeds = [...new Set(synthetic.map((f) => f.results.model.synth_seed))].join(", ");
+    add("note", "all", `the weights are synthetic (seeded random, seed ${seeds}, from \`qwen3-bench synth\`): speed is representative of the real model of this shape, but the generated text is meaningless.`);
+  }
+  return warnings;
+}
