@@ -6,7 +6,7 @@ import { runRecord } from "./measure.ts";
 import { checkModelDir } from "./model/validate.ts";
 import type { BenchPlan } from "./plan.ts";
 import { ResultsWriter, writeStartupFailure } from "./results-writer.ts";
-import { RunnerError, RunnerProcess } from "./runner-process.ts";
+import { RunnerError, RunnerProcess, type LaunchSpec } from "./runner-process.ts";
 import type { AgreementRecord, RunRecord } from "./schema/results.ts";
 import type { TokenizedPrompt } from "./tokenize.ts";
 
@@ -27,18 +27,21 @@ const progress = (line: string) => process.stderr.write(`${line}\n`);
 export class FrameworkSession {
   readonly name: string;
   private readonly plan: BenchPlan;
+  private readonly launch: () => Promise<LaunchSpec>;
   private runner: RunnerProcess | null = null;
   private writer: ResultsWriter | null = null;
 
-  constructor(plan: BenchPlan, name: string) {
+  /** `launch` defaults to the registered framework's; tests pass a fake runner's. */
+  constructor(plan: BenchPlan, name: string, launch?: () => Promise<LaunchSpec>) {
     this.plan = plan;
     this.name = name;
+    this.launch = launch ?? (() => frameworkByName(name).launch(plan.modelDir, plan.dtype));
   }
 
   /** The warm runner, started on first use or after a crash. */
   async ensureRunner(): Promise<RunnerProcess> {
     if (this.runner && !this.runner.hasExited) return this.runner;
-    const spec = await frameworkByName(this.name).launch(this.plan.modelDir, this.plan.dtype);
+    const spec = await this.launch();
     try {
       this.runner = await RunnerProcess.start(spec, this.plan.startupTimeoutMs);
     } catch (e) {

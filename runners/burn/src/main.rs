@@ -21,7 +21,7 @@ use weights::Checkpoint;
 pub const BURN_VERSION: &str = "0.21.0";
 
 const USAGE: &str = "usage: qwen3-burn-runner --model DIR [--dtype f16|bf16|f32] \
-[--backend cpu|wgpu|cuda|metal] [--device auto|N] [--attention burn|explicit]";
+[--backend cpu|wgpu|cuda|metal|ndarray] [--device auto|N] [--attention burn|explicit]";
 
 struct Args {
     model_dir: PathBuf,
@@ -45,6 +45,9 @@ fn compiled_backends() -> Vec<&'static str> {
     }
     if cfg!(feature = "cpu") {
         backends.push("cpu");
+    }
+    if cfg!(feature = "ndarray") {
+        backends.push("ndarray");
     }
     backends
 }
@@ -145,7 +148,7 @@ fn run<B: Backend>(args: Args, device: B::Device, mut info: BackendInfo, process
         dtype = DType::F32;
     }
     if let Err(e) = set_default_dtypes::<B>(&device, dtype, IntDType::I32) {
-        fatal("device", &format!("cannot initialise {} device: {e:?}", info.backend));
+        fatal("internal", &format!("cannot initialise {} device: {e:?}", info.backend));
     }
     let config = Qwen3Config::load(&args.model_dir).unwrap_or_else(|e| fatal("model", &e));
     let checkpoint = Checkpoint::open(&args.model_dir).unwrap_or_else(|e| fatal("model", &e));
@@ -161,7 +164,7 @@ fn run<B: Backend>(args: Args, device: B::Device, mut info: BackendInfo, process
         generate::generate(&model, &[0, 1, 2, 3], 2, Instant::now())
     }));
     if warmup.is_err() {
-        fatal("device", &format!("{} backend failed during the warm-up forward pass (see stderr)", info.backend));
+        fatal("internal", &format!("{} backend failed during the warm-up forward pass (see stderr)", info.backend));
     }
 
     info.notes.push(format!("burn backend type {}", B::name(&device)));
@@ -223,12 +226,12 @@ fn gpu_flags(backend: &'static str) -> BackendInfo {
 
 fn main() {
     let process_start = Instant::now();
-    let args = parse_args(std::env::args().skip(1)).unwrap_or_else(|e| fatal("usage", &e));
+    let args = parse_args(std::env::args().skip(1)).unwrap_or_else(|e| fatal("internal", &e));
     match args.backend.as_str() {
         #[cfg(feature = "cpu")]
         "cpu" => {
             if args.device.is_some_and(|n| n != 0) {
-                fatal("usage", "--device: the cpu backend has one device (auto or 0)");
+                fatal("internal", "--device: the cpu backend has one device (auto or 0)");
             }
             let info = BackendInfo {
                 backend: "cpu",
@@ -238,6 +241,17 @@ fn main() {
                 notes: vec![format!("burn-flex CPU backend, {} threads", std::thread::available_parallelism().map_or(1, |n| n.get()))],
             };
             run::<burn::backend::Flex>(args, Default::default(), info, process_start);
+        }
+        #[cfg(feature = "ndarray")]
+        "ndarray" => {
+            let info = BackendInfo {
+                backend: "cpu",
+                device_name: cpu_name(),
+                fusion: None,
+                autotune: None,
+                notes: vec!["burn-ndarray CPU backend (comparison only)".into()],
+            };
+            run::<burn::backend::NdArray>(args, Default::default(), info, process_start);
         }
         #[cfg(feature = "wgpu")]
         "wgpu" => {
@@ -262,7 +276,7 @@ fn main() {
             info.device_name = nvidia_gpu_name(index).unwrap_or_else(|| format!("CUDA device {index}"));
             run::<burn::backend::Cuda>(args, burn::backend::cuda::CudaDevice::new(index), info, process_start);
         }
-        other => fatal("usage", &format!("--backend {other}: not compiled in")),
+        other => fatal("internal", &format!("--backend {other}: not compiled in")),
     }
 }
 
