@@ -20,6 +20,9 @@ export function markdownTable(table: Table): string {
 /** report.md: setup, one table per prompt, ratios against the baseline, warnings, method. */
 export function markdownReport(model: ResultsModel, warnings: ReportWarning[], chartFiles: string[], options: ReportOptions = {}): string {
   const out: string[] = ["# qwen3-bench report", "", `Results: ${model.sources.map((s) => `\`${s}\``).join(", ")}`, ""];
+  if (model.files.some((f) => f.results.model.synthetic)) {
+    out.push("> **Synthetic weights.** The model's weights are seeded random numbers (`qwen3-bench synth`): speeds are those of the real architecture, the generated text is meaningless.", "");
+  }
   out.push("## Setup", "");
   for (const [label, value] of setupFacts(model)) out.push(`- **${label}:** ${cell(value)}`);
   out.push("", markdownTable(frameworksTable(model)), "");

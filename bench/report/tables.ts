@@ -96,7 +96,7 @@ export function ratioTable(model: ResultsModel, baselineLabel?: string): { basel
     if (!base) continue;
     for (const s of summaries.filter((x) => x.label !== baseline)) {
       const c = compareDecodeTps(base.decodeTpsSamples, s.decodeTpsSamples);
-      const floorNote = c.pFloor > 0.05 ? ` (≥ ${formatP(c.pFloor)} with ${base.runs.length} vs ${s.runs.length} runs)` : "";
+      const floorNote = c.pFloor > 0.05 ? ` (floor ${formatP(c.pFloor)} at ${base.runs.length} vs ${s.runs.length} runs)` : "";
       rows.push([promptId, s.label, formatRatio(c.ratio.estimate), `${formatRatio(c.ratio.low)}–${formatRatio(c.ratio.high)}`, `${formatP(c.p)}${floorNote}`]);
     }
   }

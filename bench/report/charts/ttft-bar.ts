@@ -26,7 +26,7 @@ export function ttftBarSpec(model: ResultsModel): TopLevelSpec {
   const lowest = Math.floor(Math.log10(Math.max(1e-3, Math.min(...values.map((v) => v.min)))));
   const highest = Math.ceil(Math.log10(Math.max(...values.map((v) => v.max))));
   const decades = Array.from({ length: highest - lowest + 1 }, (_, i) => 10 ** (lowest + i));
-  const y = { type: "quantitative", scale: { type: "log", domain: [decades[0], decades[decades.length - 1]] } } as const;
+  const y = { type: "quantitative" as const, scale: { type: "log" as const, domain: [decades[0], decades[decades.length - 1]] } };
   return {
     title: { text: "Time to first token (median ms, log scale, lower is better)", subtitle: chartSubtitle(model, "prefill of the whole prompt + first argmax; error bars: min–max over timed runs") },
     width: Math.max(360, 70 * model.summaries.length),
