@@ -1,6 +1,9 @@
 #!/usr/bin/env node
 // qwen3-bench command line. Runs on Node >= 22.12 (the project pins Node 24 as a devDependency).
+import { compareCommand, COMPARE_USAGE } from "./compare.ts";
+import { reportCommand, REPORT_USAGE } from "./report.ts";
 import { synthCommand, SYNTH_USAGE } from "./synth.ts";
+import { verifyCommand, VERIFY_USAGE } from "./verify.ts";
 
 const USAGE = `qwen3-bench <command> [options]
 
@@ -9,11 +12,23 @@ commands:
   doctor    list every known runner and whether it is available here
   setup     install or build the runners this machine can run
   tokenize  print the prompt token ids the benchmark sends to runners
+  report    rebuild report.md, report.html, verify.txt and charts from results folders
+  verify    print greedy-token agreement of results files with the reference
+  compare   compare decode speed of two runs; exit 1 on a significant slowdown
 
-${SYNTH_USAGE}`;
+${SYNTH_USAGE}
+
+${REPORT_USAGE}
+
+${VERIFY_USAGE}
+
+${COMPARE_USAGE}`;
 
 const commands: Record<string, (argv: string[]) => void | Promise<void>> = {
   synth: synthCommand,
+  report: reportCommand,
+  verify: verifyCommand,
+  compare: compareCommand,
 };
 
 async function main(argv: string[]): Promise<number> {
