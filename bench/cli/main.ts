@@ -1,17 +1,20 @@
 #!/usr/bin/env node
 // qwen3-bench command line. Runs on Node >= 22.12 (the project pins Node 24 as a devDependency).
+import { doctorCommand } from "./doctor.ts";
+import { setupCommand } from "./setup.ts";
 import { compareCommand, COMPARE_USAGE } from "./compare.ts";
 import { reportCommand, REPORT_USAGE } from "./report.ts";
 import { synthCommand, SYNTH_USAGE } from "./synth.ts";
 import { verifyCommand, VERIFY_USAGE } from "./verify.ts";
+import { tokenizeCommand } from "./tokenize.ts";
 
 const USAGE = `qwen3-bench <command> [options]
 
 commands:
   synth     write a synthetic Qwen3 model folder
   doctor    list every known runner and whether it is available here
-  setup     install or build the runners this machine can run
-  tokenize  print the prompt token ids the benchmark sends to runners
+  setup     generate the model and install or build the runners this machine can run (--tests: the test models)
+  tokenize  print the prompt token ids the benchmark sends to runners [PROMPTS_FILE]
   report    rebuild report.md, report.html, verify.txt and charts from results folders
   verify    print greedy-token agreement of results files with the reference
   compare   compare decode speed of two runs; exit 1 on a significant slowdown
@@ -29,6 +32,9 @@ const commands: Record<string, (argv: string[]) => void | Promise<void>> = {
   report: reportCommand,
   verify: verifyCommand,
   compare: compareCommand,
+  doctor: doctorCommand,
+  setup: setupCommand,
+  tokenize: tokenizeCommand,
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -1,0 +1,24 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { checkModelDir } from "../harness/model/validate.ts";
+import { platformFacts } from "../harness/platform.ts";
+import { selectFrameworks } from "../harness/plan.ts";
+import { readSettings } from "../harness/settings.ts";
+
+/** `qwen3-bench doctor`: every known runner, available here or not and why; the model's state. */
+export async function doctorCommand(): Promise<void> {
+  const settings = readSettings();
+  const facts = await platformFacts();
+  console.log(`platform: ${facts.os}/${facts.arch}${facts.appleSilicon ? ", Apple Silicon" : ""}${facts.nvidiaGpu ? ", NVIDIA GPU" : ""}${facts.vulkanLoader ? ", Vulkan loader" : ""}`);
+  console.log("runners:");
+  for (const framework of selectFrameworks({ ...settings, frameworks: null })) {
+    const probe = await framework.probe();
+    console.log(`  ${probe.available ? "available  " : "unavailable"}  ${framework.name.padEnd(14)} ${probe.reason}`);
+  }
+  if (settings.modelIsDefault && !existsSync(join(settings.modelDir, "model.safetensors"))) {
+    console.log(`model: ${settings.modelDir} not generated yet (setup or the first bench run generates it)`);
+    return;
+  }
+  const model = checkModelDir(settings.modelDir);
+  console.log(`model: ${model.dir}: OK (${model.config.num_hidden_layers} layers, hidden ${model.config.hidden_size}${model.manifest ? `, synthetic weights, seed ${model.manifest.seed}` : ""})`);
+}
