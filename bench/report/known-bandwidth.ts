@@ -21,18 +21,17 @@ export interface ChipHint {
 }
 
 const GB = 1e9;
-const TB = 1e12;
 
 const KNOWN_CHIPS: KnownChip[] = [
   // NVIDIA data centre. nvidia-smi names: "NVIDIA H100 80GB HBM3" (SXM), "NVIDIA H100 PCIe", "NVIDIA H100 NVL".
-  { pattern: /h100.*pcie/, bandwidth: 2.0 * TB },
-  { pattern: /h100.*nvl/, bandwidth: 3.9 * TB },
-  { pattern: /h100/, bandwidth: 3.35 * TB },
-  { pattern: /h200/, bandwidth: 4.8 * TB },
+  { pattern: /h100.*pcie/, bandwidth: 2000 * GB },
+  { pattern: /h100.*nvl/, bandwidth: 3900 * GB },
+  { pattern: /h100/, bandwidth: 3350 * GB },
+  { pattern: /h200/, bandwidth: 4800 * GB },
   // "NVIDIA A100-SXM4-80GB", "NVIDIA A100 80GB PCIe", "NVIDIA A100-SXM4-40GB", "NVIDIA A100-PCIE-40GB".
-  { pattern: /a100.*(80gb.*pcie|pcie.*80gb)/, bandwidth: 1.935 * TB },
-  { pattern: /a100.*80gb/, bandwidth: 2.039 * TB },
-  { pattern: /a100/, bandwidth: 1.555 * TB },
+  { pattern: /a100.*(80gb.*pcie|pcie.*80gb)/, bandwidth: 1935 * GB },
+  { pattern: /a100.*80gb/, bandwidth: 2039 * GB },
+  { pattern: /a100/, bandwidth: 1555 * GB },
   { pattern: /\bl40s\b/, bandwidth: 864 * GB },
   { pattern: /\bl4\b/, bandwidth: 300 * GB },
   // GeForce RTX 50 series.
