@@ -90,25 +90,33 @@ const mlxLm = pythonRunner({
   },
 });
 
-const torch = pythonRunner({
-  name: "torch",
-  folder: "torch",
-  description: "PyTorch reference (Python): Hugging Face transformers Qwen3ForCausalLM, eager, on CUDA, MPS or CPU",
-  modules: ["torch", "transformers", "safetensors"],
-  async extras() {
-    return [];
-  },
-  // A Python that already has torch and transformers (the GPU host's) is used as it is.
-  async fallbackPython() {
-    const python = env.BENCH_TORCH_PYTHON || "python3";
-    return (await canImport(python, ["torch", "transformers", "safetensors"])) ? python : null;
-  },
-  installWhen: () => env.BENCH_INSTALL_TORCH === "1",
-  installHint: "torch is several GB: set BENCH_INSTALL_TORCH=1 and run `npx qwen3-bench setup`, or point BENCH_TORCH_PYTHON at a Python that has torch and transformers",
-});
+/** The reference: transformers on PyTorch, as `torch` (eager) or `torch-compile` (CUDA graphs). */
+function torchRunner(variant: "eager" | "compile"): Framework {
+  return pythonRunner({
+    name: variant === "eager" ? "torch" : "torch-compile",
+    folder: "torch",
+    description:
+      variant === "eager"
+        ? "PyTorch reference (Python): Hugging Face transformers Qwen3ForCausalLM, eager, on CUDA, MPS or CPU"
+        : "PyTorch reference, compiled: transformers generate() with a static cache and torch.compile (CUDA graphs); CUDA only",
+    modules: ["torch", "transformers", "safetensors"],
+    async extras() {
+      if (variant === "compile" && !(await platformFacts()).nvidiaGpu) return { unavailable: "needs an NVIDIA GPU (torch.compile with CUDA graphs)" };
+      return [];
+    },
+    // A Python that already has torch and transformers (the GPU host's) is used as it is.
+    async fallbackPython() {
+      const python = env.BENCH_TORCH_PYTHON || "python3";
+      return (await canImport(python, ["torch", "transformers", "safetensors"])) ? python : null;
+    },
+    installWhen: () => env.BENCH_INSTALL_TORCH === "1",
+    installHint: "torch is several GB: set BENCH_INSTALL_TORCH=1 and run `npx qwen3-bench setup`, or point BENCH_TORCH_PYTHON at a Python that has torch and transformers",
+    args: ["--variant", variant],
+  });
+}
 
 /** Every framework the suite knows, in the order cases run (the reference first). */
-export const FRAMEWORKS: Framework[] = [torch, mlxLm];
+export const FRAMEWORKS: Framework[] = [torchRunner("eager"), torchRunner("compile"), mlxLm];
 
 export function frameworkByName(name: string): Framework {
   const found = FRAMEWORKS.find((f) => f.name === name);

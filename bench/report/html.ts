@@ -22,7 +22,7 @@ h1 { margin-bottom: 0.2rem; } h2 { margin-top: 2.2rem; border-bottom: 1px solid 
 .scroll { overflow-x: auto; }
 table { border-collapse: collapse; margin: 0.6rem 0 1.2rem; font-size: 0.9rem; }
 th, td { border: 1px solid #d0d0d0; padding: 0.3rem 0.55rem; vertical-align: top; }
-th { background: #f3f4f6; text-align: left; } .num { text-align: right; font-variant-numeric: tabular-nums; }
+th { background: #f3f4f6; text-align: left; } .num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 dl { display: grid; grid-template-columns: max-content 1fr; gap: 0.2rem 1rem; } dt { font-weight: 600; }
 .banner { background: #fff7e0; border: 1px solid #e8c766; padding: 0.6rem 0.9rem; border-radius: 6px; }
 .warning { color: #8a1c1c; } .note { color: #35506b; }

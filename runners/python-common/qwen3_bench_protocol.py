@@ -56,11 +56,13 @@ class Runner(Protocol):
     def peak_device_bytes(self) -> int | None: ...
 
 
-def parse_args(description: str) -> argparse.Namespace:
+def parse_args(description: str, variants: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--model", required=True, help="Hugging Face-layout model folder")
     parser.add_argument("--dtype", choices=["f16", "bf16", "f32"], default="f16")
     parser.add_argument("--device", default="auto")
+    if variants:
+        parser.add_argument("--variant", choices=variants, default=variants[0])
     return parser.parse_args()
 
 

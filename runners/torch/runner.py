@@ -1,7 +1,12 @@
 """PyTorch reference runner: Hugging Face transformers' Qwen3ForCausalLM, speaking runners/PROTOCOL.md.
 
-Eager mode with transformers' DynamicCache, the way `model.generate()` runs by default; a
-hand-written greedy loop so each token is timed when its id reaches the host. CUDA, MPS or CPU.
+Two variants of the same reference model:
+- `eager` (framework `torch`): transformers' DynamicCache, a hand-written greedy loop so each token
+  is timed when its id reaches the host. CUDA, MPS or CPU.
+- `compile` (framework `torch-compile`): `model.generate()` with `cache_implementation="static"`,
+  which makes transformers compile the decode step with torch.compile (CUDA graphs): the path
+  PyTorch users take for speed. Tokens are timed in a streamer, which generate() hands each new id
+  after copying it to the host. CUDA only.
 """
 
 from __future__ import annotations
@@ -19,7 +24,8 @@ os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
 
 import torch  # noqa: E402
 import transformers  # noqa: E402
-from transformers import DynamicCache, Qwen3ForCausalLM  # noqa: E402
+from transformers import DynamicCache, GenerationConfig, Qwen3ForCausalLM  # noqa: E402
+from transformers.generation.streamers import BaseStreamer  # noqa: E402
 
 from qwen3_bench_protocol import ReadyInfo, parse_args, serve  # noqa: E402
 
@@ -107,9 +113,60 @@ class TorchRunner:
         return None
 
 
+class TimingStreamer(BaseStreamer):
+    """Records each generated id and the time it reached the host; skips the prompt, which
+    generate() puts first."""
+
+    def __init__(self, t0_ns: int) -> None:
+        self.t0_ns = t0_ns
+        self.seen_prompt = False
+        self.token_ids: list[int] = []
+        self.times: list[int] = []
+
+    def put(self, value: torch.Tensor) -> None:
+        if not self.seen_prompt:
+            self.seen_prompt = True
+            return
+        ids = value.reshape(-1).tolist()  # already on the host: generate() passes next_tokens.cpu()
+        now = time.perf_counter_ns() - self.t0_ns
+        for token in ids:
+            self.token_ids.append(int(token))
+            self.times.append(now)
+
+    def end(self) -> None:
+        pass
+
+
+class TorchCompileRunner(TorchRunner):
+    def __init__(self, model_dir: str, dtype: str, device: str) -> None:
+        super().__init__(model_dir, dtype, device)
+        if self.device.type != "cuda":
+            raise ValueError(f"--variant compile: needs a CUDA device (torch.compile with CUDA graphs), got {self.device.type}")
+
+    def ready_info(self) -> ReadyInfo:
+        info = super().ready_info()
+        info.framework = "torch-compile"
+        info.notes = ['transformers generate(cache_implementation="static"): decode step compiled by torch.compile (mode reduce-overhead, CUDA graphs); greedy, EOS disabled']
+        return info
+
+    @torch.inference_mode()
+    def generate(self, prompt_ids: list[int], max_new_tokens: int, t0_ns: int) -> tuple[list[int], list[int]]:
+        streamer = TimingStreamer(t0_ns)
+        config = GenerationConfig(
+            max_new_tokens=max_new_tokens,
+            do_sample=False,
+            eos_token_id=None,  # EOS ignored: no stopping criterion, no logits processor
+            pad_token_id=0,
+            cache_implementation="static",
+        )
+        self.model.generate(torch.tensor([prompt_ids], device=self.device), generation_config=config, streamer=streamer)
+        return streamer.token_ids, streamer.times
+
+
 def main() -> int:
-    args = parse_args(__doc__)
-    return serve(lambda: TorchRunner(args.model, args.dtype, args.device))
+    args = parse_args(__doc__, variants=["eager", "compile"])
+    runner_class = TorchCompileRunner if args.variant == "compile" else TorchRunner
+    return serve(lambda: runner_class(args.model, args.dtype, args.device))
 
 
 if __name__ == "__main__":
