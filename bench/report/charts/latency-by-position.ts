@@ -1,7 +1,7 @@
 import type { TopLevelSpec } from "vega-lite";
 import { median } from "../../stats/median.ts";
 import type { ResultsModel } from "../summary.ts";
-import { logAxis } from "./log-axis.ts";
+import { latencyAxis } from "./log-axis.ts";
 import { chartSubtitle } from "./subtitle.ts";
 import { frameworkColourScale } from "./palette.ts";
 
@@ -16,7 +16,7 @@ export function latencyByPositionSpec(model: ResultsModel): TopLevelSpec {
       return { prompt: s.promptId, framework: s.label, position, latencyMs: median(s.runs.map((r) => r.per_token_latencies_ms[position])) };
     });
   });
-  const axis = logAxis(Math.min(...values.map((v) => v.latencyMs)), Math.max(...values.map((v) => v.latencyMs)));
+  const axis = latencyAxis(Math.min(...values.map((v) => v.latencyMs)), Math.max(...values.map((v) => v.latencyMs)));
   return {
     title: { text: "Per-token decode latency by position", subtitle: chartSubtitle(model, "median over timed runs at each generated-token position; a rising line shows the growing KV cache") },
     data: { values },
@@ -27,7 +27,7 @@ export function latencyByPositionSpec(model: ResultsModel): TopLevelSpec {
       mark: { type: "line", strokeWidth: 1.75, point: false },
       encoding: {
         x: { field: "position", type: "quantitative", title: "Generated token position", scale: { nice: false } },
-        y: { field: "latencyMs", type: "quantitative", title: "Latency (ms, log scale)", scale: { type: "log", domain: axis.domain, nice: false }, axis: { values: axis.values, format: ",~g" } },
+        y: { field: "latencyMs", type: "quantitative", title: `Latency (ms${axis.note ? `, ${axis.note}` : ""})`, scale: axis.scale, axis: axis.axis },
         color: { field: "framework", type: "nominal", title: "Framework", scale: frameworkColourScale(model.labels) },
       },
     },

@@ -1,7 +1,7 @@
 import type { TopLevelSpec } from "vega-lite";
 import { quantileSorted } from "../../stats/quantile.ts";
 import type { ResultsModel } from "../summary.ts";
-import { logAxis } from "./log-axis.ts";
+import { latencyAxis } from "./log-axis.ts";
 import { chartSubtitle } from "./subtitle.ts";
 import { frameworkColourScale } from "./palette.ts";
 
@@ -21,7 +21,7 @@ export function latencyCdfSpec(model: ResultsModel): TopLevelSpec {
       return { prompt: s.promptId, framework: s.label, latencyMs: quantileSorted(steps, share), share };
     });
   });
-  const axis = logAxis(Math.min(...values.map((v) => v.latencyMs)), Math.max(...values.map((v) => v.latencyMs)));
+  const axis = latencyAxis(Math.min(...values.map((v) => v.latencyMs)), Math.max(...values.map((v) => v.latencyMs)));
   return {
     title: { text: "Per-token decode latency, cumulative distribution", subtitle: chartSubtitle(model, "every decode step of every timed run (first token excluded); further left is faster, steeper is steadier") },
     data: { values },
@@ -32,7 +32,7 @@ export function latencyCdfSpec(model: ResultsModel): TopLevelSpec {
       height: 260,
       mark: { type: "line", interpolate: "step-after", strokeWidth: 2 },
       encoding: {
-        x: { field: "latencyMs", type: "quantitative", title: "Per-token latency (ms, log scale)", scale: { type: "log", domain: axis.domain, nice: false }, axis: { values: axis.values, format: ",~g" } },
+        x: { field: "latencyMs", type: "quantitative", title: `Per-token latency (ms${axis.note ? `, ${axis.note}` : ""})`, scale: axis.scale, axis: axis.axis },
         y: { field: "share", type: "quantitative", title: "Share of decode steps ≤ latency", axis: { format: "%" } },
         color: { field: "framework", type: "nominal", title: "Framework", scale: frameworkColourScale(model.labels) },
         order: { field: "share", type: "quantitative" },

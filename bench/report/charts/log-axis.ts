@@ -1,3 +1,14 @@
+/** A latency axis: scale and axis settings for Vega-Lite, and the words to append to its title. */
+export interface LatencyAxis {
+  scale: Record<string, unknown>;
+  axis: Record<string, unknown>;
+  /** "log scale" or "" (linear). */
+  note: string;
+}
+
+/** Ranges narrower than this factor (max / min) get a linear axis: a log axis would squash them into a sliver. */
+const LOG_MIN_SPAN = 4;
+
 /**
  * Domain and tick values of a log-scale axis covering [min, max] (positive), on the 1-2-5 sequence
  * (1, 2, 5, 10, 20, ...) with some room either side, or on powers of ten alone when that would give
@@ -21,4 +32,13 @@ export function logAxis(min: number, max: number, maxTicks = 9): { domain: [numb
     if (values.length <= maxTicks || multipliers.length === 1) return { domain: [start, end], values };
   }
   throw new Error("unreachable");
+}
+
+/** Log axis for latencies that span a wide range (CPU and GPU runners side by side), linear otherwise. */
+export function latencyAxis(min: number, max: number): LatencyAxis {
+  if (min > 0 && max / min >= LOG_MIN_SPAN) {
+    const { domain, values } = logAxis(min, max);
+    return { scale: { type: "log", domain, nice: false }, axis: { values, format: ",~g" }, note: "log scale" };
+  }
+  return { scale: { type: "linear", zero: false, nice: true }, axis: { format: ",~g" }, note: "" };
 }
