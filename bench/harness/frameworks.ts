@@ -3,6 +3,7 @@ import { RUNNERS_DIR } from "./paths.ts";
 import { platformFacts } from "./platform.ts";
 import type { LaunchSpec } from "./runner-process.ts";
 import type { Dtype } from "./schema/model-config.ts";
+import { buildBurn, burnBinary, compiledBackends } from "./setup/burn-build.ts";
 import { canImport, ensureVenv, venvPython } from "./setup/python-env.ts";
 
 /** Whether a framework can run here, and why (or why not). */
@@ -115,8 +116,39 @@ function torchRunner(variant: "eager" | "compile"): Framework {
   });
 }
 
+/** The Burn runner (runners/burn) on one backend; one binary holds every backend built here. */
+function burnRunner(backend: "cpu" | "wgpu" | "cuda", description: string, unavailableHere: () => Promise<string | null>): Framework {
+  return {
+    name: `burn-${backend}`,
+    description,
+    async probe() {
+      const reason = await unavailableHere();
+      if (reason) return { available: false, reason };
+      const backends = await compiledBackends();
+      if (backends === null) return { available: false, reason: `not built: run \`npx qwen3-bench setup\` (cargo) or set BENCH_BURN_BIN (${burnBinary()} missing)` };
+      if (!backends.includes(backend)) return { available: false, reason: `${burnBinary()} was built without the ${backend} feature (has: ${backends.join(", ")})` };
+      return { available: true, reason: `${burnBinary()} (backends: ${backends.join(", ")})` };
+    },
+    async setup() {
+      if (await unavailableHere()) return;
+      await buildBurn();
+    },
+    async launch(modelDir, dtype) {
+      return { framework: `burn-${backend}`, command: burnBinary(), args: ["--model", modelDir, "--dtype", dtype, "--backend", backend] };
+    },
+  };
+}
+
+const burnCpu = burnRunner("cpu", "Burn (Rust): Qwen3 on Burn's CPU backend (flex)", async () => null);
+const burnWgpu = burnRunner("wgpu", "Burn (Rust): Qwen3 on Burn's wgpu backend (Vulkan), fusion and autotune on", async () =>
+  (await platformFacts()).vulkanLoader ? null : "no Vulkan loader (libvulkan.so.1): install libvulkan1 and a Vulkan driver",
+);
+const burnCuda = burnRunner("cuda", "Burn (Rust): Qwen3 on Burn's CUDA backend (cubecl), fusion and autotune on", async () =>
+  (await platformFacts()).nvidiaGpu ? null : "needs an NVIDIA GPU (nvidia-smi lists none)",
+);
+
 /** Every framework the suite knows, in the order cases run (the reference first). */
-export const FRAMEWORKS: Framework[] = [torchRunner("eager"), torchRunner("compile"), mlxLm];
+export const FRAMEWORKS: Framework[] = [torchRunner("eager"), torchRunner("compile"), mlxLm, burnCuda, burnWgpu, burnCpu];
 
 export function frameworkByName(name: string): Framework {
   const found = FRAMEWORKS.find((f) => f.name === name);
