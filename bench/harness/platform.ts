@@ -1,3 +1,5 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { tryOutput } from "./setup/exec.ts";
 
 /** What this machine can run, probed once per process. */
@@ -24,11 +26,15 @@ export function platformFacts(): Promise<PlatformFacts> {
       arch,
       appleSilicon: os === "darwin" && arch === "arm64",
       nvidiaGpu: nvidia !== null && nvidia.includes("GPU"),
-      vulkanLoader: os === "darwin" || (ldconfig ?? "").includes("libvulkan.so.1"),
+      vulkanLoader: os === "darwin" || (ldconfig ?? "").includes("libvulkan.so.1") || onLibraryPath("libvulkan.so.1"),
     };
   })();
   return cached;
 }
+
+/** True when a folder of LD_LIBRARY_PATH holds the library (a loader brought to an offline host). */
+const onLibraryPath = (library: string): boolean =>
+  (process.env.LD_LIBRARY_PATH ?? "").split(":").some((dir) => dir && existsSync(join(dir, library)));
 
 /** A GPU or Apple Silicon runs the runners: the `full` profile is worth its time. */
 export const hasAccelerator = (p: PlatformFacts): boolean => p.nvidiaGpu || p.appleSilicon;

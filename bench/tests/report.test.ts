@@ -179,7 +179,8 @@ describe("written report", () => {
 
 describe("hardware info", () => {
   it("parses nvidia-smi's CSV and looks up bandwidths in the known-chip table", () => {
-    const gpus = parseNvidiaSmi("NVIDIA H100 80GB HBM3, 570.133.20, 81559, 700.00\nNVIDIA H100 PCIe, 570.133.20, 81559, 350.00\n", 16);
+    // First line as printed by nvidia-smi 580.159.04 on an H100 SXM machine.
+    const gpus = parseNvidiaSmi("NVIDIA H100 80GB HBM3, 580.159.04, 81559, 700.00\nNVIDIA H100 PCIe, 570.133.20, 81559, 350.00\n", 16);
     expect(gpus.map((g) => [g.name, g.bandwidth_bytes_per_s, g.memory_mb, g.power_limit_w])).toEqual([
       ["NVIDIA H100 80GB HBM3", 3.35e12, 81559, 700],
       ["NVIDIA H100 PCIe", 2.0e12, 81559, 350],

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { runLogged, tryOutput } from "./exec.ts";
 
@@ -17,23 +17,30 @@ export const venvPython = (runnerDir: string): string => join(runnerDir, ".venv"
 /**
  * Makes `<runnerDir>/.venv` hold the dependencies of `<runnerDir>/pyproject.toml` (with `extras`),
  * installed by uv. Idempotent: a stamp file records what was installed, so a second call with the
- * same pyproject and extras does nothing. With a wheel folder (BENCH_WHEELS_DIR) it installs
- * offline from that folder only.
+ * same pyproject and extras does nothing.
+ *
+ * Offline (a wheel folder, BENCH_WHEELS_DIR): the venv sees the system's site-packages (the GPU
+ * host's torch, transformers and NVIDIA libraries) and gets the folder's wheels without resolving
+ * their dependencies, since an offline host cannot fetch them.
  */
 export async function ensureVenv(label: string, runnerDir: string, extras: string[], wheelsDir?: string): Promise<string> {
   const python = venvPython(runnerDir);
   const pyproject = join(runnerDir, "pyproject.toml");
   const stampFile = join(runnerDir, ".venv", ".qwen3-bench-stamp");
+  const wheels = wheelsDir ? readdirSync(wheelsDir).filter((f) => f.endsWith(".whl")).sort() : [];
   const stamp = createHash("sha256")
-    .update(JSON.stringify({ pyproject: readFileSync(pyproject, "utf8"), extras, wheelsDir: wheelsDir ?? null }))
+    .update(JSON.stringify({ pyproject: readFileSync(pyproject, "utf8"), extras, wheels }))
     .digest("hex");
   if (existsSync(python) && existsSync(stampFile) && readFileSync(stampFile, "utf8") === stamp) return python;
-  const uv = await uvCommand();
-  const [cmd, ...pre] = uv;
-  await runLogged(label, cmd, [...pre, "venv", "--quiet", "--allow-existing", "--python", "python3", join(runnerDir, ".venv")]);
-  const source = wheelsDir ? ["--no-index", "--find-links", wheelsDir] : [];
-  const extraArgs = extras.flatMap((e) => ["--extra", e]);
-  await runLogged(label, cmd, [...pre, "pip", "install", "--python", python, ...source, "-r", pyproject, ...extraArgs]);
+  const [cmd, ...pre] = await uvCommand();
+  const venv = join(runnerDir, ".venv");
+  if (wheelsDir) {
+    await runLogged(label, cmd, [...pre, "venv", "--quiet", "--allow-existing", "--system-site-packages", "--python", "python3", venv]);
+    await runLogged(label, cmd, [...pre, "pip", "install", "--python", python, "--no-index", "--no-deps", ...wheels.map((w) => join(wheelsDir, w))]);
+  } else {
+    await runLogged(label, cmd, [...pre, "venv", "--quiet", "--allow-existing", "--python", "python3", venv]);
+    await runLogged(label, cmd, [...pre, "pip", "install", "--python", python, "-r", pyproject, ...extras.flatMap((e) => ["--extra", e])]);
+  }
   writeFileSync(stampFile, stamp);
   return python;
 }
