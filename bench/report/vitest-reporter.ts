@@ -3,13 +3,18 @@ import type { Reporter, TestCase } from "vitest/node";
 import { resultsFilesIn } from "./summary.ts";
 import { writeReport } from "./write-report.ts";
 
-/** Environment variables naming the run's results folder (absolute), set by the harness's global setup. */
-const RESULTS_DIR_ENV = ["BENCH_RESULTS_DIR", "QWEN3_BENCH_RUN_DIR"] as const;
+/**
+ * Environment variables that may name the run's results folder, in order: the harness's global setup
+ * sets QWEN3_BENCH_RUN_DIR to results/<timestamp>/ (absolute); BENCH_RESULTS_DIR is honoured only when
+ * it points straight at a folder of results files (the harness uses it for the results root).
+ */
+const RESULTS_DIR_ENV = ["QWEN3_BENCH_RUN_DIR", "BENCH_RESULTS_DIR"] as const;
 
+/** The first of the variables that names a folder holding results files; null when none does. */
 function resultsDir(): string | null {
   for (const name of RESULTS_DIR_ENV) {
     const dir = process.env[name];
-    if (dir) return dir;
+    if (dir && existsSync(dir) && resultsFilesIn(dir).length > 0) return dir;
   }
   return null;
 }
@@ -26,7 +31,7 @@ export default class BenchReportReporter implements Reporter {
 
   async onTestRunEnd(): Promise<void> {
     const dir = resultsDir();
-    if (!dir || !existsSync(dir) || resultsFilesIn(dir).length === 0) return;
+    if (!dir) return;
     try {
       const written = await writeReport(dir);
       process.stderr.write(`qwen3-bench: report written: ${written.filter((f) => f.endsWith(".md") || f.endsWith(".html")).join(", ")}\n`);

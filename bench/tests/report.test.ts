@@ -206,22 +206,26 @@ describe("hardware info", () => {
 });
 
 describe("vitest reporter", () => {
-  it("writes the report into BENCH_RESULTS_DIR at run end, and nothing for a folder without results", async () => {
+  it("writes the report into the run folder at run end, and nothing for a folder without results", async () => {
     const withResults = mkdtempSync(join(tmpdir(), "qwen3-bench-reporter-"));
     const empty = mkdtempSync(join(tmpdir(), "qwen3-bench-reporter-empty-"));
-    const saved = process.env.BENCH_RESULTS_DIR;
+    const saved = { run: process.env.QWEN3_BENCH_RUN_DIR, results: process.env.BENCH_RESULTS_DIR };
     try {
       cpSync(join(FIXTURES_DIR, "results-sample", "compare-baseline"), withResults, { recursive: true });
-      process.env.BENCH_RESULTS_DIR = withResults;
+      // The harness's run folder wins; a BENCH_RESULTS_DIR without results files in it is ignored.
+      process.env.QWEN3_BENCH_RUN_DIR = withResults;
+      process.env.BENCH_RESULTS_DIR = empty;
       await new BenchReportReporter().onTestRunEnd();
       expect(existsSync(join(withResults, "report.html"))).toBe(true);
       expect(existsSync(join(withResults, "decode_tps_bar.png"))).toBe(true);
-      process.env.BENCH_RESULTS_DIR = empty;
+      process.env.QWEN3_BENCH_RUN_DIR = empty;
       await new BenchReportReporter().onTestRunEnd();
       expect(readdirSync(empty)).toEqual([]);
     } finally {
-      if (saved === undefined) delete process.env.BENCH_RESULTS_DIR;
-      else process.env.BENCH_RESULTS_DIR = saved;
+      for (const [name, value] of [["QWEN3_BENCH_RUN_DIR", saved.run], ["BENCH_RESULTS_DIR", saved.results]] as const) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
       rmSync(withResults, { recursive: true, force: true });
       rmSync(empty, { recursive: true, force: true });
     }
