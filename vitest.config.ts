@@ -4,6 +4,8 @@ export default defineConfig({
   test: {
     include: ["bench/tests/**/*.test.ts"],
     globalSetup: ["bench/harness/global-setup.ts"],
+    // The default table, plus report.md/report.html/charts written into the run's results folder.
+    reporters: ["default", "./bench/report/vitest-reporter.ts"],
     // Runner processes load models: generous timeouts, and one file at a time on small machines.
     testTimeout: 300_000,
     hookTimeout: 600_000,

@@ -1,6 +1,8 @@
-import { mkdirSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { TestProject } from "vitest/node";
+import { collectHwInfo } from "../report/hw-info.ts";
+import { HW_INFO_FILE } from "../report/summary.ts";
 import { makePlan, runDirName, type BenchPlan } from "./plan.ts";
 import { ensureBenchModel, ensureTestModels, setupFrameworks } from "./prepare.ts";
 import { readSettings } from "./settings.ts";
@@ -32,6 +34,7 @@ export default async function setup(project: TestProject): Promise<void> {
   const runDir = join(settings.resultsRoot, runDirName());
   mkdirSync(runDir, { recursive: true });
   process.env[RUN_DIR_ENV] = runDir;
+  writeFileSync(join(runDir, HW_INFO_FILE), JSON.stringify(await collectHwInfo(), null, 1) + "\n");
   const plan = await makePlan({ ...settings, modelDir: model.dir }, runDir);
   process.stderr.write(
     `qwen3-bench: profile ${plan.profileName} (${plan.profile.max_new_tokens} new tokens, ${plan.profile.warmup_iterations} warm-up + ${plan.profile.timed_iterations} timed), dtype ${plan.dtype}, model ${model.dir}${model.manifest ? " (synthetic weights)" : ""}\n` +
