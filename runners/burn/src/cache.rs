@@ -1,7 +1,7 @@
 //! Preallocated key/value cache: one `[1, kv_heads, capacity, head_dim]` buffer per layer for
 //! keys and one for values, written in place at the current offset.
 
-use burn::tensor::{DType, Tensor, backend::Backend};
+use burn::tensor::{DType, IndexingUpdateOp, Int, Tensor, backend::Backend};
 
 struct LayerCache<B: Backend> {
     keys: Tensor<B, 4>,
@@ -50,6 +50,28 @@ impl<B: Backend> KvCache<B> {
         let fetched = (cache.keys.clone().narrow(2, 0, end), cache.values.clone().narrow(2, 0, end));
         self.layers[layer] = Some(cache);
         fetched
+    }
+
+    /// Decode step: writes one position (`positions`, a device tensor `[1]`) of `layer` and
+    /// returns the whole buffers `[1, kv_heads, capacity, head_dim]`. The write index is data,
+    /// not a shape or a constant, so every decode step runs the same kernels (no recompiles on
+    /// JIT backends); the caller masks positions past the current one.
+    pub fn write_and_fetch_all(&mut self, layer: usize, positions: Tensor<B, 1, Int>, keys: Tensor<B, 4>, values: Tensor<B, 4>) -> (Tensor<B, 4>, Tensor<B, 4>) {
+        assert!(self.offset < self.capacity, "KV cache overflow: {} >= {}", self.offset, self.capacity);
+        let cache = self.layers[layer].take().expect("layer cache present");
+        // Burn 0.21 implements only `Add` for float select_assign; the buffers start zeroed and
+        // each slot is written once per request, so adding is assigning (x + 0 = x exactly).
+        let cache = LayerCache {
+            keys: cache.keys.select_assign(2, positions.clone(), keys, IndexingUpdateOp::Add),
+            values: cache.values.select_assign(2, positions, values, IndexingUpdateOp::Add),
+        };
+        let fetched = (cache.keys.clone(), cache.values.clone());
+        self.layers[layer] = Some(cache);
+        fetched
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.capacity
     }
 
     /// Called once per forward pass, after every layer has written its `new_len` positions.

@@ -98,6 +98,35 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
     Ok(Args { model_dir, dtype, backend, device, attention })
 }
 
+/// The first panic message of the process: backends panic on device threads (no CUDA driver,
+/// no Vulkan adapter), and the `fatal` line should carry that cause, not the follow-on error.
+static FIRST_PANIC: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+fn record_panics() {
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| info.payload().downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_default();
+        if let Ok(mut first) = FIRST_PANIC.lock() {
+            first.get_or_insert(message);
+        }
+        default_hook(info);
+    }));
+}
+
+/// Runs a start-up step, turning a backend panic into a `fatal` line with the first panic's text.
+fn or_fatal<T>(step: &str, f: impl FnOnce() -> T) -> T {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|_| {
+        let cause = FIRST_PANIC.lock().ok().and_then(|p| p.clone()).unwrap_or_default();
+        let cause: String = cause.chars().take(600).collect();
+        fatal("internal", &format!("{step} failed: {cause}"))
+    })
+}
+
 fn fatal(kind: &str, message: &str) -> ! {
     println!("{}", json!({"op": "fatal", "error": {"kind": kind, "message": message}}));
     std::process::exit(1);
@@ -143,7 +172,7 @@ fn run<B: Backend>(args: Args, device: B::Device, mut info: BackendInfo, process
         info.fusion = Some(std::any::type_name::<B>().contains("Fusion"));
     }
     let mut dtype = args.dtype;
-    if !B::supports_dtype(&device, dtype) {
+    if !or_fatal("opening the device", || B::supports_dtype(&device, dtype)) {
         info.notes.push(format!("{} is not supported by this device; using f32", dtype_name(dtype)));
         dtype = DType::F32;
     }
@@ -152,20 +181,14 @@ fn run<B: Backend>(args: Args, device: B::Device, mut info: BackendInfo, process
     }
     let config = Qwen3Config::load(&args.model_dir).unwrap_or_else(|e| fatal("model", &e));
     let checkpoint = Checkpoint::open(&args.model_dir).unwrap_or_else(|e| fatal("model", &e));
-    let model = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+    let model = or_fatal("loading weights onto the device", || {
         Qwen3::<B>::load(config.clone(), &checkpoint, &device, dtype, args.attention)
-    }))
-    .unwrap_or_else(|_| Err(format!("{} backend failed while loading weights (see stderr)", info.backend)))
+    })
     .unwrap_or_else(|e| fatal("model", &e));
     drop(checkpoint);
 
     // One short warm-up so kernel compilation and autotuning of the common shapes happen here.
-    let warmup = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        generate::generate(&model, &[0, 1, 2, 3], 2, Instant::now())
-    }));
-    if warmup.is_err() {
-        fatal("internal", &format!("{} backend failed during the warm-up forward pass (see stderr)", info.backend));
-    }
+    or_fatal("the warm-up forward pass", || generate::generate(&model, &[0, 1, 2, 3], 2, Instant::now()));
 
     info.notes.push(format!("burn backend type {}", B::name(&device)));
     info.notes.push(format!("attention={}", args.attention.name()));
@@ -195,6 +218,7 @@ fn run<B: Backend>(args: Args, device: B::Device, mut info: BackendInfo, process
     }
 }
 
+#[cfg(any(feature = "cpu", feature = "ndarray"))]
 fn cpu_name() -> String {
     std::fs::read_to_string("/proc/cpuinfo")
         .ok()
@@ -226,6 +250,7 @@ fn gpu_flags(backend: &'static str) -> BackendInfo {
 
 fn main() {
     let process_start = Instant::now();
+    record_panics();
     let args = parse_args(std::env::args().skip(1)).unwrap_or_else(|e| fatal("internal", &e));
     match args.backend.as_str() {
         #[cfg(feature = "cpu")]

@@ -105,12 +105,23 @@ impl<B: Backend> Rope<B> {
         Self { cos: table(cos), sin: table(sin) }
     }
 
+    /// Rotates one position (`x`: `[1, heads, 1, head_dim]`) given as a device tensor `[1]`.
+    pub fn apply_at(&self, x: Tensor<B, 4>, positions: Tensor<B, 1, Int>) -> Tensor<B, 4> {
+        let cos = self.cos.clone().select(0, positions.clone()).unsqueeze::<4>();
+        let sin = self.sin.clone().select(0, positions).unsqueeze::<4>();
+        Self::rotate(x, cos, sin)
+    }
+
     /// Rotates `x` (`[1, heads, L, head_dim]`) whose first position is `offset`.
     pub fn apply(&self, x: Tensor<B, 4>, offset: usize) -> Tensor<B, 4> {
-        let [_, _, len, head_dim] = x.dims();
-        let half = head_dim / 2;
+        let len = x.dims()[2];
         let cos = self.cos.clone().narrow(0, offset, len).unsqueeze::<4>();
         let sin = self.sin.clone().narrow(0, offset, len).unsqueeze::<4>();
+        Self::rotate(x, cos, sin)
+    }
+
+    fn rotate(x: Tensor<B, 4>, cos: Tensor<B, 4>, sin: Tensor<B, 4>) -> Tensor<B, 4> {
+        let half = x.dims()[3] / 2;
         let x1 = x.clone().narrow(3, 0, half);
         let x2 = x.clone().narrow(3, half, half);
         let rotated = Tensor::cat(vec![x2.neg(), x1], 3);
@@ -149,7 +160,7 @@ impl<B: Backend> Attention<B> {
         })
     }
 
-    fn forward(&self, x: Tensor<B, 3>, layer: usize, rope: &Rope<B>, cache: &mut KvCache<B>, mode: AttentionImpl) -> Tensor<B, 3> {
+    fn forward(&self, x: Tensor<B, 3>, layer: usize, rope: &Rope<B>, cache: &mut KvCache<B>, step: &Step<B>, mode: AttentionImpl) -> Tensor<B, 3> {
         let [batch, len, _] = x.dims();
         let hd = self.head_dim;
         let offset = cache.offset();
@@ -158,15 +169,41 @@ impl<B: Backend> Attention<B> {
         let keys = self.k_norm.forward(split_heads(linear(x.clone(), self.k_proj.clone(), None), self.n_kv_heads)).swap_dims(1, 2);
         let values = split_heads(linear(x, self.v_proj.clone(), None), self.n_kv_heads).swap_dims(1, 2);
 
-        let queries = rope.apply(queries, offset);
-        let keys = rope.apply(keys, offset);
-        let (keys, values) = cache.update_and_fetch(layer, keys, values);
-
-        let output = match mode {
-            AttentionImpl::Explicit => self.attend_explicit(queries, keys, values, offset),
-            AttentionImpl::Burn => self.attend_burn(queries, keys, values, offset),
+        let output = match step {
+            Step::Prefill => {
+                let queries = rope.apply(queries, offset);
+                let keys = rope.apply(keys, offset);
+                let (keys, values) = cache.update_and_fetch(layer, keys, values);
+                match mode {
+                    AttentionImpl::Explicit => self.attend_explicit(queries, keys, values, offset),
+                    AttentionImpl::Burn => self.attend_burn(queries, keys, values, offset),
+                }
+            }
+            Step::Decode { positions, future } => {
+                let queries = rope.apply_at(queries, positions.clone());
+                let keys = rope.apply_at(keys, positions.clone());
+                let (keys, values) = cache.write_and_fetch_all(layer, positions.clone(), keys, values);
+                self.attend_decode(queries, keys, values, future.clone(), mode)
+            }
         };
         linear(output.swap_dims(1, 2).reshape([batch, len, self.n_heads * hd]), self.o_proj.clone(), None)
+    }
+
+    /// One new token against the whole preallocated cache, `future` masking the unwritten
+    /// positions; query heads are grouped per KV head (`[1, kv_heads, groups, head_dim]`).
+    fn attend_decode(&self, queries: Tensor<B, 4>, keys: Tensor<B, 4>, values: Tensor<B, 4>, future: Tensor<B, 4, Bool>, mode: AttentionImpl) -> Tensor<B, 4> {
+        let [batch, _, _, hd] = queries.dims();
+        let capacity = keys.dims()[2];
+        let queries = queries.reshape([batch, self.n_kv_heads, self.groups, hd]);
+        let future = future.expand([batch, self.n_kv_heads, self.groups, capacity]);
+        let output = match mode {
+            AttentionImpl::Burn => attention(queries, keys, values, Some(future), None, AttentionModuleOptions::default()),
+            AttentionImpl::Explicit => {
+                let scores = queries.matmul(keys.swap_dims(2, 3)).mul_scalar(1.0 / (hd as f64).sqrt());
+                softmax(scores.mask_fill(future, f32::NEG_INFINITY), 3).matmul(values)
+            }
+        };
+        output.reshape([batch, self.n_heads, 1, hd])
     }
 
     /// Query heads that share a KV head are stacked along the sequence axis
@@ -215,6 +252,30 @@ fn causal_mask<B: Backend>(groups: usize, len: usize, offset: usize, total: usiz
     Tensor::from_data(TensorData::new(mask, [groups * len, total]), device)
 }
 
+/// How a forward pass addresses the KV cache.
+enum Step<B: Backend> {
+    /// Several tokens (or the first): static slices at the cache offset, shapes follow L.
+    Prefill,
+    /// One token after the first pass: position and mask are device data, so the shapes and
+    /// kernels are identical at every step.
+    Decode {
+        /// The new token's position, `[1]`.
+        positions: Tensor<B, 1, Int>,
+        /// `[1, 1, 1, capacity]`, true for cache slots after the new token.
+        future: Tensor<B, 4, Bool>,
+    },
+}
+
+impl<B: Backend> Step<B> {
+    fn decode(cache: &KvCache<B>, device: &B::Device) -> Self {
+        let position = cache.offset() as i64;
+        let positions = Tensor::<B, 1, Int>::from_data(TensorData::new(vec![position as i32], [1]), (device, DType::I32));
+        let slots = Tensor::<B, 1, Int>::arange(0..cache.capacity() as i64, (device, DType::I32));
+        let future = slots.greater(positions.clone().expand([cache.capacity()])).reshape([1, 1, 1, cache.capacity()]);
+        Step::Decode { positions, future }
+    }
+}
+
 pub struct Mlp<B: Backend> {
     gate_proj: Tensor<B, 2>,
     up_proj: Tensor<B, 2>,
@@ -258,8 +319,8 @@ impl<B: Backend> TransformerBlock<B> {
         })
     }
 
-    fn forward(&self, x: Tensor<B, 3>, layer: usize, rope: &Rope<B>, cache: &mut KvCache<B>, mode: AttentionImpl) -> Tensor<B, 3> {
-        let h = x.clone() + self.self_attn.forward(self.input_layernorm.forward(x), layer, rope, cache, mode);
+    fn forward(&self, x: Tensor<B, 3>, layer: usize, rope: &Rope<B>, cache: &mut KvCache<B>, step: &Step<B>, mode: AttentionImpl) -> Tensor<B, 3> {
+        let h = x.clone() + self.self_attn.forward(self.input_layernorm.forward(x), layer, rope, cache, step, mode);
         h.clone() + self.mlp.forward(self.post_attention_layernorm.forward(h))
     }
 }
@@ -308,9 +369,10 @@ impl<B: Backend> Qwen3<B> {
     /// normalised hidden states `[1, L, hidden_size]`.
     pub fn forward(&self, token_ids: Tensor<B, 1, Int>, cache: &mut KvCache<B>) -> Tensor<B, 3> {
         let len = token_ids.dims()[0];
+        let step = if len == 1 && cache.offset() > 0 { Step::decode(cache, &self.device) } else { Step::Prefill };
         let mut h = self.embed_tokens.clone().select(0, token_ids).unsqueeze::<3>();
         for (i, layer) in self.layers.iter().enumerate() {
-            h = layer.forward(h, i, &self.rope, cache, self.attention);
+            h = layer.forward(h, i, &self.rope, cache, &step, self.attention);
         }
         cache.advance(len);
         self.norm.forward(h)
