@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { RUNNERS_DIR } from "../paths.ts";
@@ -31,17 +31,18 @@ export async function compiledBackends(): Promise<string[] | null> {
   return out === null ? null : out.split(/\s+/).filter(Boolean);
 }
 
-/** Builds the runner with this machine's features unless the same build already exists. */
+let built = false;
+
+/**
+ * Builds the runner with this machine's features. Cargo decides what is stale (an up-to-date build
+ * takes about a second), so edits to the runner and feature changes are always picked up.
+ */
 export async function buildBurn(): Promise<void> {
-  if (process.env.BENCH_BURN_BIN) return;
+  if (process.env.BENCH_BURN_BIN || built) return;
   if ((await tryOutput("cargo", ["--version"])) === null) throw new Error("cargo not found: install Rust >= 1.92 (rustup) to build the Burn runner");
   const features = await burnFeatures();
-  const stampFile = `${burnBinary()}.features`;
-  const sources = await tryOutput("git", ["-C", RUNNERS_DIR, "log", "-1", "--format=%H", "--", "burn"]);
-  const stamp = JSON.stringify({ features, sources });
-  if (existsSync(burnBinary()) && existsSync(stampFile) && readFileSync(stampFile, "utf8") === stamp) return;
   await runLogged(`setup burn (${features.join(",")})`, "cargo", ["build", "--release", "--features", features.join(","), "--manifest-path", join(RUNNERS_DIR, "burn", "Cargo.toml")], {
     env: { CARGO_TARGET_DIR: burnTargetDir() },
   });
-  writeFileSync(stampFile, stamp);
+  built = true;
 }
