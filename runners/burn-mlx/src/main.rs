@@ -1,0 +1,212 @@
+//! `qwen3-burn-mlx-runner`: Qwen3 on Burn 0.16 with the burn-mlx backend (Apple MLX on Metal),
+//! behind the JSON-lines protocol of `runners/PROTOCOL.md`.
+
+mod config;
+mod generate;
+mod model;
+mod protocol;
+mod weights;
+
+use burn::tensor::backend::Backend;
+use config::Qwen3Config;
+use model::Qwen3;
+use protocol::{Engine, Limits, PROTOCOL_VERSION};
+use serde_json::json;
+use std::path::PathBuf;
+use std::time::Instant;
+use weights::Checkpoint;
+
+/// The pinned versions (Cargo.toml `=` requirements); a test keeps them equal to Cargo.toml.
+pub const BURN_VERSION: &str = "0.16.1";
+pub const BURN_MLX_VERSION: &str = "0.1.2";
+
+const USAGE: &str = "usage: qwen3-burn-mlx-runner --model DIR [--dtype f16|bf16|f32] [--backend mlx|ndarray] [--device gpu|cpu]";
+
+struct Args {
+    model_dir: PathBuf,
+    dtype: String,
+    backend: String,
+    device: String,
+}
+
+fn compiled_backends() -> Vec<&'static str> {
+    let mut backends = Vec::new();
+    if cfg!(feature = "mlx") {
+        backends.push("mlx");
+    }
+    if cfg!(feature = "ndarray") {
+        backends.push("ndarray");
+    }
+    backends
+}
+
+fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
+    let mut model_dir = None;
+    let mut args = Args {
+        model_dir: PathBuf::new(),
+        dtype: "f16".into(),
+        backend: compiled_backends().first().copied().unwrap_or("").into(),
+        device: "gpu".into(),
+    };
+    while let Some(flag) = argv.next() {
+        if flag == "--list-backends" {
+            println!("{}", compiled_backends().join(" "));
+            std::process::exit(0);
+        }
+        let value = argv.next().ok_or_else(|| format!("{flag}: missing value; {USAGE}"))?;
+        match flag.as_str() {
+            "--model" => model_dir = Some(PathBuf::from(value)),
+            "--dtype" if ["f16", "bf16", "f32"].contains(&value.as_str()) => args.dtype = value,
+            "--dtype" => return Err(format!("--dtype: unknown dtype {value:?} (f16, bf16, f32)")),
+            "--backend" => args.backend = value,
+            "--device" if ["gpu", "cpu", "auto"].contains(&value.as_str()) => args.device = value,
+            "--device" => return Err(format!("--device: unknown device {value:?} (auto, gpu, cpu)")),
+            other => return Err(format!("unknown argument {other:?}; {USAGE}")),
+        }
+    }
+    args.model_dir = model_dir.ok_or_else(|| format!("--model is required; {USAGE}"))?;
+    if !compiled_backends().contains(&args.backend.as_str()) {
+        return Err(format!("--backend {:?}: not compiled in (built with: {:?})", args.backend, compiled_backends()));
+    }
+    Ok(args)
+}
+
+fn fatal(kind: &str, message: &str) -> ! {
+    println!("{}", json!({"op": "fatal", "error": {"kind": kind, "message": message}}));
+    std::process::exit(1);
+}
+
+/// The chip or CPU name the OS reports ("Apple M3 Max").
+fn chip_name() -> String {
+    #[cfg(target_os = "macos")]
+    {
+        let mut buffer = [0u8; 256];
+        let mut size = buffer.len();
+        let name = c"machdep.cpu.brand_string";
+        // SAFETY: sysctlbyname writes at most `size` bytes into `buffer`.
+        let ok = unsafe { libc::sysctlbyname(name.as_ptr(), buffer.as_mut_ptr().cast(), &mut size, std::ptr::null_mut(), 0) } == 0;
+        if ok {
+            return String::from_utf8_lossy(&buffer[..size.saturating_sub(1)]).into_owned();
+        }
+    }
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| info.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split(':').nth(1)).map(|s| s.trim().to_owned()))
+        .unwrap_or_else(|| format!("{} CPU", std::env::consts::ARCH))
+}
+
+struct BurnEngine<B: Backend> {
+    model: Qwen3<B>,
+    /// MLX's peak allocation, for `peak_device_bytes` (None on ndarray).
+    peak_memory: fn() -> Option<u64>,
+}
+
+impl<B: Backend> Engine for BurnEngine<B> {
+    fn generate(&mut self, prompt: &[u32], max_new_tokens: usize, start: Instant) -> (Vec<u32>, Vec<u64>) {
+        let g = generate::generate(&self.model, prompt, max_new_tokens, start);
+        (g.token_ids, g.token_times_ns)
+    }
+
+    fn score(&mut self, prompt: &[u32], continuation: &[u32], top_k: usize) -> (Vec<u32>, Vec<Vec<(u32, f32)>>) {
+        let s = generate::score(&self.model, prompt, continuation, top_k);
+        (s.argmax_ids, s.top_k)
+    }
+
+    fn peak_device_bytes(&self) -> Option<u64> {
+        (self.peak_memory)()
+    }
+}
+
+#[cfg(feature = "mlx")]
+fn mlx_peak_memory() -> Option<u64> {
+    let mut bytes: usize = 0;
+    // SAFETY: mlx_get_peak_memory writes one size_t.
+    let status = unsafe { mlx_sys_burn::mlx_get_peak_memory(&mut bytes) };
+    (status == 0).then_some(bytes as u64)
+}
+
+struct Ready {
+    backend: &'static str,
+    device: String,
+    notes: Vec<String>,
+}
+
+fn run<B: Backend>(args: Args, device: B::Device, mut ready: Ready, peak_memory: fn() -> Option<u64>, process_start: Instant) {
+    let config = Qwen3Config::load(&args.model_dir).unwrap_or_else(|e| fatal("model", &e));
+    let checkpoint = Checkpoint::open(&args.model_dir).unwrap_or_else(|e| fatal("model", &e));
+    let model = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Qwen3::<B>::load(config.clone(), &checkpoint, &device)))
+        .unwrap_or_else(|_| fatal("internal", "loading weights onto the device panicked (see stderr)"))
+        .unwrap_or_else(|e| fatal("model", &e));
+    drop(checkpoint);
+    let warm_up: Vec<u32> = (0..4.min(config.vocab_size as u32)).collect();
+    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| generate::generate(&model, &warm_up, 2, Instant::now()))).is_err() {
+        fatal("internal", "the warm-up forward pass panicked (see stderr)");
+    }
+    if args.dtype != "f32" {
+        ready.notes.push(format!(
+            "{} requested; burn-mlx {BURN_MLX_VERSION} computes in f32 only (FloatElem = f32; its float_cast ignores f16/bf16), so f32 is used",
+            args.dtype
+        ));
+    }
+    ready.notes.push("Qwen3 on Burn 0.16 tensor ops: explicit attention (matmul, softmax, matmul), K/V not repeated; RoPE tables per request".into());
+    ready.notes.push(format!("burn backend {}", B::name()));
+    println!(
+        "{}",
+        json!({
+            "op": "ready",
+            "protocol_version": PROTOCOL_VERSION,
+            "framework": "burn-mlx",
+            "framework_version": format!("burn {BURN_VERSION}, burn-mlx {BURN_MLX_VERSION}"),
+            "backend": ready.backend,
+            "device": ready.device,
+            "dtype": "f32",
+            "parameter_count": model.parameter_count,
+            "load_time_ms": process_start.elapsed().as_secs_f64() * 1000.0,
+            "fusion": null,
+            "autotune": null,
+            "notes": ready.notes,
+        })
+    );
+    let limits = Limits { vocab_size: config.vocab_size, max_positions: config.max_position_embeddings };
+    let mut engine = BurnEngine { model, peak_memory };
+    let stdin = std::io::stdin();
+    let stdout = std::io::stdout();
+    if let Err(e) = protocol::serve(stdin.lock(), stdout.lock(), &mut engine, limits) {
+        eprintln!("qwen3-burn-mlx-runner: I/O error: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn main() {
+    let process_start = Instant::now();
+    let args = parse_args(std::env::args().skip(1)).unwrap_or_else(|e| fatal("internal", &e));
+    match args.backend.as_str() {
+        #[cfg(feature = "mlx")]
+        "mlx" => {
+            let (device, backend, name) = match args.device.as_str() {
+                "cpu" => (burn_mlx::MlxDevice::Cpu, "cpu", chip_name()),
+                _ => (burn_mlx::MlxDevice::Gpu, "metal", format!("{} GPU", chip_name())),
+            };
+            let ready = Ready { backend, device: name, notes: vec![format!("burn-mlx device {device}")] };
+            run::<burn_mlx::Mlx>(args, device, ready, mlx_peak_memory, process_start);
+        }
+        #[cfg(feature = "ndarray")]
+        "ndarray" => {
+            let ready = Ready { backend: "cpu", device: chip_name(), notes: vec!["burn-ndarray 0.16 CPU backend (checks the model code off macOS)".into()] };
+            run::<burn::backend::NdArray>(args, Default::default(), ready, || None, process_start);
+        }
+        other => fatal("internal", &format!("--backend {other}: not compiled in")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pinned_versions_match_cargo_toml() {
+        let manifest = include_str!("../Cargo.toml");
+        assert!(manifest.contains(&format!("burn = {{ version = \"={BURN_VERSION}\"")), "burn pin");
+        assert!(manifest.contains(&format!("burn-mlx = {{ version = \"={BURN_MLX_VERSION}\"")), "burn-mlx pin");
+    }
+}
