@@ -1,6 +1,6 @@
 import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { ResultsFile, type AgreementRecord, type RunError, type RunRecord } from "./schema/results.ts";
+import { ResultsFile, StartupFailureFile, type AgreementRecord, type RunError, type RunRecord } from "./schema/results.ts";
 
 /** File name of a framework's results inside a results folder. */
 export const resultsFileName = (framework: string): string => `${framework}_results.json`;
@@ -51,5 +51,6 @@ export class ResultsWriter {
 /** Records a failure of a framework that never got a results file (it did not start). */
 export function writeStartupFailure(dir: string, framework: string, error: RunError): void {
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, `${framework}_error.json`), JSON.stringify({ framework, ...error }, null, 1) + "\n");
+  const record: StartupFailureFile = StartupFailureFile.parse({ framework, ...error });
+  writeFileSync(join(dir, `${framework}_error.json`), JSON.stringify(record, null, 1) + "\n");
 }

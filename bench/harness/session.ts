@@ -3,6 +3,7 @@ import { checkAgreement } from "./agreement.ts";
 import { frameworkByName } from "./frameworks.ts";
 import { HARNESS_VERSION } from "./version.ts";
 import { runRecord } from "./measure.ts";
+import { GpuPowerSampler } from "./power.ts";
 import { checkModelDir } from "./model/validate.ts";
 import type { BenchPlan } from "./plan.ts";
 import { ResultsWriter, writeStartupFailure } from "./results-writer.ts";
@@ -30,6 +31,7 @@ export class FrameworkSession {
   private readonly launch: () => Promise<LaunchSpec>;
   private runner: RunnerProcess | null = null;
   private writer: ResultsWriter | null = null;
+  private power: GpuPowerSampler | null = null;
 
   /** `launch` defaults to the registered framework's; tests pass a fake runner's. */
   constructor(plan: BenchPlan, name: string, launch?: () => Promise<LaunchSpec>) {
@@ -51,6 +53,8 @@ export class FrameworkSession {
       throw e;
     }
     this.writer ??= this.makeWriter(this.runner);
+    // GPU power is sampled for GPU backends; without nvidia-smi the sampler stays inactive.
+    if (!this.power && this.runner.ready.backend !== "cpu") this.power = await GpuPowerSampler.start();
     progress(`[${this.name}] ready: ${this.runner.ready.backend} / ${this.runner.ready.device}, ${this.runner.ready.dtype}, loaded in ${(this.runner.ready.load_time_ms / 1000).toFixed(1)} s`);
     return this.runner;
   }
@@ -91,12 +95,14 @@ export class FrameworkSession {
     if (!warmup && index > 0 && profile.cooldown_secs > 0) await sleep(profile.cooldown_secs * 1000);
     const runner = await this.ensureRunner();
     const startedAt = new Date();
+    const startMs = performance.now();
     try {
       const { reply, roundTripNs } = await runner.generate(
         { prompt_token_ids: prompt.promptTokenIds, max_new_tokens: profile.max_new_tokens, ignore_eos: true },
         this.plan.requestTimeoutMs,
       );
       const record = runRecord({ promptId: prompt.id, iteration: index, promptTokenIds: prompt.promptTokenIds, maxNewTokens: profile.max_new_tokens, reply, roundTripNs, startedAt });
+      record.gpu_energy_joules = this.power?.energyBetween(startMs, performance.now()) ?? null;
       this.writer!.addRun(record, warmup);
       const phase = warmup ? `warm-up ${index + 1}/${profile.warmup_iterations}` : `iteration ${index + 1}/${profile.timed_iterations}`;
       progress(`[${this.name} ${prompt.id}] ${phase}: ${record.decode_tps.toFixed(1)} tok/s decode, TTFT ${(record.ttft_secs * 1000).toFixed(1)} ms`);
@@ -132,6 +138,7 @@ export class FrameworkSession {
   }
 
   async close(): Promise<void> {
+    this.power?.stop();
     await this.runner?.shutdown();
     this.runner = null;
   }

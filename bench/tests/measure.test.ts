@@ -1,6 +1,7 @@
 import { describe, expect, test } from "vitest";
 import { checkAgreement, firstDivergence, matchShare } from "../harness/agreement.ts";
 import { runRecord } from "../harness/measure.ts";
+import { integrateEnergy } from "../harness/power.ts";
 
 const reply = (times: number[]) => ({
   id: 1, ok: true as const, op: "generate" as const,
@@ -57,5 +58,19 @@ describe("agreement", () => {
     expect(ok).toMatchObject({ passed: true, identical: false, first_divergence: 5, top1_agreement: 0.9 });
     expect(checkAgreement({ ...args, tokens: [0, 1, 99, ...ref.slice(3)], teacherForcedArgmax: ref }).passed).toBe(false);
     expect(checkAgreement({ ...args, tokens: ref, teacherForcedArgmax: [...ref.slice(0, 8), 42, 42] }).passed).toBe(false);
+  });
+});
+
+describe("integrateEnergy", () => {
+  test("constant 100 W over 1.5 s is 150 J; a ramp integrates to its mean; windows outside the samples are null", () => {
+    const flat = [0, 500, 1000, 1500, 2000].map((atMs) => ({ atMs, watts: 100 }));
+    expect(integrateEnergy(flat, 250, 1750)).toBeCloseTo(150, 9);
+    // 0 W at 0 ms rising to 200 W at 1000 ms: the window 0..1000 averages 100 W → 100 J.
+    const ramp = [{ atMs: 0, watts: 0 }, { atMs: 1000, watts: 200 }];
+    expect(integrateEnergy(ramp, 0, 1000)).toBeCloseTo(100, 9);
+    // 250..750 ms: 50 W to 150 W, mean 100 W over 0.5 s → 50 J.
+    expect(integrateEnergy(ramp, 250, 750)).toBeCloseTo(50, 9);
+    expect(integrateEnergy(ramp, 500, 1500)).toBeNull();
+    expect(integrateEnergy([], 0, 1)).toBeNull();
   });
 });

@@ -51,6 +51,8 @@ export const RunRecord = z.object({
   harness_overhead_ms: z.number(),
   /** Wall-clock time the request was sent, ISO 8601. */
   started_at: z.string(),
+  /** GPU board energy over the request (nvidia-smi power samples integrated), joules; null where not measured. */
+  gpu_energy_joules: z.number().nonnegative().nullable().optional(),
 });
 export type RunRecord = z.infer<typeof RunRecord>;
 
@@ -78,6 +80,10 @@ export const AgreementRecord = z.object({
   passed: z.boolean(),
 });
 export type AgreementRecord = z.infer<typeof AgreementRecord>;
+
+/** `results/<timestamp>/<framework>_error.json`: a framework whose runner never started. */
+export const StartupFailureFile = RunError.extend({ framework: z.string() });
+export type StartupFailureFile = z.infer<typeof StartupFailureFile>;
 
 /** `results/<timestamp>/<framework>_results.json`: self-describing, rewritten after every run. */
 export const ResultsFile = z.object({

@@ -1,0 +1,75 @@
+import { createInterface } from "node:readline";
+import { execa, type ResultPromise } from "execa";
+
+/** One power reading: host monotonic time (ms, performance.now()) and board power (W). */
+interface Sample {
+  atMs: number;
+  watts: number;
+}
+
+const SAMPLE_INTERVAL_MS = 50;
+
+/**
+ * Samples NVIDIA GPU board power with `nvidia-smi -lms` while a benchmark runs, so each timed
+ * request's energy can be integrated over its own window. Uses `power.draw.instant` where the
+ * driver has it (power.draw is a 1 s average on recent drivers). No NVIDIA GPU: no samples, and
+ * energy is reported as not measured.
+ */
+export class GpuPowerSampler {
+  private readonly samples: Sample[] = [];
+  private child: ResultPromise | null = null;
+
+  static async start(gpuIndex = 0): Promise<GpuPowerSampler> {
+    const sampler = new GpuPowerSampler();
+    for (const field of ["power.draw.instant", "power.draw"]) {
+      const probe = await execa("nvidia-smi", [`--query-gpu=${field}`, "--format=csv,noheader,nounits", `-i`, String(gpuIndex)], { reject: false }).catch(() => null);
+      if (!probe || probe.exitCode !== 0 || !Number.isFinite(Number.parseFloat(String(probe.stdout)))) continue;
+      const child = execa("nvidia-smi", [`--query-gpu=${field}`, "--format=csv,noheader,nounits", "-i", String(gpuIndex), `-lms`, String(SAMPLE_INTERVAL_MS)], { reject: false, buffer: false });
+      child.catch(() => {});
+      createInterface({ input: child.stdout! }).on("line", (line) => {
+        const watts = Number.parseFloat(line);
+        if (Number.isFinite(watts)) sampler.samples.push({ atMs: performance.now(), watts });
+      });
+      sampler.child = child;
+      break;
+    }
+    return sampler;
+  }
+
+  get active(): boolean {
+    return this.child !== null;
+  }
+
+  /**
+   * Energy in joules between two performance.now() instants (trapezoidal integration of the
+   * samples, the window's edges interpolated), or null when the window has too few samples.
+   */
+  energyBetween(startMs: number, endMs: number): number | null {
+    return integrateEnergy(this.samples, startMs, endMs);
+  }
+
+  stop(): void {
+    this.child?.kill();
+    this.child = null;
+  }
+}
+
+/** Trapezoidal ∫ P dt over [startMs, endMs] in joules; null unless samples bracket the window. */
+export function integrateEnergy(samples: Sample[], startMs: number, endMs: number): number | null {
+  if (endMs <= startMs) return null;
+  const at = (t: number): number | null => {
+    for (let i = 1; i < samples.length; i++) {
+      const a = samples[i - 1];
+      const b = samples[i];
+      if (a.atMs <= t && t <= b.atMs) return b.atMs === a.atMs ? a.watts : a.watts + ((b.watts - a.watts) * (t - a.atMs)) / (b.atMs - a.atMs);
+    }
+    return null;
+  };
+  const first = at(startMs);
+  const last = at(endMs);
+  if (first === null || last === null) return null;
+  const points = [{ atMs: startMs, watts: first }, ...samples.filter((s) => s.atMs > startMs && s.atMs < endMs), { atMs: endMs, watts: last }];
+  let joules = 0;
+  for (let i = 1; i < points.length; i++) joules += ((points[i].watts + points[i - 1].watts) / 2) * ((points[i].atMs - points[i - 1].atMs) / 1000);
+  return joules;
+}
