@@ -3,7 +3,7 @@ import { FRAMEWORKS, frameworkByName, type Availability, type Framework } from "
 import { hasAccelerator, platformFacts } from "./platform.ts";
 import { PROMPTS_FILE } from "./paths.ts";
 import { parseJsonFile } from "./schema/parse.ts";
-import { PromptsFile, type AgreementConfig, type Profile } from "./schema/prompts.ts";
+import { PromptsFile, type AgreementConfig, type Profile, type Prompt } from "./schema/prompts.ts";
 import type { Dtype } from "./schema/model-config.ts";
 import type { ResultsFile } from "./schema/results.ts";
 import type { Settings } from "./settings.ts";
@@ -43,13 +43,13 @@ export async function makePlan(settings: Settings, runDir: string, promptsFile =
     modelDir: settings.modelDir,
     dtype: settings.dtype,
     profileName,
-    profile: prompts.config.profiles[profileName],
+    profile: { ...prompts.config.profiles[profileName], ...settings.profileOverrides },
     agreement: prompts.config.agreement,
     requestTimeoutMs: prompts.config.request_timeout_secs * 1000,
     startupTimeoutMs: prompts.config.startup_timeout_secs * 1000,
     reference: settings.reference,
     frameworks,
-    prompts: prompts.prompts.map((p) => tokenizer.tokenize(p)),
+    prompts: selectPrompts(prompts.prompts, settings.promptIds).map((p) => tokenizer.tokenize(p)),
     host: {
       hostname: hostname(),
       os: `${osType()} ${release()} (${process.platform}/${process.arch})`,
@@ -58,6 +58,14 @@ export async function makePlan(settings: Settings, runDir: string, promptsFile =
       memory_gb: Math.round((totalmem() / 2 ** 30) * 10) / 10,
     },
   };
+}
+
+function selectPrompts(prompts: Prompt[], ids: string[] | null): Prompt[] {
+  if (!ids) return prompts;
+  for (const id of ids) {
+    if (!prompts.some((p) => p.id === id)) throw new Error(`BENCH_PROMPT_IDS: unknown prompt ${JSON.stringify(id)} (known: ${prompts.map((p) => p.id).join(", ")})`);
+  }
+  return prompts.filter((p) => ids.includes(p.id));
 }
 
 /** results/<timestamp>: sortable, filesystem-safe. */

@@ -13,6 +13,10 @@ const Env = z.object({
   BENCH_DTYPE: Dtype.default("f16"),
   BENCH_RESULTS_DIR: z.string().min(1).optional(),
   BENCH_REFERENCE: z.string().min(1).default("torch"),
+  BENCH_PROMPT_IDS: z.string().optional(),
+  BENCH_MAX_NEW_TOKENS: z.coerce.number().int().min(2).optional(),
+  BENCH_WARMUP_ITERATIONS: z.coerce.number().int().nonnegative().optional(),
+  BENCH_TIMED_ITERATIONS: z.coerce.number().int().positive().optional(),
 });
 
 export interface Settings {
@@ -29,6 +33,10 @@ export interface Settings {
   resultsRoot: string;
   /** Framework whose tokens the others are checked against, when it runs. */
   reference: string;
+  /** Only these prompt ids (BENCH_PROMPT_IDS), or null for all. */
+  promptIds: string[] | null;
+  /** Per-run overrides of the chosen profile (llama-bench's -n and -r). */
+  profileOverrides: { max_new_tokens?: number; warmup_iterations?: number; timed_iterations?: number };
 }
 
 export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
@@ -50,6 +58,14 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     dtype: e.BENCH_DTYPE,
     resultsRoot,
     reference: e.BENCH_REFERENCE,
+    promptIds: e.BENCH_PROMPT_IDS ? e.BENCH_PROMPT_IDS.split(",").map((s) => s.trim()).filter(Boolean) : null,
+    profileOverrides: Object.fromEntries(
+      Object.entries({
+        max_new_tokens: e.BENCH_MAX_NEW_TOKENS,
+        warmup_iterations: e.BENCH_WARMUP_ITERATIONS,
+        timed_iterations: e.BENCH_TIMED_ITERATIONS,
+      }).filter(([, v]) => v !== undefined),
+    ),
   };
 }
 
