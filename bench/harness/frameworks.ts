@@ -3,6 +3,7 @@ import { RUNNERS_DIR } from "./paths.ts";
 import { platformFacts } from "./platform.ts";
 import type { LaunchSpec } from "./runner-process.ts";
 import type { Dtype } from "./schema/model-config.ts";
+import { APPLE_FRAMEWORKS } from "./frameworks-apple.ts";
 import { buildBurn, burnBinary, compiledBackends } from "./setup/burn-build.ts";
 import { canImport, ensureVenv, venvPython } from "./setup/python-env.ts";
 
@@ -148,7 +149,7 @@ const burnCuda = burnRunner("cuda", "Burn (Rust): Qwen3 on Burn's CUDA backend (
 );
 
 /** Every framework the suite knows, in the order cases run (the reference first). */
-export const FRAMEWORKS: Framework[] = [torchRunner("eager"), torchRunner("compile"), mlxLm, burnCuda, burnWgpu, burnCpu];
+export const FRAMEWORKS: Framework[] = [torchRunner("eager"), torchRunner("compile"), mlxLm, burnCuda, burnWgpu, burnCpu, ...APPLE_FRAMEWORKS];
 
 export function frameworkByName(name: string): Framework {
   const found = FRAMEWORKS.find((f) => f.name === name);

@@ -83,6 +83,17 @@ export function parseNvidiaSmi(csv: string, cpuCores: number): GpuInfo[] {
 }
 
 /**
+ * system_profiler writes vendors as localisation keys ("sppci_vendor_Apple", "sppci_vendor_intel",
+ * "sppci_vendor_amd"); Apple Silicon entries always carry one.
+ */
+export function macVendor(key: string | undefined): string {
+  if (!key) return "Apple";
+  const vendor = key.replace(/^sppci_vendor_/, "");
+  const known: Record<string, string> = { apple: "Apple", intel: "Intel", amd: "AMD", ati: "AMD", nvidia: "NVIDIA" };
+  return known[vendor.toLowerCase()] ?? vendor;
+}
+
+/**
  * Gathers hw_info.json's content: systeminformation for OS, CPU, memory and GPUs, nvidia-smi where
  * present (exact GPU names, driver, power limit), sysctl/system_profiler on macOS (chip name, GPU cores).
  * Never throws for a missing tool; fields it cannot learn are null.
@@ -119,8 +130,8 @@ export async function collectHwInfo(): Promise<HwInfo> {
       try {
         const displays = (JSON.parse(profile) as { SPDisplaysDataType?: Array<Record<string, string>> }).SPDisplaysDataType ?? [];
         gpus = displays.map((d) => ({
-          name: [d.sppci_model, d.sppci_cores ? `(${d.sppci_cores}-core GPU)` : ""].filter(Boolean).join(" "),
-          vendor: d.spdisplays_vendor ?? "Apple",
+          name: [d.sppci_model ?? d._name ?? "unknown GPU", d.sppci_cores ? `(${d.sppci_cores}-core GPU)` : ""].filter(Boolean).join(" "),
+          vendor: macVendor(d.spdisplays_vendor),
           memory_mb: null,
           driver_version: null,
           power_limit_w: null,

@@ -76,6 +76,7 @@ const KNOWN_CHIPS: KnownChip[] = [
   { pattern: /apple m4 max/, bandwidth: 546 * GB },
   { pattern: /apple m4 pro/, bandwidth: 273 * GB },
   { pattern: /apple m4\b/, bandwidth: 120 * GB },
+  { pattern: /apple m5\b/, bandwidth: 153 * GB },
 ];
 
 /** Peak memory bandwidth of a known chip, bytes per second, or null when the name is not in the table. */

@@ -17,7 +17,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import mlx.core as mx  # noqa: E402
 from mlx.utils import tree_flatten, tree_map  # noqa: E402
 from mlx_lm.generate import generate_step  # noqa: E402
-from mlx_lm.utils import load_model  # noqa: E402
+from mlx_lm.utils import load_model, maybe_set_recommended_wired_limit  # noqa: E402
 
 from qwen3_bench_protocol import ReadyInfo, parse_args, serve  # noqa: E402
 
@@ -32,11 +32,11 @@ def device_name(device: mx.Device) -> tuple[str, str]:
     """(backend, human-readable device) for the default mlx device."""
     if device.type == mx.cpu:
         return "cpu", f"{platform.machine()} CPU ({platform.processor() or platform.system()})"
+    # mx.device_info() serves every backend; mx.metal.device_info is deprecated (mlx 0.32.4 warns on every call).
+    info = mx.device_info() if hasattr(mx, "device_info") else {}
     if mx.metal.is_available():
-        info = mx.metal.device_info() if hasattr(mx.metal, "device_info") else {}
         return "metal", str(info.get("device_name", "Apple GPU"))
     if hasattr(mx, "cuda") and mx.cuda.is_available():
-        info = mx.device_info() if hasattr(mx, "device_info") else {}
         return "cuda", str(info.get("device_name", "NVIDIA GPU"))
     return "gpu", "GPU"
 
@@ -57,6 +57,10 @@ class MlxLmRunner:
         self.model.update(tree_map(lambda p: p.astype(target) if mx.issubdtype(p.dtype, mx.floating) else p, self.model.parameters()))
         mx.eval(self.model.parameters())
         self.parameter_count = sum(p.size for _, p in tree_flatten(self.model.parameters()))
+        # What mlx-lm's generate/stream_generate do around every generation (their wired_limit
+        # context): keep up to the GPU's recommended working set resident (macOS 15+). Set once,
+        # since this process only generates; None where there is no Metal device.
+        self.wired_limit_set = mx.default_device().type == mx.gpu and mx.metal.is_available() and maybe_set_recommended_wired_limit() is not None
         # One warm-up pass so the first request does not pay for lazy initialisation.
         list(generate_step(mx.array([0, 1, 2]), self.model, max_tokens=2, sampler=greedy))
 
@@ -69,7 +73,8 @@ class MlxLmRunner:
             device=device,
             dtype=self.dtype,
             parameter_count=self.parameter_count,
-            notes=["mlx_lm.generate.generate_step with async_eval pipelining; prompt prefilled in chunks of 2048 tokens plus the last token, as mlx-lm does"],
+            notes=["mlx_lm.generate.generate_step with async_eval pipelining; prompt prefilled in chunks of 2048 tokens plus the last token, as mlx-lm does"]
+            + (["wired limit set to max_recommended_working_set_size, as mlx-lm's stream_generate does"] if self.wired_limit_set else []),
         )
 
     def generate(self, prompt_ids: list[int], max_new_tokens: int, t0_ns: int) -> tuple[list[int], list[int]]:
