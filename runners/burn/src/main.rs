@@ -21,7 +21,7 @@ use weights::Checkpoint;
 pub const BURN_VERSION: &str = "0.21.0";
 
 const USAGE: &str = "usage: qwen3-burn-runner --model DIR [--dtype f16|bf16|f32] \
-[--backend cpu|wgpu|cuda|metal|ndarray] [--device auto|N] [--attention burn|explicit]";
+[--backend cpu|wgpu|cuda|metal|ndarray] [--device auto|N] [--attention burn|explicit]\n       qwen3-burn-runner --list-backends";
 
 struct Args {
     model_dir: PathBuf,
@@ -251,6 +251,11 @@ fn gpu_flags(backend: &'static str) -> BackendInfo {
 fn main() {
     let process_start = Instant::now();
     record_panics();
+    // The harness asks which backends this binary holds (bench/harness/setup/burn-build.ts).
+    if std::env::args().nth(1).as_deref() == Some("--list-backends") {
+        println!("{}", compiled_backends().join(" "));
+        return;
+    }
     let args = parse_args(std::env::args().skip(1)).unwrap_or_else(|e| fatal("internal", &e));
     match args.backend.as_str() {
         #[cfg(feature = "cpu")]
