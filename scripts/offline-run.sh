@@ -30,9 +30,11 @@ export BENCH_RESULTS_DIR="${BENCH_RESULTS_DIR:-$PWD/results}"
 before=$(ls "$BENCH_RESULTS_DIR" 2>/dev/null || true)
 node bench/cli/main.ts doctor
 status=0
-node node_modules/vitest/vitest.mjs bench --run "$@" || status=$?
+# BENCH_WALL_LIMIT (seconds) stops a run that would outlast a lease; what was measured stays.
+timeout "${BENCH_WALL_LIMIT:-0}" node node_modules/vitest/vitest.mjs bench --run "$@" || status=$?
 run=$(comm -13 <(echo "$before" | sort) <(ls "$BENCH_RESULTS_DIR" | sort) | tail -1)
 if [[ -n "$run" ]]; then
+  [[ -f "$BENCH_RESULTS_DIR/$run/report.md" ]] || node bench/cli/main.ts report "$BENCH_RESULTS_DIR/$run" || true
   archive="${ARCHIVE_DIR:-.}/results-$(hostname)-$run.tar.gz"
   tar -czf "$archive" -C "$BENCH_RESULTS_DIR" "$run"
   echo "results: $BENCH_RESULTS_DIR/$run -> $archive"
