@@ -23,6 +23,9 @@ cargo build --release --features cuda,wgpu,cpu --manifest-path runners/burn/Carg
 strip -o "$out/qwen3-burn-runner" "$CARGO_TARGET_DIR/release/qwen3-burn-runner"
 xz -T0 -6 -f "$out/qwen3-burn-runner"
 
+echo "== chart fonts (DejaVu Sans)"
+mkdir -p "$out/fonts" && cp /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf /usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf "$out/fonts/"
+
 echo "== Vulkan loader (Debian libvulkan1)"
 (cd "$out/debs" && apt-get download libvulkan1)
 

@@ -25,6 +25,7 @@ for icd in /usr/share/vulkan/icd.d/nvidia_icd.json /etc/vulkan/icd.d/nvidia_icd.
   [[ -f "$icd" && -z "${VK_DRIVER_FILES:-}" ]] && export VK_DRIVER_FILES="$icd"
 done
 compgen -G "$off/wheels/*.whl" >/dev/null && export BENCH_WHEELS_DIR="$off/wheels"
+[[ -f "$off/fonts/DejaVuSans.ttf" ]] && export BENCH_CHART_FONT="$off/fonts/DejaVuSans.ttf"
 
 export BENCH_RESULTS_DIR="${BENCH_RESULTS_DIR:-$PWD/results}"
 before=$(ls "$BENCH_RESULTS_DIR" 2>/dev/null || true)

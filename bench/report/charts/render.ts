@@ -8,6 +8,8 @@ export const CHART_FONT = "DejaVu Sans";
 
 /** Font files tried in order: Debian/Ubuntu's fonts-dejavu-core, Fedora, Homebrew and macOS fallbacks. */
 const FONT_CANDIDATES = [
+  // BENCH_CHART_FONT: a DejaVuSans.ttf brought along (scripts/offline-pack.sh packs one).
+  ...(process.env.BENCH_CHART_FONT ? [process.env.BENCH_CHART_FONT] : []),
   "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
   "/usr/share/fonts/dejavu/DejaVuSans.ttf",
   "/usr/share/fonts/dejavu-sans-fonts/DejaVuSans.ttf",
