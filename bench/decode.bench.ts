@@ -7,6 +7,10 @@ import { FrameworkSession, type ReferenceTokens } from "./harness/session.ts";
 
 const plan = inject("plan");
 const references = new Map<string, ReferenceTokens>();
+// Each request has its own timeout (the runner is killed past it); the case may take all of them,
+// plus the agreement `score` request and a runner (re)start.
+const { warmup_iterations, timed_iterations, max_new_tokens } = plan.profile;
+const caseTimeoutMs = (warmup_iterations + timed_iterations + 1) * plan.requestTimeoutMs + plan.startupTimeoutMs;
 
 for (const framework of plan.frameworks) {
   describe(framework.name, () => {
@@ -31,7 +35,6 @@ for (const framework of plan.frameworks) {
           time: 0,
           warmupTime: 0,
         });
-        const { warmup_iterations, timed_iterations, max_new_tokens } = plan.profile;
         expect(calls, "generate requests (warm-up + timed)").toBe(warmup_iterations + timed_iterations);
         const last = runs[runs.length - 1];
         expect(last.tokens_generated).toBe(max_new_tokens);
@@ -50,7 +53,7 @@ for (const framework of plan.frameworks) {
           `${framework.name} vs ${agreement.reference} on "${prompt.id}": first divergence ${agreement.first_divergence}, ` +
             `match ${(agreement.match_share * 100).toFixed(1)}%, teacher-forced top-1 ${((agreement.top1_agreement ?? 0) * 100).toFixed(1)}%`,
         ).toBe(true);
-      });
+      }, caseTimeoutMs);
     }
   });
 }
