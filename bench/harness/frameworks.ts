@@ -141,9 +141,13 @@ function burnRunner(backend: "cpu" | "wgpu" | "cuda", description: string, unava
 }
 
 const burnCpu = burnRunner("cpu", "Burn (Rust): Qwen3 on Burn's CPU backend (flex)", async () => null);
-const burnWgpu = burnRunner("wgpu", "Burn (Rust): Qwen3 on Burn's wgpu backend (Vulkan), fusion and autotune on", async () =>
-  (await platformFacts()).vulkanLoader ? null : "no Vulkan loader (libvulkan.so.1): install libvulkan1 and a Vulkan driver",
-);
+const burnWgpu = burnRunner("wgpu", "Burn (Rust): Qwen3 on Burn's wgpu backend (Vulkan), fusion and autotune on", async () => {
+  const p = await platformFacts();
+  if (!p.vulkanLoader) return "no Vulkan loader (libvulkan.so.1): install libvulkan1 and a Vulkan driver";
+  // Without a GPU, Vulkan is Mesa's software rasterizer (lavapipe): minutes per case, nothing learnt.
+  if (!p.gpuDeviceNode && env.BENCH_ALLOW_SOFTWARE_VULKAN !== "1") return "no GPU device node: Vulkan here would be software (lavapipe); BENCH_ALLOW_SOFTWARE_VULKAN=1 runs it anyway";
+  return null;
+});
 const burnCuda = burnRunner("cuda", "Burn (Rust): Qwen3 on Burn's CUDA backend (cubecl), fusion and autotune on", async () =>
   (await platformFacts()).nvidiaGpu ? null : "needs an NVIDIA GPU (nvidia-smi lists none)",
 );

@@ -1,4 +1,4 @@
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { tryOutput } from "./setup/exec.ts";
 
@@ -11,6 +11,8 @@ export interface PlatformFacts {
   nvidiaGpu: boolean;
   /** Linux: the Vulkan loader (libvulkan.so.1) is installed; macOS: always (MoltenVK is not needed for Metal). */
   vulkanLoader: boolean;
+  /** A GPU device node exists (/dev/dri/renderD*, /dev/nvidia*): Vulkan would not be software (lavapipe) only. */
+  gpuDeviceNode: boolean;
 }
 
 let cached: Promise<PlatformFacts> | null = null;
@@ -27,9 +29,15 @@ export function platformFacts(): Promise<PlatformFacts> {
       appleSilicon: os === "darwin" && arch === "arm64",
       nvidiaGpu: nvidia !== null && nvidia.includes("GPU"),
       vulkanLoader: os === "darwin" || (ldconfig ?? "").includes("libvulkan.so.1") || onLibraryPath("libvulkan.so.1"),
+      gpuDeviceNode: os === "darwin" || hasGpuDeviceNode(),
     };
   })();
   return cached;
+}
+
+function hasGpuDeviceNode(): boolean {
+  const dri = existsSync("/dev/dri") ? readdirSync("/dev/dri").some((f) => f.startsWith("renderD")) : false;
+  return dri || readdirSync("/dev").some((f) => /^nvidia\d+$/.test(f));
 }
 
 /** True when a folder of LD_LIBRARY_PATH holds the library (a loader brought to an offline host). */

@@ -13,14 +13,14 @@ export const burnTargetDir = (): string =>
 export const burnBinary = (): string => process.env.BENCH_BURN_BIN || join(burnTargetDir(), "release", "qwen3-burn-runner");
 
 /**
- * Cargo features for this machine: `cpu` always; `wgpu` where a Vulkan loader exists (or macOS,
+ * Cargo features for this machine: `cpu` always; `wgpu` where a Vulkan loader and a GPU exist (or macOS,
  * as `metal`); `cuda` with an NVIDIA GPU. BENCH_BURN_FEATURES (comma list) overrides.
  */
 export async function burnFeatures(): Promise<string[]> {
   if (process.env.BENCH_BURN_FEATURES) return process.env.BENCH_BURN_FEATURES.split(",").map((s) => s.trim()).filter(Boolean);
   const p = await platformFacts();
   if (p.os === "darwin") return p.appleSilicon ? ["cpu", "metal"] : ["cpu"];
-  return ["cpu", ...(p.vulkanLoader ? ["wgpu"] : []), ...(p.nvidiaGpu ? ["cuda"] : [])];
+  return ["cpu", ...(p.vulkanLoader && p.gpuDeviceNode ? ["wgpu"] : []), ...(p.nvidiaGpu ? ["cuda"] : [])];
 }
 
 /** Backends compiled into the binary (it prints them with --list-backends), or null without a binary. */
