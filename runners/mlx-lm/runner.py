@@ -41,6 +41,15 @@ def device_name(device: mx.Device) -> tuple[str, str]:
     return "gpu", "GPU"
 
 
+def linux_cpu_blas_notes() -> list[str]:
+    """mlx's Linux CPU wheel (mlx-cpu) links the BLAS it bundles; say which, since it sets the speed."""
+    libs = Path(mx.__file__).resolve().parent.parent / "mlx_cpu.libs"
+    blas = sorted(libs.glob("libblas*")) if libs.is_dir() else []
+    if not blas:
+        return []
+    return [f"mlx-cpu links the BLAS bundled in its wheel ({blas[0].name}: netlib's reference BLAS, unoptimised and single-threaded), which sets its CPU matmul speed"]
+
+
 class MlxLmRunner:
     def __init__(self, model_dir: str, dtype: str, device: str) -> None:
         if device == "cpu":
@@ -66,6 +75,10 @@ class MlxLmRunner:
 
     def ready_info(self) -> ReadyInfo:
         backend, device = device_name(mx.default_device())
+        notes = ["mlx_lm.generate.generate_step with async_eval pipelining; prompt prefilled in chunks of 2048 tokens plus the last token, as mlx-lm does"]
+        if self.wired_limit_set:
+            notes.append("wired limit set to max_recommended_working_set_size, as mlx-lm's stream_generate does")
+        notes += linux_cpu_blas_notes() if backend == "cpu" else []
         return ReadyInfo(
             framework="mlx-lm",
             framework_version=f"mlx-lm {version('mlx-lm')}, mlx {mx.__version__}",
@@ -73,8 +86,7 @@ class MlxLmRunner:
             device=device,
             dtype=self.dtype,
             parameter_count=self.parameter_count,
-            notes=["mlx_lm.generate.generate_step with async_eval pipelining; prompt prefilled in chunks of 2048 tokens plus the last token, as mlx-lm does"]
-            + (["wired limit set to max_recommended_working_set_size, as mlx-lm's stream_generate does"] if self.wired_limit_set else []),
+            notes=notes,
         )
 
     def generate(self, prompt_ids: list[int], max_new_tokens: int, t0_ns: int) -> tuple[list[int], list[int]]:
