@@ -1,7 +1,8 @@
 //! `qwen3-burn-mlx-runner`: Qwen3 on Burn 0.16 with the burn-mlx backend (Apple MLX on Metal),
 //! behind the JSON-lines protocol of `runners/PROTOCOL.md`.
 
-mod config;
+#[path = "../../burn/src/config.rs"]
+mod config; // shared with runners/burn: Burn-independent
 mod generate;
 mod model;
 mod protocol;
