@@ -1,8 +1,7 @@
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
-import { z } from "zod";
 import { parseJsonFile } from "../harness/schema/parse.ts";
-import { ResultsFile, type RunRecord } from "../harness/schema/results.ts";
+import { ResultsFile, StartupFailureFile, type RunRecord } from "../harness/schema/results.ts";
 import { bootstrapMedianCi, type ConfidenceInterval } from "../stats/bootstrap.ts";
 import { mean } from "../stats/mean.ts";
 import { median } from "../stats/median.ts";
@@ -13,10 +12,6 @@ import { knownBandwidth } from "./known-bandwidth.ts";
 export const RESULTS_SUFFIX = "_results.json";
 export const STARTUP_ERROR_SUFFIX = "_error.json";
 export const HW_INFO_FILE = "hw_info.json";
-
-/** `<framework>_error.json`: a framework that never started (written by the harness's results writer). */
-const StartupFailure = z.object({ framework: z.string(), kind: z.string(), message: z.string() });
-export type StartupFailure = z.infer<typeof StartupFailure>;
 
 /** One results file as loaded. */
 export interface LoadedResults {
@@ -78,7 +73,7 @@ export interface ResultsModel {
   /** Folders (or files) the results came from. */
   sources: string[];
   files: LoadedResults[];
-  startupFailures: StartupFailure[];
+  startupFailures: StartupFailureFile[];
   /** hw_info.json of the first folder that has one; null when none. */
   hwInfo: HwInfo | null;
   /** Framework labels in a stable order (sorted), which also fixes each one's chart colour. */
@@ -163,7 +158,7 @@ export function resultsFilesIn(dir: string): string[] {
 }
 
 /** Builds the model from loaded files (the report's one entry point for data). */
-export function buildModel(sources: string[], files: LoadedResults[], hwInfo: HwInfo | null, startupFailures: StartupFailure[] = []): ResultsModel {
+export function buildModel(sources: string[], files: LoadedResults[], hwInfo: HwInfo | null, startupFailures: StartupFailureFile[] = []): ResultsModel {
   const labels = [...new Set(files.map((f) => f.label))].sort();
   const promptIds: string[] = [];
   for (const f of files) for (const r of f.results.runs) if (!promptIds.includes(r.prompt_id)) promptIds.push(r.prompt_id);
@@ -186,7 +181,7 @@ export function buildModel(sources: string[], files: LoadedResults[], hwInfo: Hw
 export function loadResults(paths: string[]): ResultsModel {
   if (paths.length === 0) throw new Error("no results folders or files given");
   const entries: Array<{ file: string; results: ResultsFile }> = [];
-  const failures: StartupFailure[] = [];
+  const failures: StartupFailureFile[] = [];
   let hwInfo: HwInfo | null = null;
   for (const path of paths.map((p) => resolve(p))) {
     if (!existsSync(path)) throw new Error(`${path}: no such file or folder`);
@@ -196,7 +191,7 @@ export function loadResults(paths: string[]): ResultsModel {
     for (const file of files) entries.push({ file, results: parseJsonFile(file, ResultsFile) });
     if (isDir) {
       for (const name of readdirSync(path).filter((n) => n.endsWith(STARTUP_ERROR_SUFFIX)).sort()) {
-        failures.push(parseJsonFile(join(path, name), StartupFailure));
+        failures.push(parseJsonFile(join(path, name), StartupFailureFile));
       }
     }
     if (!hwInfo && existsSync(join(dir, HW_INFO_FILE))) hwInfo = parseJsonFile(join(dir, HW_INFO_FILE), HwInfo);
