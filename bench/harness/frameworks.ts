@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { RUNNERS_DIR } from "./paths.ts";
 import { platformFacts } from "./platform.ts";
@@ -63,8 +64,13 @@ function pythonRunner(opts: {
     async setup() {
       const extras = await opts.extras();
       if (!Array.isArray(extras)) return;
-      if (await resolvePython()) return;
-      if (opts.installWhen && !opts.installWhen()) return;
+      // An existing venv is always brought up to date (ensureVenv is a no-op when its stamp
+      // matches the pyproject and extras); without one, a host Python that has the modules is used
+      // as it is, and installs that need consent (torch) wait for it.
+      if (!existsSync(venvPython(dir))) {
+        if (await opts.fallbackPython?.()) return;
+        if (opts.installWhen && !opts.installWhen()) return;
+      }
       await ensureVenv(`setup ${opts.name}`, dir, extras, env.BENCH_WHEELS_DIR || undefined);
     },
     async launch(modelDir, dtype) {
