@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { Availability, Framework } from "./frameworks.ts";
 import { RUNNERS_DIR } from "./paths.ts";
@@ -11,14 +11,8 @@ async function notAppleSilicon(): Promise<string | null> {
   return (await platformFacts()).appleSilicon ? null : "needs macOS on Apple Silicon";
 }
 
-/** The commit that last touched runners/<folder>: a build is redone when its sources change. */
-const sourcesStamp = (folder: string): Promise<string | null> => tryOutput("git", ["-C", RUNNERS_DIR, "log", "-1", "--format=%H", "--", folder]);
-
-/** True when `binary` exists and was built from the sources `stamp` names. */
-function builtFrom(binary: string, stamp: string): boolean {
-  const stampFile = `${binary}.sources`;
-  return existsSync(binary) && existsSync(stampFile) && readFileSync(stampFile, "utf8") === stamp;
-}
+// Builds always run: xcodebuild and cargo decide what is stale themselves (uncommitted edits, and
+// burn-mlx's config.rs, which lives in runners/burn, included).
 
 /** A runner binary that one build command produces; BENCH_<NAME>_BIN points at a prebuilt one. */
 function binaryRunner(opts: {
@@ -63,15 +57,12 @@ async function buildMlxSwift(): Promise<void> {
   if ((await tryOutput("xcodebuild", ["-version"])) === null) {
     throw new Error("xcodebuild not found: install Xcode 16 or newer (mlx-swift 0.31.4 needs Swift 6) and run `sudo xcode-select -s /Applications/Xcode.app`");
   }
-  const stamp = JSON.stringify({ sources: await sourcesStamp("mlx-swift") });
-  if (builtFrom(mlxSwiftBinary(), stamp)) return;
   await runLogged(
     "setup mlx-swift",
     "xcodebuild",
     ["build", "-scheme", "qwen3-mlx-swift-runner", "-configuration", "Release", "-destination", "platform=macOS,arch=arm64", "-derivedDataPath", join(".build", "xcode"), "-skipPackagePluginValidation", "-skipMacroValidation"],
     { cwd: mlxSwiftDir },
   );
-  writeFileSync(`${mlxSwiftBinary()}.sources`, stamp);
 }
 
 const burnMlxBinary = (): string => process.env.BENCH_BURN_MLX_BIN || join(burnTargetDir(), "release", "qwen3-burn-mlx-runner");
@@ -80,12 +71,9 @@ const burnMlxBinary = (): string => process.env.BENCH_BURN_MLX_BIN || join(burnT
 async function buildBurnMlx(): Promise<void> {
   if ((await tryOutput("cargo", ["--version"])) === null) throw new Error("cargo not found: install Rust (rustup) to build the burn-mlx runner");
   if ((await tryOutput("cmake", ["--version"])) === null) throw new Error("cmake not found: mlx-sys-burn builds MLX with CMake (`brew install cmake`)");
-  const stamp = JSON.stringify({ sources: await sourcesStamp("burn-mlx") });
-  if (builtFrom(burnMlxBinary(), stamp)) return;
   await runLogged("setup burn-mlx", "cargo", ["build", "--release", "--locked", "--manifest-path", join(RUNNERS_DIR, "burn-mlx", "Cargo.toml")], {
     env: { CARGO_TARGET_DIR: burnTargetDir() },
   });
-  writeFileSync(`${burnMlxBinary()}.sources`, stamp);
 }
 
 const mlxSwift = binaryRunner({
