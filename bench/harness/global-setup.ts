@@ -35,7 +35,7 @@ export default async function setup(project: TestProject): Promise<void> {
   mkdirSync(runDir, { recursive: true });
   process.env[RUN_DIR_ENV] = runDir;
   writeFileSync(join(runDir, HW_INFO_FILE), JSON.stringify(await collectHwInfo(), null, 1) + "\n");
-  const plan = await makePlan({ ...settings, modelDir: model.dir }, runDir);
+  const plan = await makePlan(settings, model, runDir);
   process.stderr.write(
     `qwen3-bench: profile ${plan.profileName} (${plan.profile.max_new_tokens} new tokens, ${plan.profile.warmup_iterations} warm-up + ${plan.profile.timed_iterations} timed), dtype ${plan.dtype}, model ${model.dir}${model.manifest ? " (synthetic weights)" : ""}\n` +
       plan.frameworks.map((f) => `  ${f.available ? "run " : "skip"} ${f.name}: ${f.reason}`).join("\n") +

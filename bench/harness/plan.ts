@@ -5,7 +5,8 @@ import { PROMPTS_FILE } from "./paths.ts";
 import { parseJsonFile } from "./schema/parse.ts";
 import { PromptsFile, type AgreementConfig, type Profile, type Prompt } from "./schema/prompts.ts";
 import type { Dtype } from "./schema/model-config.ts";
-import type { ResultsFile } from "./schema/results.ts";
+import type { ModelInfo, ResultsFile } from "./schema/results.ts";
+import type { CheckedModel } from "./model/validate.ts";
 import type { Settings } from "./settings.ts";
 import { PromptTokenizer, type TokenizedPrompt } from "./tokenize.ts";
 
@@ -13,6 +14,8 @@ import { PromptTokenizer, type TokenizedPrompt } from "./tokenize.ts";
 export interface BenchPlan {
   runDir: string;
   modelDir: string;
+  /** The checked model, as results files record it (weight bytes for the requested dtype). */
+  model: ModelInfo;
   dtype: Dtype;
   profileName: "quick" | "full";
   profile: Profile;
@@ -31,16 +34,17 @@ export function selectFrameworks(settings: Settings): Framework[] {
   return [...chosen].sort((a, b) => Number(b.name === settings.reference) - Number(a.name === settings.reference));
 }
 
-export async function makePlan(settings: Settings, runDir: string, promptsFile = PROMPTS_FILE): Promise<BenchPlan> {
+export async function makePlan(settings: Settings, model: CheckedModel, runDir: string, promptsFile = PROMPTS_FILE): Promise<BenchPlan> {
   const prompts = parseJsonFile(promptsFile, PromptsFile);
   const facts = await platformFacts();
   const profileName = settings.profile ?? (hasAccelerator(facts) ? "full" : "quick");
-  const tokenizer = new PromptTokenizer(settings.modelDir);
+  const tokenizer = new PromptTokenizer(model.dir);
   const frameworks = [];
   for (const f of selectFrameworks(settings)) frameworks.push({ name: f.name, ...(await f.probe()) });
   return {
     runDir,
-    modelDir: settings.modelDir,
+    modelDir: model.dir,
+    model: model.info(settings.dtype),
     dtype: settings.dtype,
     profileName,
     profile: { ...prompts.config.profiles[profileName], ...settings.profileOverrides },

@@ -4,7 +4,7 @@ import { frameworkByName } from "./frameworks.ts";
 import { HARNESS_VERSION } from "./version.ts";
 import { runRecord } from "./measure.ts";
 import { GpuPowerSampler } from "./power.ts";
-import { checkModelDir } from "./model/validate.ts";
+import { modelInfoFor } from "./model/validate.ts";
 import type { BenchPlan } from "./plan.ts";
 import { ResultsWriter, writeStartupFailure } from "./results-writer.ts";
 import { RunnerError, RunnerProcess, type LaunchSpec } from "./runner-process.ts";
@@ -61,7 +61,6 @@ export class FrameworkSession {
 
   private makeWriter(runner: RunnerProcess): ResultsWriter {
     const ready = runner.ready;
-    const model = checkModelDir(this.plan.modelDir);
     return new ResultsWriter(this.plan.runDir, {
       harness_version: HARNESS_VERSION,
       framework: this.name,
@@ -73,7 +72,7 @@ export class FrameworkSession {
       fusion: ready.fusion,
       autotune: ready.autotune,
       ready,
-      model: model.info(ready.dtype),
+      model: modelInfoFor(this.plan.model, ready.dtype),
       profile: this.plan.profileName,
       max_new_tokens: this.plan.profile.max_new_tokens,
       warmup_iterations: this.plan.profile.warmup_iterations,

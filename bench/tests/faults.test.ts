@@ -9,6 +9,7 @@ import type { BenchPlan } from "../harness/plan.ts";
 import { RunnerError, RunnerProcess, type LaunchSpec } from "../harness/runner-process.ts";
 import { ResultsFile } from "../harness/schema/results.ts";
 import { FrameworkSession } from "../harness/session.ts";
+import { checkModelDir } from "../harness/model/validate.ts";
 import { TEST_MODELS } from "../harness/prepare.ts";
 
 const FAKE = join(import.meta.dirname, "fake-runner.mjs");
@@ -18,6 +19,7 @@ function fakePlan(runDir: string): BenchPlan {
   return {
     runDir,
     modelDir: TEST_MODELS.tiny,
+    model: checkModelDir(TEST_MODELS.tiny).info("f32"),
     dtype: "f32",
     profileName: "quick",
     profile: { max_new_tokens: 4, warmup_iterations: 0, timed_iterations: 3, cooldown_secs: 0 },

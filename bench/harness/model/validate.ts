@@ -19,6 +19,9 @@ export interface CheckedModel {
   info(dtype: Dtype): ModelInfo;
 }
 
+/** The model's results-file record for a run in `dtype`: weight bytes follow the dtype actually used. */
+export const modelInfoFor = (info: ModelInfo, dtype: Dtype): ModelInfo => ({ ...info, weight_bytes: info.parameter_count * DTYPE_BYTES[dtype] });
+
 /** sha256 of a JSON value with keys sorted at every level. */
 export function canonicalJsonSha256(value: unknown): string {
   const canonical = (v: unknown): unknown =>
@@ -80,16 +83,20 @@ export function checkModelDir(dir: string): CheckedModel {
     dir,
     config,
     manifest,
-    info: (dtype) => ({
-      path: dir,
-      name: basename(dir),
-      config_sha256: configSha,
-      synthetic: manifest !== null,
-      synth_seed: manifest?.seed ?? null,
-      parameter_count: params,
-      weight_bytes: params * DTYPE_BYTES[dtype],
-      num_hidden_layers: config.num_hidden_layers,
-      hidden_size: config.hidden_size,
-    }),
+    info: (dtype) =>
+      modelInfoFor(
+        {
+          path: dir,
+          name: basename(dir),
+          config_sha256: configSha,
+          synthetic: manifest !== null,
+          synth_seed: manifest?.seed ?? null,
+          parameter_count: params,
+          weight_bytes: 0,
+          num_hidden_layers: config.num_hidden_layers,
+          hidden_size: config.hidden_size,
+        },
+        dtype,
+      ),
   };
 }
