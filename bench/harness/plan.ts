@@ -13,7 +13,6 @@ import { PromptTokenizer, type TokenizedPrompt } from "./tokenize.ts";
 /** Everything a benchmark run needs, decided once in the main process and handed to the bench file. */
 export interface BenchPlan {
   runDir: string;
-  modelDir: string;
   /** The checked model, as results files record it (weight bytes for the requested dtype). */
   model: ModelInfo;
   dtype: Dtype;
@@ -43,7 +42,6 @@ export async function makePlan(settings: Settings, model: CheckedModel, runDir: 
   for (const f of selectFrameworks(settings)) frameworks.push({ name: f.name, ...(await f.probe()) });
   return {
     runDir,
-    modelDir: model.dir,
     model: model.info(settings.dtype),
     dtype: settings.dtype,
     profileName,

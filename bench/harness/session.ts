@@ -37,7 +37,7 @@ export class FrameworkSession {
   constructor(plan: BenchPlan, name: string, launch?: () => Promise<LaunchSpec>) {
     this.plan = plan;
     this.name = name;
-    this.launch = launch ?? (() => frameworkByName(name).launch(plan.modelDir, plan.dtype));
+    this.launch = launch ?? (() => frameworkByName(name).launch(plan.model.path, plan.dtype));
   }
 
   /** The warm runner, started on first use or after a crash. */

@@ -18,7 +18,6 @@ const fake = (mode: string): LaunchSpec => ({ framework: "fake", command: proces
 function fakePlan(runDir: string): BenchPlan {
   return {
     runDir,
-    modelDir: TEST_MODELS.tiny,
     model: checkModelDir(TEST_MODELS.tiny).info("f32"),
     dtype: "f32",
     profileName: "quick",
