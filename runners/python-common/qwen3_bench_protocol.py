@@ -172,10 +172,9 @@ def serve(make_runner: Callable[[], Runner]) -> int:
             if request.get("op") == "shutdown":
                 send({"id": request_id, "ok": True, "op": "shutdown"})
                 return 0
-            reply = handle(runner, request, t0_ns)
-            reply = {"id": request_id, "ok": True, **reply, "total_time_ns": time.perf_counter_ns() - t0_ns}
-            if reply["op"] != "generate":
-                del reply["total_time_ns"]
+            reply = {"id": request_id, "ok": True, **handle(runner, request, t0_ns)}
+            if reply["op"] == "generate":
+                reply["total_time_ns"] = time.perf_counter_ns() - t0_ns
             send(reply)
         except json.JSONDecodeError as e:
             send({"id": None, "ok": False, "error": {"kind": "bad_request", "message": f"malformed JSON: {e}"}})
