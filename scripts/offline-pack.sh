@@ -26,8 +26,8 @@ xz -T0 -6 -f "$out/qwen3-burn-runner"
 echo "== chart fonts (DejaVu Sans)"
 mkdir -p "$out/fonts" && cp /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf /usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf "$out/fonts/"
 
-echo "== Vulkan loader (Debian libvulkan1)"
-(cd "$out/debs" && apt-get download libvulkan1)
+echo "== Vulkan loader and the GLVND libraries NVIDIA's Vulkan driver loads (Debian packages)"
+(cd "$out/debs" && rm -f ./*.deb && apt-get download libvulkan1 libglvnd0 libegl1 libgl1 libglx0 libopengl0 libgles2)
 
 if [[ "${1:-}" == "--with-mlx" ]]; then
   echo "== mlx wheels for CPython 3.12 (CUDA 13)"

@@ -31,6 +31,29 @@ fn read_token<B: Backend>(token: &Tensor<B, 1, Int>) -> u32 {
     token.clone().into_data().iter::<i64>().next().expect("one token") as u32
 }
 
+/// Where a request's host time went: issuing a decode step's operations (`building`; on a lazy
+/// backend such as Burn's Fusion this only records them) and reading its token back (`reading`:
+/// flushing what was recorded, launching it and waiting for the device). Printed to stderr per
+/// request when `QWEN3_BURN_STEP_TIMES` is set (a diagnostic for GPU runs).
+#[derive(Default)]
+struct HostSplit {
+    building: std::time::Duration,
+    reading: std::time::Duration,
+}
+
+impl HostSplit {
+    fn report(&self, tokens: usize) {
+        if std::env::var_os("QWEN3_BURN_STEP_TIMES").is_some() {
+            let per_token = |d: std::time::Duration| d.as_secs_f64() * 1000.0 / tokens as f64;
+            eprintln!(
+                "qwen3-burn-runner: {tokens} tokens: build {:.3} ms/token, read {:.3} ms/token",
+                per_token(self.building),
+                per_token(self.reading)
+            );
+        }
+    }
+}
+
 /// Prefills `prompt` in one forward pass, then decodes one token per step, `max_new_tokens` in
 /// all (EOS ignored). The argmax stays on the device and feeds the next step directly.
 pub fn generate<B: Backend>(model: &Qwen3<B>, prompt: &[u32], max_new_tokens: usize, start: Instant) -> Generation {
@@ -43,15 +66,21 @@ pub fn generate<B: Backend>(model: &Qwen3<B>, prompt: &[u32], max_new_tokens: us
     let hidden = model.forward(token_tensor(prompt, &model.device), &mut cache);
     let last = hidden.narrow(1, prompt.len() - 1, 1);
     let mut next: Tensor<B, 1, Int> = model.logits(last).argmax(2).reshape([1]);
+    let mut split = HostSplit::default();
     loop {
+        let before_read = Instant::now();
         token_ids.push(read_token(&next));
         token_times_ns.push(start.elapsed().as_nanos() as u64);
+        split.reading += before_read.elapsed();
         if token_ids.len() == max_new_tokens {
             break;
         }
+        let before_build = Instant::now();
         let hidden = model.forward(next, &mut cache);
         next = model.logits(hidden).argmax(2).reshape([1]);
+        split.building += before_build.elapsed();
     }
+    split.report(max_new_tokens);
     Generation { token_ids, token_times_ns }
 }
 

@@ -21,7 +21,8 @@ use weights::Checkpoint;
 pub const BURN_VERSION: &str = "0.21.0";
 
 const USAGE: &str = "usage: qwen3-burn-runner --model DIR [--dtype f16|bf16|f32] \
-[--backend cpu|wgpu|cuda|metal|ndarray] [--device auto|N] [--attention burn|explicit]\n       qwen3-burn-runner --list-backends";
+[--backend cpu|wgpu|cuda|metal|ndarray] [--device auto|N] [--attention burn|explicit] \
+[--fusion on|off]\n       qwen3-burn-runner --list-backends";
 
 struct Args {
     model_dir: PathBuf,
@@ -29,6 +30,10 @@ struct Args {
     backend: String,
     device: Option<usize>,
     attention: AttentionImpl,
+    #[cfg_attr(not(feature = "cuda"), allow(dead_code))]
+    /// GPU backends only: `false` runs the backend without Burn's Fusion wrapper (a diagnostic;
+    /// the harness always runs with fusion on).
+    fusion: bool,
 }
 
 /// Backends compiled into this binary, best first; `--backend` defaults to the first.
@@ -59,6 +64,7 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
     let mut device = None;
     // Explicit is the faster of the two on the CPU (flex) backend; see README.
     let mut attention = AttentionImpl::Explicit;
+    let mut fusion = true;
     while let Some(flag) = argv.next() {
         let mut value = || argv.next().ok_or_else(|| format!("{flag}: missing value"));
         match flag.as_str() {
@@ -86,6 +92,13 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
                     other => return Err(format!("--attention: unknown {other:?} (burn, explicit)")),
                 }
             }
+            "--fusion" => {
+                fusion = match value()?.as_str() {
+                    "on" => true,
+                    "off" => false,
+                    other => return Err(format!("--fusion: expected on or off, got {other:?}")),
+                }
+            }
             "--help" | "-h" => return Err(USAGE.into()),
             other => return Err(format!("unknown argument {other:?}; {USAGE}")),
         }
@@ -95,7 +108,10 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
     if !compiled_backends().contains(&backend.as_str()) {
         return Err(format!("--backend {backend}: not compiled in (built with: {:?})", compiled_backends()));
     }
-    Ok(Args { model_dir, dtype, backend, device, attention })
+    if !fusion && backend != "cuda" {
+        return Err(format!("--fusion off: only for the cuda backend, not {backend}"));
+    }
+    Ok(Args { model_dir, dtype, backend, device, attention, fusion })
 }
 
 /// The first panic message of the process: backends panic on device threads (no CUDA driver,
@@ -304,7 +320,12 @@ fn main() {
             let index = args.device.unwrap_or(0);
             let mut info = gpu_flags("cuda");
             info.device_name = nvidia_gpu_name(index).unwrap_or_else(|| format!("CUDA device {index}"));
-            run::<burn::backend::Cuda>(args, burn::backend::cuda::CudaDevice::new(index), info, process_start);
+            let device = burn::backend::cuda::CudaDevice::new(index);
+            if args.fusion {
+                run::<burn::backend::Cuda>(args, device, info, process_start);
+            } else {
+                run::<burn_cubecl::CubeBackend<cubecl::cuda::CudaRuntime, f32, i32, u8>>(args, device, info, process_start);
+            }
         }
         other => fatal("internal", &format!("--backend {other}: not compiled in")),
     }

@@ -48,6 +48,17 @@ impl<B: Backend> WeightLoader<'_, B> {
         self.load(name, [out_features, in_features], Layout::LinearTransposed)
     }
 
+    /// Several Linears that read the same input, concatenated along the output axis
+    /// (`[in, out_1 + out_2 + ...]`): one matrix product per step instead of one per projection.
+    fn fused_linear(&mut self, names: &[String], in_features: usize, out_features: &[usize]) -> Result<Tensor<B, 2>, String> {
+        let parts = names
+            .iter()
+            .zip(out_features)
+            .map(|(name, &out)| self.linear(name, in_features, out))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Tensor::cat(parts, 1))
+    }
+
     fn rms_norm(&mut self, name: &str, width: usize, eps: f64) -> Result<RmsNorm<B>, String> {
         Ok(RmsNorm { weight: self.load(name, [width], Layout::AsStored)?, eps })
     }
@@ -105,34 +116,44 @@ impl<B: Backend> Rope<B> {
         Self { cos: table(cos), sin: table(sin) }
     }
 
-    /// Rotates one position (`x`: `[1, heads, 1, head_dim]`) given as a device tensor `[1]`.
-    pub fn apply_at(&self, x: Tensor<B, 4>, positions: Tensor<B, 1, Int>) -> Tensor<B, 4> {
-        let cos = self.cos.clone().select(0, positions.clone()).unsqueeze::<4>();
-        let sin = self.sin.clone().select(0, positions).unsqueeze::<4>();
-        Self::rotate(x, cos, sin)
+    /// The angles of one position given as a device tensor `[1]` (decode steps).
+    pub fn at(&self, positions: Tensor<B, 1, Int>) -> RopeAngles<B> {
+        RopeAngles {
+            cos: self.cos.clone().select(0, positions.clone()).unsqueeze::<4>(),
+            sin: self.sin.clone().select(0, positions).unsqueeze::<4>(),
+        }
     }
 
-    /// Rotates `x` (`[1, heads, L, head_dim]`) whose first position is `offset`.
-    pub fn apply(&self, x: Tensor<B, 4>, offset: usize) -> Tensor<B, 4> {
-        let len = x.dims()[2];
-        let cos = self.cos.clone().narrow(0, offset, len).unsqueeze::<4>();
-        let sin = self.sin.clone().narrow(0, offset, len).unsqueeze::<4>();
-        Self::rotate(x, cos, sin)
+    /// The angles of `len` consecutive positions from `offset` (prefill).
+    pub fn range(&self, offset: usize, len: usize) -> RopeAngles<B> {
+        RopeAngles {
+            cos: self.cos.clone().narrow(0, offset, len).unsqueeze::<4>(),
+            sin: self.sin.clone().narrow(0, offset, len).unsqueeze::<4>(),
+        }
     }
+}
 
-    fn rotate(x: Tensor<B, 4>, cos: Tensor<B, 4>, sin: Tensor<B, 4>) -> Tensor<B, 4> {
+/// cos and sin at the positions of one forward pass, `[1, 1, L, head_dim]`, shared by every
+/// layer's queries and keys.
+pub struct RopeAngles<B: Backend> {
+    cos: Tensor<B, 4>,
+    sin: Tensor<B, 4>,
+}
+
+impl<B: Backend> RopeAngles<B> {
+    /// Rotates `x` (`[1, heads, L, head_dim]`): `x * cos + rotate_half(x) * sin`.
+    pub fn rotate(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
         let half = x.dims()[3] / 2;
         let x1 = x.clone().narrow(3, 0, half);
         let x2 = x.clone().narrow(3, half, half);
         let rotated = Tensor::cat(vec![x2.neg(), x1], 3);
-        x * cos + rotated * sin
+        x * self.cos.clone() + rotated * self.sin.clone()
     }
 }
 
 pub struct Attention<B: Backend> {
-    q_proj: Tensor<B, 2>,
-    k_proj: Tensor<B, 2>,
-    v_proj: Tensor<B, 2>,
+    /// `q_proj`, `k_proj` and `v_proj` side by side, `[hidden, (heads + 2 kv_heads) * head_dim]`.
+    qkv_proj: Tensor<B, 2>,
     o_proj: Tensor<B, 2>,
     q_norm: RmsNorm<B>,
     k_norm: RmsNorm<B>,
@@ -146,10 +167,10 @@ pub struct Attention<B: Backend> {
 impl<B: Backend> Attention<B> {
     fn load(loader: &mut WeightLoader<B>, prefix: &str, c: &Qwen3Config) -> Result<Self, String> {
         let (d, hd) = (c.hidden_size, c.head_dim);
+        let (q, kv) = (c.num_attention_heads * hd, c.num_key_value_heads * hd);
+        let names = ["q_proj", "k_proj", "v_proj"].map(|p| format!("{prefix}.{p}.weight"));
         Ok(Self {
-            q_proj: loader.linear(&format!("{prefix}.q_proj.weight"), d, c.num_attention_heads * hd)?,
-            k_proj: loader.linear(&format!("{prefix}.k_proj.weight"), d, c.num_key_value_heads * hd)?,
-            v_proj: loader.linear(&format!("{prefix}.v_proj.weight"), d, c.num_key_value_heads * hd)?,
+            qkv_proj: loader.fused_linear(&names, d, &[q, kv, kv])?,
             o_proj: loader.linear(&format!("{prefix}.o_proj.weight"), c.num_attention_heads * hd, d)?,
             q_norm: loader.rms_norm(&format!("{prefix}.q_norm.weight"), hd, c.rms_norm_eps)?,
             k_norm: loader.rms_norm(&format!("{prefix}.k_norm.weight"), hd, c.rms_norm_eps)?,
@@ -160,19 +181,19 @@ impl<B: Backend> Attention<B> {
         })
     }
 
-    fn forward(&self, x: Tensor<B, 3>, layer: usize, rope: &Rope<B>, cache: &mut KvCache<B>, step: &Step<B>, mode: AttentionImpl) -> Tensor<B, 3> {
+    fn forward(&self, x: Tensor<B, 3>, layer: usize, rope: &RopeAngles<B>, cache: &mut KvCache<B>, step: &Step<B>, mode: AttentionImpl) -> Tensor<B, 3> {
         let [batch, len, _] = x.dims();
         let hd = self.head_dim;
         let offset = cache.offset();
-        let split_heads = |t: Tensor<B, 3>, heads: usize| t.reshape([batch, len, heads, hd]);
-        let queries = self.q_norm.forward(split_heads(linear(x.clone(), self.q_proj.clone(), None), self.n_heads)).swap_dims(1, 2);
-        let keys = self.k_norm.forward(split_heads(linear(x.clone(), self.k_proj.clone(), None), self.n_kv_heads)).swap_dims(1, 2);
-        let values = split_heads(linear(x, self.v_proj.clone(), None), self.n_kv_heads).swap_dims(1, 2);
+        let (q_width, kv_width) = (self.n_heads * hd, self.n_kv_heads * hd);
+        let qkv = linear(x, self.qkv_proj.clone(), None);
+        let split_heads = |start: usize, heads: usize| qkv.clone().narrow(2, start, heads * hd).reshape([batch, len, heads, hd]);
+        let queries = rope.rotate(self.q_norm.forward(split_heads(0, self.n_heads)).swap_dims(1, 2));
+        let keys = rope.rotate(self.k_norm.forward(split_heads(q_width, self.n_kv_heads)).swap_dims(1, 2));
+        let values = split_heads(q_width + kv_width, self.n_kv_heads).swap_dims(1, 2);
 
         let output = match step {
             Step::Prefill => {
-                let queries = rope.apply(queries, offset);
-                let keys = rope.apply(keys, offset);
                 let (keys, values) = cache.update_and_fetch(layer, keys, values);
                 match mode {
                     AttentionImpl::Explicit => self.attend_explicit(queries, keys, values, offset),
@@ -180,13 +201,11 @@ impl<B: Backend> Attention<B> {
                 }
             }
             Step::Decode { positions, future } => {
-                let queries = rope.apply_at(queries, positions.clone());
-                let keys = rope.apply_at(keys, positions.clone());
                 let (keys, values) = cache.write_and_fetch_all(layer, positions.clone(), keys, values);
                 self.attend_decode(queries, keys, values, future.clone(), mode)
             }
         };
-        linear(output.swap_dims(1, 2).reshape([batch, len, self.n_heads * hd]), self.o_proj.clone(), None)
+        linear(output.swap_dims(1, 2).reshape([batch, len, q_width]), self.o_proj.clone(), None)
     }
 
     /// One new token against the whole preallocated cache, `future` masking the unwritten
@@ -277,24 +296,29 @@ impl<B: Backend> Step<B> {
 }
 
 pub struct Mlp<B: Backend> {
-    gate_proj: Tensor<B, 2>,
-    up_proj: Tensor<B, 2>,
+    /// `gate_proj` and `up_proj` side by side, `[hidden, 2 * intermediate]`.
+    gate_up_proj: Tensor<B, 2>,
     down_proj: Tensor<B, 2>,
+    intermediate: usize,
 }
 
 impl<B: Backend> Mlp<B> {
     fn load(loader: &mut WeightLoader<B>, prefix: &str, c: &Qwen3Config) -> Result<Self, String> {
         let (d, i) = (c.hidden_size, c.intermediate_size);
+        let names = ["gate_proj", "up_proj"].map(|p| format!("{prefix}.{p}.weight"));
         Ok(Self {
-            gate_proj: loader.linear(&format!("{prefix}.gate_proj.weight"), d, i)?,
-            up_proj: loader.linear(&format!("{prefix}.up_proj.weight"), d, i)?,
+            gate_up_proj: loader.fused_linear(&names, d, &[i, i])?,
             down_proj: loader.linear(&format!("{prefix}.down_proj.weight"), i, d)?,
+            intermediate: i,
         })
     }
 
+    /// `down(silu(gate(x)) * up(x))`.
     fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
-        let gate = silu(linear(x.clone(), self.gate_proj.clone(), None));
-        linear(gate * linear(x, self.up_proj.clone(), None), self.down_proj.clone(), None)
+        let gate_up = linear(x, self.gate_up_proj.clone(), None);
+        let gate = silu(gate_up.clone().narrow(2, 0, self.intermediate));
+        let up = gate_up.narrow(2, self.intermediate, self.intermediate);
+        linear(gate * up, self.down_proj.clone(), None)
     }
 }
 
@@ -319,7 +343,7 @@ impl<B: Backend> TransformerBlock<B> {
         })
     }
 
-    fn forward(&self, x: Tensor<B, 3>, layer: usize, rope: &Rope<B>, cache: &mut KvCache<B>, step: &Step<B>, mode: AttentionImpl) -> Tensor<B, 3> {
+    fn forward(&self, x: Tensor<B, 3>, layer: usize, rope: &RopeAngles<B>, cache: &mut KvCache<B>, step: &Step<B>, mode: AttentionImpl) -> Tensor<B, 3> {
         let h = x.clone() + self.self_attn.forward(self.input_layernorm.forward(x), layer, rope, cache, step, mode);
         h.clone() + self.mlp.forward(self.post_attention_layernorm.forward(h))
     }
@@ -370,9 +394,13 @@ impl<B: Backend> Qwen3<B> {
     pub fn forward(&self, token_ids: Tensor<B, 1, Int>, cache: &mut KvCache<B>) -> Tensor<B, 3> {
         let len = token_ids.dims()[0];
         let step = if len == 1 && cache.offset() > 0 { Step::decode(cache, &self.device) } else { Step::Prefill };
+        let angles = match &step {
+            Step::Decode { positions, .. } => self.rope.at(positions.clone()),
+            Step::Prefill => self.rope.range(cache.offset(), len),
+        };
         let mut h = self.embed_tokens.clone().select(0, token_ids).unsqueeze::<3>();
         for (i, layer) in self.layers.iter().enumerate() {
-            h = layer.forward(h, i, &self.rope, cache, &step, self.attention);
+            h = layer.forward(h, i, &angles, cache, &step, self.attention);
         }
         cache.advance(len);
         self.norm.forward(h)
@@ -418,7 +446,7 @@ mod tests {
         let device = Default::default();
         let rope = Rope::<Flex>::new(4, 10_000.0, 3, &device, DType::F32);
         let x = Tensor::<Flex, 4>::from_data(TensorData::new(vec![1.0f32, 2.0, 3.0, 4.0], [1, 1, 1, 4]), &device);
-        let y: Vec<f32> = rope.apply(x, 1).into_data().iter::<f32>().collect();
+        let y: Vec<f32> = rope.range(1, 1).rotate(x).into_data().iter::<f32>().collect();
         // position 1: angles [1, 0.01]; out = [x1 c - x3 s, x2 c' - x4 s', x3 c + x1 s, x4 c' + x2 s']
         let (c0, s0, c1, s1) = (1f32.cos(), 1f32.sin(), 0.01f32.cos(), 0.01f32.sin());
         let want = [1.0 * c0 - 3.0 * s0, 2.0 * c1 - 4.0 * s1, 3.0 * c0 + 1.0 * s0, 4.0 * c1 + 2.0 * s1];
