@@ -60,22 +60,36 @@ impl<B: Backend> WeightLoader<'_, B> {
     }
 
     fn rms_norm(&mut self, name: &str, width: usize, eps: f64) -> Result<RmsNorm<B>, String> {
-        Ok(RmsNorm { weight: self.load(name, [width], Layout::AsStored)?, eps })
+        Ok(RmsNorm { weight: self.load(name, [width], Layout::AsStored)?.unsqueeze::<2>(), eps })
+    }
+
+    /// Qwen3's per-head `q_norm` and `k_norm` as one norm over the `heads + kv_heads` query and
+    /// key heads of a step: each weight repeated once per head, `[heads + kv_heads, head_dim]`.
+    fn qk_norm(&mut self, prefix: &str, c: &Qwen3Config) -> Result<RmsNorm<B>, String> {
+        let per_head = |loader: &mut Self, name: &str, heads: usize| -> Result<Tensor<B, 2>, String> {
+            Ok(loader.load(&format!("{prefix}.{name}.weight"), [c.head_dim], Layout::AsStored)?.unsqueeze::<2>().repeat_dim(0, heads))
+        };
+        let weight = Tensor::cat(vec![per_head(self, "q_norm", c.num_attention_heads)?, per_head(self, "k_norm", c.num_key_value_heads)?], 0);
+        Ok(RmsNorm { weight, eps: c.rms_norm_eps })
     }
 }
 
 pub struct RmsNorm<B: Backend> {
-    weight: Tensor<B, 1>,
+    /// `[1, width]`, or `[heads, head_dim]` for the per-head query/key norm.
+    weight: Tensor<B, 2>,
     eps: f64,
 }
 
 impl<B: Backend> RmsNorm<B> {
-    /// `weight * (x * rsqrt(mean(x²) + eps))`, the statistics in f32 as in Hugging Face Qwen3.
+    /// `weight * (x / sqrt(mean(x²) + eps))` over the last axis, the statistics in f32 as in
+    /// Hugging Face Qwen3.
     pub fn forward<const D: usize>(&self, x: Tensor<B, D>) -> Tensor<B, D> {
         let dtype = x.dtype();
-        let x32 = x.cast(DType::F32);
-        let inv_rms = x32.clone().square().mean_dim(D - 1).add_scalar(self.eps).sqrt().recip();
-        (x32 * inv_rms).cast(dtype) * self.weight.clone().unsqueeze::<D>()
+        let x32 = if dtype == DType::F32 { x } else { x.cast(DType::F32) };
+        let rms = x32.clone().square().mean_dim(D - 1).add_scalar(self.eps).sqrt();
+        let normed = x32 / rms;
+        let normed = if dtype == DType::F32 { normed } else { normed.cast(dtype) };
+        normed * self.weight.clone().unsqueeze::<D>()
     }
 }
 
@@ -83,6 +97,9 @@ impl<B: Backend> RmsNorm<B> {
 pub struct Rope<B: Backend> {
     cos: Tensor<B, 2>,
     sin: Tensor<B, 2>,
+    /// `rotate_half` as a `[head_dim, head_dim]` matrix of 0 and ±1 (exact in every dtype):
+    /// one matrix product instead of two slices, a negation and a concatenation.
+    rotate_half: Tensor<B, 2>,
 }
 
 /// cos and sin tables on the host, computed in f32 as Hugging Face does:
@@ -113,7 +130,14 @@ impl<B: Backend> Rope<B> {
         let table = |values: Vec<f32>| {
             Tensor::<B, 2>::from_data(TensorData::new(values, [positions, head_dim]), (device, DType::F32)).cast(dtype)
         };
-        Self { cos: table(cos), sin: table(sin) }
+        let half = head_dim / 2;
+        let mut rotate = vec![0f32; head_dim * head_dim];
+        for j in 0..half {
+            rotate[(j + half) * head_dim + j] = -1.0; // out[j] = -x[j + half]
+            rotate[j * head_dim + j + half] = 1.0; // out[j + half] = x[j]
+        }
+        let rotate_half = Tensor::<B, 2>::from_data(TensorData::new(rotate, [head_dim, head_dim]), (device, DType::F32)).cast(dtype);
+        Self { cos: table(cos), sin: table(sin), rotate_half }
     }
 
     /// The angles of one position given as a device tensor `[1]` (decode steps).
@@ -121,6 +145,7 @@ impl<B: Backend> Rope<B> {
         RopeAngles {
             cos: self.cos.clone().select(0, positions.clone()).unsqueeze::<4>(),
             sin: self.sin.clone().select(0, positions).unsqueeze::<4>(),
+            rotate_half: self.rotate_half.clone().unsqueeze::<4>(),
         }
     }
 
@@ -129,6 +154,7 @@ impl<B: Backend> Rope<B> {
         RopeAngles {
             cos: self.cos.clone().narrow(0, offset, len).unsqueeze::<4>(),
             sin: self.sin.clone().narrow(0, offset, len).unsqueeze::<4>(),
+            rotate_half: self.rotate_half.clone().unsqueeze::<4>(),
         }
     }
 }
@@ -138,15 +164,13 @@ impl<B: Backend> Rope<B> {
 pub struct RopeAngles<B: Backend> {
     cos: Tensor<B, 4>,
     sin: Tensor<B, 4>,
+    rotate_half: Tensor<B, 4>,
 }
 
 impl<B: Backend> RopeAngles<B> {
     /// Rotates `x` (`[1, heads, L, head_dim]`): `x * cos + rotate_half(x) * sin`.
     pub fn rotate(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
-        let half = x.dims()[3] / 2;
-        let x1 = x.clone().narrow(3, 0, half);
-        let x2 = x.clone().narrow(3, half, half);
-        let rotated = Tensor::cat(vec![x2.neg(), x1], 3);
+        let rotated = x.clone().matmul(self.rotate_half.clone());
         x * self.cos.clone() + rotated * self.sin.clone()
     }
 }
@@ -155,8 +179,8 @@ pub struct Attention<B: Backend> {
     /// `q_proj`, `k_proj` and `v_proj` side by side, `[hidden, (heads + 2 kv_heads) * head_dim]`.
     qkv_proj: Tensor<B, 2>,
     o_proj: Tensor<B, 2>,
-    q_norm: RmsNorm<B>,
-    k_norm: RmsNorm<B>,
+    /// `q_norm` and `k_norm` applied together to the query and key heads.
+    qk_norm: RmsNorm<B>,
     n_heads: usize,
     n_kv_heads: usize,
     /// Query heads per KV head.
@@ -172,8 +196,7 @@ impl<B: Backend> Attention<B> {
         Ok(Self {
             qkv_proj: loader.fused_linear(&names, d, &[q, kv, kv])?,
             o_proj: loader.linear(&format!("{prefix}.o_proj.weight"), c.num_attention_heads * hd, d)?,
-            q_norm: loader.rms_norm(&format!("{prefix}.q_norm.weight"), hd, c.rms_norm_eps)?,
-            k_norm: loader.rms_norm(&format!("{prefix}.k_norm.weight"), hd, c.rms_norm_eps)?,
+            qk_norm: loader.qk_norm(prefix, c)?,
             n_heads: c.num_attention_heads,
             n_kv_heads: c.num_key_value_heads,
             groups: c.kv_groups(),
@@ -185,12 +208,13 @@ impl<B: Backend> Attention<B> {
         let [batch, len, _] = x.dims();
         let hd = self.head_dim;
         let offset = cache.offset();
-        let (q_width, kv_width) = (self.n_heads * hd, self.n_kv_heads * hd);
-        let qkv = linear(x, self.qkv_proj.clone(), None);
-        let split_heads = |start: usize, heads: usize| qkv.clone().narrow(2, start, heads * hd).reshape([batch, len, heads, hd]);
-        let queries = rope.rotate(self.q_norm.forward(split_heads(0, self.n_heads)).swap_dims(1, 2));
-        let keys = rope.rotate(self.k_norm.forward(split_heads(q_width, self.n_kv_heads)).swap_dims(1, 2));
-        let values = split_heads(q_width + kv_width, self.n_kv_heads).swap_dims(1, 2);
+        let (heads, kv_heads) = (self.n_heads, self.n_kv_heads);
+        let qkv = linear(x, self.qkv_proj.clone(), None).reshape([batch, len, heads + 2 * kv_heads, hd]);
+        // Query and key heads share head_dim: one RMSNorm and one RoPE rotation for both.
+        let qk = rope.rotate(heads_first(self.qk_norm.forward(qkv.clone().narrow(2, 0, heads + kv_heads))));
+        let queries = qk.clone().narrow(1, 0, heads);
+        let keys = qk.narrow(1, heads, kv_heads);
+        let values = heads_first(qkv.narrow(2, heads + kv_heads, kv_heads));
 
         let output = match step {
             Step::Prefill => {
@@ -205,7 +229,7 @@ impl<B: Backend> Attention<B> {
                 self.attend_decode(queries, keys, values, future.clone(), mode)
             }
         };
-        linear(output.swap_dims(1, 2).reshape([batch, len, q_width]), self.o_proj.clone(), None)
+        linear(heads_last(output), self.o_proj.clone(), None)
     }
 
     /// One new token against the whole preallocated cache, `future` masking the unwritten
@@ -261,6 +285,18 @@ impl<B: Backend> Attention<B> {
         let options = AttentionModuleOptions { is_causal: true, ..Default::default() };
         attention(queries, repeat(keys), repeat(values), None, None, options)
     }
+}
+
+/// `[batch, L, heads, head_dim]` -> `[batch, heads, L, head_dim]`; a plain reshape when L is 1.
+fn heads_first<B: Backend>(x: Tensor<B, 4>) -> Tensor<B, 4> {
+    let [batch, len, heads, hd] = x.dims();
+    if len == 1 { x.reshape([batch, heads, 1, hd]) } else { x.swap_dims(1, 2) }
+}
+
+/// `[batch, heads, L, head_dim]` -> `[batch, L, heads * head_dim]`; a plain reshape when L is 1.
+fn heads_last<B: Backend>(x: Tensor<B, 4>) -> Tensor<B, 3> {
+    let [batch, heads, len, hd] = x.dims();
+    if len == 1 { x.reshape([batch, 1, heads * hd]) } else { x.swap_dims(1, 2).reshape([batch, len, heads * hd]) }
 }
 
 /// `true` where query row (stacked `groups` times) may not see key column: column > offset + row.
