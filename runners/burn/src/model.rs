@@ -81,15 +81,14 @@ pub struct RmsNorm<B: Backend> {
 }
 
 impl<B: Backend> RmsNorm<B> {
-    /// `weight * (x / sqrt(mean(x²) + eps))` over the last axis, the statistics in f32 as in
-    /// Hugging Face Qwen3.
+    /// `weight * (x * rsqrt(mean(x²) + eps))` over the last axis, the statistics in f32 as in
+    /// Hugging Face Qwen3. (Written as `x / sqrt(..)`, Burn 0.21's fusion fails to generate the
+    /// f16 kernel: an index out of bounds in burn-cubecl-fusion's codegen.)
     pub fn forward<const D: usize>(&self, x: Tensor<B, D>) -> Tensor<B, D> {
         let dtype = x.dtype();
-        let x32 = if dtype == DType::F32 { x } else { x.cast(DType::F32) };
-        let rms = x32.clone().square().mean_dim(D - 1).add_scalar(self.eps).sqrt();
-        let normed = x32 / rms;
-        let normed = if dtype == DType::F32 { normed } else { normed.cast(dtype) };
-        normed * self.weight.clone().unsqueeze::<D>()
+        let x32 = x.cast(DType::F32);
+        let inv_rms = x32.clone().square().mean_dim(D - 1).add_scalar(self.eps).sqrt().recip();
+        (x32 * inv_rms).cast(dtype) * self.weight.clone().unsqueeze::<D>()
     }
 }
 
