@@ -7,6 +7,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/offline-env.sh
 
+# CubeCL (Burn's GPU backends) caches compiled kernels and autotune results in ~/.cache/cubecl; a
+# fresh host spends minutes filling it (each new prompt length autotunes again). A cache archived
+# by an earlier run on the same card and driver (.offline/cubecl-cache.tar.gz) is brought back, and
+# this run's cache is archived beside the results for the next one.
+cubecl_parent="${XDG_CACHE_HOME:-$HOME/.cache}"
+if [[ -f "$off/cubecl-cache.tar.gz" && ! -d "$cubecl_parent/cubecl" ]]; then
+  mkdir -p "$cubecl_parent" && tar -xzf "$off/cubecl-cache.tar.gz" -C "$cubecl_parent"
+fi
+
 export BENCH_RESULTS_DIR="${BENCH_RESULTS_DIR:-$PWD/results}"
 before=$(ls "$BENCH_RESULTS_DIR" 2>/dev/null || true)
 node bench/cli/main.ts doctor
@@ -20,4 +29,5 @@ if [[ -n "$run" ]]; then
   tar -czf "$archive" -C "$BENCH_RESULTS_DIR" "$run"
   echo "results: $BENCH_RESULTS_DIR/$run -> $archive"
 fi
+[[ -d "$cubecl_parent/cubecl" ]] && tar -czf "${ARCHIVE_DIR:-.}/cubecl-cache.tar.gz" -C "$cubecl_parent" cubecl
 exit "$status"

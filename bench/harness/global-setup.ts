@@ -25,6 +25,9 @@ export const RUN_DIR_ENV = "QWEN3_BENCH_RUN_DIR";
 export default async function setup(project: TestProject): Promise<void> {
   const settings = readSettings();
   if (!project.config.benchmark.enabled) {
+    // `vitest bench` also starts the plain test project beside the bench one: it has nothing to
+    // run then, and setting up every framework there would install runners nobody asked for.
+    if (project.vitest.projects.some((p) => p.config.benchmark.enabled)) return;
     ensureTestModels();
     await setupFrameworks({ ...settings, frameworks: null });
     return;

@@ -8,6 +8,8 @@ interface Sample {
 }
 
 const SAMPLE_INTERVAL_MS = 50;
+/** How long a window's end may wait for the first sample after it (a few sampling intervals). */
+const LATE_SAMPLE_WAIT_MS = 1000;
 
 /**
  * Samples NVIDIA GPU board power with `nvidia-smi -lms` while a benchmark runs, so each timed
@@ -22,18 +24,29 @@ export class GpuPowerSampler {
   static async start(gpuIndex = 0): Promise<GpuPowerSampler> {
     const sampler = new GpuPowerSampler();
     for (const field of ["power.draw.instant", "power.draw"]) {
-      const probe = await execa("nvidia-smi", [`--query-gpu=${field}`, "--format=csv,noheader,nounits", `-i`, String(gpuIndex)], { reject: false }).catch(() => null);
+      const query = [`--query-gpu=${field}`, "--format=csv,noheader,nounits", "-i", String(gpuIndex)];
+      const probe = await execa("nvidia-smi", query, { reject: false }).catch(() => null);
       if (!probe || probe.exitCode !== 0 || !Number.isFinite(Number.parseFloat(String(probe.stdout)))) continue;
-      const child = execa("nvidia-smi", [`--query-gpu=${field}`, "--format=csv,noheader,nounits", "-i", String(gpuIndex), `-lms`, String(SAMPLE_INTERVAL_MS)], { reject: false, buffer: false });
-      child.catch(() => {});
-      createInterface({ input: child.stdout! }).on("line", (line) => {
-        const watts = Number.parseFloat(line);
-        if (Number.isFinite(watts)) sampler.samples.push({ atMs: performance.now(), watts });
-      });
-      sampler.child = child;
+      // nvidia-smi's stdout is a pipe here: without line buffering its readings could arrive in
+      // 4 KiB bursts, long after the requests they belong to.
+      const lineBuffered = (await execa("stdbuf", ["--version"], { reject: false }).catch(() => null))?.exitCode === 0;
+      const loop = ["nvidia-smi", ...query, "-lms", String(SAMPLE_INTERVAL_MS)];
+      sampler.follow(lineBuffered ? ["stdbuf", "-oL", ...loop] : loop);
       break;
     }
     return sampler;
+  }
+
+  /** Reads one power reading in watts per stdout line of `command` (nvidia-smi, or a fake in tests). */
+  follow(command: string[]): this {
+    const child = execa(command[0], command.slice(1), { reject: false, buffer: false });
+    child.catch(() => {});
+    createInterface({ input: child.stdout! }).on("line", (line) => {
+      const watts = Number.parseFloat(line);
+      if (Number.isFinite(watts)) this.samples.push({ atMs: performance.now(), watts });
+    });
+    this.child = child;
+    return this;
   }
 
   get active(): boolean {
@@ -43,8 +56,13 @@ export class GpuPowerSampler {
   /**
    * Energy in joules between two performance.now() instants (trapezoidal integration of the
    * samples, the window's edges interpolated), or null when the window has too few samples.
+   * A window that ends now needs the next reading to interpolate its end: wait for it.
    */
-  energyBetween(startMs: number, endMs: number): number | null {
+  async energyBetween(startMs: number, endMs: number): Promise<number | null> {
+    const deadline = performance.now() + LATE_SAMPLE_WAIT_MS;
+    while (this.child && (this.samples.at(-1)?.atMs ?? -Infinity) < endMs && performance.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, SAMPLE_INTERVAL_MS / 5));
+    }
     return integrateEnergy(this.samples, startMs, endMs);
   }
 

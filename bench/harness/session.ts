@@ -101,7 +101,7 @@ export class FrameworkSession {
         this.plan.requestTimeoutMs,
       );
       const record = runRecord({ promptId: prompt.id, iteration: index, promptTokenIds: prompt.promptTokenIds, maxNewTokens: profile.max_new_tokens, reply, roundTripNs, startedAt });
-      record.gpu_energy_joules = this.power?.energyBetween(startMs, performance.now()) ?? null;
+      record.gpu_energy_joules = (await this.power?.energyBetween(startMs, performance.now())) ?? null;
       this.writer!.addRun(record, warmup);
       const phase = warmup ? `warm-up ${index + 1}/${profile.warmup_iterations}` : `iteration ${index + 1}/${profile.timed_iterations}`;
       progress(`[${this.name} ${prompt.id}] ${phase}: ${record.decode_tps.toFixed(1)} tok/s decode, TTFT ${(record.ttft_secs * 1000).toFixed(1)} ms`);

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "vitest";
 import { checkAgreement, firstDivergence, matchShare } from "../harness/agreement.ts";
 import { runRecord } from "../harness/measure.ts";
-import { integrateEnergy } from "../harness/power.ts";
+import { GpuPowerSampler, integrateEnergy } from "../harness/power.ts";
 
 const reply = (times: number[]) => ({
   id: 1, ok: true as const, op: "generate" as const,
@@ -72,5 +72,24 @@ describe("integrateEnergy", () => {
     expect(integrateEnergy(ramp, 250, 750)).toBeCloseTo(50, 9);
     expect(integrateEnergy(ramp, 500, 1500)).toBeNull();
     expect(integrateEnergy([], 0, 1)).toBeNull();
+  });
+});
+
+describe("GpuPowerSampler", () => {
+  test("a window that ends now waits for the next reading: a FAKE 100 W source gives about 100 J/s", async () => {
+    // A fake power source standing in for `nvidia-smi -lms 50`: "100" every 50 ms.
+    const fake = [process.execPath, "-e", "setInterval(() => console.log('100'), 50)"];
+    const sampler = new GpuPowerSampler().follow(fake);
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const start = performance.now();
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const joules = await sampler.energyBetween(start, performance.now());
+      expect(joules).not.toBeNull();
+      expect(joules!).toBeGreaterThan(15);
+      expect(joules!).toBeLessThan(30);
+    } finally {
+      sampler.stop();
+    }
   });
 });
