@@ -24,6 +24,12 @@ done
 
 # mlx's CUDA wheel links cuDNN, cuBLAS, NCCL... from NVIDIA's pip packages, which the host has
 # beside torch: put their library folders on the loader path when mlx wheels came along.
+# A wheel too large for one upload travels as `split` parts (NAME.whl.part-aa, -ab, ...): join them.
+for first in "$off"/wheels/*.whl.part-aa; do
+  [[ -e "$first" ]] || continue
+  whl="${first%.part-aa}"
+  [[ -f "$whl" ]] || cat "$whl".part-* > "$whl"
+done
 if compgen -G "$off/wheels/*.whl" >/dev/null; then
   export BENCH_WHEELS_DIR="$off/wheels"
   nvidia_libs=$(python3 - <<'PY' 2>/dev/null || true
