@@ -350,6 +350,9 @@ mod tests {
             assert_eq!(parsed.dtype, DType::F16);
             assert_eq!(parsed.device, None);
             assert!(args("--model m --backend cpu --dtype f64").err().unwrap().starts_with("--dtype"));
+            assert!(parsed.fusion);
+            assert!(args("--model m --backend cpu --fusion off").err().unwrap().contains("only for the cuda backend"));
+            assert!(args("--model m --backend cpu --fusion maybe").err().unwrap().starts_with("--fusion"));
         }
         assert!(args("--backend cpu").err().unwrap().contains("--model is required"));
         assert!(args("--model m --bogus").err().unwrap().contains("unknown argument"));
