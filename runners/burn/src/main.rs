@@ -163,16 +163,33 @@ struct BackendInfo {
     fusion: Option<bool>,
     autotune: Option<bool>,
     notes: Vec<String>,
+    /// Device memory the backend holds now, where it can say (CubeCL backends).
+    device_memory: Option<DeviceMemory>,
+}
+
+/// Bytes of device memory CubeCL's allocator has reserved (its memory pools), read through the
+/// backend's compute client after each request; pools only grow, so the largest reading is the peak.
+type DeviceMemory = Box<dyn Fn() -> Option<u64>>;
+
+#[cfg(any(feature = "wgpu", feature = "cuda"))]
+fn cubecl_reserved_bytes<R: cubecl::Runtime>(device: &R::Device) -> DeviceMemory {
+    let client = R::client(device);
+    Box::new(move || client.memory_usage().ok().map(|usage| usage.bytes_reserved))
 }
 
 struct BurnEngine<B: Backend> {
     model: Qwen3<B>,
+    device_memory: Option<DeviceMemory>,
+    peak_device_bytes: Option<u64>,
 }
 
 impl<B: Backend> Engine for BurnEngine<B> {
     fn generate(&mut self, prompt: &[u32], max_new_tokens: usize, start: Instant) -> Result<GenerateReply, String> {
         let generation = generate::generate(&self.model, prompt, max_new_tokens, start);
-        Ok(GenerateReply { token_ids: generation.token_ids, token_times_ns: generation.token_times_ns })
+        if let Some(now) = self.device_memory.as_ref().and_then(|read| read()) {
+            self.peak_device_bytes = Some(self.peak_device_bytes.unwrap_or(0).max(now));
+        }
+        Ok(GenerateReply { token_ids: generation.token_ids, token_times_ns: generation.token_times_ns, peak_device_bytes: self.peak_device_bytes })
     }
 
     fn score(&mut self, prompt: &[u32], continuation: &[u32], top_k: usize) -> Result<ScoreReply, String> {
@@ -225,7 +242,7 @@ fn run<B: Backend>(args: Args, device: B::Device, mut info: BackendInfo, process
     println!("{ready}");
 
     let limits = Limits { vocab_size: config.vocab_size, max_positions: config.max_position_embeddings };
-    let mut engine = BurnEngine { model };
+    let mut engine = BurnEngine { model, device_memory: info.device_memory.take(), peak_device_bytes: None };
     let stdin = std::io::stdin();
     let stdout = std::io::stdout();
     if let Err(e) = protocol::serve(stdin.lock(), stdout.lock(), &mut engine, limits) {
@@ -261,7 +278,7 @@ fn nvidia_gpu_name(index: usize) -> Option<String> {
 /// feature that every GPU feature of this crate turns on.
 #[cfg(any(feature = "wgpu", feature = "cuda", feature = "metal"))]
 fn gpu_flags(backend: &'static str) -> BackendInfo {
-    BackendInfo { backend, device_name: String::new(), fusion: Some(false), autotune: Some(true), notes: Vec::new() }
+    BackendInfo { backend, device_name: String::new(), fusion: Some(false), autotune: Some(true), notes: Vec::new(), device_memory: None }
 }
 
 fn main() {
@@ -284,6 +301,7 @@ fn main() {
                 device_name: cpu_name(),
                 fusion: None,
                 autotune: None,
+                device_memory: None,
                 notes: vec![format!("burn-flex CPU backend, {} threads", std::thread::available_parallelism().map_or(1, |n| n.get()))],
             };
             run::<burn::backend::Flex>(args, Default::default(), info, process_start);
@@ -295,6 +313,7 @@ fn main() {
                 device_name: cpu_name(),
                 fusion: None,
                 autotune: None,
+                device_memory: None,
                 notes: vec!["burn-ndarray CPU backend (comparison only)".into()],
             };
             run::<burn::backend::NdArray>(args, Default::default(), info, process_start);
@@ -305,6 +324,7 @@ fn main() {
             let device = args.device.map_or(WgpuDevice::DefaultDevice, WgpuDevice::DiscreteGpu);
             let mut info = gpu_flags("wgpu-vulkan");
             info.device_name = format!("wgpu {device:?}");
+            info.device_memory = Some(cubecl_reserved_bytes::<cubecl::wgpu::WgpuRuntime>(&device));
             run::<burn::backend::Vulkan>(args, device, info, process_start);
         }
         #[cfg(feature = "metal")]
@@ -321,6 +341,7 @@ fn main() {
             let mut info = gpu_flags("cuda");
             info.device_name = nvidia_gpu_name(index).unwrap_or_else(|| format!("CUDA device {index}"));
             let device = burn::backend::cuda::CudaDevice::new(index);
+            info.device_memory = Some(cubecl_reserved_bytes::<cubecl::cuda::CudaRuntime>(&device));
             if args.fusion {
                 run::<burn::backend::Cuda>(args, device, info, process_start);
             } else {

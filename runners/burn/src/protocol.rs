@@ -32,6 +32,8 @@ pub struct BadRequest {
 pub struct GenerateReply {
     pub token_ids: Vec<u32>,
     pub token_times_ns: Vec<u64>,
+    /// Peak device memory the backend reports so far, where it reports any.
+    pub peak_device_bytes: Option<u64>,
 }
 
 pub struct ScoreReply {
@@ -202,7 +204,7 @@ pub fn serve(input: impl BufRead, mut output: impl Write, engine: &mut impl Engi
                         "token_times_ns": generation.token_times_ns,
                         "total_time_ns": start.elapsed().as_nanos() as u64,
                         "peak_rss_bytes": peak_rss_bytes(),
-                        "peak_device_bytes": null,
+                        "peak_device_bytes": generation.peak_device_bytes,
                     }),
                     Err(message) => error_reply(Some(id), "internal", &message),
                 };
@@ -260,6 +262,7 @@ mod tests {
             Ok(GenerateReply {
                 token_ids: vec![7; max_new_tokens],
                 token_times_ns: (0..max_new_tokens).map(|_| start.elapsed().as_nanos() as u64).collect(),
+                peak_device_bytes: None,
             })
         }
         fn score(&mut self, _prompt: &[u32], continuation: &[u32], top_k: usize) -> Result<ScoreReply, String> {
