@@ -22,6 +22,8 @@ export interface BenchPlan {
   requestTimeoutMs: number;
   startupTimeoutMs: number;
   reference: string;
+  /** Sample GPU power (energy per token) during GPU runners' requests. */
+  gpuPower: boolean;
   frameworks: (Availability & { name: string })[];
   prompts: TokenizedPrompt[];
   host: ResultsFile["host"];
@@ -50,6 +52,7 @@ export async function makePlan(settings: Settings, model: CheckedModel, runDir: 
     requestTimeoutMs: prompts.config.request_timeout_secs * 1000,
     startupTimeoutMs: prompts.config.startup_timeout_secs * 1000,
     reference: settings.reference,
+    gpuPower: settings.gpuPower,
     frameworks,
     prompts: selectPrompts(prompts.prompts, settings.promptIds).map((p) => tokenizer.tokenize(p)),
     host: {

@@ -54,7 +54,7 @@ export class FrameworkSession {
     }
     this.writer ??= this.makeWriter(this.runner);
     // GPU power is sampled for GPU backends; without nvidia-smi the sampler stays inactive.
-    if (!this.power && this.runner.ready.backend !== "cpu") this.power = await GpuPowerSampler.start();
+    if (!this.power && this.plan.gpuPower && this.runner.ready.backend !== "cpu") this.power = await GpuPowerSampler.start();
     progress(`[${this.name}] ready: ${this.runner.ready.backend} / ${this.runner.ready.device}, ${this.runner.ready.dtype}, loaded in ${(this.runner.ready.load_time_ms / 1000).toFixed(1)} s`);
     return this.runner;
   }

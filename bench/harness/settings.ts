@@ -17,6 +17,7 @@ const Env = z.object({
   BENCH_MAX_NEW_TOKENS: z.coerce.number().int().min(2).optional(),
   BENCH_WARMUP_ITERATIONS: z.coerce.number().int().nonnegative().optional(),
   BENCH_TIMED_ITERATIONS: z.coerce.number().int().positive().optional(),
+  BENCH_GPU_POWER: z.enum(["on", "off"]).default("on"),
 });
 
 export interface Settings {
@@ -37,6 +38,8 @@ export interface Settings {
   promptIds: string[] | null;
   /** Per-run overrides of the chosen profile (llama-bench's -n and -r). */
   profileOverrides: { max_new_tokens?: number; warmup_iterations?: number; timed_iterations?: number };
+  /** Sample GPU board power with nvidia-smi during GPU runs (BENCH_GPU_POWER, default on). */
+  gpuPower: boolean;
 }
 
 export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
@@ -66,6 +69,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
         timed_iterations: e.BENCH_TIMED_ITERATIONS,
       }).filter(([, v]) => v !== undefined),
     ),
+    gpuPower: e.BENCH_GPU_POWER === "on",
   };
 }
 

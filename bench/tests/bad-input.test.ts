@@ -10,6 +10,7 @@ import { synthesizeModel } from "../harness/model/synth.ts";
 import { qwen3Tensors } from "../harness/model/tensors.ts";
 import { checkModelDir } from "../harness/model/validate.ts";
 import { PROMPTS_FILE, REPO_ROOT } from "../harness/paths.ts";
+import { readSettings } from "../harness/settings.ts";
 
 const small = { ...PRESETS.tiny, vocab_size: 512, num_hidden_layers: 1 };
 const CLI = join(REPO_ROOT, "bench", "cli", "main.ts");
@@ -101,5 +102,11 @@ describe("the CLI exits non-zero with one clear message", () => {
     const result = await execa(process.execPath, [CLI, "setup", "--tests"], { reject: false, env: { BENCH_FRAMEWORKS: "mlx-lm,tensorflow" } });
     expect(result.exitCode).toBe(1);
     expect(result.stderr).toMatch(/BENCH_FRAMEWORKS: unknown framework "tensorflow"/);
+  });
+
+  test("BENCH_GPU_POWER: on by default, off on request, anything else named", () => {
+    expect(readSettings({}).gpuPower).toBe(true);
+    expect(readSettings({ BENCH_GPU_POWER: "off" }).gpuPower).toBe(false);
+    expect(() => readSettings({ BENCH_GPU_POWER: "no" })).toThrow(/BENCH_GPU_POWER/);
   });
 });
