@@ -19,9 +19,9 @@ export const venvPython = (runnerDir: string): string => join(runnerDir, ".venv"
  * installed by uv. Idempotent: a stamp file records what was installed, so a second call with the
  * same pyproject and extras does nothing.
  *
- * Offline (a wheel folder, BENCH_WHEELS_DIR): the venv sees the system's site-packages (the GPU
- * host's torch, transformers and NVIDIA libraries) and gets the folder's wheels without resolving
- * their dependencies, since an offline host cannot fetch them.
+ * Offline (a wheel folder, BENCH_WHEELS_DIR): the venv sees python3's site-packages (the GPU
+ * host's torch, transformers and NVIDIA libraries, see seeHostPackages) and gets the folder's wheels
+ * without resolving their dependencies, since an offline host cannot fetch them.
  */
 export async function ensureVenv(label: string, runnerDir: string, extras: string[], wheelsDir?: string): Promise<string> {
   const python = venvPython(runnerDir);
@@ -36,6 +36,7 @@ export async function ensureVenv(label: string, runnerDir: string, extras: strin
   const venv = join(runnerDir, ".venv");
   if (wheelsDir) {
     await runLogged(label, cmd, [...pre, "venv", "--quiet", "--allow-existing", "--system-site-packages", "--python", "python3", venv]);
+    await seeHostPackages(python);
     await runLogged(label, cmd, [...pre, "pip", "install", "--python", python, "--no-index", "--no-deps", ...wheels.map((w) => join(wheelsDir, w))]);
   } else {
     await runLogged(label, cmd, [...pre, "venv", "--quiet", "--allow-existing", "--python", "python3", venv]);
@@ -48,4 +49,17 @@ export async function ensureVenv(label: string, runnerDir: string, extras: strin
 /** True when `python` can import every module named. */
 export async function canImport(python: string, modules: string[]): Promise<boolean> {
   return (await tryOutput(python, ["-c", `import ${modules.join(", ")}`])) !== null;
+}
+
+/**
+ * Lets the venv import what the host's `python3` imports. `--system-site-packages` reaches only
+ * the base interpreter's folder, and on the GPU host `python3` is itself a venv (torch,
+ * transformers and NVIDIA's libraries live in /opt/torch/.venv): a .pth file in the new venv lists
+ * python3's site-packages folders, after the venv's own, so the wheels installed here still win.
+ */
+async function seeHostPackages(python: string): Promise<void> {
+  const hostFolders = await tryOutput("python3", ["-c", "import site; print('\\n'.join(site.getsitepackages()))"]);
+  const purelib = await tryOutput(python, ["-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]);
+  if (hostFolders === null || purelib === null) throw new Error(`cannot read the site-packages folders of python3 and ${python}`);
+  writeFileSync(join(purelib.trim(), "qwen3-bench-host-site-packages.pth"), hostFolders.trim() + "\n");
 }
