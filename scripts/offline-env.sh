@@ -22,14 +22,14 @@ for icd in /usr/share/vulkan/icd.d/nvidia_icd.json /etc/vulkan/icd.d/nvidia_icd.
   [[ -f "$icd" && -z "${VK_DRIVER_FILES:-}" ]] && export VK_DRIVER_FILES="$icd"
 done
 
-# mlx's CUDA wheel links cuDNN, cuBLAS, NCCL... from NVIDIA's pip packages, which the host has
-# beside torch: put their library folders on the loader path when mlx wheels came along.
 # A wheel too large for one upload travels as `split` parts (NAME.whl.part-aa, -ab, ...): join them.
 for first in "$off"/wheels/*.whl.part-aa; do
   [[ -e "$first" ]] || continue
   whl="${first%.part-aa}"
   [[ -f "$whl" ]] || cat "$whl".part-* > "$whl"
 done
+# mlx's CUDA wheel links cuDNN, cuBLAS, NCCL... from NVIDIA's pip packages, which the host has
+# beside torch: put their library folders on the loader path when mlx wheels came along.
 if compgen -G "$off/wheels/*.whl" >/dev/null; then
   export BENCH_WHEELS_DIR="$off/wheels"
   nvidia_libs=$(python3 - <<'PY' 2>/dev/null || true

@@ -61,5 +61,5 @@ async function seeHostPackages(python: string): Promise<void> {
   const hostFolders = await tryOutput("python3", ["-c", "import site; print('\\n'.join(site.getsitepackages()))"]);
   const purelib = await tryOutput(python, ["-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]);
   if (hostFolders === null || purelib === null) throw new Error(`cannot read the site-packages folders of python3 and ${python}`);
-  writeFileSync(join(purelib.trim(), "qwen3-bench-host-site-packages.pth"), hostFolders.trim() + "\n");
+  writeFileSync(join(purelib, "qwen3-bench-host-site-packages.pth"), hostFolders + "\n");
 }

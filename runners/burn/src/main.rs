@@ -264,6 +264,12 @@ fn cpu_name() -> String {
         .unwrap_or_else(|| format!("{} CPU", std::env::consts::ARCH))
 }
 
+/// CPU backends: no fusion or autotune switch, no device memory; `note` names the backend.
+#[cfg(any(feature = "cpu", feature = "ndarray"))]
+fn cpu_info(note: String) -> BackendInfo {
+    BackendInfo { backend: "cpu", device_name: cpu_name(), fusion: None, autotune: None, notes: vec![note], device_memory: None }
+}
+
 /// The NVIDIA driver lists each GPU's model under /proc on Linux; cubecl does not expose it.
 #[cfg(feature = "cuda")]
 fn nvidia_gpu_name(index: usize) -> Option<String> {
@@ -296,26 +302,13 @@ fn main() {
             if args.device.is_some_and(|n| n != 0) {
                 fatal("internal", "--device: the cpu backend has one device (auto or 0)");
             }
-            let info = BackendInfo {
-                backend: "cpu",
-                device_name: cpu_name(),
-                fusion: None,
-                autotune: None,
-                device_memory: None,
-                notes: vec![format!("burn-flex CPU backend, {} threads", std::thread::available_parallelism().map_or(1, |n| n.get()))],
-            };
+            let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+            let info = cpu_info(format!("burn-flex CPU backend, {threads} threads"));
             run::<burn::backend::Flex>(args, Default::default(), info, process_start);
         }
         #[cfg(feature = "ndarray")]
         "ndarray" => {
-            let info = BackendInfo {
-                backend: "cpu",
-                device_name: cpu_name(),
-                fusion: None,
-                autotune: None,
-                device_memory: None,
-                notes: vec!["burn-ndarray CPU backend (comparison only)".into()],
-            };
+            let info = cpu_info("burn-ndarray CPU backend (comparison only)".into());
             run::<burn::backend::NdArray>(args, Default::default(), info, process_start);
         }
         #[cfg(feature = "wgpu")]

@@ -141,25 +141,21 @@ impl<B: Backend> Rope<B> {
 
     /// The angles of one position given as a device tensor `[1]` (decode steps).
     pub fn at(&self, positions: Tensor<B, 1, Int>) -> RopeAngles<B> {
-        RopeAngles {
-            cos: self.cos.clone().select(0, positions.clone()).unsqueeze::<4>(),
-            sin: self.sin.clone().select(0, positions).unsqueeze::<4>(),
-            rotate_half: self.rotate_half.clone().unsqueeze::<4>(),
-        }
+        self.angles(self.cos.clone().select(0, positions.clone()), self.sin.clone().select(0, positions))
     }
 
     /// The angles of `len` consecutive positions from `offset` (prefill).
     pub fn range(&self, offset: usize, len: usize) -> RopeAngles<B> {
-        RopeAngles {
-            cos: self.cos.clone().narrow(0, offset, len).unsqueeze::<4>(),
-            sin: self.sin.clone().narrow(0, offset, len).unsqueeze::<4>(),
-            rotate_half: self.rotate_half.clone().unsqueeze::<4>(),
-        }
+        self.angles(self.cos.clone().narrow(0, offset, len), self.sin.clone().narrow(0, offset, len))
+    }
+
+    fn angles(&self, cos: Tensor<B, 2>, sin: Tensor<B, 2>) -> RopeAngles<B> {
+        RopeAngles { cos: cos.unsqueeze::<4>(), sin: sin.unsqueeze::<4>(), rotate_half: self.rotate_half.clone().unsqueeze::<4>() }
     }
 }
 
-/// cos and sin at the positions of one forward pass, `[1, 1, L, head_dim]`, shared by every
-/// layer's queries and keys.
+/// cos and sin at the positions of one forward pass, `[1, 1, L, head_dim]`, with the
+/// `rotate_half` matrix, shared by every layer's queries and keys.
 pub struct RopeAngles<B: Backend> {
     cos: Tensor<B, 4>,
     sin: Tensor<B, 4>,
