@@ -5,13 +5,14 @@
 mod config; // shared with runners/burn: Burn-independent
 mod generate;
 mod model;
-mod protocol;
+#[path = "../../burn/src/protocol.rs"]
+mod protocol; // shared with runners/burn: Burn-independent
 mod weights;
 
 use burn::tensor::backend::Backend;
 use config::Qwen3Config;
 use model::Qwen3;
-use protocol::{Engine, Limits, PROTOCOL_VERSION};
+use protocol::{Engine, GenerateReply, Limits, PROTOCOL_VERSION, ScoreReply};
 use serde_json::json;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -103,18 +104,14 @@ struct BurnEngine<B: Backend> {
 }
 
 impl<B: Backend> Engine for BurnEngine<B> {
-    fn generate(&mut self, prompt: &[u32], max_new_tokens: usize, start: Instant) -> (Vec<u32>, Vec<u64>) {
+    fn generate(&mut self, prompt: &[u32], max_new_tokens: usize, start: Instant) -> Result<GenerateReply, String> {
         let g = generate::generate(&self.model, prompt, max_new_tokens, start);
-        (g.token_ids, g.token_times_ns)
+        Ok(GenerateReply { token_ids: g.token_ids, token_times_ns: g.token_times_ns, peak_device_bytes: (self.peak_memory)() })
     }
 
-    fn score(&mut self, prompt: &[u32], continuation: &[u32], top_k: usize) -> (Vec<u32>, Vec<Vec<(u32, f32)>>) {
+    fn score(&mut self, prompt: &[u32], continuation: &[u32], top_k: usize) -> Result<ScoreReply, String> {
         let s = generate::score(&self.model, prompt, continuation, top_k);
-        (s.argmax_ids, s.top_k)
-    }
-
-    fn peak_device_bytes(&self) -> Option<u64> {
-        (self.peak_memory)()
+        Ok(ScoreReply { argmax_ids: s.argmax_ids, top_k: s.top_k })
     }
 }
 

@@ -1,5 +1,7 @@
 //! The JSON-lines protocol of `runners/PROTOCOL.md`: request parsing with field-level error
-//! messages, reply building, and the server loop. Independent of Burn so it can be tested alone.
+//! messages, reply building, and the server loop. Independent of Burn so it can be tested alone,
+//! and shared through `#[path]` with runners/burn-mlx (Burn 0.16, edition 2021): keep it free of
+//! Burn and of edition-2024-only syntax.
 
 use serde_json::{Map, Value, json};
 use std::io::{BufRead, Write};
@@ -72,9 +74,7 @@ pub fn parse_request(line: &str, limits: Limits) -> Result<Request, BadRequest> 
             if max_new_tokens < 1 {
                 return Err(bad(format!("max_new_tokens: {max_new_tokens} is less than 1")));
             }
-            if let Some(v) = object.get("ignore_eos")
-                && !v.is_boolean()
-            {
+            if object.get("ignore_eos").is_some_and(|v| !v.is_boolean()) {
                 return Err(bad("ignore_eos: expected a boolean".into()));
             }
             let max_new_tokens = max_new_tokens as usize;
