@@ -72,6 +72,16 @@ export class GpuPowerSampler {
   }
 }
 
+/**
+ * The nvidia-smi index of the GPU this process's CUDA runners use: the first entry of
+ * CUDA_VISIBLE_DEVICES when it is a plain index (scripts/offline-run.sh's lanes set it, with
+ * CUDA_DEVICE_ORDER=PCI_BUS_ID so that CUDA's and nvidia-smi's numbering agree), else 0.
+ */
+export function visibleGpuIndex(env: NodeJS.ProcessEnv = process.env): number {
+  const first = env.CUDA_VISIBLE_DEVICES?.split(",")[0]?.trim() ?? "";
+  return /^\d+$/.test(first) ? Number(first) : 0;
+}
+
 /** Trapezoidal ∫ P dt over [startMs, endMs] in joules; null unless samples bracket the window. */
 export function integrateEnergy(samples: Sample[], startMs: number, endMs: number): number | null {
   if (endMs <= startMs) return null;

@@ -3,7 +3,7 @@ import { checkAgreement } from "./agreement.ts";
 import { frameworkByName } from "./frameworks.ts";
 import { HARNESS_VERSION } from "./version.ts";
 import { runRecord } from "./measure.ts";
-import { GpuPowerSampler } from "./power.ts";
+import { GpuPowerSampler, visibleGpuIndex } from "./power.ts";
 import { modelInfoFor } from "./model/validate.ts";
 import type { BenchPlan } from "./plan.ts";
 import { ResultsWriter, writeStartupFailure } from "./results-writer.ts";
@@ -54,7 +54,7 @@ export class FrameworkSession {
     }
     this.writer ??= this.makeWriter(this.runner);
     // GPU power is sampled for GPU backends; without nvidia-smi the sampler stays inactive.
-    if (!this.power && this.plan.gpuPower && this.runner.ready.backend !== "cpu") this.power = await GpuPowerSampler.start();
+    if (!this.power && this.plan.gpuPower && this.runner.ready.backend !== "cpu") this.power = await GpuPowerSampler.start(visibleGpuIndex());
     progress(`[${this.name}] ready: ${this.runner.ready.backend} / ${this.runner.ready.device}, ${this.runner.ready.dtype}, loaded in ${(this.runner.ready.load_time_ms / 1000).toFixed(1)} s`);
     return this.runner;
   }

@@ -45,3 +45,33 @@ describe.skipIf(!existsSync(burnBinary()) && !burnRequired)("scripts/gpu-probe.p
     expect(table).toMatch(/missing .*FileNotFoundError/);
   });
 });
+
+describe("scripts/host-profile-summary.py", () => {
+  test("shares per thread, inclusive, self and crate from collapsed stacks", async () => {
+    const stacks = join(work, "host.txt");
+    writeFileSync(
+      stacks,
+      [
+        "runner;main;generate;burn_fusion::stream::Processor::process;burn_fusion::search::Block::register 6",
+        "runner;main;generate;<burn_cubecl::ops::X as Y>::launch;cubecl_runtime::channel::send 3",
+        "cubecl-device;cubecl_cuda::compute::launch;cuLaunchKernel 1",
+      ].join("\n") + "\n",
+    );
+    const result = await execa("python3", ["scripts/host-profile-summary.py", stacks, "--top", "3"], { cwd: REPO_ROOT });
+    const section = (title: string) => result.stdout.split(`## ${title}\n`)[1].split("\n\n")[0];
+    expect(result.stdout).toMatch(/^10 samples/);
+    expect(section("threads")).toMatch(/^\s+90\.0 %  runner\n\s+10\.0 %  cubecl-device/);
+    expect(section("inclusive")).toMatch(/^\s+90\.0 %  (main|generate)/);
+    expect(section("self")).toMatch(/^\s+60\.0 %  burn_fusion::search::Block::register\n\s+30\.0 %  cubecl_runtime::channel::send/);
+    expect(section("self by crate")).toMatch(/^\s+60\.0 %  burn_fusion\n\s+30\.0 %  cubecl_runtime\n\s+10\.0 %  cuLaunchKernel/);
+    const bad = await execa("python3", ["scripts/host-profile-summary.py", badStacksFile(work)], { cwd: REPO_ROOT, reject: false });
+    expect(bad.exitCode).not.toBe(0);
+    expect(bad.stderr).toMatch(/bad\.txt:1: expected 'frame;frame;\.\. count'/);
+  });
+});
+
+function badStacksFile(dir: string): string {
+  const file = join(dir, "bad.txt");
+  writeFileSync(file, "no count here\n");
+  return file;
+}

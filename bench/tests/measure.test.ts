@@ -1,7 +1,7 @@
 import { describe, expect, test } from "vitest";
 import { checkAgreement, firstDivergence, matchShare } from "../harness/agreement.ts";
 import { runRecord } from "../harness/measure.ts";
-import { GpuPowerSampler, integrateEnergy } from "../harness/power.ts";
+import { GpuPowerSampler, integrateEnergy, visibleGpuIndex } from "../harness/power.ts";
 
 const reply = (times: number[]) => ({
   id: 1, ok: true as const, op: "generate" as const,
@@ -92,4 +92,12 @@ describe("GpuPowerSampler", () => {
       sampler.stop();
     }
   });
+});
+
+test("the power sampler reads the GPU that CUDA_VISIBLE_DEVICES names first, else GPU 0", () => {
+  expect(visibleGpuIndex({ CUDA_VISIBLE_DEVICES: "1" })).toBe(1);
+  expect(visibleGpuIndex({ CUDA_VISIBLE_DEVICES: " 3,0" })).toBe(3);
+  expect(visibleGpuIndex({ CUDA_VISIBLE_DEVICES: "GPU-8f3c" })).toBe(0);
+  expect(visibleGpuIndex({ CUDA_VISIBLE_DEVICES: "" })).toBe(0);
+  expect(visibleGpuIndex({})).toBe(0);
 });

@@ -3,6 +3,7 @@
 mod cache;
 mod config;
 mod generate;
+mod host_profile;
 mod model;
 mod protocol;
 mod weights;
@@ -179,12 +180,14 @@ fn cubecl_reserved_bytes<R: cubecl::Runtime>(device: &R::Device) -> DeviceMemory
 
 struct BurnEngine<B: Backend> {
     model: Qwen3<B>,
+    host_profile: host_profile::HostProfile,
     device_memory: Option<DeviceMemory>,
     peak_device_bytes: Option<u64>,
 }
 
 impl<B: Backend> Engine for BurnEngine<B> {
     fn generate(&mut self, prompt: &[u32], max_new_tokens: usize, start: Instant) -> Result<GenerateReply, String> {
+        self.host_profile.request_started();
         let generation = generate::generate(&self.model, prompt, max_new_tokens, start);
         if let Some(now) = self.device_memory.as_ref().and_then(|read| read()) {
             self.peak_device_bytes = Some(self.peak_device_bytes.unwrap_or(0).max(now));
@@ -242,13 +245,15 @@ fn run<B: Backend>(args: Args, device: B::Device, mut info: BackendInfo, process
     println!("{ready}");
 
     let limits = Limits { vocab_size: config.vocab_size, max_positions: config.max_position_embeddings };
-    let mut engine = BurnEngine { model, device_memory: info.device_memory.take(), peak_device_bytes: None };
+    let host_profile = host_profile::HostProfile::from_env();
+    let mut engine = BurnEngine { model, host_profile, device_memory: info.device_memory.take(), peak_device_bytes: None };
     let stdin = std::io::stdin();
     let stdout = std::io::stdout();
     if let Err(e) = protocol::serve(stdin.lock(), stdout.lock(), &mut engine, limits) {
         eprintln!("qwen3-burn-runner: I/O error: {e}");
         std::process::exit(1);
     }
+    engine.host_profile.finish();
 }
 
 #[cfg(any(feature = "cpu", feature = "ndarray"))]
