@@ -144,6 +144,7 @@ def run_variant(name: str, command: str, args, prompt: list[int], out: Path) -> 
             result["tokens"] = runs[-1]["token_ids"][:16]
             result["peak_device_bytes"] = runs[-1].get("peak_device_bytes")
         request({"op": "shutdown"}, 60)
+        proc.wait(timeout=60)  # a runner may still write files after its reply (QWEN3_BURN_PPROF)
     except Exception as e:  # one variant's failure must not stop the others
         result["error"] = f"{type(e).__name__}: {e}"
     finally:

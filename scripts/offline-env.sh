@@ -22,11 +22,13 @@ for icd in /usr/share/vulkan/icd.d/nvidia_icd.json /etc/vulkan/icd.d/nvidia_icd.
   [[ -f "$icd" && -z "${VK_DRIVER_FILES:-}" ]] && export VK_DRIVER_FILES="$icd"
 done
 
-# A wheel too large for one upload travels as `split` parts (NAME.whl.part-aa, -ab, ...): join them.
+# A wheel too large for one upload travels as `split` parts (NAME.whl.part-aa, -ab, ...): join them,
+# again whenever the parts add up to another size (a join made before the last part came is invalid).
 for first in "$off"/wheels/*.whl.part-aa; do
   [[ -e "$first" ]] || continue
   whl="${first%.part-aa}"
-  [[ -f "$whl" ]] || cat "$whl".part-* > "$whl"
+  parts_size=$(cat "$whl".part-* | wc -c)
+  [[ -f "$whl" && $(wc -c < "$whl") -eq $parts_size ]] || cat "$whl".part-* > "$whl"
 done
 # mlx's CUDA wheel links cuDNN, cuBLAS, NCCL... from NVIDIA's pip packages, which the host has
 # beside torch: put their library folders on the loader path when mlx wheels came along.

@@ -6,7 +6,7 @@ use crate::cache::KvCache;
 use crate::config::Qwen3Config;
 use crate::weights::{Checkpoint, Layout};
 use burn::tensor::activation::{silu, softmax};
-use burn::tensor::module::{attention, linear};
+use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Bool, DType, Int, Tensor, TensorData, backend::Backend};
 
@@ -43,52 +43,70 @@ impl<B: Backend> WeightLoader<'_, B> {
         Ok(Tensor::from_data(data, (self.device, self.dtype)))
     }
 
-    /// A bias-free PyTorch Linear `[out, in]`, returned as Burn's `[in, out]`.
-    fn linear(&mut self, name: &str, in_features: usize, out_features: usize) -> Result<Tensor<B, 2>, String> {
-        self.load(name, [out_features, in_features], Layout::LinearTransposed)
+    /// A bias-free PyTorch Linear `[out, in]`, held as Burn's `[in, out]`.
+    fn linear(&mut self, name: &str, in_features: usize, out_features: usize) -> Result<Linear<B>, String> {
+        Ok(Linear::new(self.load(name, [out_features, in_features], Layout::LinearTransposed)?))
     }
 
     /// Several Linears that read the same input, concatenated along the output axis
     /// (`[in, out_1 + out_2 + ...]`): one matrix product per step instead of one per projection.
-    fn fused_linear(&mut self, names: &[String], in_features: usize, out_features: &[usize]) -> Result<Tensor<B, 2>, String> {
+    fn fused_linear(&mut self, names: &[String], in_features: usize, out_features: &[usize]) -> Result<Linear<B>, String> {
         let parts = names
             .iter()
             .zip(out_features)
-            .map(|(name, &out)| self.linear(name, in_features, out))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Tensor::cat(parts, 1))
+            .map(|(name, &out)| self.load(name, [out, in_features], Layout::LinearTransposed))
+            .collect::<Result<Vec<Tensor<B, 2>>, _>>()?;
+        Ok(Linear::new(Tensor::cat(parts, 1)))
     }
 
-    fn rms_norm(&mut self, name: &str, width: usize, eps: f64) -> Result<RmsNorm<B>, String> {
-        Ok(RmsNorm { weight: self.load(name, [width], Layout::AsStored)?.unsqueeze::<2>(), eps })
+    fn rms_norm(&mut self, name: &str, width: usize, eps: f64) -> Result<RmsNorm<B, 3>, String> {
+        Ok(RmsNorm { weight: self.load(name, [width], Layout::AsStored)?.unsqueeze::<3>(), eps })
     }
 
     /// Qwen3's per-head `q_norm` and `k_norm` as one norm over the `heads + kv_heads` query and
     /// key heads of a step: each weight repeated once per head, `[heads + kv_heads, head_dim]`.
-    fn qk_norm(&mut self, prefix: &str, c: &Qwen3Config) -> Result<RmsNorm<B>, String> {
+    fn qk_norm(&mut self, prefix: &str, c: &Qwen3Config) -> Result<RmsNorm<B, 4>, String> {
         let per_head = |loader: &mut Self, name: &str, heads: usize| -> Result<Tensor<B, 2>, String> {
             Ok(loader.load(&format!("{prefix}.{name}.weight"), [c.head_dim], Layout::AsStored)?.unsqueeze::<2>().repeat_dim(0, heads))
         };
         let weight = Tensor::cat(vec![per_head(self, "q_norm", c.num_attention_heads)?, per_head(self, "k_norm", c.num_key_value_heads)?], 0);
-        Ok(RmsNorm { weight, eps: c.rms_norm_eps })
+        Ok(RmsNorm { weight: weight.unsqueeze::<4>(), eps: c.rms_norm_eps })
     }
 }
 
-pub struct RmsNorm<B: Backend> {
-    /// `[1, width]`, or `[heads, head_dim]` for the per-head query/key norm.
-    weight: Tensor<B, 2>,
+/// A bias-free linear layer, `x · W` with `W` as `[1, in, out]`: shaped once at load for the
+/// `[1, L, in]` activations, where `burn::tensor::module::linear` would reshape the weight (one
+/// more fusion op) on every call.
+pub struct Linear<B: Backend> {
+    weight: Tensor<B, 3>,
+}
+
+impl<B: Backend> Linear<B> {
+    fn new(weight: Tensor<B, 2>) -> Self {
+        Self { weight: weight.unsqueeze::<3>() }
+    }
+
+    fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
+        x.matmul(self.weight.clone())
+    }
+}
+
+/// RMSNorm over the last axis of rank-`D` activations, its weight shaped for them at load
+/// (`[1, 1, width]`, or `[1, 1, heads, head_dim]` for the per-head query/key norm).
+pub struct RmsNorm<B: Backend, const D: usize> {
+    weight: Tensor<B, D>,
     eps: f64,
 }
 
-impl<B: Backend> RmsNorm<B> {
+impl<B: Backend, const D: usize> RmsNorm<B, D> {
     /// `weight * (x * rsqrt(mean(x²) + eps))` over the last axis, the statistics in f32 as in
     /// Hugging Face Qwen3. (Written as `x / sqrt(..)`, Burn 0.21's fusion fails to generate the
     /// f16 kernel: an index out of bounds in burn-cubecl-fusion's codegen.)
-    pub fn forward<const D: usize>(&self, x: Tensor<B, D>) -> Tensor<B, D> {
+    pub fn forward(&self, x: Tensor<B, D>) -> Tensor<B, D> {
         let dtype = x.dtype();
         let x32 = x.cast(DType::F32);
         let inv_rms = x32.clone().square().mean_dim(D - 1).add_scalar(self.eps).sqrt().recip();
-        (x32 * inv_rms).cast(dtype) * self.weight.clone().unsqueeze::<D>()
+        (x32 * inv_rms).cast(dtype) * self.weight.clone()
     }
 }
 
@@ -172,10 +190,10 @@ impl<B: Backend> RopeAngles<B> {
 
 pub struct Attention<B: Backend> {
     /// `q_proj`, `k_proj` and `v_proj` side by side, `[hidden, (heads + 2 kv_heads) * head_dim]`.
-    qkv_proj: Tensor<B, 2>,
-    o_proj: Tensor<B, 2>,
+    qkv_proj: Linear<B>,
+    o_proj: Linear<B>,
     /// `q_norm` and `k_norm` applied together to the query and key heads.
-    qk_norm: RmsNorm<B>,
+    qk_norm: RmsNorm<B, 4>,
     n_heads: usize,
     n_kv_heads: usize,
     /// Query heads per KV head.
@@ -204,7 +222,7 @@ impl<B: Backend> Attention<B> {
         let hd = self.head_dim;
         let offset = cache.offset();
         let (heads, kv_heads) = (self.n_heads, self.n_kv_heads);
-        let qkv = linear(x, self.qkv_proj.clone(), None).reshape([batch, len, heads + 2 * kv_heads, hd]);
+        let qkv = self.qkv_proj.forward(x).reshape([batch, len, heads + 2 * kv_heads, hd]);
         // Query and key heads share head_dim: one RMSNorm and one RoPE rotation for both.
         let qk = rope.rotate(heads_first(self.qk_norm.forward(qkv.clone().narrow(2, 0, heads + kv_heads))));
         let queries = qk.clone().narrow(1, 0, heads);
@@ -224,16 +242,14 @@ impl<B: Backend> Attention<B> {
                 self.attend_decode(queries, keys, values, future.clone(), mode)
             }
         };
-        linear(heads_last(output), self.o_proj.clone(), None)
+        self.o_proj.forward(heads_last(output))
     }
 
     /// One new token against the whole preallocated cache, `future` masking the unwritten
     /// positions; query heads are grouped per KV head (`[1, kv_heads, groups, head_dim]`).
     fn attend_decode(&self, queries: Tensor<B, 4>, keys: Tensor<B, 4>, values: Tensor<B, 4>, future: Tensor<B, 4, Bool>, mode: AttentionImpl) -> Tensor<B, 4> {
         let [batch, _, _, hd] = queries.dims();
-        let capacity = keys.dims()[2];
         let queries = queries.reshape([batch, self.n_kv_heads, self.groups, hd]);
-        let future = future.expand([batch, self.n_kv_heads, self.groups, capacity]);
         let output = match mode {
             AttentionImpl::Burn => attention(queries, keys, values, Some(future), None, AttentionModuleOptions::default()),
             AttentionImpl::Explicit => {
@@ -311,25 +327,29 @@ enum Step<B: Backend> {
     Decode {
         /// The new token's position, `[1]`.
         positions: Tensor<B, 1, Int>,
-        /// `[1, 1, 1, capacity]`, true for cache slots after the new token.
+        /// `[1, kv_heads, groups, capacity]` (the grouped scores' shape, expanded once per step
+        /// rather than once per layer), true for cache slots after the new token.
         future: Tensor<B, 4, Bool>,
     },
 }
 
 impl<B: Backend> Step<B> {
-    fn decode(cache: &KvCache<B>, device: &B::Device) -> Self {
+    fn decode(cache: &KvCache<B>, config: &Qwen3Config, device: &B::Device) -> Self {
         let position = cache.offset() as i64;
         let positions = Tensor::<B, 1, Int>::from_data(TensorData::new(vec![position as i32], [1]), (device, DType::I32));
         let slots = Tensor::<B, 1, Int>::arange(0..cache.capacity() as i64, (device, DType::I32));
-        let future = slots.greater(positions.clone().expand([cache.capacity()])).reshape([1, 1, 1, cache.capacity()]);
+        let future = slots
+            .greater(positions.clone().expand([cache.capacity()]))
+            .reshape([1, 1, 1, cache.capacity()])
+            .expand([1, config.num_key_value_heads, config.kv_groups(), cache.capacity()]);
         Step::Decode { positions, future }
     }
 }
 
 pub struct Mlp<B: Backend> {
     /// `gate_proj` and `up_proj` side by side, `[hidden, 2 * intermediate]`.
-    gate_up_proj: Tensor<B, 2>,
-    down_proj: Tensor<B, 2>,
+    gate_up_proj: Linear<B>,
+    down_proj: Linear<B>,
     intermediate: usize,
 }
 
@@ -346,18 +366,18 @@ impl<B: Backend> Mlp<B> {
 
     /// `down(silu(gate(x)) * up(x))`.
     fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
-        let gate_up = linear(x, self.gate_up_proj.clone(), None);
+        let gate_up = self.gate_up_proj.forward(x);
         let gate = silu(gate_up.clone().narrow(2, 0, self.intermediate));
         let up = gate_up.narrow(2, self.intermediate, self.intermediate);
-        linear(gate * up, self.down_proj.clone(), None)
+        self.down_proj.forward(gate * up)
     }
 }
 
 pub struct TransformerBlock<B: Backend> {
     self_attn: Attention<B>,
     mlp: Mlp<B>,
-    input_layernorm: RmsNorm<B>,
-    post_attention_layernorm: RmsNorm<B>,
+    input_layernorm: RmsNorm<B, 3>,
+    post_attention_layernorm: RmsNorm<B, 3>,
 }
 
 impl<B: Backend> TransformerBlock<B> {
@@ -385,9 +405,9 @@ pub struct Qwen3<B: Backend> {
     /// `[vocab_size, hidden_size]`; also the LM head (transposed view) when embeddings are tied.
     embed_tokens: Tensor<B, 2>,
     layers: Vec<TransformerBlock<B>>,
-    norm: RmsNorm<B>,
+    norm: RmsNorm<B, 3>,
     /// `[hidden_size, vocab_size]`, only when `tie_word_embeddings` is false.
-    lm_head: Option<Tensor<B, 2>>,
+    lm_head: Option<Linear<B>>,
     rope: Rope<B>,
     pub attention: AttentionImpl,
     pub device: B::Device,
@@ -424,7 +444,7 @@ impl<B: Backend> Qwen3<B> {
     /// normalised hidden states `[1, L, hidden_size]`.
     pub fn forward(&self, token_ids: Tensor<B, 1, Int>, cache: &mut KvCache<B>) -> Tensor<B, 3> {
         let len = token_ids.dims()[0];
-        let step = if len == 1 && cache.offset() > 0 { Step::decode(cache, &self.device) } else { Step::Prefill };
+        let step = if len == 1 && cache.offset() > 0 { Step::decode(cache, &self.config, &self.device) } else { Step::Prefill };
         let angles = match &step {
             Step::Decode { positions, .. } => self.rope.at(positions.clone()),
             Step::Prefill => self.rope.range(cache.offset(), len),
@@ -440,7 +460,7 @@ impl<B: Backend> Qwen3<B> {
     /// Vocabulary logits for hidden states `[1, L, hidden_size]` -> `[1, L, vocab_size]`.
     pub fn logits(&self, hidden: Tensor<B, 3>) -> Tensor<B, 3> {
         match &self.lm_head {
-            Some(lm_head) => linear(hidden, lm_head.clone(), None),
+            Some(lm_head) => lm_head.forward(hidden),
             None => {
                 // embed_tokens · hiddenᵀ reads the table in its stored row-major layout; a
                 // transposed view of the 151936-row table would be copied on every call.
