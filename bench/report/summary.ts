@@ -105,7 +105,10 @@ export function bandwidthFor(results: ResultsFile, hwInfo: HwInfo | null): Bandw
       const device = results.device.toLowerCase();
       const known = hwInfo.gpus.filter((g) => g.bandwidth_bytes_per_s !== null);
       const named = known.find((g) => device.includes(g.name.toLowerCase()) || g.name.toLowerCase().includes(device));
-      const gpu = named ?? (known.length === 1 ? known[0] : undefined);
+      // A device named by its API rather than its chip ("wgpu DefaultDevice") runs on one of the
+      // host's GPUs: their bandwidth, when there is one GPU or they all have the same.
+      const alike = known.length > 0 && known.every((g) => g.bandwidth_bytes_per_s === known[0].bandwidth_bytes_per_s);
+      const gpu = named ?? (alike ? known[0] : undefined);
       if (gpu) return { bytesPerS: gpu.bandwidth_bytes_per_s!, source: "hw_info.json (known-chip table)" };
     }
   }

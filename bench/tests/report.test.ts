@@ -7,7 +7,7 @@ import { parseJsonFile } from "../harness/schema/parse.ts";
 import { ResultsFile } from "../harness/schema/results.ts";
 import { collectHwInfo, HwInfo, parseNvidiaSmi } from "../report/hw-info.ts";
 import { knownBandwidth } from "../report/known-bandwidth.ts";
-import { buildModel, loadResultsDir, resultsFilesIn, type ResultsModel } from "../report/summary.ts";
+import { bandwidthFor, buildModel, loadResultsDir, resultsFilesIn, type ResultsModel } from "../report/summary.ts";
 import { computeAgreement, verifyText } from "../report/verify.ts";
 import BenchReportReporter from "../report/vitest-reporter.ts";
 import { collectWarnings } from "../report/warnings.ts";
@@ -81,6 +81,15 @@ describe("summary", () => {
     expect(s.peakRssMb).toBe(1893.4);
     expect(s.peakDeviceMb).toBe(1262.8);
     expect(s.joulesPerToken).toBeNull();
+  });
+
+  it("a device named by its API (wgpu) gets the host's GPU bandwidth when its GPUs are alike, none when they differ", () => {
+    const torch = model.files.find((f) => f.label === "torch")!;
+    const wgpu = { ...torch.results, backend: "wgpu-vulkan", device: "wgpu DefaultDevice" };
+    const h100 = model.hwInfo!.gpus.find((g) => g.bandwidth_bytes_per_s !== null)!;
+    const hw = (gpus: (typeof h100)[]) => ({ ...model.hwInfo!, gpus });
+    expect(bandwidthFor(wgpu, hw([h100, { ...h100 }]))?.bytesPerS).toBe(h100.bandwidth_bytes_per_s);
+    expect(bandwidthFor(wgpu, hw([h100, { ...h100, name: "NVIDIA H200", bandwidth_bytes_per_s: 4.8e12 }]))).toBeNull();
   });
 
   it("CPU backends get no bandwidth share without a known host bandwidth", () => {
