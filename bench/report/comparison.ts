@@ -31,9 +31,13 @@ export function compareDecodeTps(baseline: number[], candidate: number[]): Decod
 
 /** The baseline of ratio tables: the requested label if present, else "torch" if present, else the first. */
 export function chooseBaseline(labels: string[], requested?: string): string {
+  // A framework loaded from several folders is labelled "torch (gpu0)", "torch (gpu1)": its name
+  // picks the first of them.
+  const find = (name: string) => labels.find((l) => l === name) ?? labels.find((l) => l.startsWith(`${name} (`));
   if (requested !== undefined) {
-    if (!labels.includes(requested)) throw new Error(`baseline ${JSON.stringify(requested)} is not among the frameworks (${labels.join(", ")})`);
-    return requested;
+    const found = find(requested);
+    if (!found) throw new Error(`baseline ${JSON.stringify(requested)} is not among the frameworks (${labels.join(", ")})`);
+    return found;
   }
-  return labels.includes("torch") ? "torch" : labels[0];
+  return find("torch") ?? labels[0];
 }

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { compareRuns } from "../cli/compare.ts";
 import { FIXTURES_DIR, REPO_ROOT } from "../harness/paths.ts";
+import { chooseBaseline } from "../report/comparison.ts";
 import { loadResults } from "../report/summary.ts";
 
 const sample = (name: string) => join(FIXTURES_DIR, "results-sample", name);
@@ -51,5 +52,17 @@ describe("qwen3-bench compare", () => {
     const { status, stderr } = cli("compare", sample("compare-baseline"));
     expect(status).toBe(1);
     expect(stderr).toContain("give exactly two results folders or files");
+  });
+});
+
+describe("chooseBaseline", () => {
+  it("takes the requested label, else torch, else the first; a name picks the first of its lanes' labels", () => {
+    expect(chooseBaseline(["mlx-lm", "torch"])).toBe("torch");
+    expect(chooseBaseline(["mlx-lm", "burn-cuda"])).toBe("mlx-lm");
+    expect(chooseBaseline(["burn-cuda", "torch (gpu0)", "torch (gpu1)"])).toBe("torch (gpu0)");
+    expect(chooseBaseline(["burn-cuda", "torch (gpu0)", "torch (gpu1)"], "torch (gpu1)")).toBe("torch (gpu1)");
+    expect(chooseBaseline(["burn-cuda", "torch-compile"], "torch-compile")).toBe("torch-compile");
+    expect(chooseBaseline(["burn-cuda", "torch-compile"])).toBe("burn-cuda");
+    expect(() => chooseBaseline(["burn-cuda"], "torch")).toThrow(/"torch" is not among the frameworks/);
   });
 });
