@@ -1,6 +1,7 @@
 //! Greedy generation and teacher-forced scoring on top of [`Qwen3`].
 
 use crate::model::Qwen3;
+use crate::op_count::OpCounter;
 use burn::tensor::{DType, Int, Tensor, TensorData, backend::Backend};
 use std::time::Instant;
 
@@ -67,11 +68,14 @@ pub fn generate<B: Backend>(model: &Qwen3<B>, prompt: &[u32], max_new_tokens: us
     let last = hidden.narrow(1, prompt.len() - 1, 1);
     let mut next: Tensor<B, 1, Int> = model.logits(last).argmax(2).reshape([1]);
     let mut split = HostSplit::default();
+    let mut op_counter = None;
     loop {
         let before_read = Instant::now();
         token_ids.push(read_token(&next));
         token_times_ns.push(start.elapsed().as_nanos() as u64);
         split.reading += before_read.elapsed();
+        // The first read waited for the prefill: decode steps are counted from here.
+        op_counter.get_or_insert_with(OpCounter::start);
         if token_ids.len() == max_new_tokens {
             break;
         }
@@ -81,6 +85,9 @@ pub fn generate<B: Backend>(model: &Qwen3<B>, prompt: &[u32], max_new_tokens: us
         split.building += before_build.elapsed();
     }
     split.report(max_new_tokens);
+    if let Some(counter) = op_counter {
+        counter.finish(max_new_tokens - 1);
+    }
     Generation { token_ids, token_times_ns }
 }
 

@@ -5,6 +5,7 @@ mod config;
 mod generate;
 mod host_profile;
 mod model;
+mod op_count;
 mod protocol;
 mod weights;
 
