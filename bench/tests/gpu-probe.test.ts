@@ -6,6 +6,7 @@ import { afterAll, describe, expect, test } from "vitest";
 import { REPO_ROOT } from "../harness/paths.ts";
 import { TEST_MODELS } from "../harness/prepare.ts";
 import { burnBinary } from "../harness/setup/burn-build.ts";
+import { venvPython } from "../harness/setup/python-env.ts";
 
 // scripts/gpu-probe.py is how runner variants are timed on a GPU host (one device call, no second
 // chance): check here, on the CPU runner, that it drives a runner, compares tokens between
@@ -75,3 +76,21 @@ function badStacksFile(dir: string): string {
   writeFileSync(file, "no count here\n");
   return file;
 }
+
+// The torch runner's QWEN3_TORCH_PROFILE (runners/torch/request_profile.py), on the CPU: the
+// first request is left out, the rest profiled, and the file written at exit.
+const torchPython = venvPython(join(REPO_ROOT, "runners", "torch"));
+describe.skipIf(!existsSync(torchPython))("QWEN3_TORCH_PROFILE", () => {
+  test("profiles requests after the first and writes per-token figures and the operator table at exit", async () => {
+    const file = join(work, "torch-profile.txt");
+    const request = (id: number, tokens: number) => JSON.stringify({ op: "generate", id, prompt_token_ids: [1, 2, 3], max_new_tokens: tokens, ignore_eos: true });
+    const input = [request(1, 4), request(2, 6), request(3, 6), JSON.stringify({ op: "shutdown", id: 4 })].join("\n") + "\n";
+    const args = ["runners/torch/runner.py", "--model", TEST_MODELS.tiny, "--dtype", "f32", "--device", "cpu"];
+    const result = await execa(torchPython, args, { cwd: REPO_ROOT, input, env: { QWEN3_TORCH_PROFILE: file }, reject: false });
+    expect(result.exitCode).toBe(0);
+    const text = readFileSync(file, "utf8");
+    expect(text).toMatch(/^profiled requests: 2, generated tokens: 12\n/);
+    expect(text).toMatch(/per generated token: 0\.0 GPU kernels and copies, 0\.000 ms GPU time, [0-9.]+ ms wall/);
+    expect(text).toContain("aten::mm");
+  });
+});

@@ -29,6 +29,8 @@ from transformers.generation.streamers import BaseStreamer  # noqa: E402
 
 from qwen3_bench_protocol import ReadyInfo, parse_args, serve  # noqa: E402
 
+import request_profile  # noqa: E402
+
 TORCH_DTYPES = {"f16": torch.float16, "bf16": torch.bfloat16, "f32": torch.float32}
 
 
@@ -167,7 +169,11 @@ class TorchCompileRunner(TorchRunner):
 def main() -> int:
     args = parse_args(__doc__, variants=["eager", "compile"])
     runner_class = TorchCompileRunner if args.variant == "compile" else TorchRunner
-    return serve(lambda: runner_class(args.model, args.dtype, args.device))
+    def make_runner():
+        runner = runner_class(args.model, args.dtype, args.device)
+        return request_profile.attach(runner, runner.device)
+
+    return serve(make_runner)
 
 
 if __name__ == "__main__":
