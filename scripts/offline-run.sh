@@ -29,12 +29,12 @@ mkdir -p "$BENCH_RESULTS_DIR"
 node bench/cli/main.ts doctor
 status=0
 # BENCH_WALL_LIMIT (seconds) stops a run that would outlast a lease; what was measured stays.
-bench() { timeout "${BENCH_WALL_LIMIT:-0}" node node_modules/vitest/vitest.mjs bench --run "$@"; }
+vitest_bench=(timeout "${BENCH_WALL_LIMIT:-0}" node node_modules/vitest/vitest.mjs bench --run)
 newest() { ls "$1" 2>/dev/null | grep -E '^[0-9]{4}-' | sort | tail -1 || true; }
 
 if [[ -z "${BENCH_LANES:-}" ]]; then
   before=$(newest "$BENCH_RESULTS_DIR")
-  bench "$@" || status=$?
+  "${vitest_bench[@]}" "$@" || status=$?
   run=$(newest "$BENCH_RESULTS_DIR")
   [[ "$run" == "$before" ]] && run=""
   [[ -n "$run" && ! -f "$BENCH_RESULTS_DIR/$run/report.md" ]] && { node bench/cli/main.ts report "$BENCH_RESULTS_DIR/$run" || true; }
@@ -56,7 +56,7 @@ else
     pin=()
     command -v taskset >/dev/null && ((share >= 2)) && pin=(taskset -c "$((i * share))-$((i * share + share - 1))")
     CUDA_VISIBLE_DEVICES=$i CUDA_DEVICE_ORDER=PCI_BUS_ID BENCH_FRAMEWORKS="${lanes[$i]}" BENCH_RESULTS_DIR="$dir/.gpu$i" \
-      "${pin[@]}" timeout "${BENCH_WALL_LIMIT:-0}" node node_modules/vitest/vitest.mjs bench --run "$@" > "$dir/gpu$i.log" 2>&1 &
+      "${pin[@]}" "${vitest_bench[@]}" "$@" > "$dir/gpu$i.log" 2>&1 &
     pids+=("$!")
     echo "lane gpu$i (${lanes[$i]}) on cores ${pin[2]:-all}: log $dir/gpu$i.log"
   done

@@ -43,9 +43,13 @@ impl<B: Backend> WeightLoader<'_, B> {
         Ok(Tensor::from_data(data, (self.device, self.dtype)))
     }
 
-    /// A bias-free PyTorch Linear `[out, in]`, held as Burn's `[in, out]`.
+    /// A bias-free PyTorch Linear weight `[out, in]`, as Burn's `[in, out]`.
+    fn linear_weight(&mut self, name: &str, in_features: usize, out_features: usize) -> Result<Tensor<B, 2>, String> {
+        self.load(name, [out_features, in_features], Layout::LinearTransposed)
+    }
+
     fn linear(&mut self, name: &str, in_features: usize, out_features: usize) -> Result<Linear<B>, String> {
-        Ok(Linear::new(self.load(name, [out_features, in_features], Layout::LinearTransposed)?))
+        Ok(Linear::new(self.linear_weight(name, in_features, out_features)?))
     }
 
     /// Several Linears that read the same input, concatenated along the output axis
@@ -54,8 +58,8 @@ impl<B: Backend> WeightLoader<'_, B> {
         let parts = names
             .iter()
             .zip(out_features)
-            .map(|(name, &out)| self.load(name, [out, in_features], Layout::LinearTransposed))
-            .collect::<Result<Vec<Tensor<B, 2>>, _>>()?;
+            .map(|(name, &out)| self.linear_weight(name, in_features, out))
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Linear::new(Tensor::cat(parts, 1)))
     }
 
