@@ -1,81 +1,84 @@
 //! Preallocated key/value cache: one `[1, kv_heads, capacity, head_dim]` buffer per layer for
-//! keys and one for values, written in place at the current offset.
+//! keys and one for values, written in place, plus the slot indices `0..capacity` the decode
+//! mask compares a position with. A cache is reused from request to request: a prefill rewrites
+//! every slot (the prompt's, then zeros), each decode step adds its key and value to the zeroed
+//! slot of its position, and attention never reads a slot past the current position.
 
-use burn::tensor::{DType, IndexingUpdateOp, Int, Tensor, backend::Backend};
+use burn::tensor::{DType, Device, IndexingUpdateOp, Int, Tensor};
 
-struct LayerCache<B: Backend> {
-    keys: Tensor<B, 4>,
-    values: Tensor<B, 4>,
+struct LayerCache {
+    keys: Tensor<4>,
+    values: Tensor<4>,
 }
 
-pub struct KvCache<B: Backend> {
-    /// `None` only transiently, while a layer's buffers are moved into `slice_assign`.
-    layers: Vec<Option<LayerCache<B>>>,
+pub struct KvCache {
+    /// `None` only transiently, while a layer's buffers are moved into an in-place write.
+    layers: Vec<Option<LayerCache>>,
     capacity: usize,
-    /// Number of positions already written (the RoPE offset of the next token).
-    offset: usize,
+    /// `0..capacity`, `[capacity]`.
+    slots: Tensor<1, Int>,
 }
 
-impl<B: Backend> KvCache<B> {
-    /// A fresh cache for `capacity` positions (prompt length + new tokens).
-    pub fn new(num_layers: usize, kv_heads: usize, head_dim: usize, capacity: usize, device: &B::Device, dtype: DType) -> Self {
+impl KvCache {
+    pub fn new(num_layers: usize, kv_heads: usize, head_dim: usize, capacity: usize, device: &Device, dtype: DType) -> Self {
         let shape = [1, kv_heads, capacity, head_dim];
         let layers = (0..num_layers)
-            .map(|_| {
-                Some(LayerCache {
-                    keys: Tensor::zeros(shape, (device, dtype)),
-                    values: Tensor::zeros(shape, (device, dtype)),
-                })
-            })
+            .map(|_| Some(LayerCache { keys: Tensor::zeros(shape, (device, dtype)), values: Tensor::zeros(shape, (device, dtype)) }))
             .collect();
-        Self { layers, capacity, offset: 0 }
-    }
-
-    pub fn offset(&self) -> usize {
-        self.offset
-    }
-
-    /// Writes `keys`/`values` (`[1, kv_heads, L, head_dim]`) of `layer` at the current offset and
-    /// returns everything cached so far for that layer, `[1, kv_heads, offset + L, head_dim]`.
-    pub fn update_and_fetch(&mut self, layer: usize, keys: Tensor<B, 4>, values: Tensor<B, 4>) -> (Tensor<B, 4>, Tensor<B, 4>) {
-        let [_, kv_heads, new_len, head_dim] = keys.dims();
-        let end = self.offset + new_len;
-        assert!(end <= self.capacity, "KV cache overflow: {end} > {}", self.capacity);
-        let cache = self.layers[layer].take().expect("layer cache present");
-        let range = [0..1, 0..kv_heads, self.offset..end, 0..head_dim];
-        let cache = LayerCache {
-            keys: cache.keys.slice_assign(range.clone(), keys),
-            values: cache.values.slice_assign(range, values),
-        };
-        let fetched = (cache.keys.clone().narrow(2, 0, end), cache.values.clone().narrow(2, 0, end));
-        self.layers[layer] = Some(cache);
-        fetched
-    }
-
-    /// Decode step: writes one position (`positions`, a device tensor `[1]`) of `layer` and
-    /// returns the whole buffers `[1, kv_heads, capacity, head_dim]`. The write index is data,
-    /// not a shape or a constant, so every decode step runs the same kernels (no recompiles on
-    /// JIT backends); the caller masks positions past the current one.
-    pub fn write_and_fetch_all(&mut self, layer: usize, positions: Tensor<B, 1, Int>, keys: Tensor<B, 4>, values: Tensor<B, 4>) -> (Tensor<B, 4>, Tensor<B, 4>) {
-        assert!(self.offset < self.capacity, "KV cache overflow: {} >= {}", self.offset, self.capacity);
-        let cache = self.layers[layer].take().expect("layer cache present");
-        // Burn 0.21 implements only `Add` for float select_assign; the buffers start zeroed and
-        // each slot is written once per request, so adding is assigning (x + 0 = x exactly).
-        let cache = LayerCache {
-            keys: cache.keys.select_assign(2, positions.clone(), keys, IndexingUpdateOp::Add),
-            values: cache.values.select_assign(2, positions, values, IndexingUpdateOp::Add),
-        };
-        let fetched = (cache.keys.clone(), cache.values.clone());
-        self.layers[layer] = Some(cache);
-        fetched
+        let slots = Tensor::arange(0..capacity as i64, (device, DType::I32));
+        Self { layers, capacity, slots }
     }
 
     pub fn capacity(&self) -> usize {
         self.capacity
     }
 
-    /// Called once per forward pass, after every layer has written its `new_len` positions.
-    pub fn advance(&mut self, new_len: usize) {
-        self.offset += new_len;
+    pub fn slots(&self) -> Tensor<1, Int> {
+        self.slots.clone()
+    }
+
+    /// Prefill: writes `keys`/`values` (`[1, kv_heads, L, head_dim]`) of `layer` to slots `0..L`,
+    /// zeros to the rest, and returns slots `0..L`.
+    pub fn write_prefix(&mut self, layer: usize, keys: Tensor<4>, values: Tensor<4>) -> (Tensor<4>, Tensor<4>) {
+        let [_, kv_heads, len, head_dim] = keys.dims();
+        assert!(len <= self.capacity, "KV cache overflow: {len} > {}", self.capacity);
+        let range = [0..1, 0..kv_heads, 0..self.capacity, 0..head_dim];
+        let padded = |prefix: Tensor<4>| match self.capacity - len {
+            0 => prefix,
+            rest => {
+                let zeros = Tensor::zeros([1, kv_heads, rest, head_dim], (&prefix.device(), prefix.dtype()));
+                Tensor::cat(vec![prefix, zeros], 2)
+            }
+        };
+        let (keys, values) = (padded(keys), padded(values));
+        self.update(layer, |cache| LayerCache {
+            keys: cache.keys.slice_assign(range.clone(), keys),
+            values: cache.values.slice_assign(range, values),
+        });
+        let cache = self.layers[layer].as_ref().expect("layer cache present");
+        (cache.keys.clone().narrow(2, 0, len), cache.values.clone().narrow(2, 0, len))
+    }
+
+    /// Decode step: writes one position (`positions`, a device tensor `[1]`) of `layer` and
+    /// returns the whole buffers `[1, kv_heads, capacity, head_dim]`. The write index is data,
+    /// not a shape or a constant, so every decode step runs the same kernels on the same
+    /// buffers; the caller masks slots past the current position. Burn 0.22.0-pre.3 implements
+    /// only `Add` for float `select_assign`: the prefill zeroed the slot, so adding is assigning
+    /// (x + 0 = x exactly).
+    pub fn write_at(&mut self, layer: usize, positions: Tensor<1, Int>, keys: Tensor<4>, values: Tensor<4>) -> (Tensor<4>, Tensor<4>) {
+        self.update(layer, |cache| LayerCache {
+            keys: cache.keys.select_assign(2, positions.clone(), keys, IndexingUpdateOp::Add),
+            values: cache.values.select_assign(2, positions, values, IndexingUpdateOp::Add),
+        });
+        let cache = self.layers[layer].as_ref().expect("layer cache present");
+        (cache.keys.clone(), cache.values.clone())
+    }
+
+    /// Hands the layer's buffers, uniquely held, to `write`: the backend then writes them in place
+    /// (CubeCL copies a buffer that another handle still shares), which keeps the addresses a
+    /// captured decode graph replays against.
+    fn update(&mut self, layer: usize, write: impl FnOnce(LayerCache) -> LayerCache) {
+        let cache = self.layers[layer].take().expect("layer cache present");
+        self.layers[layer] = Some(write(cache));
     }
 }

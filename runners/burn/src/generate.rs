@@ -1,8 +1,13 @@
 //! Greedy generation and teacher-forced scoring on top of [`Qwen3`].
 
+use crate::cache::KvCache;
 use crate::model::Qwen3;
 use crate::op_count::OpCounter;
-use burn::tensor::{DType, Int, Tensor, TensorData, backend::Backend};
+use crate::step_graph::StepGraph;
+use burn::tensor::{DType, Device, Int, Tensor, TensorData};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
 use std::time::Instant;
 
 /// Granularity of KV cache capacities, in positions.
@@ -20,7 +25,7 @@ pub struct Scores {
     pub top_k: Vec<Vec<(u32, f32)>>,
 }
 
-fn token_tensor<B: Backend>(ids: &[u32], device: &B::Device) -> Tensor<B, 1, Int> {
+fn token_tensor(ids: &[u32], device: &Device) -> Tensor<1, Int> {
     let ids: Vec<i32> = ids.iter().map(|&id| id as i32).collect();
     let len = ids.len();
     Tensor::from_data(TensorData::new(ids, [len]), (device, DType::I32))
@@ -28,7 +33,7 @@ fn token_tensor<B: Backend>(ids: &[u32], device: &B::Device) -> Tensor<B, 1, Int
 
 
 /// Reads one token id back from the device: the only device-to-host transfer per step (4 bytes).
-fn read_token<B: Backend>(token: &Tensor<B, 1, Int>) -> u32 {
+fn read_token(token: &Tensor<1, Int>) -> u32 {
     token.clone().into_data().iter::<i64>().next().expect("one token") as u32
 }
 
@@ -55,48 +60,160 @@ impl HostSplit {
     }
 }
 
-/// Prefills `prompt` in one forward pass, then decodes one token per step, `max_new_tokens` in
-/// all (EOS ignored). The argmax stays on the device and feeds the next step directly.
-pub fn generate<B: Backend>(model: &Qwen3<B>, prompt: &[u32], max_new_tokens: usize, start: Instant) -> Generation {
-    // Decode kernels are shaped by the cache capacity; rounding it up lets requests of similar
-    // length (and the warm-up) share compiled and autotuned kernels on JIT backends.
-    let mut cache = model.new_cache((prompt.len() + max_new_tokens).next_multiple_of(CACHE_BUCKET));
-    let mut token_ids = Vec::with_capacity(max_new_tokens);
-    let mut token_times_ns = Vec::with_capacity(max_new_tokens);
+/// Everything a decode step reads and writes, in device buffers that live as long as the
+/// [`Decoder`]: the KV cache, the step's input token and its position. A captured graph replays
+/// against exactly these buffers, so they are only ever written in place.
+struct DecodeState {
+    cache: KvCache,
+    /// `[1]`: the token the next step embeds.
+    token: Tensor<1, Int>,
+    /// `[1]`: its position.
+    position: Tensor<1, Int>,
+}
 
-    let hidden = model.forward(token_tensor(prompt, &model.device), &mut cache);
-    let last = hidden.narrow(1, prompt.len() - 1, 1);
-    let mut next: Tensor<B, 1, Int> = model.logits(last).argmax(2).reshape([1]);
-    let mut split = HostSplit::default();
-    let mut op_counter = None;
-    loop {
-        let before_read = Instant::now();
-        token_ids.push(read_token(&next));
-        token_times_ns.push(start.elapsed().as_nanos() as u64);
-        split.reading += before_read.elapsed();
-        // The first read waited for the prefill: decode steps are counted from here.
-        op_counter.get_or_insert_with(OpCounter::start);
-        if token_ids.len() == max_new_tokens {
-            break;
+type StepFn = Box<dyn FnMut() -> Tensor<1, Int>>;
+
+/// How a decode step is issued: the model's operations run again (recorded one by one by Burn's
+/// fusion on GPU backends), or one replay of a graph captured from them (CUDA).
+enum StepRunner {
+    Eager(StepFn),
+    /// The graph replays against buffers the step closure keeps alive: keep the closure too.
+    Graph(StepGraph, #[allow(dead_code)] StepFn),
+}
+
+/// Greedy decoding for one cache capacity; reused by every request of that capacity.
+pub struct Decoder {
+    model: Rc<Qwen3>,
+    state: Rc<RefCell<DecodeState>>,
+    runner: StepRunner,
+    /// Why the step is not a graph, when one was asked for and the backend refused.
+    pub capture_error: Option<String>,
+}
+
+impl Decoder {
+    /// With `graph`, captures the decode step (which runs it four times to warm up and record;
+    /// what those runs write sits in slots a prefill overwrites); where the backend refuses, the
+    /// step stays plain and `capture_error` says why.
+    pub fn new(model: Rc<Qwen3>, capacity: usize, graph: bool) -> Self {
+        let device = model.device.clone();
+        let one = || Tensor::<1, Int>::zeros([1], (&device, DType::I32));
+        let state = Rc::new(RefCell::new(DecodeState { cache: model.new_cache(capacity), token: one(), position: one() }));
+        let step: StepFn = {
+            let (model, state) = (model.clone(), state.clone());
+            Box::new(move || {
+                let mut guard = state.borrow_mut();
+                let s = &mut *guard;
+                let hidden = model.decode(s.token.clone(), s.position.clone(), &mut s.cache);
+                let next: Tensor<1, Int> = model.logits(hidden).argmax(2).reshape([1]);
+                // The next step's input, written in place where a replay will read it.
+                let advanced = s.position.clone().add_scalar(1);
+                s.token.inplace(|t| t.slice_assign([0..1], next.clone()));
+                s.position.inplace(|p| p.slice_assign([0..1], advanced));
+                next
+            })
+        };
+        let mut step = step;
+        let (runner, capture_error) = if graph {
+            match StepGraph::capture(&device, &mut step) {
+                Ok(captured) => (StepRunner::Graph(captured, step), None),
+                Err(e) => (StepRunner::Eager(step), Some(e)),
+            }
+        } else {
+            (StepRunner::Eager(step), None)
+        };
+        Self { model, state, runner, capture_error }
+    }
+
+    /// Whether steps replay a captured graph.
+    pub fn is_graph(&self) -> bool {
+        matches!(self.runner, StepRunner::Graph(..))
+    }
+
+    /// Prefills `prompt` (from position 0) and returns its greedy next token, `[1]`, which is also
+    /// the first decode step's input.
+    fn start(&mut self, prompt: &[u32]) -> Tensor<1, Int> {
+        let device = &self.model.device;
+        let mut guard = self.state.borrow_mut();
+        let s = &mut *guard;
+        let hidden = self.model.prefill(token_tensor(prompt, device), &mut s.cache);
+        let first: Tensor<1, Int> = self.model.logits(hidden.narrow(1, prompt.len() - 1, 1)).argmax(2).reshape([1]);
+        let position = token_tensor(&[prompt.len() as u32], device);
+        s.token.inplace(|t| t.slice_assign([0..1], first.clone()));
+        s.position.inplace(|p| p.slice_assign([0..1], position));
+        first
+    }
+
+    /// One decode step: the greedy token after the current input, `[1]`, left on the device.
+    fn step(&mut self) -> Tensor<1, Int> {
+        match &mut self.runner {
+            StepRunner::Eager(step) => step(),
+            // SAFETY: the graph reads and writes the model's weights and `state`'s buffers, both
+            // kept alive by the closure it holds (`Rc`s) and written only in place; everything
+            // runs on this thread's stream, so refreshes and reads are ordered with the replay.
+            StepRunner::Graph(graph, _) => unsafe { graph.replay() },
         }
-        let before_build = Instant::now();
-        let hidden = model.forward(next, &mut cache);
-        next = model.logits(hidden).argmax(2).reshape([1]);
-        split.building += before_build.elapsed();
     }
-    split.report(max_new_tokens);
-    if let Some(counter) = op_counter {
-        counter.finish(max_new_tokens - 1);
+}
+
+/// Greedy generation for requests of any length: one [`Decoder`] per cache capacity.
+pub struct Generator {
+    pub model: Rc<Qwen3>,
+    /// Capture decode steps as graphs where the backend can.
+    pub graph: bool,
+    decoders: HashMap<usize, Decoder>,
+}
+
+impl Generator {
+    pub fn new(model: Rc<Qwen3>, graph: bool) -> Self {
+        Self { model, graph, decoders: HashMap::new() }
     }
-    Generation { token_ids, token_times_ns }
+
+    /// The decoder for a request's capacity, created (and its graph captured) on first use.
+    pub fn decoder(&mut self, capacity: usize) -> &mut Decoder {
+        let (model, graph) = (&self.model, self.graph);
+        self.decoders.entry(capacity).or_insert_with(|| Decoder::new(model.clone(), capacity, graph))
+    }
+
+    /// Prefills `prompt` in one forward pass, then decodes one token per step, `max_new_tokens`
+    /// in all (EOS ignored). The argmax stays on the device and feeds the next step directly.
+    pub fn generate(&mut self, prompt: &[u32], max_new_tokens: usize, start: Instant) -> Generation {
+        // Decode kernels are shaped by the cache capacity; rounding it up lets requests of
+        // similar length (and the warm-up) share a decoder, its compiled and autotuned kernels
+        // and its graph.
+        let decoder = self.decoder((prompt.len() + max_new_tokens).next_multiple_of(CACHE_BUCKET));
+        let mut token_ids = Vec::with_capacity(max_new_tokens);
+        let mut token_times_ns = Vec::with_capacity(max_new_tokens);
+        let mut next = decoder.start(prompt);
+        let mut split = HostSplit::default();
+        let mut op_counter = None;
+        loop {
+            let before_read = Instant::now();
+            token_ids.push(read_token(&next));
+            token_times_ns.push(start.elapsed().as_nanos() as u64);
+            split.reading += before_read.elapsed();
+            // The first read waited for the prefill: decode steps are counted from here.
+            op_counter.get_or_insert_with(OpCounter::start);
+            if token_ids.len() == max_new_tokens {
+                break;
+            }
+            let before_build = Instant::now();
+            next = decoder.step();
+            split.building += before_build.elapsed();
+        }
+        split.report(max_new_tokens);
+        if let Some(counter) = op_counter {
+            counter.finish(max_new_tokens - 1);
+        }
+        Generation { token_ids, token_times_ns }
+    }
 }
 
 /// One teacher-forced pass over `prompt ++ continuation`; the logits at position
 /// `prompt.len() - 1 + i` predict `continuation[i]`.
-pub fn score<B: Backend>(model: &Qwen3<B>, prompt: &[u32], continuation: &[u32], top_k: usize) -> Scores {
+pub fn score(model: &Qwen3, prompt: &[u32], continuation: &[u32], top_k: usize) -> Scores {
     let sequence: Vec<u32> = prompt.iter().chain(continuation).copied().collect();
     let mut cache = model.new_cache(sequence.len());
-    let hidden = model.forward(token_tensor(&sequence, &model.device), &mut cache);
+    let hidden = model.prefill(token_tensor(&sequence, &model.device), &mut cache);
     let predicting = hidden.narrow(1, prompt.len() - 1, continuation.len());
     let logits = model.logits(predicting).cast(DType::F32);
     let argmax: Vec<u32> = logits.clone().argmax(2).into_data().iter::<i64>().map(|id| id as u32).collect();
@@ -117,7 +234,6 @@ mod tests {
     use crate::config::Qwen3Config;
     use crate::model::AttentionImpl;
     use crate::weights::{Checkpoint, write_f32_safetensors};
-    use burn::backend::Flex;
     use std::collections::BTreeMap;
 
     /// A random 2-layer Qwen3 small enough to build in a test (head_dim != hidden / heads).
@@ -168,7 +284,9 @@ mod tests {
     }
 
     /// Decode steps (fixed-shape cache writes, masked attention) must agree with one
-    /// teacher-forced prefill over the same tokens, for both attention implementations.
+    /// teacher-forced prefill over the same tokens, for both attention implementations, through
+    /// the graph path (on this backend: its eager fallback) and the plain one, and on a decoder
+    /// reused by a second, shorter request (slots the first one wrote must stay unseen).
     #[test]
     fn greedy_decode_agrees_with_teacher_forced_prefill() {
         for tied in [true, false] {
@@ -176,17 +294,24 @@ mod tests {
             std::fs::create_dir_all(&dir).unwrap();
             let config = tiny_model(&dir, tied);
             let checkpoint = Checkpoint::open(&dir).unwrap();
-            let prompt = [3u32, 14, 15, 92, 65];
+            let prompts: [&[u32]; 2] = [&[3, 14, 15, 92, 65], &[27, 18]];
             let mut generated = Vec::new();
             for attention in [AttentionImpl::Explicit, AttentionImpl::Burn] {
-                let model = Qwen3::<Flex>::load(config.clone(), &checkpoint, &Default::default(), DType::F32, attention).unwrap();
-                let generation = generate(&model, &prompt, 6, Instant::now());
-                let scores = score(&model, &prompt, &generation.token_ids, 3);
-                assert_eq!(scores.argmax_ids, generation.token_ids, "tied={tied} {attention:?}");
-                assert!(generation.token_times_ns.windows(2).all(|w| w[0] <= w[1]));
-                generated.push(generation.token_ids);
+                let model = Qwen3::load(config.clone(), &checkpoint, &Device::flex(), DType::F32, attention).unwrap();
+                let model = Rc::new(model);
+                for graph in [true, false] {
+                    let mut generator = Generator::new(model.clone(), graph);
+                    for prompt in prompts {
+                        let generation = generator.generate(prompt, 6, Instant::now());
+                        let scores = score(&model, prompt, &generation.token_ids, 3);
+                        assert_eq!(scores.argmax_ids, generation.token_ids, "tied={tied} {attention:?} graph={graph}");
+                        assert!(generation.token_times_ns.windows(2).all(|w| w[0] <= w[1]));
+                        generated.push(generation.token_ids);
+                    }
+                    assert!(!generator.decoder(CACHE_BUCKET).is_graph(), "flex has no graph capture");
+                }
             }
-            assert_eq!(generated[0], generated[1], "tied={tied}: attention implementations disagree");
+            assert!(generated.chunks(2).all(|runs| runs == &generated[..2]), "tied={tied}: paths disagree: {generated:?}");
         }
     }
 }

@@ -7,24 +7,28 @@ mod host_profile;
 mod model;
 mod op_count;
 mod protocol;
+mod step_graph;
 mod weights;
 
-use burn::tensor::backend::Backend;
-use burn::tensor::{DType, IntDType, set_default_dtypes};
+#[cfg(any(feature = "wgpu", feature = "metal"))]
+use burn::tensor::DeviceKind;
+use burn::tensor::{DType, Device, FloatDType, IntDType};
 use config::Qwen3Config;
+use generate::Generator;
 use model::{AttentionImpl, Qwen3};
 use protocol::{Engine, GenerateReply, Limits, PROTOCOL_VERSION, ScoreReply};
 use serde_json::json;
 use std::path::PathBuf;
+use std::rc::Rc;
 use std::time::Instant;
 use weights::Checkpoint;
 
 /// The Burn release this runner is built against; a unit test keeps it equal to Cargo.lock.
-pub const BURN_VERSION: &str = "0.21.0";
+pub const BURN_VERSION: &str = "0.22.0-pre.3";
 
 const USAGE: &str = "usage: qwen3-burn-runner --model DIR [--dtype f16|bf16|f32] \
 [--backend cpu|wgpu|cuda|metal|ndarray] [--device auto|N] [--attention burn|explicit] \
-[--fusion on|off]\n       qwen3-burn-runner --list-backends";
+[--decode-graph on|off]\n       qwen3-burn-runner --list-backends";
 
 struct Args {
     model_dir: PathBuf,
@@ -32,10 +36,10 @@ struct Args {
     backend: String,
     device: Option<usize>,
     attention: AttentionImpl,
-    #[cfg_attr(not(feature = "cuda"), allow(dead_code))]
-    /// GPU backends only: `false` runs the backend without Burn's Fusion wrapper (a diagnostic;
-    /// the harness always runs with fusion on).
-    fusion: bool,
+    /// Capture each decode step as a graph and replay it (`burn::tensor::capture`; a hardware
+    /// graph on CUDA, the plain step elsewhere). `off` issues every step's operations (a
+    /// diagnostic; the harness runs the default).
+    decode_graph: bool,
 }
 
 /// Backends compiled into this binary, best first; `--backend` defaults to the first.
@@ -66,7 +70,7 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
     let mut device = None;
     // Explicit is the faster of the two on the CPU (flex) backend; see README.
     let mut attention = AttentionImpl::Explicit;
-    let mut fusion = true;
+    let mut decode_graph = true;
     while let Some(flag) = argv.next() {
         let mut value = || argv.next().ok_or_else(|| format!("{flag}: missing value"));
         match flag.as_str() {
@@ -94,11 +98,11 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
                     other => return Err(format!("--attention: unknown {other:?} (burn, explicit)")),
                 }
             }
-            "--fusion" => {
-                fusion = match value()?.as_str() {
+            "--decode-graph" => {
+                decode_graph = match value()?.as_str() {
                     "on" => true,
                     "off" => false,
-                    other => return Err(format!("--fusion: expected on or off, got {other:?}")),
+                    other => return Err(format!("--decode-graph: expected on or off, got {other:?}")),
                 }
             }
             "--help" | "-h" => return Err(USAGE.into()),
@@ -110,10 +114,7 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
     if !compiled_backends().contains(&backend.as_str()) {
         return Err(format!("--backend {backend}: not compiled in (built with: {:?})", compiled_backends()));
     }
-    if !fusion && backend != "cuda" {
-        return Err(format!("--fusion off: only for the cuda backend, not {backend}"));
-    }
-    Ok(Args { model_dir, dtype, backend, device, attention, fusion })
+    Ok(Args { model_dir, dtype, backend, device, attention, decode_graph })
 }
 
 /// The first panic message of the process: backends panic on device threads (no CUDA driver,
@@ -165,70 +166,99 @@ struct BackendInfo {
     fusion: Option<bool>,
     autotune: Option<bool>,
     notes: Vec<String>,
-    /// Device memory the backend holds now, where it can say (CubeCL backends).
-    device_memory: Option<DeviceMemory>,
 }
 
-/// Bytes of device memory CubeCL's allocator has reserved (its memory pools), read through the
-/// backend's compute client after each request; pools only grow, so the largest reading is the peak.
-type DeviceMemory = Box<dyn Fn() -> Option<u64>>;
-
-#[cfg(any(feature = "wgpu", feature = "cuda"))]
-fn cubecl_reserved_bytes<R: cubecl::Runtime>(device: &R::Device) -> DeviceMemory {
-    let client = R::client(device);
-    Box::new(move || client.memory_usage().ok().map(|usage| usage.bytes_reserved))
+/// Bytes of device memory the backend's allocator has reserved (CubeCL's memory pools), read
+/// after each request; pools only grow, so the largest reading is the peak. `None` where the
+/// backend does not report it (CPU backends).
+fn reserved_device_bytes(device: &Device) -> Option<u64> {
+    device.memory_pool_usage().map(|usage| usage.bytes_reserved)
 }
 
-struct BurnEngine<B: Backend> {
-    model: Qwen3<B>,
+struct BurnEngine {
+    generator: Generator,
     host_profile: host_profile::HostProfile,
-    device_memory: Option<DeviceMemory>,
     peak_device_bytes: Option<u64>,
 }
 
-impl<B: Backend> Engine for BurnEngine<B> {
+impl Engine for BurnEngine {
     fn generate(&mut self, prompt: &[u32], max_new_tokens: usize, start: Instant) -> Result<GenerateReply, String> {
         self.host_profile.request_started();
-        let generation = generate::generate(&self.model, prompt, max_new_tokens, start);
-        if let Some(now) = self.device_memory.as_ref().and_then(|read| read()) {
+        let generation = self.generator.generate(prompt, max_new_tokens, start);
+        if let Some(now) = reserved_device_bytes(&self.generator.model.device) {
             self.peak_device_bytes = Some(self.peak_device_bytes.unwrap_or(0).max(now));
         }
         Ok(GenerateReply { token_ids: generation.token_ids, token_times_ns: generation.token_times_ns, peak_device_bytes: self.peak_device_bytes })
     }
 
     fn score(&mut self, prompt: &[u32], continuation: &[u32], top_k: usize) -> Result<ScoreReply, String> {
-        let scores = generate::score(&self.model, prompt, continuation, top_k);
+        let scores = generate::score(&self.generator.model, prompt, continuation, top_k);
         Ok(ScoreReply { argmax_ids: scores.argmax_ids, top_k: scores.top_k })
     }
 }
 
-/// Loads the model on `device`, prints `ready`, then serves stdin until shutdown.
-fn run<B: Backend>(args: Args, device: B::Device, mut info: BackendInfo, process_start: Instant) {
-    // GPU backends are Fusion<CubeBackend<..>> exactly when Burn's `fusion` feature is compiled in.
-    if info.fusion.is_some() {
-        info.fusion = Some(std::any::type_name::<B>().contains("Fusion"));
+/// Tokens the runner's warm-up decodes, and with a decode graph the tokens the graph must
+/// reproduce from the plain steps before the runner says `ready`.
+const WARM_UP_PROMPT: [u32; 4] = [0, 1, 2, 3];
+const WARM_UP_TOKENS: usize = 8;
+
+/// A captured graph replays raw launches against the buffers it recorded; if an in-place write
+/// had silently become a copy, replays would read stale buffers. Decoding the warm-up prompt
+/// both ways and comparing the tokens catches that before any measurement.
+fn check_graph_against_plain_steps(model: &Rc<Qwen3>, graph_tokens: &[u32]) -> Result<(), String> {
+    let plain = Generator::new(model.clone(), false).generate(&WARM_UP_PROMPT, WARM_UP_TOKENS, Instant::now());
+    if plain.token_ids == graph_tokens {
+        Ok(())
+    } else {
+        Err(format!(
+            "the captured decode graph gave tokens {graph_tokens:?} where plain decode steps gave {:?}; run with --decode-graph off",
+            plain.token_ids
+        ))
     }
+}
+
+/// Loads the model on `device`, prints `ready`, then serves stdin until shutdown.
+fn run(args: Args, mut device: Device, mut info: BackendInfo, process_start: Instant) {
     let mut dtype = args.dtype;
-    if !or_fatal("opening the device", || B::supports_dtype(&device, dtype)) {
+    if !or_fatal("opening the device", || device.supports_dtype(dtype)) {
         info.notes.push(format!("{} is not supported by this device; using f32", dtype_name(dtype)));
         dtype = DType::F32;
     }
-    if let Err(e) = set_default_dtypes::<B>(&device, dtype, IntDType::I32) {
+    let float = match dtype {
+        DType::F16 => FloatDType::F16,
+        DType::BF16 => FloatDType::BF16,
+        _ => FloatDType::F32,
+    };
+    if let Err(e) = device.configure((float, IntDType::I32)) {
         fatal("internal", &format!("cannot initialise {} device: {e:?}", info.backend));
     }
     let config = Qwen3Config::load(&args.model_dir).unwrap_or_else(|e| fatal("model", &e));
     let checkpoint = Checkpoint::open(&args.model_dir).unwrap_or_else(|e| fatal("model", &e));
     let model = or_fatal("loading weights onto the device", || {
-        Qwen3::<B>::load(config.clone(), &checkpoint, &device, dtype, args.attention)
+        Qwen3::load(config.clone(), &checkpoint, &device, dtype, args.attention)
     })
     .unwrap_or_else(|e| fatal("model", &e));
     drop(checkpoint);
+    let model = Rc::new(model);
 
-    // One short warm-up so kernel compilation and autotuning of the common shapes happen here.
-    or_fatal("the warm-up forward pass", || generate::generate(&model, &[0, 1, 2, 3], 2, Instant::now()));
+    // One short warm-up so kernel compilation, autotuning of the common shapes and the capture of
+    // the first decode graph happen here.
+    let mut generator = Generator::new(model.clone(), args.decode_graph);
+    let warm_up = or_fatal("the warm-up forward pass", || generator.generate(&WARM_UP_PROMPT, WARM_UP_TOKENS, Instant::now()));
+    let decoder = generator.decoder(warm_up_capacity());
+    let (graph, capture_error) = (decoder.is_graph(), decoder.capture_error.clone());
+    if graph {
+        or_fatal("checking the decode graph", || check_graph_against_plain_steps(&model, &warm_up.token_ids))
+            .unwrap_or_else(|e| fatal("internal", &e));
+    }
 
-    info.notes.push(format!("burn backend type {}", B::name(&device)));
+    info.notes.push(format!("burn device {device:?}"));
     info.notes.push(format!("attention={}", args.attention.name()));
+    info.notes.push(match (args.decode_graph, graph) {
+        (true, true) => "decode step: one captured graph replayed per token, checked against plain steps".to_owned(),
+        (true, false) => format!("decode step: plain, the backend refused a graph: {}", capture_error.unwrap_or_default()),
+        (false, _) => "decode step: plain (--decode-graph off)".to_owned(),
+    });
     let ready = json!({
         "op": "ready",
         "protocol_version": PROTOCOL_VERSION,
@@ -247,7 +277,7 @@ fn run<B: Backend>(args: Args, device: B::Device, mut info: BackendInfo, process
 
     let limits = Limits { vocab_size: config.vocab_size, max_positions: config.max_position_embeddings };
     let host_profile = host_profile::HostProfile::from_env();
-    let mut engine = BurnEngine { model, host_profile, device_memory: info.device_memory.take(), peak_device_bytes: None };
+    let mut engine = BurnEngine { generator, host_profile, peak_device_bytes: None };
     let stdin = std::io::stdin();
     let stdout = std::io::stdout();
     if let Err(e) = protocol::serve(stdin.lock(), stdout.lock(), &mut engine, limits) {
@@ -255,6 +285,11 @@ fn run<B: Backend>(args: Args, device: B::Device, mut info: BackendInfo, process
         std::process::exit(1);
     }
     engine.host_profile.finish();
+}
+
+/// The cache capacity of the warm-up request.
+fn warm_up_capacity() -> usize {
+    (WARM_UP_PROMPT.len() + WARM_UP_TOKENS).next_multiple_of(generate::CACHE_BUCKET)
 }
 
 #[cfg(any(feature = "cpu", feature = "ndarray"))]
@@ -273,7 +308,7 @@ fn cpu_name() -> String {
 /// CPU backends: no fusion or autotune switch, no device memory; `note` names the backend.
 #[cfg(any(feature = "cpu", feature = "ndarray"))]
 fn cpu_info(note: String) -> BackendInfo {
-    BackendInfo { backend: "cpu", device_name: cpu_name(), fusion: None, autotune: None, notes: vec![note], device_memory: None }
+    BackendInfo { backend: "cpu", device_name: cpu_name(), fusion: None, autotune: None, notes: vec![note] }
 }
 
 /// The NVIDIA driver lists each GPU's model under /proc on Linux; cubecl does not expose it.
@@ -286,11 +321,11 @@ fn nvidia_gpu_name(index: usize) -> Option<String> {
     Some(line.trim_start_matches("Model:").trim().to_owned())
 }
 
-/// GPU backends: `fusion` is confirmed from the backend type in `run`; autotune is a compile-time
-/// feature that every GPU feature of this crate turns on.
+/// GPU backends: fusion and autotune are compile-time features of Burn that every GPU feature of
+/// this crate turns on (with `fusion`, Burn's CubeCL backends fuse by default).
 #[cfg(any(feature = "wgpu", feature = "cuda", feature = "metal"))]
-fn gpu_flags(backend: &'static str) -> BackendInfo {
-    BackendInfo { backend, device_name: String::new(), fusion: Some(false), autotune: Some(true), notes: Vec::new(), device_memory: None }
+fn gpu_flags(backend: &'static str, device_name: String) -> BackendInfo {
+    BackendInfo { backend, device_name, fusion: Some(true), autotune: Some(true), notes: Vec::new() }
 }
 
 fn main() {
@@ -310,42 +345,30 @@ fn main() {
             }
             let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
             let info = cpu_info(format!("burn-flex CPU backend, {threads} threads"));
-            run::<burn::backend::Flex>(args, Default::default(), info, process_start);
+            run(args, Device::flex(), info, process_start);
         }
         #[cfg(feature = "ndarray")]
         "ndarray" => {
             let info = cpu_info("burn-ndarray CPU backend (comparison only)".into());
-            run::<burn::backend::NdArray>(args, Default::default(), info, process_start);
+            run(args, Device::ndarray(), info, process_start);
         }
         #[cfg(feature = "wgpu")]
         "wgpu" => {
-            use burn::backend::wgpu::WgpuDevice;
-            let device = args.device.map_or(WgpuDevice::DefaultDevice, WgpuDevice::DiscreteGpu);
-            let mut info = gpu_flags("wgpu-vulkan");
-            info.device_name = format!("wgpu {device:?}");
-            info.device_memory = Some(cubecl_reserved_bytes::<cubecl::wgpu::WgpuRuntime>(&device));
-            run::<burn::backend::Vulkan>(args, device, info, process_start);
+            let kind = args.device.map_or(DeviceKind::DefaultDevice, DeviceKind::DiscreteGpu);
+            let info = gpu_flags("wgpu-vulkan", format!("wgpu {kind:?}"));
+            run(args, Device::vulkan(kind), info, process_start);
         }
         #[cfg(feature = "metal")]
         "metal" => {
-            use burn::backend::wgpu::WgpuDevice;
-            let device = args.device.map_or(WgpuDevice::DefaultDevice, WgpuDevice::DiscreteGpu);
-            let mut info = gpu_flags("wgpu-metal");
-            info.device_name = format!("wgpu {device:?}");
-            run::<burn::backend::Metal>(args, device, info, process_start);
+            let kind = args.device.map_or(DeviceKind::DefaultDevice, DeviceKind::DiscreteGpu);
+            let info = gpu_flags("wgpu-metal", format!("wgpu {kind:?}"));
+            run(args, Device::metal(kind), info, process_start);
         }
         #[cfg(feature = "cuda")]
         "cuda" => {
             let index = args.device.unwrap_or(0);
-            let mut info = gpu_flags("cuda");
-            info.device_name = nvidia_gpu_name(index).unwrap_or_else(|| format!("CUDA device {index}"));
-            let device = burn::backend::cuda::CudaDevice::new(index);
-            info.device_memory = Some(cubecl_reserved_bytes::<cubecl::cuda::CudaRuntime>(&device));
-            if args.fusion {
-                run::<burn::backend::Cuda>(args, device, info, process_start);
-            } else {
-                run::<burn_cubecl::CubeBackend<cubecl::cuda::CudaRuntime, f32, i32, u8>>(args, device, info, process_start);
-            }
+            let info = gpu_flags("cuda", nvidia_gpu_name(index).unwrap_or_else(|| format!("CUDA device {index}")));
+            run(args, Device::cuda(index), info, process_start);
         }
         other => fatal("internal", &format!("--backend {other}: not compiled in")),
     }
@@ -370,9 +393,9 @@ mod tests {
             assert_eq!(parsed.dtype, DType::F16);
             assert_eq!(parsed.device, None);
             assert!(args("--model m --backend cpu --dtype f64").err().unwrap().starts_with("--dtype"));
-            assert!(parsed.fusion);
-            assert!(args("--model m --backend cpu --fusion off").err().unwrap().contains("only for the cuda backend"));
-            assert!(args("--model m --backend cpu --fusion maybe").err().unwrap().starts_with("--fusion"));
+            assert!(parsed.decode_graph);
+            assert!(!args("--model m --backend cpu --decode-graph off").ok().unwrap().decode_graph);
+            assert!(args("--model m --backend cpu --decode-graph maybe").err().unwrap().starts_with("--decode-graph"));
         }
         assert!(args("--backend cpu").err().unwrap().contains("--model is required"));
         assert!(args("--model m --bogus").err().unwrap().contains("unknown argument"));
