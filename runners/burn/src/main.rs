@@ -68,8 +68,12 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
     let mut dtype = DType::F16;
     let mut backend = compiled_backends().first().map(|b| b.to_string());
     let mut device = None;
-    // Explicit is the faster of the two on the CPU (flex) backend; see README.
-    let mut attention = AttentionImpl::Explicit;
+    // Explicit is the faster of the two on the CPU (flex) backend; see README. The environment
+    // can change the default for runners the harness starts (it passes no runner flags).
+    let mut attention = match std::env::var("QWEN3_BURN_ATTENTION").as_deref() {
+        Ok(name) => AttentionImpl::parse(name).map_err(|e| format!("QWEN3_BURN_ATTENTION: {e}"))?,
+        Err(_) => AttentionImpl::Explicit,
+    };
     let mut decode_graph = true;
     while let Some(flag) = argv.next() {
         let mut value = || argv.next().ok_or_else(|| format!("{flag}: missing value"));
@@ -91,13 +95,7 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
                     n => Some(n.parse().map_err(|_| format!("--device: expected auto or an index, got {n:?}"))?),
                 }
             }
-            "--attention" => {
-                attention = match value()?.as_str() {
-                    "burn" => AttentionImpl::Burn,
-                    "explicit" => AttentionImpl::Explicit,
-                    other => return Err(format!("--attention: unknown {other:?} (burn, explicit)")),
-                }
-            }
+            "--attention" => attention = AttentionImpl::parse(&value()?).map_err(|e| format!("--attention: {e}"))?,
             "--decode-graph" => {
                 decode_graph = match value()?.as_str() {
                     "on" => true,
@@ -197,24 +195,29 @@ impl Engine for BurnEngine {
     }
 }
 
-/// Tokens the runner's warm-up decodes, and with a decode graph the tokens the graph must
-/// reproduce from the plain steps before the runner says `ready`.
+/// Tokens the runner's warm-up decodes, and with a decode graph the tokens checked against one
+/// teacher-forced pass of plain operations before the runner says `ready`.
 const WARM_UP_PROMPT: [u32; 4] = [0, 1, 2, 3];
-const WARM_UP_TOKENS: usize = 8;
+const WARM_UP_TOKENS: usize = 16;
+/// How far down the teacher-forced ranking each graph-decoded token may be.
+const GRAPH_CHECK_TOP_K: usize = 3;
 
 /// A captured graph replays raw launches against the buffers it recorded; if an in-place write
-/// had silently become a copy, replays would read stale buffers. Decoding the warm-up prompt
-/// both ways and comparing the tokens catches that before any measurement.
+/// had silently become a copy, replays would read stale buffers and decode nonsense. So every
+/// token the graph decoded from the warm-up prompt must rank in the top 3 of one teacher-forced
+/// prefill over the same tokens (plain operations). Not exact equality: the graph and the plain
+/// path may run differently tuned kernels, and the synthetic model's f16 logits have near-ties
+/// (H200, 2026-11-25: a graph run chose the second of two near-tied tokens at step 4).
 fn check_graph_against_plain_steps(model: &Rc<Qwen3>, graph_tokens: &[u32]) -> Result<(), String> {
-    let plain = Generator::new(model.clone(), false).generate(&WARM_UP_PROMPT, WARM_UP_TOKENS, Instant::now());
-    if plain.token_ids == graph_tokens {
-        Ok(())
-    } else {
-        Err(format!(
-            "the captured decode graph gave tokens {graph_tokens:?} where plain decode steps gave {:?}; run with --decode-graph off",
-            plain.token_ids
-        ))
+    let scores = generate::score(model, &WARM_UP_PROMPT, graph_tokens, GRAPH_CHECK_TOP_K);
+    for (step, (token, ranked)) in graph_tokens.iter().zip(&scores.top_k).enumerate() {
+        if !ranked.iter().any(|(id, _)| id == token) {
+            return Err(format!(
+                "the captured decode graph chose token {token} at step {step}, outside the top {GRAPH_CHECK_TOP_K} of a plain teacher-forced pass ({ranked:?}); run with --decode-graph off"
+            ));
+        }
     }
+    Ok(())
 }
 
 /// Loads the model on `device`, prints `ready`, then serves stdin until shutdown.
@@ -397,6 +400,8 @@ mod tests {
             assert!(!args("--model m --backend cpu --decode-graph off").ok().unwrap().decode_graph);
             assert!(args("--model m --backend cpu --decode-graph maybe").err().unwrap().starts_with("--decode-graph"));
         }
+        assert!(args("--model m --attention flash").err().unwrap().starts_with("--attention: unknown attention \"flash\""));
+        assert_eq!(args("--model m --attention burn").ok().unwrap().attention, AttentionImpl::Burn);
         assert!(args("--backend cpu").err().unwrap().contains("--model is required"));
         assert!(args("--model m --bogus").err().unwrap().contains("unknown argument"));
     }

@@ -20,6 +20,14 @@ pub enum AttentionImpl {
 }
 
 impl AttentionImpl {
+    pub fn parse(name: &str) -> Result<Self, String> {
+        match name {
+            "burn" => Ok(AttentionImpl::Burn),
+            "explicit" => Ok(AttentionImpl::Explicit),
+            other => Err(format!("unknown attention {other:?} (burn, explicit)")),
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             AttentionImpl::Burn => "burn",
