@@ -30,17 +30,36 @@ describe("published runs", () => {
     for (const name of ["report.md", "NOTES.md", "decode_tps_bar.png"]) expect(existsSync(join(dir, name)), name).toBe(true);
   });
 
-  it("the README's H100 table quotes the medians of docs/results/h100x2-2026-11-25", () => {
-    const model = loadResults(runFolders(join(PUBLISHED, "h100x2-2026-11-25")));
-    const median = (label: string, prompt: string) => model.summaries.find((s) => s.label === label && s.promptId === prompt)!.decodeTps.estimate;
+  /** The README table under `heading`: per prompt row, the first number of each cell after the prompt. */
+  function quotedMedians(heading: string, prompt: string): string[] {
     const readme = readFileSync(join(REPO_ROOT, "README.md"), "utf8");
-    const section = readme.slice(readme.indexOf("### NVIDIA H100"), readme.indexOf("Command (on the host"));
+    const start = readme.indexOf(heading);
+    const section = readme.slice(start, readme.indexOf("Command (on the host", start));
+    const row = section.split("\n").find((line) => line.startsWith(`| ${prompt} (`)) ?? "";
+    return row.split("|").slice(2, -1).map((cell) => cell.trim().split(" ")[0]);
+  }
+
+  /** A median as the README writes it: whole numbers from 100 tok/s, one decimal below. */
+  function medians(run: string[], labels: string[], prompt: string): string[] {
+    const model = loadResults(run);
+    return labels.map((label) => {
+      const estimate = model.summaries.find((s) => s.label === label && s.promptId === prompt)!.decodeTps.estimate;
+      return estimate >= 100 ? Math.round(estimate).toString() : estimate.toFixed(1);
+    });
+  }
+
+  it("the README's H100 table quotes the medians of docs/results/h100x2-2026-11-25", () => {
+    const run = runFolders(join(PUBLISHED, "h100x2-2026-11-25"));
     for (const prompt of ["short", "medium", "long"]) {
-      const row = section.split("\n").find((line) => line.startsWith(`| ${prompt} (`)) ?? "";
-      const cells = row.split("|").slice(2, -1).map((cell) => cell.trim().split(" ")[0]);
       const labels = ["torch (gpu0)", "torch-compile", "mlx-lm", "burn-cuda", "burn-wgpu"];
-      const quoted = labels.map((label) => (median(label, prompt) >= 100 ? Math.round(median(label, prompt)).toString() : median(label, prompt).toFixed(1)));
-      expect(cells, `README row ${prompt}`).toEqual(quoted);
+      expect(quotedMedians("### NVIDIA H100", prompt), `README row ${prompt}`).toEqual(medians(run, labels, prompt));
+    }
+  });
+
+  it("the README's H200 table quotes the medians of docs/results/h200-2026-11-26", () => {
+    const run = runFolders(join(PUBLISHED, "h200-2026-11-26"));
+    for (const prompt of ["short", "medium", "long"]) {
+      expect(quotedMedians("### NVIDIA H200", prompt), `README row ${prompt}`).toEqual(medians(run, ["burn-cuda", "torch-compile"], prompt));
     }
   });
 });
