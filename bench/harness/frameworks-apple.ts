@@ -96,7 +96,7 @@ const burnMlx = binaryRunner({
   args: ["--backend", "mlx"],
 });
 
-/** The Burn 0.21 runner (runners/burn) built with its `metal` feature: burn-wgpu with the MSL compiler. */
+/** The Burn runner (runners/burn) built with its `metal` feature: burn-wgpu with the MSL compiler. */
 const burnMetal: Framework = {
   name: "burn-metal",
   description: "Burn (Rust): Qwen3 on Burn's wgpu backend compiling to Metal (MSL), fusion and autotune on",
