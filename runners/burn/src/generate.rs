@@ -98,7 +98,7 @@ impl Decoder {
         let device = model.device.clone();
         let one = || Tensor::<1, Int>::zeros([1], (&device, DType::I32));
         let state = Rc::new(RefCell::new(DecodeState { cache: model.new_cache(capacity), token: one(), position: one() }));
-        let step: StepFn = {
+        let mut step: StepFn = {
             let (model, state) = (model.clone(), state.clone());
             Box::new(move || {
                 let mut guard = state.borrow_mut();
@@ -112,7 +112,6 @@ impl Decoder {
                 next
             })
         };
-        let mut step = step;
         let (runner, capture_error) = if graph {
             match StepGraph::capture(&device, &mut step) {
                 Ok(captured) => (StepRunner::Graph(captured, step), None),
