@@ -51,11 +51,10 @@ impl KvCache {
             }
         };
         let (keys, values) = (padded(keys), padded(values));
-        self.update(layer, |cache| LayerCache {
+        let cache = self.update(layer, |cache| LayerCache {
             keys: cache.keys.slice_assign(range.clone(), keys),
             values: cache.values.slice_assign(range, values),
         });
-        let cache = self.layers[layer].as_ref().expect("layer cache present");
         (cache.keys.clone().narrow(2, 0, len), cache.values.clone().narrow(2, 0, len))
     }
 
@@ -66,19 +65,18 @@ impl KvCache {
     /// only `Add` for float `select_assign`: the prefill zeroed the slot, so adding is assigning
     /// (x + 0 = x exactly).
     pub fn write_at(&mut self, layer: usize, positions: Tensor<1, Int>, keys: Tensor<4>, values: Tensor<4>) -> (Tensor<4>, Tensor<4>) {
-        self.update(layer, |cache| LayerCache {
+        let cache = self.update(layer, |cache| LayerCache {
             keys: cache.keys.select_assign(2, positions.clone(), keys, IndexingUpdateOp::Add),
             values: cache.values.select_assign(2, positions, values, IndexingUpdateOp::Add),
         });
-        let cache = self.layers[layer].as_ref().expect("layer cache present");
         (cache.keys.clone(), cache.values.clone())
     }
 
     /// Hands the layer's buffers, uniquely held, to `write`: the backend then writes them in place
     /// (CubeCL copies a buffer that another handle still shares), which keeps the addresses a
-    /// captured decode graph replays against.
-    fn update(&mut self, layer: usize, write: impl FnOnce(LayerCache) -> LayerCache) {
+    /// captured decode graph replays against. Returns the written buffers.
+    fn update(&mut self, layer: usize, write: impl FnOnce(LayerCache) -> LayerCache) -> &LayerCache {
         let cache = self.layers[layer].take().expect("layer cache present");
-        self.layers[layer] = Some(write(cache));
+        self.layers[layer].insert(write(cache))
     }
 }

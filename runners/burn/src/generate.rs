@@ -11,7 +11,14 @@ use std::rc::Rc;
 use std::time::Instant;
 
 /// Granularity of KV cache capacities, in positions.
-pub const CACHE_BUCKET: usize = 256;
+const CACHE_BUCKET: usize = 256;
+
+/// The cache capacity, and so the [`Decoder`], of a request. Decode kernels are shaped by the
+/// capacity; rounding it up lets requests of similar length (and the warm-up) share a decoder,
+/// its compiled and autotuned kernels and its graph.
+pub fn capacity_for(prompt_len: usize, max_new_tokens: usize) -> usize {
+    (prompt_len + max_new_tokens).next_multiple_of(CACHE_BUCKET)
+}
 
 pub struct Generation {
     pub token_ids: Vec<u32>,
@@ -71,6 +78,14 @@ struct DecodeState {
     position: Tensor<1, Int>,
 }
 
+impl DecodeState {
+    /// Sets the next step's input token and position, in place where a replay will read them.
+    fn set_input(&mut self, token: Tensor<1, Int>, position: Tensor<1, Int>) {
+        self.token.inplace(|t| t.slice_assign([0..1], token));
+        self.position.inplace(|p| p.slice_assign([0..1], position));
+    }
+}
+
 type StepFn = Box<dyn FnMut() -> Tensor<1, Int>>;
 
 /// How a decode step is issued: the model's operations run again (recorded one by one by Burn's
@@ -105,10 +120,8 @@ impl Decoder {
                 let s = &mut *guard;
                 let hidden = model.decode(s.token.clone(), s.position.clone(), &mut s.cache);
                 let next: Tensor<1, Int> = model.logits(hidden).argmax(2).reshape([1]);
-                // The next step's input, written in place where a replay will read it.
                 let advanced = s.position.clone().add_scalar(1);
-                s.token.inplace(|t| t.slice_assign([0..1], next.clone()));
-                s.position.inplace(|p| p.slice_assign([0..1], advanced));
+                s.set_input(next.clone(), advanced);
                 next
             })
         };
@@ -136,9 +149,7 @@ impl Decoder {
         let s = &mut *guard;
         let hidden = self.model.prefill(token_tensor(prompt, device), &mut s.cache);
         let first: Tensor<1, Int> = self.model.logits(hidden.narrow(1, prompt.len() - 1, 1)).argmax(2).reshape([1]);
-        let position = token_tensor(&[prompt.len() as u32], device);
-        s.token.inplace(|t| t.slice_assign([0..1], first.clone()));
-        s.position.inplace(|p| p.slice_assign([0..1], position));
+        s.set_input(first.clone(), token_tensor(&[prompt.len() as u32], device));
         first
     }
 
@@ -158,7 +169,7 @@ impl Decoder {
 pub struct Generator {
     pub model: Rc<Qwen3>,
     /// Capture decode steps as graphs where the backend can.
-    pub graph: bool,
+    graph: bool,
     decoders: HashMap<usize, Decoder>,
 }
 
@@ -176,10 +187,7 @@ impl Generator {
     /// Prefills `prompt` in one forward pass, then decodes one token per step, `max_new_tokens`
     /// in all (EOS ignored). The argmax stays on the device and feeds the next step directly.
     pub fn generate(&mut self, prompt: &[u32], max_new_tokens: usize, start: Instant) -> Generation {
-        // Decode kernels are shaped by the cache capacity; rounding it up lets requests of
-        // similar length (and the warm-up) share a decoder, its compiled and autotuned kernels
-        // and its graph.
-        let decoder = self.decoder((prompt.len() + max_new_tokens).next_multiple_of(CACHE_BUCKET));
+        let decoder = self.decoder(capacity_for(prompt.len(), max_new_tokens));
         let mut token_ids = Vec::with_capacity(max_new_tokens);
         let mut token_times_ns = Vec::with_capacity(max_new_tokens);
         let mut next = decoder.start(prompt);

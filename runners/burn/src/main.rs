@@ -36,9 +36,9 @@ struct Args {
     backend: String,
     device: Option<usize>,
     attention: AttentionImpl,
-    /// Capture each decode step as a graph and replay it (`burn::tensor::capture`; a hardware
-    /// graph on CUDA, the plain step elsewhere). `off` issues every step's operations (a
-    /// diagnostic; the harness runs the default).
+    /// Capture the decode step as a graph and replay it per token where the backend can
+    /// (src/step_graph.rs; CUDA and wgpu here, flex refuses). `off` issues every step's
+    /// operations (a diagnostic; the harness runs the default).
     decode_graph: bool,
 }
 
@@ -118,7 +118,7 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
 
 /// `burn` on CUDA: Burn 0.22.0-pre.3's CUDA backend decodes the explicit attention wrongly (tokens
 /// outside the teacher-forced top 3 on the H200, where the CPU backend agrees with its prefill;
-/// see README, "Decode check"), and Burn's op was the faster there. `explicit` elsewhere: the
+/// see README, "Decode graph"), and Burn's op was the faster there. `explicit` elsewhere: the
 /// faster on the CPU (flex).
 fn default_attention(backend: &str) -> AttentionImpl {
     if backend == "cuda" { AttentionImpl::Burn } else { AttentionImpl::Explicit }
@@ -257,7 +257,7 @@ fn run(args: Args, mut device: Device, mut info: BackendInfo, process_start: Ins
     // the first decode graph happen here.
     let mut generator = Generator::new(model.clone(), args.decode_graph);
     let warm_up = or_fatal("the warm-up forward pass", || generator.generate(&WARM_UP_PROMPT, WARM_UP_TOKENS, Instant::now()));
-    let decoder = generator.decoder(warm_up_capacity());
+    let decoder = generator.decoder(generate::capacity_for(WARM_UP_PROMPT.len(), WARM_UP_TOKENS));
     let (graph, capture_error) = (decoder.is_graph(), decoder.capture_error.clone());
     let hint = if graph { "; try --decode-graph off or another --attention" } else { "; try another --attention" };
     or_fatal("checking decode against prefill", || check_decode_against_prefill(&model, &warm_up.token_ids))
@@ -297,11 +297,6 @@ fn run(args: Args, mut device: Device, mut info: BackendInfo, process_start: Ins
         std::process::exit(1);
     }
     engine.host_profile.finish();
-}
-
-/// The cache capacity of the warm-up request.
-fn warm_up_capacity() -> usize {
-    (WARM_UP_PROMPT.len() + WARM_UP_TOKENS).next_multiple_of(generate::CACHE_BUCKET)
 }
 
 #[cfg(any(feature = "cpu", feature = "ndarray"))]
