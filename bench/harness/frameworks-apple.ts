@@ -17,6 +17,7 @@ async function notAppleSilicon(): Promise<string | null> {
 /** A runner binary that one build command produces; BENCH_<NAME>_BIN points at a prebuilt one. */
 function binaryRunner(opts: {
   name: string;
+  readyFramework: string;
   description: string;
   binary: () => string;
   /** Set when the binary comes from the environment: setup then builds nothing. */
@@ -27,6 +28,7 @@ function binaryRunner(opts: {
 }): Framework {
   return {
     name: opts.name,
+    readyFramework: opts.readyFramework,
     description: opts.description,
     async probe(): Promise<Availability> {
       const reason = await notAppleSilicon();
@@ -44,7 +46,7 @@ function binaryRunner(opts: {
   };
 }
 
-const mlxSwiftDir = join(RUNNERS_DIR, "mlx-swift");
+const mlxSwiftDir = join(RUNNERS_DIR, "mlx-swift-runner");
 /** xcodebuild's products folder; the MLX Metal library (mlx-swift_Cmlx.bundle) sits beside the binary. */
 const mlxSwiftBinary = (): string =>
   process.env.BENCH_MLX_SWIFT_BIN || join(mlxSwiftDir, ".build", "xcode", "Build", "Products", "Release", "qwen3-mlx-swift-runner");
@@ -78,6 +80,7 @@ async function buildBurnMlx(): Promise<void> {
 
 const mlxSwift = binaryRunner({
   name: "mlx-swift",
+  readyFramework: "mlx-swift",
   description: "MLX Swift: Qwen3 written on mlx-swift 0.31.4 ops (MLXFast rmsNorm/RoPE/attention), pipelined greedy decode, on Metal",
   binary: mlxSwiftBinary,
   prebuilt: () => Boolean(process.env.BENCH_MLX_SWIFT_BIN),
@@ -88,6 +91,7 @@ const mlxSwift = binaryRunner({
 
 const burnMlx = binaryRunner({
   name: "burn-mlx",
+  readyFramework: "burn-mlx",
   description: "Burn 0.16 + burn-mlx 0.1.2 (Rust): Qwen3 on the MLX backend, on Metal; f32 only",
   binary: burnMlxBinary,
   prebuilt: () => Boolean(process.env.BENCH_BURN_MLX_BIN),
@@ -99,6 +103,7 @@ const burnMlx = binaryRunner({
 /** The Burn runner (runners/burn) built with its `metal` feature: burn-wgpu with the MSL compiler. */
 const burnMetal: Framework = {
   name: "burn-metal",
+  readyFramework: "burn",
   description: "Burn (Rust): Qwen3 on Burn's wgpu backend compiling to Metal (MSL), fusion and autotune on",
   async probe() {
     const reason = await notAppleSilicon();

@@ -20,6 +20,8 @@ export interface Availability {
  */
 export interface Framework {
   name: string;
+  /** The `framework` value this runner's `ready` line carries (runners/PROTOCOL.md). */
+  readyFramework: string;
   description: string;
   /** Is it usable now? No side effects. */
   probe(): Promise<Availability>;
@@ -34,6 +36,7 @@ const env = process.env;
 /** A Python runner at runners/<folder>/runner.py, in its own uv venv. */
 function pythonRunner(opts: {
   name: string;
+  readyFramework: string;
   folder: string;
   description: string;
   modules: string[];
@@ -53,6 +56,7 @@ function pythonRunner(opts: {
   };
   return {
     name: opts.name,
+    readyFramework: opts.readyFramework,
     description: opts.description,
     async probe() {
       const extras = await opts.extras();
@@ -83,6 +87,7 @@ function pythonRunner(opts: {
 
 const mlxLm = pythonRunner({
   name: "mlx-lm",
+  readyFramework: "mlx-lm",
   folder: "mlx-lm",
   description: "mlx-lm (Python): mlx-lm's own Qwen3 model and generate_step, on Metal, CUDA or CPU",
   modules: ["mlx_lm"],
@@ -102,6 +107,7 @@ const mlxLm = pythonRunner({
 function torchRunner(variant: "eager" | "compile"): Framework {
   return pythonRunner({
     name: variant === "eager" ? "torch" : "torch-compile",
+    readyFramework: "torch",
     folder: "torch",
     description:
       variant === "eager"
@@ -127,6 +133,7 @@ function torchRunner(variant: "eager" | "compile"): Framework {
 function burnRunner(backend: "cpu" | "wgpu" | "cuda", description: string, unavailableHere: () => Promise<string | null>): Framework {
   return {
     name: `burn-${backend}`,
+    readyFramework: "burn",
     description,
     async probe() {
       const reason = await unavailableHere();

@@ -28,7 +28,7 @@ describe("Apple frameworks", () => {
     const started = Date.now();
     for (const f of APPLE_FRAMEWORKS) await f.setup();
     expect(Date.now() - started).toBeLessThan(5_000);
-    expect(existsSync(join(RUNNERS_DIR, "mlx-swift", ".build"))).toBe(false);
+    expect(existsSync(join(RUNNERS_DIR, "mlx-swift-runner", ".build"))).toBe(false);
   });
 
   test("launch commands: the mlx-swift binary from xcodebuild, burn's --backend metal, burn-mlx's --backend mlx", async () => {
@@ -42,9 +42,9 @@ describe("Apple frameworks", () => {
   });
 });
 
-describe("runners/mlx-swift (file-level: no Swift toolchain off macOS)", () => {
-  const manifest = read("runners", "mlx-swift", "Package.swift");
-  const sourcesDir = join(RUNNERS_DIR, "mlx-swift", "Sources", "Qwen3MLXSwiftRunner");
+describe("runners/mlx-swift-runner (file-level: no Swift toolchain off macOS)", () => {
+  const manifest = read("runners", "mlx-swift-runner", "Package.swift");
+  const sourcesDir = join(RUNNERS_DIR, "mlx-swift-runner", "Sources", "Qwen3MLXSwiftRunner");
   const sources = readdirSync(sourcesDir).map((file) => ({ file, text: readFileSync(join(sourcesDir, file), "utf8") }));
 
   test("Package.swift: tools version, exact mlx-swift pin, MLX and MLXNN, the executable the harness launches", () => {

@@ -53,7 +53,7 @@ describe.each(available.map((f) => [f.name, f] as const))("%s", (name, framework
 
     test("ready line: protocol version, framework name, dtype actually used, parameter count", () => {
       expect(ReadyMessage.parse(runner.ready)).toBeTruthy();
-      expect(runner.ready.framework).toBe(name.startsWith("burn-") ? "burn" : name.replace(/-compile$/, ""));
+      expect(runner.ready.framework).toBe(framework.readyFramework);
       expect(runner.ready.dtype).toBe("f32");
       expect(runner.ready.parameter_count).toBe(19_546_560);
     });
