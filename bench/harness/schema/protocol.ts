@@ -6,6 +6,24 @@ export const PROTOCOL_VERSION = 1;
 
 const TokenIds = z.array(z.int().nonnegative());
 
+/**
+ * How a runner binary was built, as it embeds it at build time (optional in `ready`): lets a results
+ * file say which code produced the numbers, not only which framework version.
+ */
+export const RunnerBuild = z.object({
+  /** Commit of the runner's source (git describe or hash) at build time. */
+  commit: z.string().optional(),
+  /** True when the source tree had uncommitted changes at build time. */
+  dirty: z.boolean().optional(),
+  /** Compile-time features enabled (Cargo features, build flags). */
+  features: z.array(z.string()).optional(),
+  /** Build profile: "release", "debug", ... */
+  profile: z.string().optional(),
+  /** When the binary was built, ISO 8601. */
+  built_at: z.string().optional(),
+});
+export type RunnerBuild = z.infer<typeof RunnerBuild>;
+
 /** Line a runner prints once its model is loaded. */
 export const ReadyMessage = z.object({
   op: z.literal("ready"),
@@ -27,6 +45,8 @@ export const ReadyMessage = z.object({
   /** Kernel autotuning on/off where the framework has the switch, else null. */
   autotune: z.boolean().nullable(),
   notes: z.array(z.string()),
+  /** Build information of the runner binary, where it embeds one (compiled runners). */
+  build: RunnerBuild.optional(),
 });
 export type ReadyMessage = z.infer<typeof ReadyMessage>;
 

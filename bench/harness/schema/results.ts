@@ -81,13 +81,62 @@ export const AgreementRecord = z.object({
 });
 export type AgreementRecord = z.infer<typeof AgreementRecord>;
 
+/**
+ * A runner process that died during the run and was started again. The case it died in fails; the
+ * restart is kept so the report can warn and `compare` can refuse to gate on that case.
+ */
+export const RestartRecord = z.object({
+  /** Prompt of the request that was running when it died; null when outside a request. */
+  prompt_id: z.string().nullable(),
+  /** Iteration of that request (warm-up or timed, as in RunError); null when outside a request. */
+  iteration: z.int().nullable(),
+  /** Exit status of the dead process; null when a signal ended it. */
+  exit_code: z.int().nullable(),
+  /** Signal that ended it ("SIGKILL"); null when it exited. */
+  signal: z.string().nullable(),
+  /** Last lines of its stderr. */
+  stderr_tail: z.string(),
+  /** When the restart happened, ISO 8601. */
+  at: z.string(),
+});
+export type RestartRecord = z.infer<typeof RestartRecord>;
+
+/**
+ * What produced a results file, beyond the framework's version and the runner's build (both in
+ * `ready`): the harness's code, the dependency lockfiles, the command and the knobs it ran with.
+ */
+export const Provenance = z.object({
+  harness: z.object({
+    /** package.json's version. */
+    version: z.string(),
+    /** `git describe --always --dirty` of the harness checkout; null where there is no git. */
+    commit: z.string().nullable(),
+    /** True when the checkout had uncommitted changes; null where there is no git. */
+    dirty: z.boolean().nullable(),
+  }),
+  /** sha256 (hex) of each dependency lockfile or manifest that exists, by path relative to the repository. */
+  lockfiles: z.record(z.string(), z.string().regex(/^[0-9a-f]{64}$/)),
+  /** The harness process's command line (process.argv). */
+  command: z.array(z.string()),
+  /** Environment variables that steer a run (BENCH_*, QWEN3_*, MODEL_PATH, CUDA_VISIBLE_DEVICES) as set. */
+  env: z.record(z.string(), z.string()),
+  /** Node.js version of the harness ("v24.1.0"). */
+  node: z.string(),
+  /** NVIDIA driver version (nvidia-smi); null where there is none. */
+  gpu_driver: z.string().nullable(),
+});
+export type Provenance = z.infer<typeof Provenance>;
+
 /** `results/<timestamp>/<framework>_error.json`: a framework whose runner never started. */
 export const StartupFailureFile = RunError.extend({ framework: z.string() });
 export type StartupFailureFile = z.infer<typeof StartupFailureFile>;
 
 /** `results/<timestamp>/<framework>_results.json`: self-describing, rewritten after every run. */
 export const ResultsFile = z.object({
+  /** Harness version and commit: "0.1.0+g1a2b3c4" (or "0.1.0+g1a2b3c4-dirty"); plain "0.1.0" in files older than provenance. */
   harness_version: z.string(),
+  /** Absent in files written before provenance was recorded. */
+  provenance: Provenance.optional(),
   framework: z.string(),
   framework_version: z.string(),
   backend: z.string(),
@@ -112,5 +161,7 @@ export const ResultsFile = z.object({
   warmup_runs: z.array(RunRecord),
   agreement: z.array(AgreementRecord),
   errors: z.array(RunError),
+  /** Runner restarts during the run; absent (empty) in files written before they were recorded. */
+  restarts: z.array(RestartRecord).default([]),
 });
 export type ResultsFile = z.infer<typeof ResultsFile>;
