@@ -3,9 +3,10 @@ import { FRAMEWORKS, frameworkByName, type Availability, type Framework } from "
 import { hasAccelerator, platformFacts } from "./platform.ts";
 import { PROMPTS_FILE } from "./paths.ts";
 import { parseJsonFile } from "./schema/parse.ts";
+import { collectProvenance } from "./provenance.ts";
 import { PromptsFile, type AgreementConfig, type Profile, type Prompt } from "./schema/prompts.ts";
 import type { Dtype } from "./schema/model-config.ts";
-import type { ModelInfo, ResultsFile } from "./schema/results.ts";
+import type { ModelInfo, Provenance, ResultsFile } from "./schema/results.ts";
 import type { CheckedModel } from "./model/validate.ts";
 import type { Settings } from "./settings.ts";
 import { PromptTokenizer, type TokenizedPrompt } from "./tokenize.ts";
@@ -27,6 +28,8 @@ export interface BenchPlan {
   frameworks: (Availability & { name: string })[];
   prompts: TokenizedPrompt[];
   host: ResultsFile["host"];
+  /** Harness commit, lockfiles, command line and knobs, collected in the main process (absent in hand-made test plans). */
+  provenance?: Provenance;
 }
 
 /** Frameworks in run order: the ones asked for (or all known), the reference first. */
@@ -62,6 +65,7 @@ export async function makePlan(settings: Settings, model: CheckedModel, runDir: 
       cpu_cores: cpus().length,
       memory_gb: Math.round((totalmem() / 2 ** 30) * 10) / 10,
     },
+    provenance: collectProvenance(),
   };
 }
 

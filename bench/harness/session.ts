@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { checkAgreement } from "./agreement.ts";
 import { frameworkByName } from "./frameworks.ts";
-import { HARNESS_VERSION } from "./version.ts";
+import { harnessVersion } from "./version.ts";
+import { collectProvenance } from "./provenance.ts";
 import { runRecord } from "./measure.ts";
 import { GpuPowerSampler, visibleGpuIndex } from "./power.ts";
 import { modelInfoFor } from "./model/validate.ts";
@@ -61,8 +62,10 @@ export class FrameworkSession {
 
   private makeWriter(runner: RunnerProcess): ResultsWriter {
     const ready = runner.ready;
+    const provenance = this.plan.provenance ?? collectProvenance();
     return new ResultsWriter(this.plan.runDir, {
-      harness_version: HARNESS_VERSION,
+      harness_version: harnessVersion(provenance.harness.commit),
+      provenance,
       framework: this.name,
       framework_version: ready.framework_version,
       backend: ready.backend,

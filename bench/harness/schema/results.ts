@@ -133,7 +133,7 @@ export type StartupFailureFile = z.infer<typeof StartupFailureFile>;
 
 /** `results/<timestamp>/<framework>_results.json`: self-describing, rewritten after every run. */
 export const ResultsFile = z.object({
-  /** Harness version and commit: "0.1.0+g1a2b3c4" (or "0.1.0+g1a2b3c4-dirty"); plain "0.1.0" in files older than provenance. */
+  /** Harness version and commit: "0.1.0+1a2b3c4" (or "0.1.0+1a2b3c4-dirty"); plain "0.1.0" in files older than provenance. */
   harness_version: z.string(),
   /** Absent in files written before provenance was recorded. */
   provenance: Provenance.optional(),

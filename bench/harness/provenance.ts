@@ -1,0 +1,78 @@
+import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { REPO_ROOT } from "./paths.ts";
+import type { Provenance } from "./schema/results.ts";
+import { PACKAGE_VERSION } from "./version.ts";
+
+/** Commit of a checkout without git (an unpacked copy), when whoever copied it says so. */
+export const COMMIT_ENV = "QWEN3_BENCH_COMMIT";
+
+/** Files whose content pins the harness's and runners' dependencies, relative to the repository. */
+const LOCKFILE_NAMES = ["Cargo.lock", "uv.lock", "pyproject.toml", "Package.resolved", "requirements.txt"];
+
+/** Environment variables that change what a run measures or how. */
+const KNOB = /^(BENCH_|QWEN3_)|^(MODEL_PATH|CUDA_VISIBLE_DEVICES|HIP_VISIBLE_DEVICES)$/;
+
+/** Standard output of a command, trimmed; null when it cannot run or fails. */
+function outputOf(command: string, args: string[], cwd = REPO_ROOT): string | null {
+  const result = spawnSync(command, args, { cwd, encoding: "utf8", timeout: 10_000 });
+  return result.status === 0 && typeof result.stdout === "string" ? result.stdout.trim() : null;
+}
+
+/** The harness checkout: `git describe --always --dirty`, or the commit given in QWEN3_BENCH_COMMIT where there is no git. */
+export function harnessCommit(env: NodeJS.ProcessEnv = process.env): { commit: string | null; dirty: boolean | null } {
+  const described = outputOf("git", ["describe", "--always", "--dirty"]);
+  if (described) return { commit: described, dirty: described.endsWith("-dirty") };
+  const given = env[COMMIT_ENV]?.trim();
+  return given ? { commit: given, dirty: given.endsWith("-dirty") ? true : null } : { commit: null, dirty: null };
+}
+
+/** sha256 of package-lock.json and of each runner's lockfiles and Python/Swift manifests that exist. */
+export function lockfileHashes(root = REPO_ROOT): Record<string, string> {
+  const paths = ["package-lock.json"];
+  const runners = join(root, "runners");
+  if (existsSync(runners)) {
+    for (const entry of readdirSync(runners, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name).sort()) {
+      for (const name of LOCKFILE_NAMES) paths.push(`runners/${entry}/${name}`);
+    }
+  }
+  const hashes: Record<string, string> = {};
+  for (const path of paths) {
+    const file = join(root, path);
+    if (existsSync(file)) hashes[path] = createHash("sha256").update(readFileSync(file)).digest("hex");
+  }
+  return hashes;
+}
+
+/** The knobs set in an environment (empty values left out: they mean unset to the settings reader). */
+export function knobsOf(env: NodeJS.ProcessEnv): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(env)
+      .filter((entry): entry is [string, string] => KNOB.test(entry[0]) && typeof entry[1] === "string" && entry[1] !== "")
+      .sort(([a], [b]) => a.localeCompare(b)),
+  );
+}
+
+/** NVIDIA driver version of the first GPU, or null without nvidia-smi. */
+function gpuDriver(): string | null {
+  const out = outputOf("nvidia-smi", ["--query-gpu=driver_version", "--format=csv,noheader"]);
+  return out ? out.split("\n")[0].trim() || null : null;
+}
+
+/**
+ * What produced a run, collected once in the harness's main process (where process.argv is the
+ * command the user typed) and handed to the bench workers in the plan.
+ */
+export function collectProvenance(argv: string[] = process.argv, env: NodeJS.ProcessEnv = process.env): Provenance {
+  const { commit, dirty } = harnessCommit(env);
+  return {
+    harness: { version: PACKAGE_VERSION, commit, dirty },
+    lockfiles: lockfileHashes(),
+    command: [...argv],
+    env: knobsOf(env),
+    node: process.version,
+    gpu_driver: gpuDriver(),
+  };
+}
