@@ -23,6 +23,13 @@ export interface LaunchSpec {
   env?: Record<string, string>;
 }
 
+/** How a runner process ended: an exit code, or the signal that killed it. */
+export interface ExitStatus {
+  exitCode: number | null;
+  /** "SIGKILL", or null when it exited by itself. */
+  signal: string | null;
+}
+
 /** A runner that failed: it exited, timed out, broke the protocol or answered with an error. */
 export class RunnerError extends Error {
   readonly kind: "fatal" | "exited" | "timeout" | "protocol" | "error_reply";
@@ -92,6 +99,12 @@ export class RunnerProcess {
     return new RunnerProcess(child, lines, stderr, message);
   }
 
+  /** Waits for the process to end (kill() it first unless it is ending) and says how it ended. */
+  async exitStatus(): Promise<ExitStatus> {
+    const result = await this.child;
+    return { exitCode: result.signal ? null : (result.exitCode ?? null), signal: result.signal ?? null };
+  }
+
   /** True once the process has exited (crashed, killed or shut down). */
   get hasExited(): boolean {
     return this.exited !== null;
@@ -99,6 +112,11 @@ export class RunnerProcess {
 
   get framework(): string {
     return this.ready.framework;
+  }
+
+  /** The runner's process id (the harness samples its memory from outside). */
+  get pid(): number | undefined {
+    return this.child.pid;
   }
 
   stderrTail(): string {

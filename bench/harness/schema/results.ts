@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { Dtype } from "./model-config.ts";
+import { Budget } from "./prompts.ts";
 import { ReadyMessage } from "./protocol.ts";
 
 /** The model a results file measured. */
@@ -45,8 +46,16 @@ export const RunRecord = z.object({
   prefill_tps: z.number().nonnegative(),
   /** Peak resident set size of the runner process so far, MiB. */
   peak_rss_mb: z.number().nonnegative(),
-  /** Peak device memory the framework reports, MiB; null where none. */
+  /** Peak device memory the framework reports, MiB; null where none. What it counts differs per framework: see device_memory_metric. */
   peak_device_mb: z.number().nonnegative().nullable(),
+  /**
+   * Peak memory of the runner's process tree during this request, measured by the harness from
+   * outside the runner the same way for every framework (process_memory_source says how), MiB;
+   * null where nothing could be read.
+   */
+  process_memory_mb: z.number().nonnegative().nullable().optional(),
+  /** nvml-process (GPU memory NVML attributes to the runner), nvml-device (the GPU's whole used memory), phys-footprint (macOS), rss (CPU). */
+  process_memory_source: z.enum(["nvml-process", "nvml-device", "phys-footprint", "rss"]).nullable().optional(),
   /** Harness round trip (write request → parse reply) minus the runner's total_time_ns, milliseconds. */
   harness_overhead_ms: z.number(),
   /** Wall-clock time the request was sent, ISO 8601. */
@@ -127,6 +136,27 @@ export const Provenance = z.object({
 });
 export type Provenance = z.infer<typeof Provenance>;
 
+/**
+ * What one (framework, prompt) case ran, as its runner's time budget shaped it (bench/harness/budget.ts):
+ * the actual counts, which differ from the profile's when trimmed; a skipped case ran nothing.
+ */
+export const CaseRecord = z.object({
+  prompt_id: z.string(),
+  warmup_iterations: z.int().nonnegative(),
+  /** New tokens of each warm-up request. */
+  warmup_new_tokens: z.int().nonnegative(),
+  timed_iterations: z.int().nonnegative(),
+  /** New tokens of each timed request. */
+  max_new_tokens: z.int().nonnegative(),
+  /** True when the budget gave this case fewer timed runs, warm-ups or new tokens than the profile. */
+  trimmed: z.boolean(),
+  /** Why the case was not run (its smallest shape did not fit the budget left); null when it ran. */
+  skipped: z.string().nullable(),
+  /** The budget's estimate of the case's request time when it was planned, seconds. */
+  estimated_secs: z.number().nonnegative(),
+});
+export type CaseRecord = z.infer<typeof CaseRecord>;
+
 /** `results/<timestamp>/<framework>_error.json`: a framework whose runner never started. */
 export const StartupFailureFile = RunError.extend({ framework: z.string() });
 export type StartupFailureFile = z.infer<typeof StartupFailureFile>;
@@ -147,6 +177,8 @@ export const ResultsFile = z.object({
   requested_precision: Dtype,
   fusion: z.boolean().nullable(),
   autotune: z.boolean().nullable(),
+  /** What the runner's own peak_device_mb counts (e.g. "allocated (torch.cuda.max_memory_allocated)"); null on CPU or where unknown. */
+  device_memory_metric: z.string().nullable().optional(),
   ready: ReadyMessage,
   model: ModelInfo,
   profile: z.enum(["full", "quick"]),
@@ -154,6 +186,8 @@ export const ResultsFile = z.object({
   warmup_iterations: z.int().nonnegative(),
   timed_iterations: z.int().positive(),
   cooldown_secs: z.number().nonnegative(),
+  /** The profile's time budget per runner; null (or absent, in older files) when the profile's counts ran untouched. */
+  budget: Budget.nullable().optional(),
   host: z.object({ hostname: z.string(), os: z.string(), cpu: z.string(), cpu_cores: z.int(), memory_gb: z.number() }),
   started_at: z.string(),
   updated_at: z.string(),
@@ -163,5 +197,7 @@ export const ResultsFile = z.object({
   errors: z.array(RunError),
   /** Runner restarts during the run; absent (empty) in files written before they were recorded. */
   restarts: z.array(RestartRecord).default([]),
+  /** Per-case counts under a time budget; empty without one (every case ran the profile's counts). */
+  cases: z.array(CaseRecord).default([]),
 });
 export type ResultsFile = z.infer<typeof ResultsFile>;

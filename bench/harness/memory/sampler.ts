@@ -1,0 +1,200 @@
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { execa, type ResultPromise } from "execa";
+import { processTree } from "./process-tree.ts";
+
+/**
+ * How a runner's memory was measured, from outside the runner, the same way for every framework:
+ * - `nvml-process`: the GPU memory NVML attributes to the runner's processes (CUDA context, pools and
+ *   all), from `nvidia-smi --query-compute-apps`;
+ * - `nvml-device`: the GPU's whole used memory (NVML), where NVML lists no process of ours (a PID
+ *   namespace hides them in containers): it includes every other process on that GPU;
+ * - `phys-footprint`: macOS's physical footprint (`proc_pid_rusage` ri_phys_footprint), which counts
+ *   Metal's unified-memory allocations;
+ * - `rss`: resident set size (Linux: the peak since the request began, VmHWM reset through
+ *   /proc/PID/clear_refs; elsewhere sampled).
+ */
+export type MemorySource = "nvml-process" | "nvml-device" | "phys-footprint" | "rss";
+
+export interface MemoryPeak {
+  /** Peak over the window, MiB; null when nothing could be read. */
+  peak_mb: number | null;
+  source: MemorySource | null;
+}
+
+interface Sample {
+  atMs: number;
+  /** Summed over the runner's process tree, bytes. */
+  bytes: number;
+}
+
+const MIB = 1024 * 1024;
+const INTERVAL_MS = 50;
+
+/** macOS helper (bench/harness/memory/footprint.c), compiled by setup into the cache where a C compiler exists. */
+export const FOOTPRINT_HELPER = join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "qwen3-bench", "qwen3-footprint");
+
+/**
+ * Samples one runner's memory from outside it, in windows (one per request). GPU runners on NVIDIA
+ * are measured by NVML, everything on macOS by physical footprint, CPU runners on Linux by RSS.
+ */
+export class ProcessMemorySampler {
+  private samples: Sample[] = [];
+  /** A looping reader (nvidia-smi -lms, the footprint helper); polling loops watch `running`. */
+  private child: ResultPromise | null = null;
+  private running = true;
+  private windowStartMs = 0;
+
+  readonly source: MemorySource;
+  private readonly pids: number[];
+  /** Linux RSS: peak read from VmHWM after a reset at the window's start. */
+  private readonly hwm: boolean;
+
+  private constructor(source: MemorySource, pids: number[], hwm: boolean) {
+    this.source = source;
+    this.pids = pids;
+    this.hwm = hwm;
+  }
+
+  static async start(rootPid: number, opts: { gpu: boolean; nvidiaGpuIndex: number | null }): Promise<ProcessMemorySampler> {
+    const pids = await processTree(rootPid);
+    if (opts.gpu && opts.nvidiaGpuIndex !== null) {
+      const perProcess = await nvmlProcessMemory(pids);
+      const sampler = new ProcessMemorySampler(perProcess === null ? "nvml-device" : "nvml-process", pids, false);
+      sampler.followNvidiaSmi(opts.nvidiaGpuIndex);
+      return sampler;
+    }
+    if (process.platform === "darwin" && existsSync(FOOTPRINT_HELPER)) {
+      const sampler = new ProcessMemorySampler("phys-footprint", pids, false);
+      sampler.followLines([FOOTPRINT_HELPER, String(INTERVAL_MS), ...pids.map(String)], (line) => Number(line));
+      return sampler;
+    }
+    const hwm = process.platform === "linux" && resetPeakRss(pids);
+    const sampler = new ProcessMemorySampler("rss", pids, hwm);
+    if (!hwm) sampler.followLines(["ps", "-o", "rss=", "-p", pids.join(",")], (line) => Number(line) * 1024, true);
+    return sampler;
+  }
+
+  /** Starts a window: the next `endWindow` reports the peak from now on. */
+  beginWindow(): void {
+    this.windowStartMs = performance.now();
+    if (this.hwm) resetPeakRss(this.pids);
+  }
+
+  /** The peak since `beginWindow`, waiting briefly for a sample that covers the window's end. */
+  async endWindow(): Promise<MemoryPeak> {
+    if (this.hwm) {
+      const bytes = sumProc(this.pids, "VmHWM");
+      return { peak_mb: bytes === null ? null : bytes / MIB, source: this.source };
+    }
+    const endMs = performance.now();
+    const deadline = endMs + 4 * INTERVAL_MS;
+    while (this.running && (this.samples.at(-1)?.atMs ?? -Infinity) < endMs && performance.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, INTERVAL_MS / 5));
+    }
+    const peak = peakBetween(this.samples, this.windowStartMs, endMs);
+    this.samples = this.samples.filter((s) => s.atMs >= endMs - 2 * INTERVAL_MS);
+    return { peak_mb: peak === null ? null : peak / MIB, source: this.source };
+  }
+
+  stop(): void {
+    this.running = false;
+    this.child?.kill();
+    this.child = null;
+  }
+
+  /** nvidia-smi in a loop: per-process lines ("pid, MiB") grouped by tick, or the device's used memory. */
+  private followNvidiaSmi(gpuIndex: number): void {
+    if (this.source === "nvml-device") {
+      this.followLines(["nvidia-smi", "--query-gpu=memory.used", "--format=csv,noheader,nounits", "-i", String(gpuIndex), "-lms", String(INTERVAL_MS)], (line) => Number(line) * MIB);
+      return;
+    }
+    // Compute-apps queries cannot loop with -lms on every driver: poll instead.
+    void (async () => {
+      while (this.running) {
+        const bytes = await nvmlProcessMemory(this.pids);
+        if (bytes !== null) this.samples.push({ atMs: performance.now(), bytes });
+        await new Promise((resolve) => setTimeout(resolve, INTERVAL_MS));
+      }
+    })();
+  }
+
+  /** One reading per stdout line of a looping command (or a repeated one-shot command). */
+  private followLines(command: string[], bytesOf: (line: string) => number, repeat = false): void {
+    const run = () => {
+      const child = execa(command[0], command.slice(1), { reject: false, buffer: false });
+      child.catch(() => {});
+      let tick = 0;
+      createInterface({ input: child.stdout! }).on("line", (line) => {
+        const bytes = bytesOf(line.trim());
+        if (!Number.isFinite(bytes)) return;
+        // A repeated `ps` prints one line per pid: sum the lines of one invocation.
+        if (repeat && tick++ > 0) this.samples[this.samples.length - 1].bytes += bytes;
+        else this.samples.push({ atMs: performance.now(), bytes });
+      });
+      return child;
+    };
+    if (!repeat) {
+      this.child = run();
+      return;
+    }
+    void (async () => {
+      while (this.running) {
+        await run();
+        await new Promise((resolve) => setTimeout(resolve, INTERVAL_MS));
+      }
+    })();
+  }
+}
+
+/** Pure: the largest sample inside [startMs, endMs], or the last one before it when none falls inside. */
+export function peakBetween(samples: Sample[], startMs: number, endMs: number): number | null {
+  let peak: number | null = null;
+  let before: Sample | null = null;
+  for (const s of samples) {
+    if (s.atMs < startMs) before = s;
+    else if (s.atMs <= endMs) peak = Math.max(peak ?? 0, s.bytes);
+  }
+  return peak ?? before?.bytes ?? null;
+}
+
+/** Pure: bytes that NVML's compute-apps CSV ("pid, used MiB" lines) attributes to `pids`; null when none is listed. */
+export function nvmlBytesFor(csv: string, pids: number[]): number | null {
+  let total: number | null = null;
+  for (const line of csv.split("\n")) {
+    const [pid, mib] = line.split(",").map((s) => Number(s.trim()));
+    if (pids.includes(pid) && Number.isFinite(mib)) total = (total ?? 0) + mib * MIB;
+  }
+  return total;
+}
+
+async function nvmlProcessMemory(pids: number[]): Promise<number | null> {
+  const result = await execa("nvidia-smi", ["--query-compute-apps=pid,used_memory", "--format=csv,noheader,nounits"], { reject: false }).catch(() => null);
+  return result && result.exitCode === 0 ? nvmlBytesFor(String(result.stdout), pids) : null;
+}
+
+/** Linux: resets each process's peak RSS (VmHWM) to its current RSS; false where not permitted. */
+function resetPeakRss(pids: number[]): boolean {
+  try {
+    for (const pid of pids) writeFileSync(`/proc/${pid}/clear_refs`, "5");
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Linux: a /proc/PID/status field (kB) summed over the pids, in bytes. */
+function sumProc(pids: number[], field: "VmHWM" | "VmRSS"): number | null {
+  let total: number | null = null;
+  for (const pid of pids) {
+    try {
+      const match = readFileSync(`/proc/${pid}/status`, "utf8").match(new RegExp(`^${field}:\\s+(\\d+) kB`, "m"));
+      if (match) total = (total ?? 0) + Number(match[1]) * 1024;
+    } catch {
+      // Exited.
+    }
+  }
+  return total;
+}

@@ -1,0 +1,65 @@
+// The harness-side memory sampler (bench/harness/memory/): checked on processes whose use is known.
+import { execa } from "execa";
+import { describe, expect, test } from "vitest";
+import { descendants } from "../harness/memory/process-tree.ts";
+import { nvmlBytesFor, peakBetween, ProcessMemorySampler } from "../harness/memory/sampler.ts";
+
+const MIB = 1024 * 1024;
+
+/** A child that holds `holdMib` MiB touched, allocates `burstMib` more when told "burst", frees it, then reports. */
+function allocator(holdMib: number, burstMib: number) {
+  const script = `
+    const hold = Buffer.alloc(${holdMib} * 1024 * 1024, 1);
+    process.stdin.on("data", (d) => {
+      if (String(d).includes("burst")) {
+        let burst = Buffer.alloc(${burstMib} * 1024 * 1024, 2);
+        burst = null;
+        globalThis.gc?.();
+        process.stdout.write("done\\n");
+      }
+    });
+    process.stdout.write("ready " + hold.length + "\\n");`;
+  return execa(process.execPath, ["--expose-gc", "-e", script], { stdin: "pipe", stdout: "pipe", buffer: false, reject: false });
+}
+
+async function nextLine(child: ReturnType<typeof allocator>): Promise<string> {
+  return new Promise((resolve) => child.stdout!.once("data", (d) => resolve(String(d))));
+}
+
+describe("memory sampler", () => {
+  test("pure parts: process tree, NVML CSV, peak in a window", () => {
+    expect(descendants(10, new Map([[11, 10], [12, 11], [13, 1], [14, 10]]))).toEqual([10, 11, 14, 12]);
+    expect(nvmlBytesFor("123, 1500\n456, 700\n789, 20\n", [123, 789])).toBe(1520 * MIB);
+    expect(nvmlBytesFor("999, 1500\n", [123])).toBeNull();
+    const samples = [{ atMs: 0, bytes: 5 }, { atMs: 10, bytes: 9 }, { atMs: 20, bytes: 7 }, { atMs: 30, bytes: 50 }];
+    expect(peakBetween(samples, 5, 25)).toBe(9);
+    expect(peakBetween(samples, 12, 18)).toBe(9); // nothing inside: the last reading before the window
+    expect(peakBetween([], 0, 1)).toBeNull();
+  });
+
+  test.runIf(process.platform === "linux")("CPU process on Linux: the peak RSS of a request window, from outside, resets per window", async () => {
+    const child = allocator(200, 300);
+    try {
+      expect(await nextLine(child)).toMatch(/^ready/);
+      const sampler = await ProcessMemorySampler.start(child.pid!, { gpu: false, nvidiaGpuIndex: null });
+      expect(sampler.source).toBe("rss");
+
+      sampler.beginWindow();
+      child.stdin!.write("burst\n");
+      expect(await nextLine(child)).toMatch(/done/);
+      const burst = await sampler.endWindow();
+      // The 200 MiB held plus the 300 MiB burst, and Node itself (tens of MiB).
+      expect(burst.peak_mb!).toBeGreaterThan(500);
+      expect(burst.peak_mb!).toBeLessThan(500 + 200);
+
+      sampler.beginWindow();
+      const quiet = await sampler.endWindow();
+      // The burst was freed: a new window sees only what is resident now.
+      expect(quiet.peak_mb!).toBeGreaterThan(200);
+      expect(quiet.peak_mb!).toBeLessThan(burst.peak_mb! - 100);
+      sampler.stop();
+    } finally {
+      child.kill();
+    }
+  });
+});
