@@ -1,5 +1,6 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { buildFootprintHelper } from "./memory/footprint.ts";
 import { selectFrameworks } from "./plan.ts";
 import { PRESETS, type PresetName } from "./model/presets.ts";
 import { synthesizeModel } from "./model/synth.ts";
@@ -37,7 +38,9 @@ export function ensureBenchModel(settings: Settings): CheckedModel {
 
 /** Installs or builds every selected framework this machine can run; failures are reported, not fatal. */
 export async function setupFrameworks(settings: Settings): Promise<void> {
-  for (const framework of selectFrameworks(settings)) {
+  await buildFootprintHelper().catch((e) => log(`qwen3-bench setup: the macOS memory sampler could not be built: ${(e as Error).message}`));
+  // Variants of one framework (`burn-cpu`, `burn-cpu[attention=explicit]`) share its setup.
+  for (const framework of new Set(selectFrameworks(settings).map((v) => v.framework))) {
     try {
       await framework.setup();
     } catch (e) {
