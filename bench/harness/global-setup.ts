@@ -1,10 +1,10 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { TestProject } from "vitest/node";
-import { collectHwInfo } from "../report/hw-info.ts";
-import { HW_INFO_FILE } from "../report/summary.ts";
+import { collectHwInfo } from "./hw-info.ts";
 import { makePlan, runDirName, type BenchPlan } from "./plan.ts";
 import { ensureBenchModel, ensureTestModels, setupFrameworks } from "./prepare.ts";
+import { HW_INFO_FILE } from "./schema/hw-info.ts";
 import { readSettings } from "./settings.ts";
 
 declare module "vitest" {

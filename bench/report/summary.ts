@@ -6,12 +6,11 @@ import { bootstrapMedianCi, type ConfidenceInterval } from "../stats/bootstrap.t
 import { mean } from "../stats/mean.ts";
 import { median } from "../stats/median.ts";
 import { quantile } from "../stats/quantile.ts";
-import { HwInfo } from "./hw-info.ts";
-import { knownBandwidth } from "./known-bandwidth.ts";
+import { knownBandwidth } from "../harness/hw-bandwidth.ts";
+import { HW_INFO_FILE, HwInfo } from "../harness/schema/hw-info.ts";
 
 export const RESULTS_SUFFIX = "_results.json";
 export const STARTUP_ERROR_SUFFIX = "_error.json";
-export const HW_INFO_FILE = "hw_info.json";
 
 /** One results file as loaded. */
 export interface LoadedResults {

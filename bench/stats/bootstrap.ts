@@ -1,4 +1,4 @@
-import { Xoshiro128 } from "../harness/model/rng.ts";
+import { Xoshiro128 } from "./rng.ts";
 import { quantileSorted } from "./quantile.ts";
 import { sortedSample } from "./sorted.ts";
 

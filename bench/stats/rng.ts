@@ -1,5 +1,6 @@
 /**
- * Seeded, platform-independent random numbers for synthetic weights. Integer arithmetic only for the
+ * Seeded, platform-independent random numbers, shared by the synthetic weights (bench/harness/model)
+ * and the bootstrap resampling (bench/stats). Integer arithmetic only for the
  * uniform stream (xoshiro128**), so the same seed gives the same bits on any machine; normals use
  * Box–Muller on V8's fdlibm-derived Math.log/cos/sin, which are deterministic for a given Node major.
  */

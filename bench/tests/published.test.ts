@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { REPO_ROOT } from "../harness/paths.ts";
 import { parseJsonFile } from "../harness/schema/parse.ts";
 import { ResultsFile } from "../harness/schema/results.ts";
-import { HwInfo } from "../report/hw-info.ts";
+import { HwInfo } from "../harness/schema/hw-info.ts";
 import { loadResults, resultsFilesIn } from "../report/summary.ts";
 
 // Published runs (docs/results/<card>-<date>/) are what the README quotes: they must stay readable

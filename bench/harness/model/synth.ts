@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { QWEN3_TOKENIZER_DIR } from "../paths.ts";
 import type { Dtype, Qwen3Config, SynthManifest } from "../schema/model-config.ts";
 import { encodeFloats } from "./dtype-codec.ts";
-import { Xoshiro128, fnv1a32 } from "./rng.ts";
+import { Xoshiro128, fnv1a32 } from "../../stats/rng.ts";
 import { encodeSafetensorsHeader, SAFETENSORS_DTYPE } from "./safetensors.ts";
 import { elementCount, parameterCount, qwen3Tensors } from "./tensors.ts";
 
