@@ -9,12 +9,18 @@ export function firstDivergence(a: number[], b: number[]): number | null {
   return a.length === b.length ? null : n;
 }
 
-/** Share of positions (over the reference's length) holding the same id. */
+/**
+ * Share of positions holding the same id, 0..1, over the longer of the two sequences: a position
+ * one sequence lacks counts as a mismatch, so the share is symmetric and 1 only for identical
+ * sequences (two empty ones included). The one definition of "match share": the bench's agreement
+ * records and verify.txt both use it.
+ */
 export function matchShare(tokens: number[], reference: number[]): number {
-  if (reference.length === 0) return 1;
+  const length = Math.max(tokens.length, reference.length);
+  if (length === 0) return 1;
   let same = 0;
-  for (let i = 0; i < reference.length; i++) if (tokens[i] === reference[i]) same++;
-  return same / reference.length;
+  for (let i = 0; i < length; i++) if (tokens[i] === reference[i]) same++;
+  return same / length;
 }
 
 /**

@@ -82,16 +82,6 @@ export interface ResultsModel {
   summaries: PromptSummary[];
 }
 
-/**
- * Energy of one run, joules, when the results carry it. The RunRecord schema has no energy field yet;
- * once it gains an optional `gpu_energy_joules` (e.g. from NVML's total-energy counter read before and
- * after the request), this picks it up with no other change.
- */
-function runEnergyJoules(run: RunRecord): number | null {
-  const joules = (run as RunRecord & { gpu_energy_joules?: number | null }).gpu_energy_joules;
-  return typeof joules === "number" && Number.isFinite(joules) ? joules : null;
-}
-
 /** The bandwidth ceiling that applies to a framework's device: its GPU's, or the host's (Apple unified memory) for CPU backends. */
 export function bandwidthFor(results: ResultsFile, hwInfo: HwInfo | null): Bandwidth | null {
   const onCpu = results.backend.toLowerCase() === "cpu";
@@ -123,7 +113,8 @@ function summarise(loaded: LoadedResults, promptId: string, runs: RunRecord[], h
   const steps = runs.flatMap((r) => r.per_token_latencies_ms.slice(1));
   const stepQuantile = (p: number) => (steps.length ? quantile(steps, p) : Number.NaN);
   const bandwidth = bandwidthFor(results, hwInfo);
-  const energies = runs.map(runEnergyJoules);
+  // gpu_energy_joules is absent in results written before power sampling, null where not measured.
+  const energies = runs.map((r) => r.gpu_energy_joules ?? null);
   const deviceMemory = runs.map((r) => r.peak_device_mb).filter((m): m is number => m !== null);
   return {
     label: loaded.label,

@@ -1,3 +1,4 @@
+import { firstDivergence, matchShare } from "../harness/agreement.ts";
 import type { AgreementRecord } from "../harness/schema/results.ts";
 import { chooseBaseline } from "./comparison.ts";
 import { formatPercent } from "./format.ts";
@@ -14,7 +15,7 @@ export interface TokenAgreement {
   firstDivergence: number | null;
   /** The reference's and this framework's ids at the first divergence. */
   divergentIds: { reference: number | null; candidate: number | null } | null;
-  /** Share of positions with equal ids (free-running), 0..1. */
+  /** Share of positions with equal ids (free-running), 0..1: harness/agreement.ts's matchShare. */
   matchShare: number;
   /** Teacher-forced top-1 agreement from the bench's agreement record; null when not measured. */
   top1Agreement: number | null;
@@ -31,17 +32,6 @@ export interface AgreementReport {
   rows: TokenAgreement[];
   /** Agreement records whose prompt has no reference tokens loaded (e.g. checked against goldens). */
   recordsOnly: Array<{ label: string; record: AgreementRecord }>;
-}
-
-function compareTokens(reference: number[], candidate: number[]) {
-  const length = Math.max(reference.length, candidate.length);
-  let matches = 0;
-  let firstDivergence: number | null = null;
-  for (let i = 0; i < length; i++) {
-    if (reference[i] === candidate[i]) matches++;
-    else if (firstDivergence === null) firstDivergence = i;
-  }
-  return { length, matches, firstDivergence };
 }
 
 /** Which framework the agreement records name as reference, when it is loaded. */
@@ -72,15 +62,15 @@ export function computeAgreement(model: ResultsModel, reference?: string): Agree
         continue;
       }
       const tokens = runs[0].token_ids;
-      const { length, matches, firstDivergence } = compareTokens(referenceRun.token_ids, tokens);
+      const divergence = firstDivergence(tokens, referenceRun.token_ids);
       rows.push({
         label,
         promptId,
-        length,
-        identical: firstDivergence === null,
-        firstDivergence,
-        divergentIds: firstDivergence === null ? null : { reference: referenceRun.token_ids[firstDivergence] ?? null, candidate: tokens[firstDivergence] ?? null },
-        matchShare: length ? matches / length : 1,
+        length: Math.max(tokens.length, referenceRun.token_ids.length),
+        identical: divergence === null,
+        firstDivergence: divergence,
+        divergentIds: divergence === null ? null : { reference: referenceRun.token_ids[divergence] ?? null, candidate: tokens[divergence] ?? null },
+        matchShare: matchShare(tokens, referenceRun.token_ids),
         top1Agreement: record?.top1_agreement ?? null,
         passed: record?.passed ?? null,
         runsConsistent: runs.every((r) => r.token_ids.length === tokens.length && r.token_ids.every((id, i) => id === tokens[i])),
