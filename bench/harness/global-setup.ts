@@ -5,6 +5,7 @@ import { collectHwInfo } from "./hw-info.ts";
 import { makePlan, runDirName, type BenchPlan } from "./plan.ts";
 import { ensureBenchModel, ensureTestModels, setupFrameworks } from "./prepare.ts";
 import { HW_INFO_FILE } from "./schema/hw-info.ts";
+import { RUN_STARTED_ENV } from "./progress.ts";
 import { readSettings } from "./settings.ts";
 
 declare module "vitest" {
@@ -23,6 +24,7 @@ export const RUN_DIR_ENV = "QWEN3_BENCH_RUN_DIR";
  * and creates results/<timestamp>/.
  */
 export default async function setup(project: TestProject): Promise<void> {
+  process.env[RUN_STARTED_ENV] ??= String(Date.now());
   const settings = readSettings();
   if (!project.config.benchmark.enabled) {
     // `vitest bench` also starts the plain test project beside the bench one: it has nothing to

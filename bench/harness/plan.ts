@@ -1,5 +1,6 @@
 import { hostname, cpus, totalmem, type as osType, release } from "node:os";
 import { FRAMEWORKS, frameworkByName, type Availability, type Framework } from "./frameworks.ts";
+import { resolveProfile } from "./budget.ts";
 import { hasAccelerator, platformFacts } from "./platform.ts";
 import { PROMPTS_FILE } from "./paths.ts";
 import { parseJsonFile } from "./schema/parse.ts";
@@ -50,7 +51,7 @@ export async function makePlan(settings: Settings, model: CheckedModel, runDir: 
     model: model.info(settings.dtype),
     dtype: settings.dtype,
     profileName,
-    profile: { ...prompts.config.profiles[profileName], ...settings.profileOverrides },
+    profile: resolveProfile(prompts.config.profiles[profileName], settings.profileOverrides, settings.budgetSecs),
     agreement: prompts.config.agreement,
     requestTimeoutMs: prompts.config.request_timeout_secs * 1000,
     startupTimeoutMs: prompts.config.startup_timeout_secs * 1000,

@@ -1,6 +1,6 @@
 import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { ResultsFile, StartupFailureFile, type AgreementRecord, type RestartRecord, type RunError, type RunRecord } from "./schema/results.ts";
+import { ResultsFile, StartupFailureFile, type AgreementRecord, type CaseRecord, type RestartRecord, type RunError, type RunRecord } from "./schema/results.ts";
 
 /** File name of a framework's results inside a results folder. */
 export const resultsFileName = (framework: string): string => `${framework}_results.json`;
@@ -13,10 +13,10 @@ export class ResultsWriter {
   readonly path: string;
   private readonly data: ResultsFile;
 
-  constructor(dir: string, initial: Omit<ResultsFile, "runs" | "warmup_runs" | "agreement" | "errors" | "restarts" | "updated_at">) {
+  constructor(dir: string, initial: Omit<ResultsFile, "runs" | "warmup_runs" | "agreement" | "errors" | "restarts" | "cases" | "updated_at">) {
     mkdirSync(dir, { recursive: true });
     this.path = join(dir, resultsFileName(initial.framework));
-    this.data = { ...initial, updated_at: initial.started_at, runs: [], warmup_runs: [], agreement: [], errors: [], restarts: [] };
+    this.data = { ...initial, updated_at: initial.started_at, runs: [], warmup_runs: [], agreement: [], errors: [], restarts: [], cases: [] };
     this.flush();
   }
 
@@ -32,6 +32,11 @@ export class ResultsWriter {
 
   addError(error: RunError): void {
     this.data.errors.push(error);
+    this.flush();
+  }
+
+  addCase(record: CaseRecord): void {
+    this.data.cases.push(record);
     this.flush();
   }
 

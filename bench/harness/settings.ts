@@ -18,6 +18,7 @@ const Env = z.object({
   BENCH_WARMUP_ITERATIONS: z.coerce.number().int().nonnegative().optional(),
   BENCH_TIMED_ITERATIONS: z.coerce.number().int().positive().optional(),
   BENCH_GPU_POWER: z.enum(["on", "off"]).default("on"),
+  BENCH_BUDGET_SECS: z.coerce.number().nonnegative().optional(),
 });
 
 export interface Settings {
@@ -40,6 +41,11 @@ export interface Settings {
   profileOverrides: { max_new_tokens?: number; warmup_iterations?: number; timed_iterations?: number };
   /** Sample GPU board power with nvidia-smi during GPU runs (BENCH_GPU_POWER, default on). */
   gpuPower: boolean;
+  /**
+   * Request seconds per runner (BENCH_BUDGET_SECS; 0 turns the budget off). undefined: the profile's
+   * budget, unless counts were set by hand (BENCH_MAX_NEW_TOKENS, ...), which then run as asked.
+   */
+  budgetSecs?: number;
 }
 
 export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
@@ -70,6 +76,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
       }).filter(([, v]) => v !== undefined),
     ),
     gpuPower: e.BENCH_GPU_POWER === "on",
+    budgetSecs: e.BENCH_BUDGET_SECS,
   };
 }
 

@@ -1,4 +1,5 @@
 import { formatNumber, formatPercent } from "./format.ts";
+import type { ResultsFile } from "../harness/schema/results.ts";
 import type { ResultsModel } from "./summary.ts";
 
 /** A plain-language remark about a measurement: "warning" when a number may be wrong, "note" for context. */
@@ -82,6 +83,10 @@ export function collectWarnings(model: ResultsModel): ReportWarning[] {
       add("note", label, `ran in ${results.precision} although ${results.requested_precision} was requested (reads ${results.precision === "f32" ? "twice as many" : "a different number of"} bytes per weight).`);
     }
   }
+  for (const { label, results } of model.files) {
+    const budgetNote = budgetTrimNote(results);
+    if (budgetNote) add("note", label, budgetNote);
+  }
   const configs = new Set(model.files.map((f) => f.results.model.config_sha256));
   if (configs.size > 1) add("warning", "all", `the results measured ${configs.size} different model architectures (config hashes differ); compare with care.`);
   const synthetic = model.files.filter((f) => f.results.model.synthetic);
@@ -90,4 +95,27 @@ export function collectWarnings(model: ResultsModel): ReportWarning[] {
     add("note", "all", `the weights are synthetic (seeded random, seed ${seeds}, from \`qwen3-bench synth\`): speed is representative of the real model of this shape, but the generated text is meaningless.`);
   }
   return warnings;
+}
+
+/** Runner notes that explain a speed (a reference BLAS, a software device): they label a trimmed runner. */
+const SPEED_NOTE = /BLAS|single-threaded|unoptimi[sz]ed|software|lavapipe/i;
+
+/**
+ * What a runner's time budget trimmed or skipped, with the runner's own notes on why it is slow here;
+ * null when every case ran the profile's counts.
+ */
+export function budgetTrimNote(results: ResultsFile): string | null {
+  const cases = results.cases.filter((c) => c.trimmed || c.skipped !== null);
+  if (!results.budget || cases.length === 0) return null;
+  const what = cases.map((c) =>
+    c.skipped !== null
+      ? `${c.prompt_id} not measured (${c.skipped})`
+      : `${c.prompt_id} ${c.timed_iterations} timed ${c.timed_iterations === 1 ? "run" : "runs"} of ${c.max_new_tokens} new tokens`,
+  );
+  const why = results.ready.notes.filter((n) => SPEED_NOTE.test(n));
+  return (
+    `trimmed to fit the ${results.profile} profile's ${results.budget.secs} s of requests per runner (profile: ${results.timed_iterations} timed runs of ${results.max_new_tokens} new tokens): ` +
+    `${what.join("; ")}. BENCH_PROFILE=full or BENCH_BUDGET_SECS=0 runs every case in full.` +
+    (why.length ? ` Why it is slow here: ${why.join("; ")}.` : "")
+  );
 }

@@ -1,5 +1,20 @@
 import { z } from "zod";
 
+/**
+ * A time budget per runner (criterion's measurement time): each runner's cases are trimmed (fewer
+ * timed runs, then fewer new tokens) or skipped so that its requests fit; results record the actual
+ * counts and the report states every trim (bench/harness/budget.ts).
+ */
+export const Budget = z.object({
+  /** Request time each runner may spend (warm-up, timed and agreement requests; not its start-up), seconds. */
+  secs: z.number().positive(),
+  /** Fewest new tokens of a trimmed timed request; every warm-up request generates this many. */
+  min_new_tokens: z.int().min(2),
+  /** Fewest timed requests a trimmed case keeps. */
+  min_timed_iterations: z.int().positive(),
+});
+export type Budget = z.infer<typeof Budget>;
+
 /** Iteration counts and lengths of one benchmark profile. */
 export const Profile = z.object({
   /** New tokens per generate request (EOS ignored, so exactly this many). */
@@ -10,6 +25,8 @@ export const Profile = z.object({
   timed_iterations: z.int().positive(),
   /** Pause between timed requests, seconds (lets clocks and temperatures settle). */
   cooldown_secs: z.number().nonnegative(),
+  /** Absent: every case runs the profile's counts, however long that takes. */
+  budget: Budget.optional(),
 });
 export type Profile = z.infer<typeof Profile>;
 
