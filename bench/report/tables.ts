@@ -1,14 +1,7 @@
 import { chooseBaseline, compareDecodeTps } from "./comparison.ts";
 import { formatBandwidth, formatNumber, formatP, formatPercent, formatRatio, formatSwitch } from "./format.ts";
+import type { Table } from "./document.ts";
 import { summariesFor, type ResultsModel } from "./summary.ts";
-
-/** A table as text cells, rendered by markdown.ts and html.ts alike. */
-export interface Table {
-  headers: string[];
-  rows: string[][];
-  /** Columns holding numbers (right-aligned). */
-  numeric: boolean[];
-}
 
 /** Setup facts as label/value pairs: hardware, profile, model. */
 export function setupFacts(model: ResultsModel): Array<[string, string]> {

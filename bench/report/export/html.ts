@@ -1,12 +1,12 @@
-import type { ChartImage } from "./charts/index.ts";
-import type { ReportOptions } from "./markdown.ts";
-import { summariesFor, type ResultsModel } from "./summary.ts";
-import { setupFacts, frameworksTable, promptTable, ratioTable, METHOD_NOTES, type Table } from "./tables.ts";
-import type { ReportWarning } from "./warnings.ts";
+import type { Block, Exporter, ReportDocument, Section, Table, Text } from "../document.ts";
 
 /** Escapes text for HTML element content and attribute values. */
 export function escapeHtml(text: string): string {
   return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;").replace(/'/g, "&#39;");
+}
+
+function inline(text: Text): string {
+  return text.map((span) => (typeof span === "string" ? escapeHtml(span) : `<code>${escapeHtml(span.code)}</code>`)).join("");
 }
 
 function htmlTable(table: Table): string {
@@ -14,6 +14,34 @@ function htmlTable(table: Table): string {
   const head = table.headers.map((h, i) => `<th${align(i)}>${escapeHtml(h)}</th>`).join("");
   const body = table.rows.map((row) => `<tr>${row.map((c, i) => `<td${align(i)}>${escapeHtml(c)}</td>`).join("")}</tr>`).join("\n");
   return `<div class="scroll"><table><thead><tr>${head}</tr></thead><tbody>\n${body}\n</tbody></table></div>`;
+}
+
+function block(b: Block): string {
+  switch (b.kind) {
+    case "paragraph":
+      return `<p>${inline(b.text)}</p>`;
+    case "banner":
+      return `<p class="banner"><strong>${escapeHtml(b.title)}</strong> ${inline(b.text)}</p>`;
+    case "facts":
+      return `<dl>${b.facts.map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd>`).join("")}</dl>`;
+    case "table":
+      return htmlTable(b.table);
+    case "list":
+      return `<ul>${b.items.map((item) => `<li>${inline(item)}</li>`).join("")}</ul>`;
+    case "warnings":
+      return `<ul>${b.warnings.map((w) => `<li class="${w.level}"><strong>${w.level}</strong> (${escapeHtml(w.subject)}): ${escapeHtml(w.message)}</li>`).join("\n")}</ul>`;
+    case "charts":
+      // Inline base64 PNGs: the page is one self-contained file.
+      return b.charts
+        .map((chart) => `<figure><img src="data:image/png;base64,${chart.png.toString("base64")}" alt="${escapeHtml(chart.alt)}"><figcaption>${escapeHtml(chart.file)}</figcaption></figure>`)
+        .join("\n");
+    case "attachment":
+      return `<p>From <code>${escapeHtml(b.file)}</code>:</p>\n<pre>${escapeHtml(b.text)}</pre>`;
+  }
+}
+
+function section(s: Section, level: number): string[] {
+  return [`<h${level}>${inline(s.title)}</h${level}>`, ...s.blocks.map(block), ...s.subsections.flatMap((sub) => section(sub, level + 1))];
 }
 
 const STYLE = `
@@ -31,42 +59,16 @@ pre { background: #f6f8fa; padding: 0.8rem; overflow-x: auto; font-size: 0.85rem
 `;
 
 /** report.html: one self-contained page (inline CSS, charts as base64 PNG, no scripts); every text from the results is escaped. */
-export function htmlReport(model: ResultsModel, warnings: ReportWarning[], charts: ChartImage[], verify: string, options: ReportOptions = {}): string {
-  const parts: string[] = [];
-  parts.push(`<h1>qwen3-bench report</h1>`, `<p>Results: ${model.sources.map((s) => `<code>${escapeHtml(s)}</code>`).join(", ")}</p>`);
-  if (model.files.some((f) => f.results.model.synthetic)) {
-    parts.push(`<p class="banner"><strong>Synthetic weights.</strong> The model's weights are seeded random numbers (<code>qwen3-bench synth</code>): speeds are those of the real architecture, the generated text is meaningless.</p>`);
-  }
-  parts.push(`<h2>Setup</h2>`, `<dl>${setupFacts(model).map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd>`).join("")}</dl>`, htmlTable(frameworksTable(model)));
-  parts.push(`<h2>Decode speed per prompt</h2>`);
-  for (const promptId of model.promptIds) {
-    const first = summariesFor(model, promptId)[0];
-    parts.push(`<h3>Prompt <code>${escapeHtml(promptId)}</code> (${first.promptTokens} prompt tokens, ${first.tokensGenerated} new tokens)</h3>`, htmlTable(promptTable(model, promptId)));
-  }
-  const ratios = ratioTable(model, options.baseline);
-  if (ratios) {
-    parts.push(`<h2>Relative to ${escapeHtml(ratios.baseline)}</h2>`, `<p>Ratio of median decode tok/s (above 1 = faster than ${escapeHtml(ratios.baseline)}).</p>`, htmlTable(ratios.table));
-  }
-  if (charts.length) {
-    parts.push(`<h2>Charts</h2>`);
-    for (const chart of charts) {
-      parts.push(`<figure><img src="data:image/png;base64,${chart.png.toString("base64")}" alt="${escapeHtml(chart.alt)}"><figcaption>${escapeHtml(chart.file)}</figcaption></figure>`);
-    }
-  }
-  parts.push(`<h2>Warnings</h2>`);
-  parts.push(
-    warnings.length === 0
-      ? "<p>None.</p>"
-      : `<ul>${warnings.map((w) => `<li class="${w.level}"><strong>${w.level}</strong> (${escapeHtml(w.subject)}): ${escapeHtml(w.message)}</li>`).join("\n")}</ul>`,
-  );
-  parts.push(`<h2>Token agreement</h2>`, `<pre>${escapeHtml(verify)}</pre>`);
-  parts.push(`<h2>Method</h2>`, `<ul>${METHOD_NOTES.map((n) => `<li>${escapeHtml(n)}</li>`).join("")}</ul>`);
-  return `<!doctype html>
+export const htmlExporter: Exporter = {
+  file: "report.html",
+  render(document: ReportDocument): string {
+    const parts = [`<h1>${escapeHtml(document.title)}</h1>`, ...document.intro.map(block), ...document.sections.flatMap((s) => section(s, 2))];
+    return `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>qwen3-bench report</title>
+<title>${escapeHtml(document.title)}</title>
 <style>${STYLE}</style>
 </head>
 <body>
@@ -74,4 +76,5 @@ ${parts.join("\n")}
 </body>
 </html>
 `;
-}
+  },
+};

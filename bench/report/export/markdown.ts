@@ -1,49 +1,51 @@
-import { setupFacts, frameworksTable, promptTable, ratioTable, METHOD_NOTES, type Table } from "./tables.ts";
-import { summariesFor, type ResultsModel } from "./summary.ts";
-import type { ReportWarning } from "./warnings.ts";
+import type { Block, Exporter, ReportDocument, Section, Table, Text } from "../document.ts";
 
-/** Options shared by the report artefacts. */
-export interface ReportOptions {
-  /** Label of the ratio table's baseline; default "torch" if present, else the first framework. */
-  baseline?: string;
+/** Makes text safe in Markdown, table cells included: no raw HTML, no cell breaks. */
+const escape = (text: string) => text.replace(/\\/g, "\\\\").replace(/\|/g, "\\|").replace(/\r?\n/g, " ").replace(/</g, "&lt;");
+
+function inline(text: Text): string {
+  return text.map((span) => (typeof span === "string" ? escape(span) : `\`${span.code}\``)).join("");
 }
-
-/** Makes text safe inside a Markdown table cell. */
-const cell = (text: string) => text.replace(/\\/g, "\\\\").replace(/\|/g, "\\|").replace(/\r?\n/g, " ").replace(/</g, "&lt;");
 
 export function markdownTable(table: Table): string {
-  const header = `| ${table.headers.map(cell).join(" | ")} |`;
+  const header = `| ${table.headers.map(escape).join(" | ")} |`;
   const rule = `| ${table.numeric.map((n) => (n ? "---:" : "---")).join(" | ")} |`;
-  return [header, rule, ...table.rows.map((row) => `| ${row.map(cell).join(" | ")} |`)].join("\n");
+  return [header, rule, ...table.rows.map((row) => `| ${row.map(escape).join(" | ")} |`)].join("\n");
 }
 
-/** report.md: setup, one table per prompt, ratios against the baseline, warnings, method. */
-export function markdownReport(model: ResultsModel, warnings: ReportWarning[], chartFiles: string[], options: ReportOptions = {}): string {
-  const out: string[] = ["# qwen3-bench report", "", `Results: ${model.sources.map((s) => `\`${s}\``).join(", ")}`, ""];
-  if (model.files.some((f) => f.results.model.synthetic)) {
-    out.push("> **Synthetic weights.** The model's weights are seeded random numbers (`qwen3-bench synth`): speeds are those of the real architecture, the generated text is meaningless.", "");
+function block(b: Block): string {
+  switch (b.kind) {
+    case "paragraph":
+      return inline(b.text);
+    case "banner":
+      return `> **${escape(b.title)}** ${inline(b.text)}`;
+    case "facts":
+      return b.facts.map(([label, value]) => `- **${escape(label)}:** ${escape(value)}`).join("\n");
+    case "table":
+      return markdownTable(b.table);
+    case "list":
+      return b.items.map((item) => `- ${inline(item)}`).join("\n");
+    case "warnings":
+      return b.warnings.map((w) => `- **${w.level}** (${escape(w.subject)}): ${escape(w.message)}`).join("\n");
+    case "charts":
+      // The PNGs are written beside report.md.
+      return b.charts.map((chart) => `![${chart.file}](${chart.file})`).join("\n\n");
+    case "attachment": {
+      const fence = "`".repeat(Math.max(3, ...[...b.text.matchAll(/`+/g)].map((m) => m[0].length + 1)));
+      return `From [\`${b.file}\`](${b.file}):\n\n${fence}text\n${b.text.trimEnd()}\n${fence}`;
+    }
   }
-  out.push("## Setup", "");
-  for (const [label, value] of setupFacts(model)) out.push(`- **${label}:** ${cell(value)}`);
-  out.push("", markdownTable(frameworksTable(model)), "");
-
-  out.push("## Decode speed per prompt", "");
-  for (const promptId of model.promptIds) {
-    const first = summariesFor(model, promptId)[0];
-    out.push(`### Prompt \`${promptId}\` (${first.promptTokens} prompt tokens, ${first.tokensGenerated} new tokens)`, "", markdownTable(promptTable(model, promptId)), "");
-  }
-  const ratios = ratioTable(model, options.baseline);
-  if (ratios) {
-    out.push(`## Relative to ${ratios.baseline}`, "", `Ratio of median decode tok/s (above 1 = faster than ${ratios.baseline}).`, "", markdownTable(ratios.table), "");
-  }
-  if (chartFiles.length) {
-    out.push("## Charts", "");
-    for (const file of chartFiles) out.push(`![${file}](${file})`, "");
-  }
-  out.push("## Warnings", "");
-  if (warnings.length === 0) out.push("None.");
-  for (const w of warnings) out.push(`- **${w.level}** (${cell(w.subject)}): ${cell(w.message)}`);
-  out.push("", "Token agreement per prompt: see `verify.txt`.", "", "## Method", "");
-  for (const note of METHOD_NOTES) out.push(`- ${note}`);
-  return out.join("\n") + "\n";
 }
+
+function section(s: Section, level: number): string[] {
+  return [`${"#".repeat(level)} ${inline(s.title)}`, ...s.blocks.map(block), ...s.subsections.flatMap((sub) => section(sub, level + 1))];
+}
+
+/** report.md: the document as GitHub-flavoured Markdown, charts as links to the PNGs beside it. */
+export const markdownExporter: Exporter = {
+  file: "report.md",
+  render(document: ReportDocument): string {
+    const parts = [`# ${escape(document.title)}`, ...document.intro.map(block), ...document.sections.flatMap((s) => section(s, 2))];
+    return parts.join("\n\n") + "\n";
+  },
+};

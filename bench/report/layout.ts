@@ -1,0 +1,94 @@
+import type { ChartImage } from "./charts/index.ts";
+import { code, type Block, type ReportDocument, type Section } from "./document.ts";
+import { summariesFor, type ResultsModel } from "./summary.ts";
+import { frameworksTable, METHOD_NOTES, promptTable, ratioTable, setupFacts } from "./tables.ts";
+import type { ReportWarning } from "./warnings.ts";
+
+/** Options shared by the report artefacts. */
+export interface ReportOptions {
+  /** Label of the ratio table's baseline; default "torch" if present, else the first framework. */
+  baseline?: string;
+}
+
+/** What the document is built from: the results, and what was derived from them for every format. */
+export interface ReportInputs {
+  model: ResultsModel;
+  warnings: ReportWarning[];
+  charts: ChartImage[];
+  /** verify.txt's content. */
+  verify: string;
+  options: ReportOptions;
+}
+
+/** The file beside the report that holds the token-agreement text. */
+export const VERIFY_FILE = "verify.txt";
+
+/** Banners above the first section: what changes how every number reads. */
+function banners({ model }: ReportInputs): Block[] {
+  if (!model.files.some((f) => f.results.model.synthetic)) return [];
+  return [
+    {
+      kind: "banner",
+      title: "Synthetic weights.",
+      text: ["The model's weights are seeded random numbers (", code("qwen3-bench synth"), "): speeds are those of the real architecture, the generated text is meaningless."],
+    },
+  ];
+}
+
+const section = (title: Section["title"], blocks: Block[], subsections: Section[] = []): Section => ({ title, blocks, subsections });
+
+function setup({ model }: ReportInputs): Section {
+  return section(["Setup"], [{ kind: "facts", facts: setupFacts(model) }, { kind: "table", table: frameworksTable(model) }]);
+}
+
+function decodeSpeed({ model }: ReportInputs): Section {
+  const prompts = model.promptIds.map((promptId) => {
+    const first = summariesFor(model, promptId)[0];
+    return section(["Prompt ", code(promptId), ` (${first.promptTokens} prompt tokens, ${first.tokensGenerated} new tokens)`], [{ kind: "table", table: promptTable(model, promptId) }]);
+  });
+  return section(["Decode speed per prompt"], [], prompts);
+}
+
+function ratios({ model, options }: ReportInputs): Section | null {
+  const ratio = ratioTable(model, options.baseline);
+  if (!ratio) return null;
+  return section(
+    [`Relative to ${ratio.baseline}`],
+    [
+      { kind: "paragraph", text: [`Ratio of median decode tok/s (above 1 = faster than ${ratio.baseline}).`] },
+      { kind: "table", table: ratio.table },
+    ],
+  );
+}
+
+function charts({ charts }: ReportInputs): Section | null {
+  return charts.length ? section(["Charts"], [{ kind: "charts", charts }]) : null;
+}
+
+function warnings({ warnings }: ReportInputs): Section {
+  return section(["Warnings"], [warnings.length ? { kind: "warnings", warnings } : { kind: "paragraph", text: ["None."] }]);
+}
+
+function tokenAgreement({ verify }: ReportInputs): Section {
+  return section(["Token agreement"], [{ kind: "attachment", file: VERIFY_FILE, text: verify }]);
+}
+
+function method(): Section {
+  return section(["Method"], [{ kind: "list", items: METHOD_NOTES.map((note) => [note]) }]);
+}
+
+/**
+ * The report's outline, written once for every format: a section is one function here and one entry
+ * in this list (null leaves it out).
+ */
+const SECTIONS: Array<(inputs: ReportInputs) => Section | null> = [setup, decodeSpeed, ratios, charts, warnings, tokenAgreement, method];
+
+/** The report document of a results model. */
+export function reportDocument(inputs: ReportInputs): ReportDocument {
+  const sources: Block = { kind: "paragraph", text: ["Results: ", ...inputs.model.sources.flatMap((s, i) => (i ? [", ", code(s)] : [code(s)]))] };
+  return {
+    title: "qwen3-bench report",
+    intro: [sources, ...banners(inputs)],
+    sections: SECTIONS.map((build) => build(inputs)).filter((s): s is Section => s !== null),
+  };
+}
