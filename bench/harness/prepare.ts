@@ -36,15 +36,23 @@ export function ensureBenchModel(settings: Settings): CheckedModel {
   return checkModelDir(settings.modelDir);
 }
 
-/** Installs or builds every selected framework this machine can run; failures are reported, not fatal. */
+/**
+ * Installs or builds every selected framework this machine can run; failures are reported, not fatal.
+ * Two at a time: a download-bound install (a Python runner's venv) then overlaps a CPU-bound build
+ * (cargo), which on a fresh clone saves the whole install time.
+ */
 export async function setupFrameworks(settings: Settings): Promise<void> {
   await buildFootprintHelper().catch((e) => log(`qwen3-bench setup: the macOS memory sampler could not be built: ${(e as Error).message}`));
   // Variants of one framework (`burn-cpu`, `burn-cpu[attention=explicit]`) share its setup.
-  for (const framework of new Set(selectFrameworks(settings).map((v) => v.framework))) {
-    try {
-      await framework.setup();
-    } catch (e) {
-      log(`qwen3-bench setup: ${framework.name} could not be set up: ${(e as Error).message}`);
+  const queue = [...new Set(selectFrameworks(settings).map((v) => v.framework))];
+  const worker = async () => {
+    for (let framework = queue.shift(); framework; framework = queue.shift()) {
+      try {
+        await framework.setup();
+      } catch (e) {
+        log(`qwen3-bench setup: ${framework.name} could not be set up: ${(e as Error).message}`);
+      }
     }
-  }
+  };
+  await Promise.all([worker(), worker()]);
 }

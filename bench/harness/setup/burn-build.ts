@@ -1,6 +1,7 @@
-import { existsSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { RUNNERS_DIR } from "../paths.ts";
 import { platformFacts } from "../platform.ts";
 import { runLogged, tryOutput } from "./exec.ts";
@@ -31,18 +32,59 @@ export async function compiledBackends(): Promise<string[] | null> {
   return out === null ? null : out.split(/\s+/).filter(Boolean);
 }
 
-let built = false;
+/** Files whose contents decide the binary (with the features, the profile and the compiler). */
+const BUILD_INPUTS = ["Cargo.toml", "Cargo.lock", "build.rs", "src"];
+
+function filesUnder(path: string): string[] {
+  if (!existsSync(path)) return [];
+  if (!statSync(path).isDirectory()) return [path];
+  return readdirSync(path).sort().flatMap((name) => filesUnder(join(path, name)));
+}
 
 /**
- * Builds the runner with this machine's features. Cargo decides what is stale (an up-to-date build
- * takes about a second), so edits to the runner and feature changes are always picked up.
+ * The build key: sha256 of the runner's sources (by path relative to its folder, and contents), the
+ * features, the cargo profile and the compiler version. Equal keys build equal binaries, so a key
+ * that matches the binary's stamp skips cargo altogether: no fingerprint walk over ~150 crates, and
+ * no rebuild when only the commit changed (build.rs re-runs on every commit) but the runner did not.
  */
-export async function buildBurn(): Promise<void> {
-  if (process.env.BENCH_BURN_BIN || built) return;
-  if ((await tryOutput("cargo", ["--version"])) === null) throw new Error("cargo not found: install Rust >= 1.92 (rustup) to build the Burn runner");
-  const features = await burnFeatures();
-  await runLogged(`setup burn (${features.join(",")})`, "cargo", ["build", "--release", "--features", features.join(","), "--manifest-path", join(RUNNERS_DIR, "burn", "Cargo.toml")], {
-    env: { CARGO_TARGET_DIR: burnTargetDir() },
-  });
-  built = true;
+export function burnBuildKey(crateDir: string, features: string[], profile: string, rustc: string): string {
+  const hash = createHash("sha256").update(JSON.stringify({ features: [...features].sort(), profile, rustc }));
+  for (const file of BUILD_INPUTS.flatMap((input) => filesUnder(join(crateDir, input)))) {
+    hash.update(`\0${relative(crateDir, file)}\0`).update(readFileSync(file));
+  }
+  return hash.digest("hex");
+}
+
+/** The stamp beside the binary: the build key it was built from and the binary's mtime then (a later cargo run by hand invalidates it). */
+const stampFile = (bin: string) => `${bin}.qwen3-bench-build-key`;
+
+function stampMatches(bin: string, key: string): boolean {
+  if (!existsSync(bin) || !existsSync(stampFile(bin))) return false;
+  const [stampKey, mtimeMs] = readFileSync(stampFile(bin), "utf8").trim().split(" ");
+  return stampKey === key && Number(mtimeMs) === statSync(bin).mtimeMs;
+}
+
+let building: Promise<void> | null = null;
+
+/**
+ * Builds the runner with this machine's features, once per process however many Burn frameworks ask.
+ * Skipped when the binary's stamp holds the current build key; otherwise cargo decides what is stale,
+ * so edits to the runner and feature changes are always picked up.
+ */
+export function buildBurn(): Promise<void> {
+  if (process.env.BENCH_BURN_BIN) return Promise.resolve();
+  building ??= (async () => {
+    const rustc = await tryOutput("rustc", ["--version"]);
+    if ((await tryOutput("cargo", ["--version"])) === null || rustc === null) throw new Error("cargo not found: install Rust >= 1.92 (rustup) to build the Burn runner");
+    const features = await burnFeatures();
+    const crateDir = join(RUNNERS_DIR, "burn");
+    const bin = burnBinary();
+    const key = burnBuildKey(crateDir, features, "release", rustc);
+    if (stampMatches(bin, key)) return;
+    await runLogged(`setup burn (${features.join(",")})`, "cargo", ["build", "--release", "--features", features.join(","), "--manifest-path", join(crateDir, "Cargo.toml")], {
+      env: { CARGO_TARGET_DIR: burnTargetDir() },
+    });
+    writeFileSync(stampFile(bin), `${key} ${statSync(bin).mtimeMs}\n`);
+  })();
+  return building;
 }

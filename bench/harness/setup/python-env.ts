@@ -3,8 +3,15 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { runLogged, tryOutput } from "./exec.ts";
 
-/** The uv command: `uv` on PATH, else `python3 -m uv`, installing uv with pip when neither works. */
-export async function uvCommand(): Promise<string[]> {
+let uv: Promise<string[]> | null = null;
+
+/** The uv command: `uv` on PATH, else `python3 -m uv`, installing uv with pip when neither works (once per process: setups run two at a time). */
+export function uvCommand(): Promise<string[]> {
+  uv ??= findOrInstallUv();
+  return uv;
+}
+
+async function findOrInstallUv(): Promise<string[]> {
   if ((await tryOutput("uv", ["--version"])) !== null) return ["uv"];
   if ((await tryOutput("python3", ["-m", "uv", "--version"])) !== null) return ["python3", "-m", "uv"];
   await runLogged("setup uv", "python3", ["-m", "pip", "install", "--quiet", "uv"]);
