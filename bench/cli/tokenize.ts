@@ -1,14 +1,17 @@
-import { PROMPTS_FILE } from "../harness/paths.ts";
-import { parseJsonFile } from "../harness/schema/parse.ts";
-import { PromptsFile } from "../harness/schema/prompts.ts";
+import { loadPromptsFile } from "../harness/prompts-file.ts";
 import { readSettings } from "../harness/settings.ts";
 import { PromptTokenizer } from "../harness/tokenize.ts";
 
-/** `qwen3-bench tokenize [PROMPTS_FILE]`: the prompt token ids every runner receives, as JSON. */
+/**
+ * `qwen3-bench tokenize [PROMPTS_FILE]`: the prompt token ids every runner receives, as JSON. The
+ * file defaults to BENCH_PROMPTS, else bench/prompts.json; either prompts format is accepted.
+ */
 export function tokenizeCommand(argv: string[]): void {
-  const file = argv[0] ?? PROMPTS_FILE;
-  const prompts = parseJsonFile(file, PromptsFile).prompts;
-  const tokenizer = new PromptTokenizer(readSettings().modelDir);
+  const settings = readSettings();
+  const loaded = loadPromptsFile(argv[0] ?? settings.promptsFile);
+  if (loaded.ignoredKeys.length) process.stderr.write(`${loaded.file}: ignored, no counterpart here: ${loaded.ignoredKeys.join(", ")}\n`);
+  const prompts = loaded.prompts.prompts;
+  const tokenizer = new PromptTokenizer(settings.modelDir);
   const out = prompts.map((p) => {
     const t = tokenizer.tokenize(p);
     return { id: t.id, prompt_tokens: t.promptTokenIds.length, prompt_token_ids: t.promptTokenIds };

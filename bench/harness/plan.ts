@@ -2,10 +2,9 @@ import { hostname, cpus, totalmem, type as osType, release } from "node:os";
 import { FRAMEWORKS, frameworkByName, type Availability, type Framework } from "./frameworks.ts";
 import { resolveProfile } from "./budget.ts";
 import { hasAccelerator, platformFacts } from "./platform.ts";
-import { PROMPTS_FILE } from "./paths.ts";
-import { parseJsonFile } from "./schema/parse.ts";
+import { loadPromptsFile } from "./prompts-file.ts";
 import { collectProvenance } from "./provenance.ts";
-import { PromptsFile, type AgreementConfig, type Profile, type Prompt } from "./schema/prompts.ts";
+import { type AgreementConfig, type Profile, type Prompt } from "./schema/prompts.ts";
 import type { Dtype } from "./schema/model-config.ts";
 import type { ModelInfo, Provenance, ResultsFile } from "./schema/results.ts";
 import type { CheckedModel } from "./model/validate.ts";
@@ -39,8 +38,10 @@ export function selectFrameworks(settings: Settings): Framework[] {
   return [...chosen].sort((a, b) => Number(b.name === settings.reference) - Number(a.name === settings.reference));
 }
 
-export async function makePlan(settings: Settings, model: CheckedModel, runDir: string, promptsFile = PROMPTS_FILE): Promise<BenchPlan> {
-  const prompts = parseJsonFile(promptsFile, PromptsFile);
+export async function makePlan(settings: Settings, model: CheckedModel, runDir: string, promptsFile = settings.promptsFile): Promise<BenchPlan> {
+  const loaded = loadPromptsFile(promptsFile);
+  if (loaded.ignoredKeys.length) process.stderr.write(`qwen3-bench: ${promptsFile}: ignored, no counterpart here: ${loaded.ignoredKeys.join(", ")}\n`);
+  const prompts = loaded.prompts;
   const facts = await platformFacts();
   const profileName = settings.profile ?? (hasAccelerator(facts) ? "full" : "quick");
   const tokenizer = new PromptTokenizer(model.dir);

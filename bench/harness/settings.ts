@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
 import { z } from "zod";
-import { DEFAULT_MODEL_DIR, REPO_ROOT } from "./paths.ts";
+import { DEFAULT_MODEL_DIR, PROMPTS_FILE, REPO_ROOT } from "./paths.ts";
 import { Dtype } from "./schema/model-config.ts";
 import { formatIssues } from "./schema/parse.ts";
 
@@ -14,6 +14,7 @@ const Env = z.object({
   BENCH_RESULTS_DIR: z.string().min(1).optional(),
   BENCH_REFERENCE: z.string().min(1).default("torch"),
   BENCH_PROMPT_IDS: z.string().optional(),
+  BENCH_PROMPTS: z.string().min(1).optional(),
   BENCH_MAX_NEW_TOKENS: z.coerce.number().int().min(2).optional(),
   BENCH_WARMUP_ITERATIONS: z.coerce.number().int().nonnegative().optional(),
   BENCH_TIMED_ITERATIONS: z.coerce.number().int().positive().optional(),
@@ -37,6 +38,8 @@ export interface Settings {
   reference: string;
   /** Only these prompt ids (BENCH_PROMPT_IDS), or null for all. */
   promptIds: string[] | null;
+  /** The prompts file, absolute (BENCH_PROMPTS: this project's format or the original benchmark's; harness/prompts-file.ts), else bench/prompts.json. */
+  promptsFile: string;
   /** Per-run overrides of the chosen profile (llama-bench's -n and -r). */
   profileOverrides: { max_new_tokens?: number; warmup_iterations?: number; timed_iterations?: number };
   /** Sample GPU board power with nvidia-smi during GPU runs (BENCH_GPU_POWER, default on). */
@@ -68,6 +71,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     resultsRoot,
     reference: e.BENCH_REFERENCE,
     promptIds: e.BENCH_PROMPT_IDS ? e.BENCH_PROMPT_IDS.split(",").map((s) => s.trim()).filter(Boolean) : null,
+    promptsFile: e.BENCH_PROMPTS ? resolve(e.BENCH_PROMPTS) : PROMPTS_FILE,
     profileOverrides: Object.fromEntries(
       Object.entries({
         max_new_tokens: e.BENCH_MAX_NEW_TOKENS,

@@ -67,3 +67,44 @@ export const PromptsFile = z.object({
   }),
 });
 export type PromptsFile = z.infer<typeof PromptsFile>;
+
+/**
+ * A prompts file in this project's format given with BENCH_PROMPTS: like bench/prompts.json, but
+ * `config` may be left out (bench/prompts.json's is used then).
+ */
+export const CustomPromptsFile = z.object({
+  config: PromptsFile.shape.config.optional(),
+  prompts: PromptsFile.shape.prompts,
+});
+export type CustomPromptsFile = z.infer<typeof CustomPromptsFile>;
+
+/** One prompt of the original benchmark's prompts file. */
+export const OriginalPrompt = z.object({
+  /** Becomes the prompt id, lower-cased with every other character than a-z, 0-9, '_' and '-' turned into '-' ("Long prompt" → "long-prompt"). */
+  label: z.string().regex(/[A-Za-z0-9_-]/, "needs at least one letter, digit, '_' or '-' to make a prompt id from"),
+  system_prompt: z.string().default(""),
+  user_message: z.string().min(1),
+});
+export type OriginalPrompt = z.infer<typeof OriginalPrompt>;
+
+/**
+ * The `config` keys of the original benchmark that have a counterpart here: they set the `full`
+ * profile (the original's one protocol). Other keys are ignored (loadPromptsFile names them).
+ */
+export const OriginalConfig = z.object({
+  max_new_tokens: Profile.shape.max_new_tokens.optional(),
+  warmup_iterations: Profile.shape.warmup_iterations.optional(),
+  timed_iterations: Profile.shape.timed_iterations.optional(),
+  /** Seconds. */
+  cooldown_secs: Profile.shape.cooldown_secs.optional(),
+  /** Greedy decoding only, as here. */
+  temperature: z.literal(0, { error: "this benchmark decodes greedily: only 0 is supported" }).optional(),
+});
+export type OriginalConfig = z.infer<typeof OriginalConfig>;
+
+/** The original benchmark's prompts file: `{config, prompts: [{label, system_prompt, user_message}]}`. */
+export const OriginalPromptsFile = z.object({
+  config: OriginalConfig.default({}),
+  prompts: z.array(OriginalPrompt).min(1),
+});
+export type OriginalPromptsFile = z.infer<typeof OriginalPromptsFile>;

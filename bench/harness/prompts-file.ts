@@ -1,0 +1,88 @@
+import { readFileSync } from "node:fs";
+import { PROMPTS_FILE } from "./paths.ts";
+import { InputFileError, parseJsonFile, parseWith } from "./schema/parse.ts";
+import { CustomPromptsFile, OriginalConfig, OriginalPrompt, OriginalPromptsFile, PromptsFile, type Prompt } from "./schema/prompts.ts";
+
+/** A prompts file as loaded, in this project's shape whatever format it was written in. */
+export interface LoadedPrompts {
+  file: string;
+  format: "qwen3-bench" | "original";
+  prompts: PromptsFile;
+  /** Keys of the file that have no counterpart here and were ignored, as field paths ("config.top_p"). */
+  ignoredKeys: string[];
+}
+
+/** The prompt id of an original-format label: lower case, any run of other characters than a-z, 0-9, '_', '-' as one '-'. */
+export function labelToPromptId(label: string): string {
+  return label
+    .toLowerCase()
+    .replace(/[^a-z0-9_-]+/g, "-")
+    .replace(/^-+|-+$/g, "");
+}
+
+/** Is this parsed JSON the original benchmark's format (its prompts carry label/system_prompt/user_message)? */
+function isOriginalFormat(value: unknown): boolean {
+  const prompts = (value as { prompts?: unknown } | null)?.prompts;
+  if (!Array.isArray(prompts)) return false;
+  const originalKeys = Object.keys(OriginalPrompt.shape);
+  return prompts.some((p) => typeof p === "object" && p !== null && originalKeys.some((k) => k in p));
+}
+
+function readJson(file: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (e) {
+    throw new InputFileError(file, `cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new InputFileError(file, `is not valid JSON (${(e as Error).message})`);
+  }
+}
+
+/** Keys of `object` outside `known`, as field paths under `path`. */
+function unknownKeys(object: unknown, known: string[], path: string): string[] {
+  if (typeof object !== "object" || object === null || Array.isArray(object)) return [];
+  return Object.keys(object)
+    .filter((k) => !known.includes(k))
+    .map((k) => `${path}${k}`);
+}
+
+/** The original format in this project's shape: labels become ids, the config keys that correspond set the full profile. */
+function fromOriginal(file: string, value: unknown, defaults: PromptsFile): LoadedPrompts {
+  const original = parseWith(file, OriginalPromptsFile, value);
+  const prompts: Prompt[] = original.prompts.map((p) => ({ id: labelToPromptId(p.label), system: p.system_prompt, user: p.user_message }));
+  const seen = new Map<string, number>();
+  prompts.forEach((p, i) => {
+    const earlier = seen.get(p.id);
+    if (earlier !== undefined) throw new InputFileError(file, `prompts.${i}.label: gives the prompt id ${JSON.stringify(p.id)}, as prompts.${earlier}.label does; labels must differ in more than case and punctuation`);
+    seen.set(p.id, i);
+  });
+  const raw = value as { config?: unknown; prompts: unknown[] };
+  const ignoredKeys = [
+    ...unknownKeys(raw, ["config", "prompts"], ""),
+    ...unknownKeys(raw.config, Object.keys(OriginalConfig.shape), "config."),
+    ...raw.prompts.flatMap((p, i) => unknownKeys(p, Object.keys(OriginalPrompt.shape), `prompts.${i}.`)),
+  ];
+  const { max_new_tokens, warmup_iterations, timed_iterations, cooldown_secs } = original.config;
+  const counts = Object.fromEntries(Object.entries({ max_new_tokens, warmup_iterations, timed_iterations, cooldown_secs }).filter(([, v]) => v !== undefined));
+  const full = { ...defaults.config.profiles.full, ...counts };
+  return { file, format: "original", prompts: { config: { ...defaults.config, profiles: { ...defaults.config.profiles, full } }, prompts }, ignoredKeys };
+}
+
+/**
+ * Loads a prompts file (BENCH_PROMPTS, `qwen3-bench tokenize FILE`) in this project's format
+ * (bench/prompts.json; `config` optional) or the original benchmark's (`config` and
+ * `prompts: [{label, system_prompt, user_message}]`), inferred from its prompts' keys. Every bad
+ * field is named with the file in one InputFileError. What this project has no use for is listed
+ * in `ignoredKeys`.
+ */
+export function loadPromptsFile(file: string, defaultsFile = PROMPTS_FILE): LoadedPrompts {
+  const value = readJson(file);
+  const defaults = (): PromptsFile => parseJsonFile(defaultsFile, PromptsFile);
+  if (isOriginalFormat(value)) return fromOriginal(file, value, defaults());
+  const custom = parseWith(file, CustomPromptsFile, value);
+  return { file, format: "qwen3-bench", prompts: { config: custom.config ?? defaults().config, prompts: custom.prompts }, ignoredKeys: [] };
+}
