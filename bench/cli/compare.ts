@@ -1,44 +1,70 @@
 import { parseArgs } from "node:util";
-import { compareDecodeTps } from "../report/comparison.ts";
-import { formatNumber, formatP, formatPercent, formatRatio } from "../report/format.ts";
-import { loadResults, type PromptSummary } from "../report/summary.ts";
+import type { ResultsFile } from "../harness/schema/results.ts";
+import { compareDecodeSteps, DEFAULT_GATE, type GateSettings } from "../report/comparison.ts";
+import { formatNumber, formatPercent, formatRatio } from "../report/format.ts";
+import { provenanceDifferences } from "../report/provenance.ts";
+import { loadResults, type LoadedResults, type PromptSummary } from "../report/summary.ts";
+import type { GateVerdict } from "../stats/gate.ts";
+import { ExitCodeError } from "./exit-code-error.ts";
 
-export const COMPARE_USAGE = `qwen3-bench compare BASELINE NEW [--noise 0.02] [--alpha 0.05]
+export const COMPARE_USAGE = `qwen3-bench compare BASELINE NEW [--noise 0.02] [--alpha 0.05] [--statistic median|mean] [--allow-restarts]
 
-Compares decode tok/s of two benchmark runs (results folders or files) per (framework, prompt): median
-change, 95 % bootstrap CI of the ratio NEW/BASELINE, two-sided Mann-Whitney p. Exits 1 when some
-framework is slower than the baseline by more than the noise band (--noise, relative) AND the
-difference is significant (p < --alpha).`;
+Compares decode speed of two benchmark runs (results folders or files) per (framework, prompt) from
+every decode step of every timed run: the ratio NEW/BASELINE of the median step latency (--statistic)
+with its 1 − alpha interval from a two-stage bootstrap (runs drawn with replacement, then steps within
+each drawn run). Exits 1 when, for some case, the whole interval lies below 1 − noise (a slowdown
+beyond the noise band); exits 2 without a verdict when a compared case had a runner restart, unless
+--allow-restarts.`;
+
+/** Exit status when a compared case had a runner restart and --allow-restarts was not given. */
+export const EXIT_RESTARTS = 2;
 
 /** One row of the comparison. */
 export interface CompareRow {
   framework: string;
   promptId: string;
+  /** 1000 / the gate statistic of step latencies, tokens per second. */
   baselineTps: number;
   newTps: number;
+  /** NEW speed / BASELINE speed, unitless (0.9 = 10 % slower), with its interval. */
   ratio: number;
   ratioLow: number;
   ratioHigh: number;
-  p: number;
-  verdict: "slower" | "faster" | "within noise" | "not significant";
+  /** Timed runs and decode steps per side. */
+  baselineRuns: number;
+  newRuns: number;
+  baselineSteps: number;
+  newSteps: number;
+  verdict: GateVerdict;
 }
 
 /** Compares two sets of summaries; rows for (framework, prompt) pairs present in both. */
-export function compareRuns(baseline: PromptSummary[], candidate: PromptSummary[], noise: number, alpha: number): CompareRow[] {
+export function compareRuns(baseline: PromptSummary[], candidate: PromptSummary[], gate: GateSettings = DEFAULT_GATE): CompareRow[] {
   const rows: CompareRow[] = [];
   for (const b of baseline) {
     const n = candidate.find((c) => c.framework === b.framework && c.promptId === b.promptId);
     if (!n) continue;
-    const c = compareDecodeTps(b.decodeTpsSamples, n.decodeTpsSamples);
-    const change = c.ratio.estimate - 1;
-    const verdict = Math.abs(change) <= noise ? "within noise" : c.p >= alpha ? "not significant" : change < 0 ? "slower" : "faster";
-    rows.push({ framework: b.framework, promptId: b.promptId, baselineTps: b.decodeTps.estimate, newTps: n.decodeTps.estimate, ratio: c.ratio.estimate, ratioLow: c.ratio.low, ratioHigh: c.ratio.high, p: c.p, verdict });
+    const c = compareDecodeSteps(b.runs, n.runs, gate);
+    rows.push({
+      framework: b.framework,
+      promptId: b.promptId,
+      baselineTps: 1000 / c.baselineStepMs,
+      newTps: 1000 / c.candidateStepMs,
+      ratio: c.ratio.estimate,
+      ratioLow: c.ratio.low,
+      ratioHigh: c.ratio.high,
+      baselineRuns: c.baselineRuns,
+      newRuns: c.candidateRuns,
+      baselineSteps: c.baselineSteps,
+      newSteps: c.candidateSteps,
+      verdict: c.verdict,
+    });
   }
   return rows;
 }
 
-function table(rows: CompareRow[]): string {
-  const headers = ["framework", "prompt", "baseline tok/s", "new tok/s", "change", "ratio 95% CI", "p", "verdict"];
+function table(rows: CompareRow[], confidence: number): string {
+  const headers = ["framework", "prompt", "baseline tok/s", "new tok/s", "change", `ratio ${Math.round(confidence * 100)}% CI`, "runs × steps", "verdict"];
   const cells = rows.map((r) => [
     r.framework,
     r.promptId,
@@ -46,7 +72,7 @@ function table(rows: CompareRow[]): string {
     formatNumber(r.newTps),
     `${r.ratio >= 1 ? "+" : ""}${formatPercent(r.ratio - 1)}`,
     `${formatRatio(r.ratioLow)}–${formatRatio(r.ratioHigh)}`,
-    formatP(r.p),
+    `${r.baselineRuns}×${Math.round(r.baselineSteps / r.baselineRuns)} / ${r.newRuns}×${Math.round(r.newSteps / r.newRuns)}`,
     r.verdict,
   ]);
   const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((row) => row[i].length)));
@@ -54,28 +80,75 @@ function table(rows: CompareRow[]): string {
   return [line(headers), line(widths.map((w) => "-".repeat(w))), ...cells.map(line)].join("\n");
 }
 
+/** The decision rule in words, printed above the table. */
+export function decisionRule(gate: GateSettings): string {
+  const pct = `${Math.round(gate.confidence * 100)} %`;
+  return (
+    `speed ratio NEW/BASELINE = ${gate.statistic} decode-step latency of BASELINE / of NEW (every step of every timed run, TTFT excluded); ` +
+    `${pct} interval from a two-stage bootstrap (runs with replacement, then steps within each run; 10,000 resamples, fixed seed).\n` +
+    `decision: "slower" (exit 1) when the whole interval is below ${formatRatio(1 - gate.band)} (1 − noise band ${formatPercent(gate.band)}); ` +
+    `"faster" when above ${formatRatio(1 + gate.band)}; "within noise" when inside the band; else "inconclusive".`
+  );
+}
+
+/** Restarts of a file that touch a prompt: during its requests, or outside any request (null prompt). */
+const restartsFor = (results: ResultsFile, promptId: string) => results.restarts.filter((r) => r.prompt_id === null || r.prompt_id === promptId);
+
+const fileOf = (files: LoadedResults[], framework: string) => files.find((f) => f.results.framework === framework);
+
+function parseGate(values: { noise?: string; alpha?: string; statistic?: string }): GateSettings {
+  const band = Number(values.noise);
+  const alpha = Number(values.alpha);
+  if (!(band >= 0 && band < 1)) throw new Error(`--noise must be a share in [0, 1), got ${values.noise}`);
+  if (!(alpha > 0 && alpha < 1)) throw new Error(`--alpha must be in (0, 1), got ${values.alpha}`);
+  if (values.statistic !== "median" && values.statistic !== "mean") throw new Error(`--statistic must be median or mean, got ${values.statistic}`);
+  return { band, confidence: 1 - alpha, statistic: values.statistic };
+}
+
 export function compareCommand(argv: string[]): void {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { noise: { type: "string", default: "0.02" }, alpha: { type: "string", default: "0.05" } },
+    options: {
+      noise: { type: "string", default: String(DEFAULT_GATE.band) },
+      alpha: { type: "string", default: String(Math.round((1 - DEFAULT_GATE.confidence) * 1000) / 1000) },
+      statistic: { type: "string", default: DEFAULT_GATE.statistic },
+      "allow-restarts": { type: "boolean", default: false },
+    },
   });
   if (positionals.length !== 2) throw new Error(`give exactly two results folders or files\n\n${COMPARE_USAGE}`);
-  const noise = Number(values.noise);
-  const alpha = Number(values.alpha);
-  if (!(noise >= 0 && noise < 1)) throw new Error(`--noise must be a share in [0, 1), got ${values.noise}`);
-  if (!(alpha > 0 && alpha < 1)) throw new Error(`--alpha must be in (0, 1), got ${values.alpha}`);
+  const gate = parseGate(values);
   const [baselinePath, newPath] = positionals;
   const baseline = loadResults([baselinePath]);
   const candidate = loadResults([newPath]);
-  const rows = compareRuns(baseline.summaries, candidate.summaries, noise, alpha);
+  const rows = compareRuns(baseline.summaries, candidate.summaries, gate);
   if (rows.length === 0) throw new Error(`no (framework, prompt) pair is in both ${baselinePath} and ${newPath}`);
-  console.log(`decode tok/s, ${newPath} vs ${baselinePath} (noise band ±${formatPercent(noise)}, alpha ${alpha})\n`);
-  console.log(table(rows));
+
+  console.log(`decode speed, ${newPath} vs ${baselinePath}\n${decisionRule(gate)}\n`);
+  console.log(table(rows, gate.confidence));
+
+  for (const framework of [...new Set(rows.map((r) => r.framework))]) {
+    const differences = provenanceDifferences(fileOf(baseline.files, framework)!.results, fileOf(candidate.files, framework)!.results);
+    if (differences.length) console.log(`\nwarning: ${framework}: the two sides differ in more than the code under test:\n${differences.map((d) => `  - ${d}`).join("\n")}`);
+  }
+
+  const restarted = rows.flatMap((r) => {
+    const found = [
+      ...restartsFor(fileOf(baseline.files, r.framework)!.results, r.promptId).map((x) => ({ side: "baseline", ...x })),
+      ...restartsFor(fileOf(candidate.files, r.framework)!.results, r.promptId).map((x) => ({ side: "new", ...x })),
+    ];
+    return found.map((x) => `${r.framework}/${r.promptId} (${x.side}: ${x.signal ?? `exit ${x.exit_code}`} at ${x.prompt_id === null ? "start-up" : `iteration ${x.iteration}`}, ${x.at})`);
+  });
+  if (restarted.length && !values["allow-restarts"]) {
+    // main() prints the message and exits with the error's code.
+    throw new ExitCodeError(EXIT_RESTARTS, `refusing to gate: a runner restarted during ${restarted.join(", ")}; its timings may include a cold process. Rerun, or pass --allow-restarts to gate anyway.`);
+  }
+  if (restarted.length) console.log(`\nnote: gating despite runner restarts (--allow-restarts): ${restarted.join(", ")}`);
+
   const slower = rows.filter((r) => r.verdict === "slower");
-  const runs = rows.map((r) => baseline.summaries.find((s) => s.framework === r.framework && s.promptId === r.promptId)!.runs.length);
-  if (Math.min(...runs) <= 3) console.log("\nnote: with 3 or fewer runs per side the rank test cannot reach p < 0.1; use the full profile for regression checks.");
   // main() turns a thrown error into exit status 1 with the message on stderr.
-  if (slower.length) throw new Error(`significant slowdown beyond the noise band: ${slower.map((r) => `${r.framework}/${r.promptId} ${formatPercent(1 - r.ratio)} slower (p ${formatP(r.p)})`).join(", ")}`);
+  if (slower.length) throw new Error(`significant slowdown beyond the noise band: ${slower.map((r) => `${r.framework}/${r.promptId} ${formatPercent(1 - r.ratio)} slower (interval ${formatRatio(r.ratioLow)}–${formatRatio(r.ratioHigh)})`).join(", ")}`);
+  const inconclusive = rows.filter((r) => r.verdict === "inconclusive");
+  if (inconclusive.length) console.log(`\nnote: ${inconclusive.length} case(s) inconclusive (the interval straddles the band's edge): more timed runs would decide.`);
   console.log("\nno significant slowdown beyond the noise band");
 }

@@ -3,6 +3,7 @@
 import { doctorCommand } from "./doctor.ts";
 import { setupCommand } from "./setup.ts";
 import { compareCommand, COMPARE_USAGE } from "./compare.ts";
+import { ExitCodeError } from "./exit-code-error.ts";
 import { reportCommand, REPORT_USAGE } from "./report.ts";
 import { synthCommand, SYNTH_USAGE } from "./synth.ts";
 import { verifyCommand, VERIFY_USAGE } from "./verify.ts";
@@ -53,7 +54,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   } catch (e) {
     console.error(`qwen3-bench ${name}: ${(e as Error).message}`);
-    return 1;
+    return e instanceof ExitCodeError ? e.exitCode : 1;
   }
 }
 

@@ -1,4 +1,7 @@
+import type { RunRecord } from "../harness/schema/results.ts";
 import { bootstrapMedianRatioCi, type ConfidenceInterval } from "../stats/bootstrap.ts";
+import { gateVerdict, type GateVerdict } from "../stats/gate.ts";
+import { hierarchicalRatioCi, pooledStatistic, type PooledStatistic } from "../stats/hierarchical-bootstrap.ts";
 import { mannWhitneyU } from "../stats/mann-whitney.ts";
 
 /** How one sample of decode speeds compares with a baseline sample. */
@@ -26,6 +29,58 @@ export function compareDecodeTps(baseline: number[], candidate: number[]): Decod
     p: test.p,
     pMethod: test.method,
     pFloor: Math.min(1, 2 / binomial(baseline.length + candidate.length, Math.min(baseline.length, candidate.length))),
+  };
+}
+
+/** Settings of the regression gate (`qwen3-bench compare`). */
+export interface GateSettings {
+  /** Tolerated relative change of speed (0.02 = ±2 %). */
+  band: number;
+  /** Two-sided confidence of the ratio's interval (0.95). */
+  confidence: number;
+  /** Statistic of each side's pooled step latencies. */
+  statistic: PooledStatistic;
+}
+
+export const DEFAULT_GATE: GateSettings = { band: 0.02, confidence: 0.95, statistic: "median" };
+
+/** How a candidate's decode steps compare with a baseline's, for one (framework, prompt). */
+export interface StepComparison {
+  /** The statistic of each side's pooled decode-step latencies (TTFT excluded), milliseconds. */
+  baselineStepMs: number;
+  candidateStepMs: number;
+  /** Candidate speed / baseline speed = baselineStepMs / candidateStepMs (0.90 = 10 % slower), with its interval. */
+  ratio: ConfidenceInterval;
+  verdict: GateVerdict;
+  /** Runs and decode steps per side. */
+  baselineRuns: number;
+  candidateRuns: number;
+  baselineSteps: number;
+  candidateSteps: number;
+}
+
+/** Decode-step latencies of each run (per_token_latencies_ms without entry 0, the TTFT), milliseconds. */
+export const stepLatenciesMs = (runs: RunRecord[]): number[][] => runs.map((r) => r.per_token_latencies_ms.slice(1)).filter((steps) => steps.length > 0);
+
+/**
+ * The regression gate's comparison: every decode step of every timed run on both sides, the run as
+ * the resampling block (hierarchicalRatioCi), the verdict from the ratio's interval and the noise band
+ * (gateVerdict).
+ */
+export function compareDecodeSteps(baseline: RunRecord[], candidate: RunRecord[], gate: GateSettings = DEFAULT_GATE): StepComparison {
+  const baselineSteps = stepLatenciesMs(baseline);
+  const candidateSteps = stepLatenciesMs(candidate);
+  if (baselineSteps.length === 0 || candidateSteps.length === 0) throw new RangeError("compare: a side has no decode steps (runs of one token)");
+  const ratio = hierarchicalRatioCi(baselineSteps, candidateSteps, { confidence: gate.confidence, statistic: gate.statistic });
+  return {
+    baselineStepMs: pooledStatistic(baselineSteps, gate.statistic),
+    candidateStepMs: pooledStatistic(candidateSteps, gate.statistic),
+    ratio,
+    verdict: gateVerdict(ratio, gate.band),
+    baselineRuns: baselineSteps.length,
+    candidateRuns: candidateSteps.length,
+    baselineSteps: baselineSteps.reduce((n, s) => n + s.length, 0),
+    candidateSteps: candidateSteps.reduce((n, s) => n + s.length, 0),
   };
 }
 

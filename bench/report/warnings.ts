@@ -1,6 +1,6 @@
-import { formatNumber, formatPercent } from "./format.ts";
+import { formatBandwidth, formatNumber, formatPercent } from "./format.ts";
 import type { ResultsFile } from "../harness/schema/results.ts";
-import type { ResultsModel } from "./summary.ts";
+import type { PromptSummary, ResultsModel } from "./summary.ts";
 
 /** A plain-language remark about a measurement: "warning" when a number may be wrong, "note" for context. */
 export interface ReportWarning {
@@ -23,6 +23,26 @@ export const WARNING_THRESHOLDS = {
 const isCpu = (backend: string) => backend.toLowerCase() === "cpu";
 
 /**
+ * Sync audit: the shortest time one decode step can take, milliseconds. A step reads every weight
+ * once (batch 1), so it cannot beat weight bytes ÷ peak memory bandwidth; null when the device's
+ * bandwidth is unknown.
+ */
+export function stepFloorMs(weightBytes: number, bandwidthBytesPerS: number | null): number | null {
+  return bandwidthBytesPerS === null || !(bandwidthBytesPerS > 0) ? null : (weightBytes / bandwidthBytesPerS) * 1000;
+}
+
+/** The sync-audit warning of a summary whose median step is faster than its device allows, else null. */
+function syncAudit(s: PromptSummary, weightBytes: number): string | null {
+  const floor = stepFloorMs(weightBytes, s.bandwidth?.bytesPerS ?? null);
+  if (floor === null || !(s.stepLatencyMs.p50 < floor)) return null;
+  return (
+    `the median decode step (${formatNumber(s.stepLatencyMs.p50)} ms) is shorter than reading the weights once takes at the device's peak bandwidth ` +
+    `(${formatNumber(weightBytes / 1e9)} GB at ${formatBandwidth(s.bandwidth!.bytesPerS)}: ${formatNumber(floor)} ms): physically impossible. ` +
+    "The runner likely timed the enqueue of the work, not the token id on the host (runners/PROTOCOL.md, timing rule 3); its speed is not a measurement."
+  );
+}
+
+/**
  * Checks a results model for suspect measurements, in the order a reader needs them: failures first,
  * then measurement quality, then context.
  */
@@ -32,6 +52,12 @@ export function collectWarnings(model: ResultsModel): ReportWarning[] {
 
   for (const failure of model.startupFailures) add("warning", failure.framework, `did not start (${failure.kind}): ${failure.message}`);
   for (const { label, results } of model.files) {
+    for (const restart of results.restarts) {
+      const where = restart.prompt_id === null ? "outside a request" : `on prompt ${restart.prompt_id}${restart.iteration === null ? "" : `, run ${restart.iteration}`}`;
+      const how = restart.signal ?? `exit status ${restart.exit_code}`;
+      const tail = restart.stderr_tail.trim() ? ` Last stderr: ${restart.stderr_tail.trim().split("\n").slice(-3).join(" / ")}` : "";
+      add("warning", label, `the runner died ${where} (${how}) and was restarted at ${restart.at}; that case's timings may include a cold process, and \`compare\` will not gate on it without --allow-restarts.${tail}`);
+    }
     for (const error of results.errors) {
       const where = error.prompt_id === null ? "" : ` on prompt ${error.prompt_id}${error.iteration === null ? "" : `, run ${error.iteration}`}`;
       add("warning", label, `a request failed${where} (${error.kind}): ${error.message}`);
@@ -45,6 +71,8 @@ export function collectWarnings(model: ResultsModel): ReportWarning[] {
 
   for (const s of model.summaries) {
     const subject = `${s.label} / ${s.promptId}`;
+    const impossible = syncAudit(s, model.files.find((f) => f.label === s.label)!.results.model.weight_bytes);
+    if (impossible) add("warning", subject, impossible);
     const { estimate, low, high } = s.decodeTps;
     const width = (high - low) / estimate;
     if (width > WARNING_THRESHOLDS.ciWidth) {
