@@ -1,14 +1,18 @@
-// Conformance suite: every runner available on this machine speaks runners/PROTOCOL.md, and
-// reproduces the reference goldens (transformers, f32) exactly on the tiny synthetic models.
+// Conformance suite: every runner available on this machine speaks runners/PROTOCOL.md (one case per
+// field rule, and the process lifecycle: ready or fatal, shutdown, end of input), and reproduces the
+// reference goldens (transformers, f32) exactly on the tiny synthetic models.
 // BENCH_REQUIRE=a,b makes the suite fail when a named runner is unavailable (CI sets it).
-import { readFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
+import { createInterface } from "node:readline";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { FRAMEWORKS } from "../harness/frameworks.ts";
 import { FIXTURES_DIR } from "../harness/paths.ts";
 import { TEST_MODELS } from "../harness/prepare.ts";
-import { RunnerProcess } from "../harness/runner-process.ts";
-import { ErrorReply, GenerateReply, ReadyMessage, ScoreReply } from "../harness/schema/protocol.ts";
+import { RunnerProcess, type LaunchSpec } from "../harness/runner-process.ts";
+import { ErrorReply, FatalMessage, GenerateReply, ReadyMessage, ScoreReply } from "../harness/schema/protocol.ts";
 import { SynthManifest } from "../harness/schema/model-config.ts";
 
 const TIMEOUT_MS = 120_000;
@@ -26,6 +30,91 @@ const goldens = [TEST_MODELS.tiny, TEST_MODELS.tinyTied].map((dir) => ({
   dir,
   golden: JSON.parse(readFileSync(join(FIXTURES_DIR, "goldens", `${basename(dir)}.json`), "utf8")) as Golden,
 }));
+
+const VOCAB = 151_936;
+/** The tiny test model's max_position_embeddings. */
+const MAX_POSITIONS = 4096;
+const generate = (fields: Record<string, unknown>) => ({ id: 20, op: "generate", prompt_token_ids: [1, 2, 3], max_new_tokens: 2, ignore_eos: true, ...fields });
+const score = (fields: Record<string, unknown>) => ({ id: 30, op: "score", prompt_token_ids: [1, 2], continuation_token_ids: [3, 4], top_k: 2, ...fields });
+const without = (request: Record<string, unknown>, field: string) => Object.fromEntries(Object.entries(request).filter(([k]) => k !== field));
+
+/**
+ * One case per field rule of runners/PROTOCOL.md ("Requests and replies", "Errors"): the request
+ * line (an object is sent as JSON), the id the error reply must carry, and what its message must
+ * name. Every runner must answer each with kind bad_request and then serve a good request.
+ */
+const FIELD_RULES: Array<[string, Record<string, unknown> | string, number | null, RegExp]> = [
+  ["malformed JSON (id null)", "{not json", null, /JSON|json/],
+  ["a line that is not a JSON object (id null)", "[1, 2]", null, /object/],
+  ["id missing (id null)", without(generate({}), "id"), null, /\bid\b/],
+  ["id not an integer (id null)", generate({ id: "20" }), null, /\bid\b/],
+  ["id fractional (id null)", generate({ id: 20.5 }), null, /\bid\b/],
+  ["op missing", { id: 12 }, 12, /\bop\b/],
+  ["an unknown op", { id: 12, op: "fly" }, 12, /\bop\b/],
+  ["generate: prompt_token_ids missing", without(generate({}), "prompt_token_ids"), 20, /prompt_token_ids/],
+  ["generate: prompt_token_ids not an array", generate({ prompt_token_ids: "1 2 3" }), 20, /prompt_token_ids/],
+  ["generate: an empty prompt", generate({ prompt_token_ids: [] }), 20, /prompt_token_ids/],
+  ["generate: a token id that is not an integer", generate({ prompt_token_ids: [1, "2"] }), 20, /prompt_token_ids\[1\]/],
+  ["generate: a fractional token id", generate({ prompt_token_ids: [1, 2.5] }), 20, /prompt_token_ids\[1\]/],
+  ["generate: a negative token id", generate({ prompt_token_ids: [-1] }), 20, /prompt_token_ids\[0\]/],
+  ["generate: a token id outside the vocabulary", generate({ prompt_token_ids: [1, VOCAB] }), 20, /prompt_token_ids\[1\]/],
+  ["generate: max_new_tokens missing", without(generate({}), "max_new_tokens"), 20, /max_new_tokens/],
+  ["generate: max_new_tokens not an integer", generate({ max_new_tokens: "2" }), 20, /max_new_tokens/],
+  ["generate: max_new_tokens 0", generate({ max_new_tokens: 0 }), 20, /max_new_tokens/],
+  ["generate: ignore_eos missing", without(generate({}), "ignore_eos"), 20, /ignore_eos/],
+  ["generate: ignore_eos false", generate({ ignore_eos: false }), 20, /ignore_eos/],
+  ["generate: ignore_eos not a boolean", generate({ ignore_eos: "true" }), 20, /ignore_eos/],
+  ["generate: prompt + max_new_tokens longer than max_position_embeddings", generate({ prompt_token_ids: [1], max_new_tokens: MAX_POSITIONS }), 20, /max_position_embeddings/],
+  ["score: prompt_token_ids missing", without(score({}), "prompt_token_ids"), 30, /prompt_token_ids/],
+  ["score: an empty prompt", score({ prompt_token_ids: [] }), 30, /prompt_token_ids/],
+  ["score: continuation_token_ids missing", without(score({}), "continuation_token_ids"), 30, /continuation_token_ids/],
+  ["score: an empty continuation", score({ continuation_token_ids: [] }), 30, /continuation_token_ids/],
+  ["score: a continuation id outside the vocabulary", score({ continuation_token_ids: [3, VOCAB + 5] }), 30, /continuation_token_ids\[1\]/],
+  ["score: top_k missing", without(score({}), "top_k"), 30, /top_k/],
+  ["score: top_k not an integer", score({ top_k: 2.5 }), 30, /top_k/],
+  ["score: top_k 0", score({ top_k: 0 }), 30, /top_k/],
+  ["score: top_k larger than the vocabulary", score({ top_k: VOCAB + 1 }), 30, /top_k/],
+  ["score: prompt + continuation longer than max_position_embeddings", score({ continuation_token_ids: Array.from({ length: MAX_POSITIONS }, () => 3) }), 30, /max_position_embeddings/],
+];
+
+/** A copy of the tiny model whose config no longer matches its MLP weights' shapes. */
+function wrongShapeModel(): string {
+  const dir = mkdtempSync(join(tmpdir(), "qwen3-bench-wrong-shape-"));
+  cpSync(TEST_MODELS.tiny, dir, { recursive: true });
+  const config = JSON.parse(readFileSync(join(dir, "config.json"), "utf8"));
+  writeFileSync(join(dir, "config.json"), JSON.stringify({ ...config, intermediate_size: config.intermediate_size + 8 }));
+  return dir;
+}
+
+/** A copy of the tiny model without model.safetensors. */
+function weightlessModel(): string {
+  const dir = mkdtempSync(join(tmpdir(), "qwen3-bench-no-weights-"));
+  cpSync(TEST_MODELS.tiny, dir, { recursive: true });
+  rmSync(join(dir, "model.safetensors"));
+  return dir;
+}
+
+/**
+ * Starts a runner, sends `requests` once it has printed its first line, closes stdin, and waits for
+ * the exit: its first line (ready or fatal), every later stdout line as JSON, the exit status.
+ */
+async function runToExit(spec: LaunchSpec, requests: object[]): Promise<{ startup: unknown; replies: unknown[]; exitCode: number | null }> {
+  const child = spawn(spec.command, spec.args, { cwd: spec.cwd, env: { ...process.env, HF_HUB_OFFLINE: "1", ...spec.env }, stdio: ["pipe", "pipe", "ignore"] });
+  const lines: unknown[] = [];
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  const timer = setTimeout(() => child.kill("SIGKILL"), TIMEOUT_MS - 5_000);
+  createInterface({ input: child.stdout }).on("line", (line) => {
+    lines.push(JSON.parse(line));
+    if (lines.length === 1) {
+      for (const r of requests) child.stdin.write(`${JSON.stringify(r)}\n`);
+      child.stdin.end();
+    }
+  });
+  child.stdin.on("error", () => {});
+  const exitCode = await exited;
+  clearTimeout(timer);
+  return { startup: lines[0], replies: lines.slice(1), exitCode };
+}
 
 test("runners required on this machine are available", () => {
   for (const name of required) {
@@ -81,14 +170,8 @@ describe.each(available.map((f) => [f.name, f] as const))("%s", (name, framework
       }
     });
 
-    test.each([
-      ["a token id outside the vocabulary", JSON.stringify({ id: 9, op: "generate", prompt_token_ids: [151936], max_new_tokens: 2, ignore_eos: true }), 9, /prompt_token_ids\[0\]/],
-      ["an empty prompt", JSON.stringify({ id: 10, op: "generate", prompt_token_ids: [], max_new_tokens: 2, ignore_eos: true }), 10, /prompt_token_ids/],
-      ["max_new_tokens 0", JSON.stringify({ id: 11, op: "generate", prompt_token_ids: [1], max_new_tokens: 0, ignore_eos: true }), 11, /max_new_tokens/],
-      ["an unknown op", JSON.stringify({ id: 12, op: "fly" }), 12, /op/],
-      ["a sequence longer than max_position_embeddings", JSON.stringify({ id: 13, op: "generate", prompt_token_ids: [1], max_new_tokens: 5000, ignore_eos: true }), 13, /max_position_embeddings/],
-      ["malformed JSON", "{not json", null, /JSON|json/],
-    ])("%s gets a bad_request error reply, and the runner stays usable", async (_, line, id, pattern) => {
+    test.each(FIELD_RULES)("%s: bad_request naming the field, same id, and the runner stays usable", async (_, request, id, pattern) => {
+      const line = typeof request === "string" ? request : JSON.stringify(request);
       const error = ErrorReply.parse(await runner.sendRaw(line, TIMEOUT_MS));
       expect(error.id).toBe(id);
       expect(error.error.kind).toBe("bad_request");
@@ -96,6 +179,35 @@ describe.each(available.map((f) => [f.name, f] as const))("%s", (name, framework
       const after = await runner.generate({ prompt_token_ids: [1, 2], max_new_tokens: 2, ignore_eos: true }, TIMEOUT_MS);
       expect(after.reply.token_ids).toHaveLength(2);
     });
+  });
+
+  describe("process lifecycle (tiny model, f32)", () => {
+    test("shutdown: the reply with its id, then exit status 0", async () => {
+      const { replies, exitCode } = await runToExit(await framework.launch(TEST_MODELS.tiny, "f32"), [{ id: 41, op: "shutdown" }, { id: 42, op: "shutdown" }]);
+      expect(replies).toEqual([{ id: 41, ok: true, op: "shutdown" }]);
+      expect(exitCode).toBe(0);
+    }, TIMEOUT_MS);
+
+    test("end of stdin: exit status 0, nothing more on stdout", async () => {
+      const { replies, exitCode } = await runToExit(await framework.launch(TEST_MODELS.tiny, "f32"), []);
+      expect(replies).toEqual([]);
+      expect(exitCode).toBe(0);
+    }, TIMEOUT_MS);
+
+    test("a model that cannot be loaded (a tensor of the wrong shape): one fatal line of kind model naming the tensor, non-zero exit", async () => {
+      const { startup, replies, exitCode } = await runToExit(await framework.launch(wrongShapeModel(), "f32"), []);
+      expect(FatalMessage.parse(startup)).toMatchObject({ op: "fatal", error: { kind: "model" } });
+      expect((startup as { error: { message: string } }).error.message).toMatch(/layers\.0\.mlp\.(gate|up|down|gate_up)_proj/);
+      expect(replies).toEqual([]);
+      expect(exitCode).toBeGreaterThan(0);
+    }, TIMEOUT_MS);
+
+    test("a model folder without weights: one fatal line of kind model naming the file, non-zero exit", async () => {
+      const { startup, exitCode } = await runToExit(await framework.launch(weightlessModel(), "f32"), []);
+      expect(FatalMessage.parse(startup)).toMatchObject({ op: "fatal", error: { kind: "model" } });
+      expect((startup as { error: { message: string } }).error.message).toMatch(/safetensors/);
+      expect(exitCode).toBeGreaterThan(0);
+    }, TIMEOUT_MS);
   });
 
   describe.each(goldens.map((g) => [basename(g.dir), g] as const))("agreement with the reference goldens on %s (f32, exact)", (_, { dir, golden }) => {

@@ -74,8 +74,12 @@ pub fn parse_request(line: &str, limits: Limits) -> Result<Request, BadRequest> 
             if max_new_tokens < 1 {
                 return Err(bad(format!("max_new_tokens: {max_new_tokens} is less than 1")));
             }
-            if object.get("ignore_eos").is_some_and(|v| !v.is_boolean()) {
-                return Err(bad("ignore_eos: expected a boolean".into()));
+            // The benchmark always generates exactly max_new_tokens (PROTOCOL.md, `generate`).
+            match object.get("ignore_eos") {
+                Some(Value::Bool(true)) => {}
+                Some(Value::Bool(false)) => return Err(bad("ignore_eos: must be true (this runner always generates exactly max_new_tokens)".into())),
+                Some(_) => return Err(bad("ignore_eos: expected a boolean".into())),
+                None => return Err(bad("ignore_eos: missing".into())),
             }
             let max_new_tokens = max_new_tokens as usize;
             check_length(prompt_token_ids.len() + max_new_tokens, "prompt_token_ids + max_new_tokens", limits)
@@ -294,11 +298,14 @@ mod tests {
     fn rejects_bad_requests_with_field_names() {
         assert_eq!(bad("{not json").id, None);
         assert!(bad("{not json").message.starts_with("malformed JSON"));
-        let out_of_vocab = bad(r#"{"id":4,"op":"generate","prompt_token_ids":[1,2,3,999999],"max_new_tokens":1}"#);
+        let out_of_vocab = bad(r#"{"id":4,"op":"generate","prompt_token_ids":[1,2,3,999999],"max_new_tokens":1,"ignore_eos":true}"#);
         assert_eq!(out_of_vocab, BadRequest { id: Some(4), message: "prompt_token_ids[3]: 999999 is outside the vocabulary (100)".into() });
         assert!(bad(r#"{"id":5,"op":"generate","prompt_token_ids":[],"max_new_tokens":1}"#).message.contains("must not be empty"));
         assert!(bad(r#"{"id":6,"op":"generate","prompt_token_ids":[1],"max_new_tokens":0}"#).message.starts_with("max_new_tokens"));
-        assert!(bad(r#"{"id":7,"op":"generate","prompt_token_ids":[1],"max_new_tokens":16}"#).message.contains("max_position_embeddings"));
+        assert!(bad(r#"{"id":7,"op":"generate","prompt_token_ids":[1],"max_new_tokens":16,"ignore_eos":true}"#).message.contains("max_position_embeddings"));
+        assert_eq!(bad(r#"{"id":12,"op":"generate","prompt_token_ids":[1],"max_new_tokens":1}"#).message, "ignore_eos: missing");
+        assert!(bad(r#"{"id":13,"op":"generate","prompt_token_ids":[1],"max_new_tokens":1,"ignore_eos":false}"#).message.starts_with("ignore_eos: must be true"));
+        assert!(bad(r#"{"id":14,"op":"generate","prompt_token_ids":[1],"max_new_tokens":1,"ignore_eos":"yes"}"#).message.starts_with("ignore_eos: expected a boolean"));
         assert!(bad(r#"{"id":8,"op":"dance"}"#).message.contains("unknown op"));
         assert!(bad(r#"{"id":9,"op":"generate","prompt_token_ids":[-1],"max_new_tokens":1}"#).message.contains("outside the vocabulary"));
         assert!(bad(r#"{"id":10,"op":"generate","prompt_token_ids":["a"],"max_new_tokens":1}"#).message.contains("expected an integer"));
@@ -311,8 +318,8 @@ mod tests {
         let input = [
             "garbage",
             r#"{"id":1,"op":"generate","prompt_token_ids":[100],"max_new_tokens":2}"#,
-            r#"{"id":2,"op":"generate","prompt_token_ids":[99],"max_new_tokens":2}"#,
-            r#"{"id":3,"op":"generate","prompt_token_ids":[1],"max_new_tokens":2}"#,
+            r#"{"id":2,"op":"generate","prompt_token_ids":[99],"max_new_tokens":2,"ignore_eos":true}"#,
+            r#"{"id":3,"op":"generate","prompt_token_ids":[1],"max_new_tokens":2,"ignore_eos":true}"#,
             r#"{"id":4,"op":"score","prompt_token_ids":[1],"continuation_token_ids":[5],"top_k":2}"#,
             r#"{"id":5,"op":"shutdown"}"#,
             r#"{"id":6,"op":"shutdown"}"#,
