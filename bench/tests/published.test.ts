@@ -10,7 +10,9 @@ import { loadResults, resultsFilesIn } from "../report/summary.ts";
 // Published runs (docs/results/<card>-<date>/) are what the README quotes: they must stay readable
 // by the current schemas, and the figures quoted must be the ones their results files give.
 const PUBLISHED = join(REPO_ROOT, "docs", "results");
-const runs = existsSync(PUBLISHED) ? readdirSync(PUBLISHED) : [];
+const runs = existsSync(PUBLISHED) ? readdirSync(PUBLISHED).filter((name) => statSync(join(PUBLISHED, name)).isDirectory()) : [];
+const README = join(REPO_ROOT, "README.md");
+const RESULTS_INDEX = join(PUBLISHED, "README.md");
 
 /** A run's results folders: the run itself, or its lanes (gpu0/, gpu1/, ...: offline-run.sh BENCH_LANES). */
 function runFolders(dir: string): string[] {
@@ -30,10 +32,18 @@ describe("published runs", () => {
     for (const name of ["report.md", "NOTES.md", "decode_tps_bar.png"]) expect(existsSync(join(dir, name)), name).toBe(true);
   });
 
-  /** The README table under `heading`: per prompt row, the first number of each cell after the prompt. */
-  function quotedMedians(heading: string, prompt: string): string[] {
-    const readme = readFileSync(join(REPO_ROOT, "README.md"), "utf8");
+  it("docs/results/README.md lists every run folder once, newest first", () => {
+    const index = readFileSync(RESULTS_INDEX, "utf8");
+    const rows = [...index.matchAll(/^\| \[([^\]]+)\]\(\1\/NOTES\.md\) \| [^|]+ \| (\d{4}-\d\d-\d\d \d\d:\d\d) \|/gm)].map((m) => ({ run: m[1], at: m[2] }));
+    expect(rows.map((r) => r.run).sort()).toEqual([...runs].sort());
+    expect(rows.map((r) => r.at)).toEqual(rows.map((r) => r.at).sort().reverse());
+  });
+
+  /** The table under `heading` in a Markdown file: per prompt row, the first number of each cell after the prompt. */
+  function quotedMedians(file: string, heading: string, prompt: string): string[] {
+    const readme = readFileSync(file, "utf8");
     const start = readme.indexOf(heading);
+    expect(start, `${file}: no heading ${heading}`).toBeGreaterThanOrEqual(0);
     const section = readme.slice(start, readme.indexOf("Command (on the host", start));
     const row = section.split("\n").find((line) => line.startsWith(`| ${prompt} (`)) ?? "";
     return row.split("|").slice(2, -1).map((cell) => cell.trim().split(" ")[0]);
@@ -48,18 +58,18 @@ describe("published runs", () => {
     });
   }
 
-  it("the README's H100 table quotes the medians of docs/results/h100x2-2026-11-25", () => {
+  it("docs/results/README.md's H100 table quotes the medians of docs/results/h100x2-2026-11-25", () => {
     const run = runFolders(join(PUBLISHED, "h100x2-2026-11-25"));
     for (const prompt of ["short", "medium", "long"]) {
       const labels = ["torch (gpu0)", "torch-compile", "mlx-lm", "burn-cuda", "burn-wgpu"];
-      expect(quotedMedians("### NVIDIA H100", prompt), `README row ${prompt}`).toEqual(medians(run, labels, prompt));
+      expect(quotedMedians(RESULTS_INDEX, "### NVIDIA H100", prompt), `docs/results/README.md row ${prompt}`).toEqual(medians(run, labels, prompt));
     }
   });
 
-  it("the README's H200 table quotes the medians of docs/results/h200-2026-11-26", () => {
+  it("the README's first-screen H200 table quotes the medians of docs/results/h200-2026-11-26", () => {
     const run = runFolders(join(PUBLISHED, "h200-2026-11-26"));
     for (const prompt of ["short", "medium", "long"]) {
-      expect(quotedMedians("### NVIDIA H200", prompt), `README row ${prompt}`).toEqual(medians(run, ["burn-cuda", "torch-compile"], prompt));
+      expect(quotedMedians(README, "### NVIDIA H200", prompt), `README row ${prompt}`).toEqual(medians(run, ["burn-cuda", "torch-compile"], prompt));
     }
   });
 });
