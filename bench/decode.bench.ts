@@ -57,3 +57,11 @@ for (const framework of plan.frameworks) {
     }
   });
 }
+
+// BENCH_LANES: the lanes ran as child runs during the global setup (bench/harness/lanes.ts); each is one case here.
+for (const lane of plan.lanes ?? []) {
+  test(`lane gpu${lane.index} (${lane.frameworks.join(", ")})`, () => {
+    expect(lane.resultsDir, `lane gpu${lane.index} wrote no results: see ${lane.log}`).not.toBeNull();
+    expect(lane.exitCode, `lane gpu${lane.index} had failing cases: see ${lane.log}`).toBe(0);
+  });
+}

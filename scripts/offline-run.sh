@@ -4,13 +4,8 @@
 # ${ARCHIVE_DIR:-.}. Python with torch and transformers must be on the host (the torch runners use
 # it); everything else comes from .offline/. Extra arguments go to `vitest bench`.
 #
-# BENCH_LANES="fw,fw;fw,fw" (a host with several GPUs): lane i runs its frameworks on GPU i
-# (CUDA_VISIBLE_DEVICES=i, PCI bus order), all lanes at once, each a whole harness run of its own
-# (warm-up, timing, agreement with the reference, which a lane must list to be checked against);
-# then one report is built over every lane. A framework in two lanes appears as "fw (gpu0)" and
-# "fw (gpu1)": listing the reference in each lane both checks tokens and shows whether the lanes'
-# GPUs time alike. Vulkan (burn-wgpu) takes the first GPU whatever CUDA_VISIBLE_DEVICES says: keep
-# it in lane 0; nvidia-smi's per-GPU memory, logged every 5 s to gpus.csv, shows where each ran.
+# BENCH_LANES="fw,fw;fw,fw" (a host with several GPUs) is the harness's own option
+# (bench/harness/lanes.ts): lane i runs on GPU i, all lanes at once, one report over them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/offline-env.sh
@@ -29,46 +24,13 @@ mkdir -p "$BENCH_RESULTS_DIR"
 node bench/cli/main.ts doctor
 status=0
 # BENCH_WALL_LIMIT (seconds) stops a run that would outlast a lease; what was measured stays.
-vitest_bench=(timeout "${BENCH_WALL_LIMIT:-0}" node node_modules/vitest/vitest.mjs bench --run)
 newest() { ls "$1" 2>/dev/null | grep -E '^[0-9]{4}-' | sort | tail -1 || true; }
-
-if [[ -z "${BENCH_LANES:-}" ]]; then
-  before=$(newest "$BENCH_RESULTS_DIR")
-  "${vitest_bench[@]}" "$@" || status=$?
-  run=$(newest "$BENCH_RESULTS_DIR")
-  [[ "$run" == "$before" ]] && run=""
-  [[ -n "$run" && ! -f "$BENCH_RESULTS_DIR/$run/report.md" ]] && { node bench/cli/main.ts report "$BENCH_RESULTS_DIR/$run" || true; }
-else
-  IFS=';' read -ra lanes <<< "$BENCH_LANES"
-  run=$(date -u +%Y-%m-%dT%H-%M-%SZ)
-  dir="$BENCH_RESULTS_DIR/$run"
-  mkdir -p "$dir"
-  # Setup writes shared folders (models, virtual environments): once, before the lanes start.
-  BENCH_FRAMEWORKS=$(tr ',;' '\n\n' <<< "$BENCH_LANES" | awk 'NF && !seen[$0]++' | paste -sd,) node bench/cli/main.ts setup
-  nvidia-smi --query-gpu=timestamp,index,pci.bus_id,utilization.gpu,memory.used,power.draw --format=csv -l 5 > "$dir/gpus.csv" 2>/dev/null &
-  smi=$!
-  # Each lane gets its own share of the host's cores, so that one lane's compiling (torch.compile,
-  # NVRTC) cannot take the cores the other lane's host-bound runners are timed on.
-  cores=$(nproc)
-  share=$((cores / ${#lanes[@]}))
-  pids=()
-  for i in "${!lanes[@]}"; do
-    pin=()
-    command -v taskset >/dev/null && ((share >= 2)) && pin=(taskset -c "$((i * share))-$((i * share + share - 1))")
-    CUDA_VISIBLE_DEVICES=$i CUDA_DEVICE_ORDER=PCI_BUS_ID BENCH_FRAMEWORKS="${lanes[$i]}" BENCH_RESULTS_DIR="$dir/.gpu$i" \
-      "${pin[@]}" "${vitest_bench[@]}" "$@" > "$dir/gpu$i.log" 2>&1 &
-    pids+=("$!")
-    echo "lane gpu$i (${lanes[$i]}) on cores ${pin[2]:-all}: log $dir/gpu$i.log"
-  done
-  for pid in "${pids[@]}"; do wait "$pid" || status=$?; done
-  kill "$smi" 2>/dev/null || true
-  lane_dirs=()
-  for i in "${!lanes[@]}"; do
-    lane_run=$(newest "$dir/.gpu$i")
-    [[ -n "$lane_run" ]] && mv "$dir/.gpu$i/$lane_run" "$dir/gpu$i" && rmdir "$dir/.gpu$i" && lane_dirs+=("$dir/gpu$i")
-  done
-  ((${#lane_dirs[@]})) && { node bench/cli/main.ts report "${lane_dirs[@]}" --out "$dir" || true; }
-fi
+before=$(newest "$BENCH_RESULTS_DIR")
+timeout "${BENCH_WALL_LIMIT:-0}" node node_modules/vitest/vitest.mjs bench --run "$@" || status=$?
+run=$(newest "$BENCH_RESULTS_DIR")
+[[ "$run" == "$before" ]] && run=""
+# A run stopped by the wall limit never reached its reporter: build the report from what it measured.
+[[ -n "$run" && ! -f "$BENCH_RESULTS_DIR/$run/report.md" ]] && { node bench/cli/main.ts report "$BENCH_RESULTS_DIR/$run" $(ls -d "$BENCH_RESULTS_DIR/$run"/gpu[0-9]* 2>/dev/null) || true; }
 if [[ -n "$run" ]]; then
   archive="${ARCHIVE_DIR:-.}/results-$(hostname)-$run.tar.gz"
   tar -czf "$archive" -C "$BENCH_RESULTS_DIR" "$run"

@@ -84,6 +84,8 @@ export function planCase(args: {
   rates: RunnerRates;
   /** True when the runner already answered a request (no warm-up needed to be timed). */
   runnerWarm: boolean;
+  /** True for a runner's first case: it runs at least its smallest shape whatever the budget, so every runner is measured. */
+  mustRun?: boolean;
   profile: Profile;
   budget: Budget;
 }): CasePlan {
@@ -92,6 +94,7 @@ export function planCase(args: {
   const cost = (tokens: number, shape: CaseShape) => caseSecs(tokens, shape, rates);
   const minimum = shapes[0];
   const minimumSecs = cost(args.promptTokens, minimum);
+  if (minimumSecs > args.remainingSecs && args.mustRun) return { promptId: args.promptId, shape: minimum, trimmed: true, estimatedSecs: minimumSecs };
   if (minimumSecs > args.remainingSecs) {
     return {
       promptId: args.promptId,
@@ -120,10 +123,11 @@ export function planCase(args: {
   return { promptId: args.promptId, shape, trimmed, estimatedSecs: cost(args.promptTokens, shape) };
 }
 
-/** "42 s", "3 min 5 s". */
+/** "42 s", "2 min", "3 min 5 s" (negative: "0 s"). */
 export function formatSecs(secs: number): string {
-  const s = Math.round(secs);
-  return s < 60 ? `${s} s` : `${Math.floor(s / 60)} min ${s % 60} s`;
+  const s = Math.max(0, Math.round(secs));
+  if (s < 60) return `${s} s`;
+  return s % 60 === 0 ? `${s / 60} min` : `${Math.floor(s / 60)} min ${s % 60} s`;
 }
 
 /**
@@ -133,6 +137,7 @@ export function formatSecs(secs: number): string {
 export class RunnerBudget {
   private spentSecs = 0;
   private latest: RunnerRates | null = null;
+  private measuredCases = 0;
 
   readonly budget: Budget;
   private readonly profile: Profile;
@@ -149,6 +154,7 @@ export class RunnerBudget {
     return this.latest;
   }
 
+  /** Budget seconds left; negative once a runner's first case overran it. */
   get remainingSecs(): number {
     return this.budget.secs - this.spentSecs;
   }
@@ -177,7 +183,8 @@ export class RunnerBudget {
     if (!this.latest) throw new Error("RunnerBudget.plan: no rates yet (run the calibration request first)");
     const index = this.prompts.findIndex((p) => p.id === promptId);
     if (index < 0) throw new Error(`RunnerBudget.plan: unknown prompt ${JSON.stringify(promptId)}`);
-    return planCase({
+    const plan = planCase({
+      mustRun: this.measuredCases === 0,
       promptId,
       promptTokens: this.prompts[index].tokens,
       laterPromptTokens: this.prompts.slice(index + 1).map((p) => p.tokens),
@@ -187,6 +194,8 @@ export class RunnerBudget {
       profile: this.profile,
       budget: this.budget,
     });
+    if ("shape" in plan) this.measuredCases++;
+    return plan;
   }
 }
 

@@ -1,4 +1,5 @@
 import { mkdirSync, writeFileSync } from "node:fs";
+import { cpus } from "node:os";
 import { join } from "node:path";
 import type { TestProject } from "vitest/node";
 import { collectHwInfo } from "./hw-info.ts";
@@ -6,7 +7,11 @@ import { makePlan, runDirName, type BenchPlan } from "./plan.ts";
 import { ensureBenchModel, ensureTestModels, setupFrameworks } from "./prepare.ts";
 import { HW_INFO_FILE } from "./schema/hw-info.ts";
 import { RUN_STARTED_ENV } from "./progress.ts";
-import { readSettings } from "./settings.ts";
+import { LANE_ENV, planLanes, runLanes, startGpuLog } from "./lanes.ts";
+import { platformFacts } from "./platform.ts";
+import { readSettings, type Settings } from "./settings.ts";
+import { tryOutput } from "./setup/exec.ts";
+import { resolveVariants } from "./variants.ts";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -34,6 +39,7 @@ export default async function setup(project: TestProject): Promise<void> {
     await setupFrameworks({ ...settings, frameworks: null });
     return;
   }
+  if (settings.lanes && !process.env[LANE_ENV]) return runLanesSetup(project, settings, settings.lanes);
   const model = ensureBenchModel(settings);
   await setupFrameworks(settings);
   const runDir = join(settings.resultsRoot, runDirName());
@@ -42,9 +48,38 @@ export default async function setup(project: TestProject): Promise<void> {
   writeFileSync(join(runDir, HW_INFO_FILE), JSON.stringify(await collectHwInfo(), null, 1) + "\n");
   const plan = await makePlan(settings, model, runDir);
   process.stderr.write(
-    `qwen3-bench: profile ${plan.profileName} (${plan.profile.max_new_tokens} new tokens, ${plan.profile.warmup_iterations} warm-up + ${plan.profile.timed_iterations} timed), dtype ${plan.dtype}, model ${model.dir}${model.manifest ? " (synthetic weights)" : ""}\n` +
+    `qwen3-bench: profile ${plan.profileName} (${plan.profile.max_new_tokens} new tokens, ${plan.profile.warmup_iterations} warm-up + ${plan.profile.timed_iterations} timed${plan.profile.budget ? `, at most ${plan.profile.budget.secs} s of requests per runner: BENCH_BUDGET_SECS=0 lifts it` : ""}), dtype ${plan.dtype}, model ${model.dir}${model.manifest ? " (synthetic weights)" : ""}\n` +
       plan.frameworks.map((f) => `  ${f.available ? "run " : "skip"} ${f.name}: ${f.reason}`).join("\n") +
       `\n  results: ${runDir}\n`,
   );
   project.provide("plan", plan);
+}
+
+/**
+ * BENCH_LANES: the model and every lane's runners are set up once (they share folders), then each
+ * lane runs as a child `vitest bench` on its GPU and its share of the cores, all at once, under this
+ * run's folder (gpu0/, gpu1/, ...). The bench file then has one case per lane (its exit status), and
+ * the reporter writes one report over the lanes.
+ */
+async function runLanesSetup(project: TestProject, settings: Settings, spec: string): Promise<void> {
+  const model = ensureBenchModel(settings);
+  const runDir = join(settings.resultsRoot, runDirName());
+  mkdirSync(runDir, { recursive: true });
+  process.env[RUN_DIR_ENV] = runDir;
+  const smi = await tryOutput("nvidia-smi", ["-L"]);
+  const lanes = planLanes({
+    spec,
+    gpuCount: (await platformFacts()).nvidiaGpu && smi !== null ? smi.split("\n").filter((l) => l.startsWith("GPU")).length : null,
+    cores: cpus().length,
+    taskset: (await tryOutput("taskset", ["--version"])) !== null,
+    runDir,
+    validateLabels: (labels) => void resolveVariants(labels),
+  });
+  await setupFrameworks({ ...settings, frameworks: [...new Set(lanes.flatMap((l) => l.frameworks))] });
+  writeFileSync(join(runDir, HW_INFO_FILE), JSON.stringify(await collectHwInfo(), null, 1) + "\n");
+  const stopGpuLog = startGpuLog(runDir);
+  const argv = process.argv.slice(1);
+  const outcomes = await runLanes(lanes, runDir, [process.execPath, ...argv, ...(argv.includes("--run") ? [] : ["--run"])]).finally(stopGpuLog);
+  const plan = await makePlan({ ...settings, frameworks: [] }, model, runDir);
+  project.provide("plan", { ...plan, lanes: outcomes });
 }

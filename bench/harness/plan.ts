@@ -1,6 +1,7 @@
 import { hostname, cpus, totalmem, type as osType, release } from "node:os";
 import { FRAMEWORKS, frameworkByName, type Availability, type Framework } from "./frameworks.ts";
 import { resolveProfile } from "./budget.ts";
+import type { LaneOutcome } from "./lanes.ts";
 import { hasAccelerator, platformFacts } from "./platform.ts";
 import { loadPromptsFile } from "./prompts-file.ts";
 import { collectProvenance } from "./provenance.ts";
@@ -30,6 +31,10 @@ export interface BenchPlan {
   host: ResultsFile["host"];
   /** Harness commit, lockfiles, command line and knobs, collected in the main process (absent in hand-made test plans). */
   provenance?: Provenance;
+  /** BENCH_PROFILER: profilers whose switches the matching runners get (bench/harness/profiler.ts); absent or empty for none. */
+  profilers?: string[];
+  /** BENCH_LANES: how each lane's child run ended (the lanes ran during the global setup); absent for one run. */
+  lanes?: LaneOutcome[];
 }
 
 /** Frameworks in run order: the ones asked for (or all known), the reference first. */
@@ -58,6 +63,7 @@ export async function makePlan(settings: Settings, model: CheckedModel, runDir: 
     startupTimeoutMs: prompts.config.startup_timeout_secs * 1000,
     reference: settings.reference,
     gpuPower: settings.gpuPower,
+    profilers: settings.profilers ?? [],
     frameworks,
     prompts: selectPrompts(prompts.prompts, settings.promptIds).map((p) => tokenizer.tokenize(p)),
     host: {

@@ -1,7 +1,10 @@
+import { appendFileSync, mkdirSync } from "node:fs";
+import { dirname } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { checkAgreement } from "./agreement.ts";
 import { formatSecs, profileShape, RunnerBudget, type CasePlan, type CaseShape } from "./budget.ts";
 import { etaLine, withElapsed } from "./progress.ts";
+import { profilerLaunch } from "./profiler.ts";
 import { launchVariant, resolveVariant } from "./variants.ts";
 import { harnessVersion } from "./version.ts";
 import { collectProvenance } from "./provenance.ts";
@@ -47,12 +50,16 @@ export class FrameworkSession {
   private lastStartFailed = false;
   /** The runner's time budget (the profile's), or null when every case runs the profile's counts. */
   private readonly budget: RunnerBudget | null;
+  /** Profiler environment and stderr file (BENCH_PROFILER), or null when no profiler applies. */
+  private readonly profiler: { env: Record<string, string>; stderrFile: string } | null;
 
   /** `launch` defaults to the registered framework's; tests pass a fake runner's. */
   constructor(plan: BenchPlan, name: string, launch?: () => Promise<LaunchSpec>) {
     this.plan = plan;
     this.name = name;
     this.launch = launch ?? (() => launchVariant(resolveVariant(name), plan.model.path, plan.dtype));
+    // BENCH_PROFILER: the profiling switches of this runner's kind, its stderr kept beside their files.
+    this.profiler = plan.profilers?.length && !launch ? profilerLaunch(plan.profilers, resolveVariant(name).framework.readyFramework, name, plan.runDir) : null;
     const { budget } = plan.profile;
     this.budget = budget ? new RunnerBudget(budget, plan.profile, plan.prompts.map((p) => ({ id: p.id, tokens: p.promptTokenIds.length }))) : null;
   }
@@ -69,9 +76,12 @@ export class FrameworkSession {
   async ensureRunner(): Promise<RunnerProcess> {
     if (this.runner && !this.runner.hasExited && this.diedIn === null) return this.runner;
     if (this.runner) await this.recordRestart(this.runner);
-    const spec = await this.launch();
+    const launched = await this.launch();
+    const spec = this.profiler ? { ...launched, env: { ...launched.env, ...this.profiler.env } } : launched;
+    if (this.profiler) mkdirSync(dirname(this.profiler.stderrFile), { recursive: true });
+    const keepStderr = this.profiler ? (line: string) => appendFileSync(this.profiler!.stderrFile, line + "\n") : undefined;
     try {
-      this.runner = await RunnerProcess.start(spec, this.plan.startupTimeoutMs);
+      this.runner = await RunnerProcess.start(spec, this.plan.startupTimeoutMs, keepStderr);
       this.lastStartFailed = false;
     } catch (e) {
       this.lastStartFailed = true;
@@ -171,7 +181,9 @@ export class FrameworkSession {
       ? `${shape.timedIterations} timed runs of ${shape.maxNewTokens} new tokens${"trimmed" in plan && plan.trimmed ? ` (trimmed from ${this.plan.profile.timed_iterations} × ${this.plan.profile.max_new_tokens})` : ""}, ≈${formatSecs(plan.estimatedSecs)}`
       : `not measured: ${"skipped" in plan ? plan.skipped : ""}`;
     progress(`[${this.name} ${prompt.id}] budget ${formatSecs(this.budget.remainingSecs)} of ${formatSecs(this.budget.budget.secs)} left: ${what}`);
-    progress(etaLine(this.plan, this.name, prompt.id, Math.min(this.budget.remainingSecs, plan.estimatedSecs + this.laterEstimateSecs(prompt.id))));
+    // This case's estimate, then what the later cases can spend of the budget left after it.
+    const laterSecs = Math.min(Math.max(0, this.budget.remainingSecs - plan.estimatedSecs), this.laterEstimateSecs(prompt.id));
+    progress(etaLine(this.plan, this.name, prompt.id, ("shape" in plan ? plan.estimatedSecs : 0) + laterSecs));
     return { ...plan, warmupsDone };
   }
 

@@ -3,6 +3,7 @@ import { isAbsolute, join, resolve } from "node:path";
 import { z } from "zod";
 import { DEFAULT_MODEL_DIR, PROMPTS_FILE, REPO_ROOT } from "./paths.ts";
 import { Dtype } from "./schema/model-config.ts";
+import { parseProfilers } from "./profiler.ts";
 import { formatIssues } from "./schema/parse.ts";
 
 /** The environment knobs a user sets (README, "Environment"). */
@@ -20,6 +21,8 @@ const Env = z.object({
   BENCH_TIMED_ITERATIONS: z.coerce.number().int().positive().optional(),
   BENCH_GPU_POWER: z.enum(["on", "off"]).default("on"),
   BENCH_BUDGET_SECS: z.coerce.number().nonnegative().optional(),
+  BENCH_LANES: z.string().optional(),
+  BENCH_PROFILER: z.string().optional(),
 });
 
 export interface Settings {
@@ -49,6 +52,10 @@ export interface Settings {
    * budget, unless counts were set by hand (BENCH_MAX_NEW_TOKENS, ...), which then run as asked.
    */
   budgetSecs?: number;
+  /** BENCH_LANES ("fw,fw;fw,fw": lane i on GPU i, bench/harness/lanes.ts), or null for one run. */
+  lanes?: string | null;
+  /** BENCH_PROFILER: the runners' profiling switches to set (bench/harness/profiler.ts); empty for none. */
+  profilers?: string[];
 }
 
 export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
@@ -81,6 +88,8 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     ),
     gpuPower: e.BENCH_GPU_POWER === "on",
     budgetSecs: e.BENCH_BUDGET_SECS,
+    lanes: e.BENCH_LANES ?? null,
+    profilers: parseProfilers(e.BENCH_PROFILER),
   };
 }
 

@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import type { Reporter, TestCase } from "vitest/node";
-import { resultsFilesIn } from "./summary.ts";
+import { laneResultsDirs } from "../harness/lanes.ts";
+import { loadResults, resultsFilesIn } from "./summary.ts";
 import { writeReport } from "./write-report.ts";
 
 /**
@@ -30,10 +31,13 @@ export default class BenchReportReporter implements Reporter {
   }
 
   async onTestRunEnd(): Promise<void> {
-    const dir = resultsDir();
+    // BENCH_LANES: the run's folder holds one folder of results per lane (gpu0/, gpu1/): one report over them.
+    const runDir = process.env.QWEN3_BENCH_RUN_DIR;
+    const lanes = runDir ? laneResultsDirs(runDir).filter((d) => resultsFilesIn(d).length > 0) : [];
+    const dir = lanes.length ? runDir! : resultsDir();
     if (!dir) return;
     try {
-      const written = await writeReport(dir);
+      const written = await writeReport(dir, lanes.length ? { model: loadResults(lanes) } : {});
       process.stderr.write(`qwen3-bench: report written: ${written.filter((f) => f.endsWith(".md") || f.endsWith(".html")).join(", ")}\n`);
     } catch (e) {
       // A report failure must not hide the benchmark's own outcome; the results files are intact.

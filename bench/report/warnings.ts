@@ -1,4 +1,5 @@
 import { formatBandwidth, formatNumber, formatPercent } from "./format.ts";
+import { parseProfilers, PROFILERS } from "../harness/profiler.ts";
 import type { ResultsFile } from "../harness/schema/results.ts";
 import type { PromptSummary, ResultsModel } from "./summary.ts";
 
@@ -114,6 +115,8 @@ export function collectWarnings(model: ResultsModel): ReportWarning[] {
   for (const { label, results } of model.files) {
     const budgetNote = budgetTrimNote(results);
     if (budgetNote) add("note", label, budgetNote);
+    const profiled = parseProfilers(results.provenance?.env.BENCH_PROFILER).filter((n) => PROFILERS[n].readyFramework === results.ready.framework);
+    if (profiled.length) add("warning", label, `profiled (BENCH_PROFILER: ${profiled.join(", ")}): its timings include the profiler's own cost; the profiles are in profiles/ beside the results.`);
   }
   const configs = new Set(model.files.map((f) => f.results.model.config_sha256));
   if (configs.size > 1) add("warning", "all", `the results measured ${configs.size} different model architectures (config hashes differ); compare with care.`);

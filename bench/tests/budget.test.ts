@@ -48,6 +48,11 @@ describe("planCase", () => {
     expect(p).toEqual({ promptId: "p", shape: { warmupIterations: 0, warmupNewTokens: 8, timedIterations: 3, maxNewTokens: 8 }, trimmed: true, estimatedSecs: expect.closeTo(29.8, 9) });
   });
 
+  test("a runner's first case runs its smallest shape even over the budget: every runner is measured", () => {
+    const first = planCase({ promptId: "p", promptTokens: 500, laterPromptTokens: [], remainingSecs: 100, rates, runnerWarm: true, mustRun: true, profile, budget });
+    expect(first).toEqual({ promptId: "p", shape: { warmupIterations: 0, warmupNewTokens: 8, timedIterations: 2, maxNewTokens: 8 }, trimmed: true, estimatedSecs: expect.closeTo(164.8, 9) });
+  });
+
   test("a case whose smallest shape does not fit is skipped, with the numbers that decided it", () => {
     const p = plan(500, [], 100);
     expect(p).toMatchObject({ promptId: "p", estimatedSecs: expect.closeTo(164.8, 9) });
@@ -66,8 +71,11 @@ describe("RunnerBudget", () => {
     b.record(1, null); // a score request: time counts, rates stay
     expect(b.remainingSecs).toBe(90);
     expect(b.rates).toEqual(rates);
+    // The first case planned runs (its smallest shape at least); later ones may be skipped.
+    expect(b.plan("long", true)).toHaveProperty("trimmed", true);
+    b.record(200, null);
+    expect(b.remainingSecs).toBe(-110);
     expect(b.plan("long", true)).toHaveProperty("skipped");
-    expect(b.plan("short", true)).toHaveProperty("trimmed", true);
     expect(() => b.plan("nope", true)).toThrow(/unknown prompt "nope"/);
   });
 });
@@ -98,7 +106,7 @@ describe("progress", () => {
       { name: "mlx-lm", available: true },
     ];
     expect(etaLine({ frameworks, profile: { ...profile, budget: { ...budget, secs: 60 } } }, "burn-cpu", "short", 45)).toBe(
-      "[burn-cpu short] ETA: burn-cpu ≈ 45 s more; run ≈ 1 min 45 s more plus start-ups (mlx-lm: ≤ 1 min 0 s of requests each)",
+      "[burn-cpu short] ETA: burn-cpu ≈ 45 s more; run ≈ 1 min 45 s more plus start-ups (mlx-lm: ≤ 1 min of requests each)",
     );
     expect(etaLine({ frameworks, profile }, "burn-cpu", "short", 45)).toBe("[burn-cpu short] ETA: burn-cpu ≈ 45 s more, then mlx-lm (timed once warm)");
     expect(etaLine({ frameworks, profile }, "mlx-lm", "long", 3)).toBe("[mlx-lm long] ETA: mlx-lm ≈ 3 s more, then the report");

@@ -4,6 +4,7 @@ import { homedir } from "node:os";
 import { join, relative } from "node:path";
 import { RUNNERS_DIR } from "../paths.ts";
 import { platformFacts } from "../platform.ts";
+import { parseProfilers, profilerBurnFeatures } from "../profiler.ts";
 import { runLogged, tryOutput } from "./exec.ts";
 
 /** Cargo's target folder, outside the clone so builds survive between CI runs and fresh clones. */
@@ -15,13 +16,15 @@ export const burnBinary = (): string => process.env.BENCH_BURN_BIN || join(burnT
 
 /**
  * Cargo features for this machine: `cpu` always; `wgpu` where a Vulkan loader and a GPU exist (or macOS,
- * as `metal`); `cuda` with an NVIDIA GPU. BENCH_BURN_FEATURES (comma list) overrides.
+ * as `metal`); `cuda` with an NVIDIA GPU; a Burn profiler's feature (BENCH_PROFILER). BENCH_BURN_FEATURES (comma list) overrides.
  */
 export async function burnFeatures(): Promise<string[]> {
   if (process.env.BENCH_BURN_FEATURES) return process.env.BENCH_BURN_FEATURES.split(",").map((s) => s.trim()).filter(Boolean);
   const p = await platformFacts();
-  if (p.os === "darwin") return p.appleSilicon ? ["cpu", "metal"] : ["cpu"];
-  return ["cpu", ...(p.vulkanLoader && p.gpuDeviceNode ? ["wgpu"] : []), ...(p.nvidiaGpu ? ["cuda"] : [])];
+  // BENCH_PROFILER's Burn profilers need their feature compiled in (never in the benchmark's own build).
+  const profiling = profilerBurnFeatures(parseProfilers(process.env.BENCH_PROFILER));
+  if (p.os === "darwin") return [...(p.appleSilicon ? ["cpu", "metal"] : ["cpu"]), ...profiling];
+  return ["cpu", ...(p.vulkanLoader && p.gpuDeviceNode ? ["wgpu"] : []), ...(p.nvidiaGpu ? ["cuda"] : []), ...profiling];
 }
 
 /** Backends compiled into the binary (it prints them with --list-backends), or null without a binary. */

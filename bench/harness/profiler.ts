@@ -1,0 +1,75 @@
+// BENCH_PROFILER: the runners' own profiling switches, set by the harness for the runners of a run
+// (what scripts/gpu-probe.py's variant lines did by hand). Each profiler applies to the runners of
+// one kind; its files go to <run folder>/profiles/, with every profiled runner's stderr beside them
+// (step times and operation counts are printed there). A profiled run's timings include the
+// profiler's cost: the report says so.
+import { join } from "node:path";
+import { labelFileStem } from "./framework-label.ts";
+
+/** A profiler: which runners it applies to (their `ready.framework`), the environment it sets, and the Cargo feature a Burn build needs for it. */
+interface ProfilerSpec {
+  description: string;
+  readyFramework: string;
+  /** Environment for one runner; `file(suffix)` is a path in the run's profiles folder. */
+  env(file: (suffix: string) => string): Record<string, string>;
+  burnFeature?: string;
+}
+
+export const PROFILERS: Record<string, ProfilerSpec> = {
+  torch: {
+    description: "torch.profiler from the second request on: GPU kernels, GPU and wall time per token, operator table (QWEN3_TORCH_PROFILE)",
+    readyFramework: "torch",
+    env: (file) => ({ QWEN3_TORCH_PROFILE: file("torch-profile.txt") }),
+  },
+  "burn-steps": {
+    description: "Burn: host time issuing each decode step and waiting for its token, per request, on stderr (QWEN3_BURN_STEP_TIMES)",
+    readyFramework: "burn",
+    env: () => ({ QWEN3_BURN_STEP_TIMES: "1" }),
+  },
+  "burn-host": {
+    description: "Burn: host stacks sampled from the second request on, collapsed (QWEN3_BURN_PPROF; builds the runner with `pprof`; read with scripts/host-profile-summary.py)",
+    readyFramework: "burn",
+    env: (file) => ({ QWEN3_BURN_PPROF: file("host-stacks.txt"), QWEN3_BURN_STEP_TIMES: "1" }),
+    burnFeature: "pprof",
+  },
+  "burn-kernels": {
+    description: "Burn GPU backends: every kernel launch with its duration, through CubeCL's profiling logger (syncs after each kernel: timings of a profiled run are not speeds)",
+    readyFramework: "burn",
+    env: (file) => ({ CUBECL_DEBUG_LOG: file("cubecl-kernels.log"), CUBECL_DEBUG_OPTION: "profile" }),
+  },
+  "burn-ops": {
+    description: "Burn: tensor operations and fused blocks per decode step, on stderr (QWEN3_BURN_OP_COUNT; builds the runner with `op-count`)",
+    readyFramework: "burn",
+    env: () => ({ QWEN3_BURN_OP_COUNT: "1" }),
+    burnFeature: "op-count",
+  },
+};
+
+/** Parses BENCH_PROFILER (comma list); an unknown name is one error listing the known ones. */
+export function parseProfilers(text: string | undefined): string[] {
+  const names = (text ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+  for (const name of names) {
+    if (!PROFILERS[name]) {
+      const known = Object.entries(PROFILERS).map(([n, p]) => `  ${n}: ${p.description}`).join("\n");
+      throw new Error(`BENCH_PROFILER: unknown profiler ${JSON.stringify(name)}; known:\n${known}`);
+    }
+  }
+  return [...new Set(names)];
+}
+
+/** The Cargo features the Burn runner needs for these profilers. */
+export const profilerBurnFeatures = (profilers: string[]): string[] => profilers.flatMap((n) => PROFILERS[n].burnFeature ?? []);
+
+/** Folder of a run's profiler output. */
+export const profilesDir = (runDir: string): string => join(runDir, "profiles");
+
+/**
+ * The environment a runner gets from the profilers that apply to it (by its framework's
+ * `ready.framework`), and the file its stderr is copied to; null when none applies.
+ */
+export function profilerLaunch(profilers: string[], readyFramework: string, label: string, runDir: string): { env: Record<string, string>; stderrFile: string } | null {
+  const applying = profilers.filter((n) => PROFILERS[n].readyFramework === readyFramework);
+  if (!applying.length) return null;
+  const file = (suffix: string) => join(profilesDir(runDir), `${labelFileStem(label)}.${suffix}`);
+  return { env: Object.assign({}, ...applying.map((n) => PROFILERS[n].env(file))), stderrFile: file("stderr.log") };
+}
