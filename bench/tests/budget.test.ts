@@ -2,6 +2,8 @@ import { describe, expect, test } from "vitest";
 import { caseSecs, candidateShapes, planCase, requestSecs, resolveProfile, RunnerBudget, type RunnerRates } from "../harness/budget.ts";
 import { etaLine, withElapsed } from "../harness/progress.ts";
 import type { Budget, Profile } from "../harness/schema/prompts.ts";
+import type { CaseRecord, ResultsFile } from "../harness/schema/results.ts";
+import { budgetTrimNote } from "../report/warnings.ts";
 
 // Round numbers so every expectation below can be worked out by hand: 10 tok/s prefill, 1 tok/s
 // decode; prompts of 20, 100 and 500 tokens (2, 10 and 50 s of prefill).
@@ -110,5 +112,23 @@ describe("progress", () => {
     );
     expect(etaLine({ frameworks, profile }, "burn-cpu", "short", 45)).toBe("[burn-cpu short] ETA: burn-cpu ≈ 45 s more, then mlx-lm (timed once warm)");
     expect(etaLine({ frameworks, profile }, "mlx-lm", "long", 3)).toBe("[mlx-lm long] ETA: mlx-lm ≈ 3 s more, then the report");
+  });
+});
+
+describe("report note", () => {
+  const results = (cases: CaseRecord[], notes: string[]) =>
+    ({ profile: "quick", budget: { secs: 60, min_new_tokens: 8, min_timed_iterations: 2 }, timed_iterations: 3, max_new_tokens: 32, cases, ready: { notes } }) as unknown as ResultsFile;
+  const ran = (prompt_id: string, timed: number, tokens: number, trimmed: boolean): CaseRecord => ({
+    prompt_id, warmup_iterations: 1, warmup_new_tokens: 8, timed_iterations: timed, max_new_tokens: tokens, trimmed, skipped: null, estimated_secs: 10,
+  });
+
+  test("names every trim and skip, with the runner's notes on why it is slow", () => {
+    const blas = "mlx-cpu links the BLAS bundled in its wheel (netlib's reference BLAS, unoptimised and single-threaded)";
+    const note = budgetTrimNote(results([ran("short", 2, 8, true), { ...ran("long", 0, 0, true), skipped: "too slow" }], ["async_eval pipelining", blas]));
+    expect(note).toBe(
+      "trimmed to fit the quick profile's 60 s of requests per runner (profile: 3 timed runs of 32 new tokens): short 2 timed runs of 8 new tokens; long not measured (too slow). " +
+        `BENCH_PROFILE=full or BENCH_BUDGET_SECS=0 runs every case in full. Why it is slow here: ${blas}.`,
+    );
+    expect(budgetTrimNote(results([ran("short", 3, 32, false)], [blas]))).toBeNull();
   });
 });
