@@ -1,49 +1,115 @@
-//! Preallocated key/value cache: one `[1, kv_heads, capacity, head_dim]` buffer per layer for
-//! keys and one for values, written in place, plus the slot indices `0..capacity` the decode
-//! mask compares a position with. A cache is reused from request to request: a prefill rewrites
-//! every slot (the prompt's, then zeros), each decode step adds its key and value to the zeroed
-//! slot of its position, and attention never reads a slot past the current position.
+//! The key/value cache (mlx-lm's `models/cache.py`): one preallocated `[1, kv_heads, capacity,
+//! head_dim]` buffer per layer for keys and one for values, written in place, and the attention
+//! mask of each forward pass. A cache is reused from request to request: a prefill rewrites every
+//! slot (the prompt's, then zeros), each decode step adds its key and value to the zeroed slot of
+//! its position, and attention never sees a slot past the current position.
 
-use burn::tensor::{DType, Device, IndexingUpdateOp, Int, Tensor};
+use crate::config::Qwen3Config;
+use burn::tensor::{Bool, DType, Device, IndexingUpdateOp, Int, Tensor};
 
-struct LayerCache {
-    keys: Tensor<4>,
-    values: Tensor<4>,
+/// Where a forward pass writes its keys and values (mlx-lm's `cache.offset`).
+#[derive(Clone)]
+pub enum Offset {
+    /// A prompt from position 0 (prefill): it writes slots `0..L` and attends to them; shapes
+    /// follow its length.
+    Prompt,
+    /// One token at the position held in a device tensor `[1]` (decode): it writes that slot and
+    /// attends to the whole cache under a mask. The position is data, not a shape or a constant,
+    /// so every decode step runs the same kernels on the same buffers (what a captured graph
+    /// replays).
+    At(Tensor<1, Int>),
+}
+
+/// Which keys each query of a forward pass may see (mlx-lm's `make_mask`).
+pub enum AttentionMask {
+    /// All of them: one query over a one-token prompt.
+    None,
+    /// A prompt of L > 1 tokens from position 0: query i sees keys `0..=i`.
+    Causal,
+    /// One decode query against the whole cache: `[1, kv_heads, groups, capacity]` (the grouped
+    /// scores' shape, expanded once per step rather than once per layer), true for the slots
+    /// after its position.
+    Future(Tensor<4, Bool>),
 }
 
 pub struct KvCache {
-    /// `None` only transiently, while a layer's buffers are moved into an in-place write.
-    layers: Vec<Option<LayerCache>>,
-    capacity: usize,
-    /// `0..capacity`, `[capacity]`.
+    layers: Vec<LayerCache>,
+    /// The decode mask is shaped for grouped queries: `kv_heads` of `groups` query heads each.
+    kv_heads: usize,
+    groups: usize,
+    /// `0..capacity`, `[capacity]`: what the decode mask compares the position with.
     slots: Tensor<1, Int>,
 }
 
 impl KvCache {
-    pub fn new(num_layers: usize, kv_heads: usize, head_dim: usize, capacity: usize, device: &Device, dtype: DType) -> Self {
-        let shape = [1, kv_heads, capacity, head_dim];
-        let layers = (0..num_layers)
-            .map(|_| Some(LayerCache { keys: Tensor::zeros(shape, (device, dtype)), values: Tensor::zeros(shape, (device, dtype)) }))
-            .collect();
+    pub fn new(config: &Qwen3Config, capacity: usize, device: &Device, dtype: DType) -> Self {
+        let shape = [1, config.num_key_value_heads, capacity, config.head_dim];
+        let layers = (0..config.num_hidden_layers).map(|_| LayerCache::zeros(shape, device, dtype)).collect();
         let slots = Tensor::arange(0..capacity as i64, (device, DType::I32));
-        Self { layers, capacity, slots }
+        Self { layers, kv_heads: config.num_key_value_heads, groups: config.kv_groups(), slots }
     }
 
     pub fn capacity(&self) -> usize {
-        self.capacity
+        self.slots.dims()[0]
     }
 
-    pub fn slots(&self) -> Tensor<1, Int> {
-        self.slots.clone()
+    /// One cache per layer, in layer order.
+    pub fn layers(&mut self) -> &mut [LayerCache] {
+        &mut self.layers
     }
 
-    /// Prefill: writes `keys`/`values` (`[1, kv_heads, L, head_dim]`) of `layer` to slots `0..L`,
-    /// zeros to the rest, and returns slots `0..L`.
-    pub fn write_prefix(&mut self, layer: usize, keys: Tensor<4>, values: Tensor<4>) -> (Tensor<4>, Tensor<4>) {
+    /// The mask of a forward pass of `len` tokens at `offset`.
+    pub fn make_mask(&self, len: usize, offset: &Offset) -> AttentionMask {
+        match offset {
+            Offset::Prompt if len == 1 => AttentionMask::None,
+            Offset::Prompt => AttentionMask::Causal,
+            Offset::At(position) => {
+                let capacity = self.capacity();
+                let future = self
+                    .slots
+                    .clone()
+                    .greater(position.clone().expand([capacity]))
+                    .reshape([1, 1, 1, capacity])
+                    .expand([1, self.kv_heads, self.groups, capacity]);
+                AttentionMask::Future(future)
+            }
+        }
+    }
+}
+
+struct KeysValues {
+    keys: Tensor<4>,
+    values: Tensor<4>,
+}
+
+/// One layer's keys and values.
+pub struct LayerCache {
+    /// `None` only transiently, while the buffers are moved into an in-place write.
+    buffers: Option<KeysValues>,
+}
+
+impl LayerCache {
+    fn zeros(shape: [usize; 4], device: &Device, dtype: DType) -> Self {
+        let zeros = || Tensor::zeros(shape, (device, dtype));
+        Self { buffers: Some(KeysValues { keys: zeros(), values: zeros() }) }
+    }
+
+    /// Writes a pass's `keys`/`values` (`[1, kv_heads, L, head_dim]`) at `offset` and returns the
+    /// keys and values its queries attend to.
+    pub fn update_and_fetch(&mut self, keys: Tensor<4>, values: Tensor<4>, offset: &Offset) -> (Tensor<4>, Tensor<4>) {
+        match offset {
+            Offset::Prompt => self.write_prompt(keys, values),
+            Offset::At(position) => self.write_at(position.clone(), keys, values),
+        }
+    }
+
+    /// Prefill: writes slots `0..L`, zeros to the rest, and returns slots `0..L`.
+    fn write_prompt(&mut self, keys: Tensor<4>, values: Tensor<4>) -> (Tensor<4>, Tensor<4>) {
         let [_, kv_heads, len, head_dim] = keys.dims();
-        assert!(len <= self.capacity, "KV cache overflow: {len} > {}", self.capacity);
-        let range = [0..1, 0..kv_heads, 0..self.capacity, 0..head_dim];
-        let padded = |prefix: Tensor<4>| match self.capacity - len {
+        let capacity = self.buffers.as_ref().expect("layer cache present").keys.dims()[2];
+        assert!(len <= capacity, "KV cache overflow: {len} > {capacity}");
+        let range = [0..1, 0..kv_heads, 0..capacity, 0..head_dim];
+        let padded = |prefix: Tensor<4>| match capacity - len {
             0 => prefix,
             rest => {
                 let zeros = Tensor::zeros([1, kv_heads, rest, head_dim], (&prefix.device(), prefix.dtype()));
@@ -51,32 +117,30 @@ impl KvCache {
             }
         };
         let (keys, values) = (padded(keys), padded(values));
-        let cache = self.update(layer, |cache| LayerCache {
+        let written = self.update(|cache| KeysValues {
             keys: cache.keys.slice_assign(range.clone(), keys),
             values: cache.values.slice_assign(range, values),
         });
-        (cache.keys.clone().narrow(2, 0, len), cache.values.clone().narrow(2, 0, len))
+        (written.keys.clone().narrow(2, 0, len), written.values.clone().narrow(2, 0, len))
     }
 
-    /// Decode step: writes one position (`positions`, a device tensor `[1]`) of `layer` and
-    /// returns the whole buffers `[1, kv_heads, capacity, head_dim]`. The write index is data,
-    /// not a shape or a constant, so every decode step runs the same kernels on the same
-    /// buffers; the caller masks slots past the current position. Burn 0.22.0-pre.3 implements
-    /// only `Add` for float `select_assign`: the prefill zeroed the slot, so adding is assigning
-    /// (x + 0 = x exactly).
-    pub fn write_at(&mut self, layer: usize, positions: Tensor<1, Int>, keys: Tensor<4>, values: Tensor<4>) -> (Tensor<4>, Tensor<4>) {
-        let cache = self.update(layer, |cache| LayerCache {
-            keys: cache.keys.select_assign(2, positions.clone(), keys, IndexingUpdateOp::Add),
-            values: cache.values.select_assign(2, positions, values, IndexingUpdateOp::Add),
+    /// Decode step: writes the slot of `position` (`[1]`) and returns the whole buffers
+    /// `[1, kv_heads, capacity, head_dim]`; the mask hides the slots past the position. Burn
+    /// 0.22.0-pre.3 implements only `Add` for float `select_assign`: the prefill zeroed the slot,
+    /// so adding is assigning (x + 0 = x exactly).
+    fn write_at(&mut self, position: Tensor<1, Int>, keys: Tensor<4>, values: Tensor<4>) -> (Tensor<4>, Tensor<4>) {
+        let written = self.update(|cache| KeysValues {
+            keys: cache.keys.select_assign(2, position.clone(), keys, IndexingUpdateOp::Add),
+            values: cache.values.select_assign(2, position, values, IndexingUpdateOp::Add),
         });
-        (cache.keys.clone(), cache.values.clone())
+        (written.keys.clone(), written.values.clone())
     }
 
-    /// Hands the layer's buffers, uniquely held, to `write`: the backend then writes them in place
+    /// Hands the buffers, uniquely held, to `write`: the backend then writes them in place
     /// (CubeCL copies a buffer that another handle still shares), which keeps the addresses a
     /// captured decode graph replays against. Returns the written buffers.
-    fn update(&mut self, layer: usize, write: impl FnOnce(LayerCache) -> LayerCache) -> &LayerCache {
-        let cache = self.layers[layer].take().expect("layer cache present");
-        self.layers[layer].insert(write(cache))
+    fn update(&mut self, write: impl FnOnce(KeysValues) -> KeysValues) -> &KeysValues {
+        let buffers = self.buffers.take().expect("layer cache present");
+        self.buffers.insert(write(buffers))
     }
 }

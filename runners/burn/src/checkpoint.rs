@@ -1,8 +1,10 @@
-//! Safetensors loading: one `model.safetensors` or shards listed in `model.safetensors.index.json`.
+//! The checkpoint on disk: one `model.safetensors` or shards listed in
+//! `model.safetensors.index.json`.
 //!
 //! Files are memory-mapped; each tensor is converted on the host to the run dtype and, for
 //! PyTorch `Linear` weights (`[out, in]` on disk), transposed exactly once here into Burn's
-//! `[in, out]` layout. Every error names the file and the tensor.
+//! `[in, out]` layout. Every error names the file and the tensor. Device tensors and the model's
+//! layers are made from them by `weights::WeightLoader`.
 
 use burn::tensor::{DType, TensorData};
 use half::{bf16, f16};

@@ -1,7 +1,7 @@
-//! Greedy generation and teacher-forced scoring on top of [`Qwen3`].
+//! Greedy generation and teacher-forced scoring on top of [`Model`].
 
 use crate::cache::KvCache;
-use crate::model::Qwen3;
+use crate::model::Model;
 use crate::op_count::OpCounter;
 use crate::step_graph::StepGraph;
 use burn::tensor::{DType, Device, Int, Tensor, TensorData};
@@ -37,7 +37,6 @@ fn token_tensor(ids: &[u32], device: &Device) -> Tensor<1, Int> {
     let len = ids.len();
     Tensor::from_data(TensorData::new(ids, [len]), (device, DType::I32))
 }
-
 
 /// Reads one token id back from the device: the only device-to-host transfer per step (4 bytes).
 fn read_token(token: &Tensor<1, Int>) -> u32 {
@@ -98,7 +97,7 @@ enum StepRunner {
 
 /// Greedy decoding for one cache capacity; reused by every request of that capacity.
 pub struct Decoder {
-    model: Rc<Qwen3>,
+    model: Rc<Model>,
     state: Rc<RefCell<DecodeState>>,
     runner: StepRunner,
     /// Why the step is not a graph, when one was asked for and the backend refused.
@@ -109,7 +108,7 @@ impl Decoder {
     /// With `graph`, captures the decode step (which runs it four times to warm up and record;
     /// what those runs write sits in slots a prefill overwrites); where the backend refuses, the
     /// step stays plain and `capture_error` says why.
-    pub fn new(model: Rc<Qwen3>, capacity: usize, graph: bool) -> Self {
+    pub fn new(model: Rc<Model>, capacity: usize, graph: bool) -> Self {
         let device = model.device.clone();
         let one = || Tensor::<1, Int>::zeros([1], (&device, DType::I32));
         let state = Rc::new(RefCell::new(DecodeState { cache: model.new_cache(capacity), token: one(), position: one() }));
@@ -167,14 +166,14 @@ impl Decoder {
 
 /// Greedy generation for requests of any length: one [`Decoder`] per cache capacity.
 pub struct Generator {
-    pub model: Rc<Qwen3>,
+    pub model: Rc<Model>,
     /// Capture decode steps as graphs where the backend can.
     graph: bool,
     decoders: HashMap<usize, Decoder>,
 }
 
 impl Generator {
-    pub fn new(model: Rc<Qwen3>, graph: bool) -> Self {
+    pub fn new(model: Rc<Model>, graph: bool) -> Self {
         Self { model, graph, decoders: HashMap::new() }
     }
 
@@ -217,7 +216,7 @@ impl Generator {
 
 /// One teacher-forced pass over `prompt ++ continuation`; the logits at position
 /// `prompt.len() - 1 + i` predict `continuation[i]`.
-pub fn score(model: &Qwen3, prompt: &[u32], continuation: &[u32], top_k: usize) -> Scores {
+pub fn score(model: &Model, prompt: &[u32], continuation: &[u32], top_k: usize) -> Scores {
     let sequence: Vec<u32> = prompt.iter().chain(continuation).copied().collect();
     let mut cache = model.new_cache(sequence.len());
     let hidden = model.prefill(token_tensor(&sequence, &model.device), &mut cache);
@@ -239,8 +238,8 @@ pub fn score(model: &Qwen3, prompt: &[u32], continuation: &[u32], top_k: usize) 
 mod tests {
     use super::*;
     use crate::config::Qwen3Config;
-    use crate::model::AttentionImpl;
-    use crate::weights::{Checkpoint, write_f32_safetensors};
+    use crate::checkpoint::{Checkpoint, write_f32_safetensors};
+    use crate::sdpa::AttentionKernel;
     use std::collections::BTreeMap;
 
     /// A random 2-layer Qwen3 small enough to build in a test (head_dim != hidden / heads).
@@ -303,8 +302,8 @@ mod tests {
             let checkpoint = Checkpoint::open(&dir).unwrap();
             let prompts: [&[u32]; 2] = [&[3, 14, 15, 92, 65], &[27, 18]];
             let mut generated = Vec::new();
-            for attention in [AttentionImpl::Explicit, AttentionImpl::Burn] {
-                let model = Qwen3::load(config.clone(), &checkpoint, &Device::flex(), DType::F32, attention).unwrap();
+            for attention in [AttentionKernel::Explicit, AttentionKernel::Burn] {
+                let model = Model::load(config.clone(), &checkpoint, &Device::flex(), DType::F32, attention).unwrap();
                 let model = Rc::new(model);
                 for graph in [true, false] {
                     let mut generator = Generator::new(model.clone(), graph);

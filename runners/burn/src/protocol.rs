@@ -3,12 +3,67 @@
 //! and shared through `#[path]` with runners/burn-mlx (Burn 0.16, edition 2021): keep it free of
 //! Burn and of edition-2024-only syntax.
 
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 use std::io::{BufRead, Write};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Instant;
 
 pub const PROTOCOL_VERSION: u32 = 1;
+
+/// The line a runner prints once its model is loaded (PROTOCOL.md, "Start-up"); `op` and
+/// `protocol_version` are added by [`Ready::to_line`].
+#[derive(Debug, Clone, Serialize)]
+pub struct Ready {
+    pub framework: String,
+    /// The version of the framework library itself.
+    pub framework_version: String,
+    pub backend: String,
+    pub device: String,
+    /// The dtype actually used: `f16`, `bf16` or `f32`.
+    pub dtype: String,
+    /// Parameters loaded, tied embeddings counted once.
+    pub parameter_count: usize,
+    /// Wall time from process start to `ready`, milliseconds.
+    pub load_time_ms: f64,
+    /// `null` where the framework has no such switch.
+    pub fusion: Option<bool>,
+    pub autotune: Option<bool>,
+    pub notes: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub build: Option<RunnerBuild>,
+}
+
+/// How the runner binary was built, as embedded at build time.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunnerBuild {
+    /// `git describe --always` of the repository, or "unknown" outside git.
+    pub commit: String,
+    /// Whether the runner's source differed from `commit`; absent when unknown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dirty: Option<bool>,
+    /// Cargo features compiled in.
+    pub features: Vec<String>,
+    /// Cargo profile: `release`, `debug`.
+    pub profile: String,
+    /// When the binary was built, ISO 8601 UTC.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub built_at: Option<String>,
+}
+
+impl Ready {
+    /// The `ready` line, without its newline.
+    pub fn to_line(&self) -> String {
+        #[derive(Serialize)]
+        struct Line<'a> {
+            op: &'static str,
+            protocol_version: u32,
+            #[serde(flatten)]
+            ready: &'a Ready,
+        }
+        serde_json::to_string(&Line { op: "ready", protocol_version: PROTOCOL_VERSION, ready: self }).expect("ready serialises")
+    }
+}
 
 /// What the loaded model accepts; requests outside it are `bad_request`.
 #[derive(Debug, Clone, Copy)]
@@ -311,6 +366,34 @@ mod tests {
         assert!(bad(r#"{"id":10,"op":"generate","prompt_token_ids":["a"],"max_new_tokens":1}"#).message.contains("expected an integer"));
         assert_eq!(bad(r#"{"op":"shutdown"}"#).id, None);
         assert!(bad(r#"{"id":11,"op":"score","prompt_token_ids":[1],"continuation_token_ids":[2],"top_k":0}"#).message.starts_with("top_k"));
+    }
+
+    #[test]
+    fn ready_line_has_op_version_nulls_and_optional_build() {
+        let mut ready = Ready {
+            framework: "burn".into(),
+            framework_version: "0.22.0-pre.3".into(),
+            backend: "cpu".into(),
+            device: "x86_64 CPU".into(),
+            dtype: "f32".into(),
+            parameter_count: 42,
+            load_time_ms: 1.5,
+            fusion: None,
+            autotune: None,
+            notes: vec!["a note".into()],
+            build: None,
+        };
+        let line: Value = serde_json::from_str(&ready.to_line()).unwrap();
+        assert_eq!(
+            line,
+            json!({"op": "ready", "protocol_version": 1, "framework": "burn", "framework_version": "0.22.0-pre.3",
+                   "backend": "cpu", "device": "x86_64 CPU", "dtype": "f32", "parameter_count": 42,
+                   "load_time_ms": 1.5, "fusion": null, "autotune": null, "notes": ["a note"]})
+        );
+        assert!(ready.to_line().starts_with(r#"{"op":"ready","protocol_version":1,"#));
+        ready.build = Some(RunnerBuild { commit: "unknown".into(), dirty: None, features: vec!["cpu".into()], profile: "release".into(), built_at: None });
+        let line: Value = serde_json::from_str(&ready.to_line()).unwrap();
+        assert_eq!(line["build"], json!({"commit": "unknown", "features": ["cpu"], "profile": "release"}));
     }
 
     #[test]

@@ -1,0 +1,135 @@
+//! The command line: which model, dtype, backend and device, and the runner's variants
+//! (`--attention`, `--decode-graph`), each with its default. Flags only: the harness passes a
+//! variant's flags to the runner it starts, so no setting hides in the environment.
+
+use crate::sdpa::AttentionKernel;
+use burn::tensor::DType;
+use std::path::PathBuf;
+
+pub const USAGE: &str = "usage: qwen3-burn-runner --model DIR [--dtype f16|bf16|f32] \
+[--backend cpu|wgpu|cuda|metal|ndarray] [--device auto|N] [--attention burn|explicit] \
+[--decode-graph on|off]\n       qwen3-burn-runner --list-backends";
+
+pub struct Args {
+    pub model_dir: PathBuf,
+    pub dtype: DType,
+    pub backend: String,
+    /// `None`: `auto`.
+    pub device: Option<usize>,
+    pub attention: AttentionKernel,
+    /// Capture the decode step as a graph and replay it per token where the backend can
+    /// (src/step_graph.rs; CUDA and wgpu here, flex refuses). `off` issues every step's
+    /// operations (a diagnostic; the harness runs the default).
+    pub decode_graph: bool,
+}
+
+/// Backends compiled into this binary, best first; `--backend` defaults to the first.
+pub fn compiled_backends() -> Vec<&'static str> {
+    let mut backends = Vec::new();
+    if cfg!(feature = "cuda") {
+        backends.push("cuda");
+    }
+    if cfg!(feature = "metal") {
+        backends.push("metal");
+    }
+    if cfg!(feature = "wgpu") {
+        backends.push("wgpu");
+    }
+    if cfg!(feature = "cpu") {
+        backends.push("cpu");
+    }
+    if cfg!(feature = "ndarray") {
+        backends.push("ndarray");
+    }
+    backends
+}
+
+/// `burn` on CUDA: Burn 0.22.0-pre.3's CUDA backend decodes the explicit attention wrongly (tokens
+/// outside the teacher-forced top 3 on the H200, where the CPU backend agrees with its prefill;
+/// see README, "Decode graph"), and Burn's op was the faster there. `explicit` elsewhere: the
+/// faster on the CPU (flex).
+pub fn default_attention(backend: &str) -> AttentionKernel {
+    if backend == "cuda" { AttentionKernel::Burn } else { AttentionKernel::Explicit }
+}
+
+fn parse_attention(name: &str) -> Result<AttentionKernel, String> {
+    match name {
+        "burn" => Ok(AttentionKernel::Burn),
+        "explicit" => Ok(AttentionKernel::Explicit),
+        other => Err(format!("unknown attention {other:?} (burn, explicit)")),
+    }
+}
+
+pub fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
+    let mut model_dir = None;
+    let mut dtype = DType::F16;
+    let mut backend = compiled_backends().first().map(|b| b.to_string());
+    let mut device = None;
+    let mut attention = None;
+    let mut decode_graph = true;
+    while let Some(flag) = argv.next() {
+        let mut value = || argv.next().ok_or_else(|| format!("{flag}: missing value"));
+        match flag.as_str() {
+            "--model" => model_dir = Some(PathBuf::from(value()?)),
+            "--dtype" => {
+                dtype = match value()?.as_str() {
+                    "f16" => DType::F16,
+                    "bf16" => DType::BF16,
+                    "f32" => DType::F32,
+                    other => return Err(format!("--dtype: unknown dtype {other:?} (f16, bf16, f32)")),
+                }
+            }
+            "--backend" => backend = Some(value()?),
+            "--device" => {
+                let v = value()?;
+                device = match v.as_str() {
+                    "auto" => None,
+                    n => Some(n.parse().map_err(|_| format!("--device: expected auto or an index, got {n:?}"))?),
+                }
+            }
+            "--attention" => attention = Some(parse_attention(&value()?).map_err(|e| format!("--attention: {e}"))?),
+            "--decode-graph" => {
+                decode_graph = match value()?.as_str() {
+                    "on" => true,
+                    "off" => false,
+                    other => return Err(format!("--decode-graph: expected on or off, got {other:?}")),
+                }
+            }
+            "--help" | "-h" => return Err(USAGE.into()),
+            other => return Err(format!("unknown argument {other:?}; {USAGE}")),
+        }
+    }
+    let model_dir = model_dir.ok_or_else(|| format!("--model is required; {USAGE}"))?;
+    let backend = backend.ok_or("this binary was built without a backend feature (cpu, wgpu, cuda, metal)")?;
+    if !compiled_backends().contains(&backend.as_str()) {
+        return Err(format!("--backend {backend}: not compiled in (built with: {:?})", compiled_backends()));
+    }
+    let attention = attention.unwrap_or(default_attention(&backend));
+    Ok(Args { model_dir, dtype, backend, device, attention, decode_graph })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_errors() {
+        let args = |s: &str| parse_args(s.split_whitespace().map(str::to_owned));
+        if cfg!(feature = "cpu") {
+            let parsed = args("--model m --backend cpu").ok().unwrap();
+            assert_eq!(parsed.dtype, DType::F16);
+            assert_eq!(parsed.device, None);
+            assert!(args("--model m --backend cpu --dtype f64").err().unwrap().starts_with("--dtype"));
+            assert!(parsed.decode_graph);
+            assert_eq!(parsed.attention, AttentionKernel::Explicit);
+            assert!(!args("--model m --backend cpu --decode-graph off").ok().unwrap().decode_graph);
+            assert!(args("--model m --backend cpu --decode-graph maybe").err().unwrap().starts_with("--decode-graph"));
+        }
+        assert_eq!(default_attention("cuda"), AttentionKernel::Burn);
+        assert_eq!(default_attention("wgpu"), AttentionKernel::Explicit);
+        assert!(args("--model m --attention flash").err().unwrap().starts_with("--attention: unknown attention \"flash\""));
+        assert_eq!(args("--model m --attention burn").ok().unwrap().attention, AttentionKernel::Burn);
+        assert!(args("--backend cpu").err().unwrap().contains("--model is required"));
+        assert!(args("--model m --bogus").err().unwrap().contains("unknown argument"));
+    }
+}

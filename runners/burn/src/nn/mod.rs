@@ -1,0 +1,10 @@
+//! The layers Qwen3 is built from (mlx-lm takes them from `mlx.nn`): a bias-free linear layer,
+//! RMSNorm, and rotary position embeddings.
+
+mod linear;
+mod rms_norm;
+mod rope;
+
+pub use linear::Linear;
+pub use rms_norm::RmsNorm;
+pub use rope::{Rope, RopeAngles};

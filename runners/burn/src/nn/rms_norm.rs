@@ -1,0 +1,25 @@
+use burn::tensor::{DType, Tensor};
+
+/// RMSNorm over the last axis of rank-`D` activations, its weight shaped for them at load
+/// (`[1, 1, width]`, or `[1, 1, heads, head_dim]` for the per-head query/key norm).
+pub struct RmsNorm<const D: usize> {
+    weight: Tensor<D>,
+    eps: f64,
+}
+
+impl<const D: usize> RmsNorm<D> {
+    pub fn new(weight: Tensor<D>, eps: f64) -> Self {
+        Self { weight, eps }
+    }
+
+    /// `weight * (x * rsqrt(mean(x²) + eps))` over the last axis, the statistics in f32 as in
+    /// Hugging Face Qwen3. Multiplied by the reciprocal rather than divided: written as
+    /// `x / sqrt(..)` it made Burn 0.21's fusion code generator panic in f16 (README, "Known
+    /// problems"); not retried on 0.22.
+    pub fn forward(&self, x: Tensor<D>) -> Tensor<D> {
+        let dtype = x.dtype();
+        let x32 = x.cast(DType::F32);
+        let inv_rms = x32.clone().square().mean_dim(D - 1).add_scalar(self.eps).sqrt().recip();
+        (x32 * inv_rms).cast(dtype) * self.weight.clone()
+    }
+}
