@@ -1,61 +1,96 @@
-// The decode benchmark: one Vitest bench case per (framework, prompt). Each case times greedy
-// generation in the framework's warm runner (runner-measured time, via overriddenDuration) and then
-// asserts token agreement with the reference framework. Plan: bench/harness/global-setup.ts.
+// The decode benchmark: one Vitest bench case per (framework label, prompt). Each case reports the
+// timed runs of greedy generation in the framework's warm runner (runner-measured time, via
+// overriddenDuration) and then asserts token agreement with the reference framework. The requests
+// are sent by bench/harness/schedule.ts: each case in its own block, or, with interleaving
+// (BENCH_INTERLEAVE), every framework's case of a prompt rotated request by request, the first case
+// of the prompt measuring them all. Plan: bench/harness/global-setup.ts.
 import { afterAll, describe, expect, inject, test } from "vitest";
-import type { RunRecord } from "./harness/schema/results.ts";
+import { CaseScheduler, type CaseOutcome } from "./harness/schedule.ts";
 import { FrameworkSession, type ReferenceTokens } from "./harness/session.ts";
+import type { TokenizedPrompt } from "./harness/tokenize.ts";
+import { vitestResultFiles } from "./harness/vitest-results.ts";
 
 const plan = inject("plan");
 const references = new Map<string, ReferenceTokens>();
-// Each request has its own timeout (the runner is killed past it); the case may take all of them,
-// plus the agreement `score` request and a runner (re)start.
-const { warmup_iterations, timed_iterations, max_new_tokens } = plan.profile;
-const caseTimeoutMs = (warmup_iterations + timed_iterations + 1) * plan.requestTimeoutMs + plan.startupTimeoutMs;
+const available = plan.frameworks.filter((f) => f.available);
+const sessions = new Map(available.map((f) => [f.name, new FrameworkSession(plan, f.name)]));
+const scheduler = new CaseScheduler(sessions, plan.interleave);
 
-for (const framework of plan.frameworks) {
-  describe(framework.name, () => {
-    if (!framework.available) {
-      test.skip(`${framework.name}: unavailable (${framework.reason})`, () => {});
+// Each request has its own timeout (the runner is killed past it); a case may take all of them: its
+// warm-ups twice (repeated after a restart), its timed runs, a budget's calibration request and
+// the agreement `score`, and two runner starts. Interleaved, the first case of a prompt runs every
+// framework's.
+const { warmup_iterations, timed_iterations } = plan.profile;
+const oneCaseMs = (2 * warmup_iterations + timed_iterations + 2) * plan.requestTimeoutMs + 2 * plan.startupTimeoutMs;
+const caseTimeoutMs = plan.interleave ? oneCaseMs * Math.max(1, available.length) : oneCaseMs;
+
+/** The error a case fails with when requests failed: each failure, and what became of the runner. */
+function failedRequests(outcome: CaseOutcome): Error {
+  const lines = outcome.errors.map((e, i) => `  ${i + 1}. ${e.message}`);
+  return new Error(
+    `${outcome.framework} › ${outcome.promptId}: ${outcome.errors.length} request(s) failed; ${outcome.runs.length} timed run(s) kept ` +
+      `(a dead runner is restarted and its warm-up repeated before timed requests resume; see restarts[] in its results file)\n${lines.join("\n")}`,
+  );
+}
+
+function benchCase(framework: string, prompt: TokenizedPrompt): void {
+  test(`${framework} › ${prompt.id} (${prompt.promptTokenIds.length} prompt tokens)`, async ({ bench, skip }) => {
+    const outcome = await scheduler.outcome(framework, prompt);
+    if (outcome.skipped !== null) return skip(`${framework} › ${prompt.id}: not measured within its time budget: ${outcome.skipped}`);
+    const { runs } = outcome;
+    if (runs.length) {
+      // The runs were measured by the scheduler; the bench table gets their runner-measured times.
+      let next = 0;
+      const files = vitestResultFiles(framework, prompt.id);
+      const measured = bench(`${framework} ${prompt.id}`, files.save ? { writeResult: files.save } : {}, async () => ({ overriddenDuration: runs[next++].total_time_secs * 1000 }));
+      const replay = { iterations: runs.length, warmupIterations: 0, time: 0, warmupTime: 0 };
+      // BENCH_VITEST_BASELINE: Vitest's own table puts the saved result of the same case beside this one.
+      if (files.baseline) await bench.compare(measured, bench.from(`baseline ${framework} ${prompt.id}`, files.baseline), replay);
+      else await measured.run(replay);
+    }
+    if (outcome.errors.length) throw failedRequests(outcome);
+    const shape = outcome.shape!;
+    expect(runs.length, "timed runs").toBe(shape.timedIterations);
+    const last = runs[runs.length - 1];
+    expect(last.tokens_generated).toBe(shape.maxNewTokens);
+
+    // Greedy decoding is deterministic: every timed run must produce the same tokens.
+    for (const run of runs) expect(run.token_ids, `iteration ${run.iteration} tokens`).toEqual(last.token_ids);
+
+    const reference = references.get(prompt.id);
+    if (!reference) {
+      references.set(prompt.id, { framework, isConfiguredReference: framework === plan.reference, tokens: last.token_ids });
       return;
     }
-    const session = new FrameworkSession(plan, framework.name);
-    afterAll(() => session.close());
+    const agreement = await sessions.get(framework)!.agreement(prompt, last.token_ids, reference);
+    expect(
+      agreement.passed,
+      `${framework} vs ${agreement.reference} on "${prompt.id}": first divergence ${agreement.first_divergence}, ` +
+        `match ${(agreement.match_share * 100).toFixed(1)}%, teacher-forced top-1 ${((agreement.top1_agreement ?? 0) * 100).toFixed(1)}%`,
+    ).toBe(true);
+  }, caseTimeoutMs);
+}
 
-    for (const prompt of plan.prompts) {
-      test(`${framework.name} › ${prompt.id} (${prompt.promptTokenIds.length} prompt tokens)`, async ({ bench }) => {
-        const runs: RunRecord[] = [];
-        let calls = 0;
-        await bench(`${framework.name} ${prompt.id}`, async () => {
-          const run = await session.measure(prompt, calls++);
-          runs.push(run);
-          return { overriddenDuration: run.total_time_secs * 1000 };
-        }).run({
-          iterations: plan.profile.timed_iterations,
-          warmupIterations: plan.profile.warmup_iterations,
-          time: 0,
-          warmupTime: 0,
-        });
-        expect(calls, "generate requests (warm-up + timed)").toBe(warmup_iterations + timed_iterations);
-        const last = runs[runs.length - 1];
-        expect(last.tokens_generated).toBe(max_new_tokens);
+for (const framework of plan.frameworks.filter((f) => !f.available)) {
+  test.skip(`${framework.name}: unavailable (${framework.reason})`, () => {});
+}
 
-        // Greedy decoding is deterministic: every iteration must produce the same tokens.
-        for (const run of runs) expect(run.token_ids, `iteration ${run.iteration} tokens`).toEqual(last.token_ids);
-
-        const reference = references.get(prompt.id);
-        if (!reference) {
-          references.set(prompt.id, { framework: framework.name, isConfiguredReference: framework.name === plan.reference, tokens: last.token_ids });
-          return;
-        }
-        const agreement = await session.agreement(prompt, last.token_ids, reference);
-        expect(
-          agreement.passed,
-          `${framework.name} vs ${agreement.reference} on "${prompt.id}": first divergence ${agreement.first_divergence}, ` +
-            `match ${(agreement.match_share * 100).toFixed(1)}%, teacher-forced top-1 ${((agreement.top1_agreement ?? 0) * 100).toFixed(1)}%`,
-        ).toBe(true);
-      }, caseTimeoutMs);
-    }
-  });
+if (plan.interleave) {
+  // Every runner stays warm until the last prompt: they all take part in each prompt's rotation.
+  afterAll(() => Promise.all([...sessions.values()].map((s) => s.close())));
+  for (const prompt of plan.prompts) {
+    describe(prompt.id, () => {
+      for (const framework of available) benchCase(framework.name, prompt);
+    });
+  }
+} else {
+  // One runner at a time: each is shut down after its last case, before the next one starts.
+  for (const framework of available) {
+    describe(framework.name, () => {
+      afterAll(() => sessions.get(framework.name)!.close());
+      for (const prompt of plan.prompts) benchCase(framework.name, prompt);
+    });
+  }
 }
 
 // BENCH_LANES: the lanes ran as child runs during the global setup (bench/harness/lanes.ts); each is one case here.

@@ -11,9 +11,11 @@ export async function doctorCommand(): Promise<void> {
   const facts = await platformFacts();
   console.log(`platform: ${facts.os}/${facts.arch}${facts.appleSilicon ? ", Apple Silicon" : ""}${facts.nvidiaGpu ? ", NVIDIA GPU" : ""}${facts.vulkanLoader ? ", Vulkan loader" : ""}`);
   console.log("runners:");
-  for (const framework of selectFrameworks({ ...settings, frameworks: null })) {
+  for (const { framework } of selectFrameworks({ ...settings, frameworks: null })) {
     const probe = await framework.probe();
     console.log(`  ${probe.available ? "available  " : "unavailable"}  ${framework.name.padEnd(14)} ${probe.reason}`);
+    // Label flags (BENCH_FRAMEWORKS=burn-cpu[attention=explicit]), so variants are discoverable here.
+    for (const [name, flag] of Object.entries(framework.flags ?? {})) console.log(`  ${"".padEnd(11)}  ${"".padEnd(14)} [${name}=${flag.values.join("|")}]: ${flag.description}`);
   }
   if (settings.modelIsDefault && !existsSync(join(settings.modelDir, "model.safetensors"))) {
     console.log(`model: ${settings.modelDir} not generated yet (setup or the first bench run generates it)`);

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import type { Availability, Framework } from "./frameworks.ts";
 import { RUNNERS_DIR } from "./paths.ts";
 import { platformFacts } from "./platform.ts";
+import { BURN_FLAGS } from "./runner-flags.ts";
 import { buildBurn, burnBinary, burnTargetDir, compiledBackends } from "./setup/burn-build.ts";
 import { runLogged, tryOutput } from "./setup/exec.ts";
 
@@ -104,6 +105,7 @@ const burnMlx = binaryRunner({
 const burnMetal: Framework = {
   name: "burn-metal",
   readyFramework: "burn",
+  flags: BURN_FLAGS,
   description: "Burn (Rust): Qwen3 on Burn's wgpu backend compiling to Metal (MSL), fusion and autotune on",
   async probe() {
     const reason = await notAppleSilicon();

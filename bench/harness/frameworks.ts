@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { RUNNERS_DIR } from "./paths.ts";
 import { platformFacts } from "./platform.ts";
 import type { LaunchSpec } from "./runner-process.ts";
+import { BURN_FLAGS, type RunnerFlag } from "./runner-flags.ts";
 import type { Dtype } from "./schema/model-config.ts";
 import { APPLE_FRAMEWORKS } from "./frameworks-apple.ts";
 import { buildBurn, burnBinary, compiledBackends } from "./setup/burn-build.ts";
@@ -29,6 +30,8 @@ export interface Framework {
   setup(): Promise<void>;
   /** The command that starts the runner; call only after probe() said available. */
   launch(modelDir: string, dtype: Dtype): Promise<LaunchSpec>;
+  /** Runner flags a label may set (`burn-cuda[decode-graph=off]`), by name; none when absent. */
+  flags?: Record<string, RunnerFlag>;
 }
 
 const env = process.env;
@@ -135,6 +138,7 @@ function burnRunner(backend: "cpu" | "wgpu" | "cuda", description: string, unava
     name: `burn-${backend}`,
     readyFramework: "burn",
     description,
+    flags: BURN_FLAGS,
     async probe() {
       const reason = await unavailableHere();
       if (reason) return { available: false, reason };

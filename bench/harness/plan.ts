@@ -1,5 +1,7 @@
 import { hostname, cpus, totalmem, type as osType, release } from "node:os";
-import { FRAMEWORKS, frameworkByName, type Availability, type Framework } from "./frameworks.ts";
+import { FRAMEWORKS, type Availability } from "./frameworks.ts";
+import { hasSharedBase } from "./framework-label.ts";
+import { plainVariant, probeVariant, resolveVariants, type Variant } from "./variants.ts";
 import { resolveProfile } from "./budget.ts";
 import type { LaneOutcome } from "./lanes.ts";
 import { hasAccelerator, platformFacts } from "./platform.ts";
@@ -26,7 +28,10 @@ export interface BenchPlan {
   reference: string;
   /** Sample GPU power (energy per token) during GPU runners' requests. */
   gpuPower: boolean;
+  /** Framework labels in run order (`burn-cpu`, `burn-cpu[attention=explicit]`, `burn-cpu@head`), each with its availability. */
   frameworks: (Availability & { name: string })[];
+  /** Rotate frameworks request by request within each prompt (bench/harness/schedule.ts) rather than one framework's cases at a time. */
+  interleave: boolean;
   prompts: TokenizedPrompt[];
   host: ResultsFile["host"];
   /** Harness commit, lockfiles, command line and knobs, collected in the main process (absent in hand-made test plans). */
@@ -37,10 +42,20 @@ export interface BenchPlan {
   lanes?: LaneOutcome[];
 }
 
-/** Frameworks in run order: the ones asked for (or all known), the reference first. */
-export function selectFrameworks(settings: Settings): Framework[] {
-  const chosen = settings.frameworks ? settings.frameworks.map(frameworkByName) : FRAMEWORKS;
-  return [...chosen].sort((a, b) => Number(b.name === settings.reference) - Number(a.name === settings.reference));
+/** Framework variants in run order: the labels asked for (or every known framework), the reference first. */
+export function selectFrameworks(settings: Settings): Variant[] {
+  const chosen = settings.frameworks ? resolveVariants(settings.frameworks) : FRAMEWORKS.map(plainVariant);
+  return [...chosen].sort((a, b) => Number(b.label === settings.reference) - Number(a.label === settings.reference));
+}
+
+/**
+ * Interleaving, unless BENCH_INTERLEAVE says: on where an accelerator runs the runners (host shifts
+ * move whole runs there, and it spreads them over every runner) or when two labels vary one
+ * framework (an A/B run, whose pairs should see the same drift); off on a CPU-only machine, where
+ * keeping every runner warm at once only adds memory and the runners' threads contend anyway.
+ */
+export function decideInterleave(settings: Settings, accelerator: boolean, labels: string[]): boolean {
+  return settings.interleave ?? (accelerator || hasSharedBase(labels));
 }
 
 export async function makePlan(settings: Settings, model: CheckedModel, runDir: string, promptsFile = settings.promptsFile): Promise<BenchPlan> {
@@ -51,7 +66,7 @@ export async function makePlan(settings: Settings, model: CheckedModel, runDir: 
   const profileName = settings.profile ?? (hasAccelerator(facts) ? "full" : "quick");
   const tokenizer = new PromptTokenizer(model.dir);
   const frameworks = [];
-  for (const f of selectFrameworks(settings)) frameworks.push({ name: f.name, ...(await f.probe()) });
+  for (const v of selectFrameworks(settings)) frameworks.push({ name: v.label, ...(await probeVariant(v)) });
   return {
     runDir,
     model: model.info(settings.dtype),
@@ -65,6 +80,7 @@ export async function makePlan(settings: Settings, model: CheckedModel, runDir: 
     gpuPower: settings.gpuPower,
     profilers: settings.profilers ?? [],
     frameworks,
+    interleave: decideInterleave(settings, hasAccelerator(facts), frameworks.map((f) => f.name)),
     prompts: selectPrompts(prompts.prompts, settings.promptIds).map((p) => tokenizer.tokenize(p)),
     host: {
       hostname: hostname(),

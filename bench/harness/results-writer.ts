@@ -1,9 +1,10 @@
 import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { labelFileStem } from "./framework-label.ts";
 import { ResultsFile, StartupFailureFile, type AgreementRecord, type CaseRecord, type RestartRecord, type RunError, type RunRecord } from "./schema/results.ts";
 
-/** File name of a framework's results inside a results folder. */
-export const resultsFileName = (framework: string): string => `${framework}_results.json`;
+/** File name of a framework's results inside a results folder (a variant's label made file-safe: framework-label.ts). */
+export const resultsFileName = (framework: string): string => `${labelFileStem(framework)}_results.json`;
 
 /**
  * Holds one framework's results file and rewrites it (validated, atomically: temp file + rename)
@@ -62,5 +63,5 @@ export class ResultsWriter {
 export function writeStartupFailure(dir: string, framework: string, error: RunError): void {
   mkdirSync(dir, { recursive: true });
   const record: StartupFailureFile = StartupFailureFile.parse({ framework, ...error });
-  writeFileSync(join(dir, `${framework}_error.json`), JSON.stringify(record, null, 1) + "\n");
+  writeFileSync(join(dir, `${labelFileStem(framework)}_error.json`), JSON.stringify(record, null, 1) + "\n");
 }

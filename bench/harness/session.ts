@@ -249,10 +249,12 @@ export class FrameworkSession {
     const compared = Math.min(tokens.length, reference.tokens.length);
     const referenceTokens = reference.tokens.slice(0, compared);
     const startMs = performance.now();
-    const { reply } = await runner.score(
-      { prompt_token_ids: prompt.promptTokenIds, continuation_token_ids: referenceTokens, top_k: this.plan.agreement.top_k },
-      this.plan.requestTimeoutMs,
-    );
+    const { reply } = await runner
+      .score({ prompt_token_ids: prompt.promptTokenIds, continuation_token_ids: referenceTokens, top_k: this.plan.agreement.top_k }, this.plan.requestTimeoutMs)
+      .catch((e: unknown) => {
+        if (e instanceof RunnerError && e.kind !== "error_reply") this.markDead(prompt.id, null);
+        throw e;
+      });
     this.budget?.record((performance.now() - startMs) / 1000, null);
     const label = reference.isConfiguredReference ? reference.framework : `${reference.framework} (stand-in: ${this.plan.reference} did not run)`;
     const record = checkAgreement({

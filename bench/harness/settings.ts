@@ -20,6 +20,7 @@ const Env = z.object({
   BENCH_WARMUP_ITERATIONS: z.coerce.number().int().nonnegative().optional(),
   BENCH_TIMED_ITERATIONS: z.coerce.number().int().positive().optional(),
   BENCH_GPU_POWER: z.enum(["on", "off"]).default("on"),
+  BENCH_INTERLEAVE: z.enum(["on", "off"]).optional(),
   BENCH_BUDGET_SECS: z.coerce.number().nonnegative().optional(),
   BENCH_LANES: z.string().optional(),
   BENCH_PROFILER: z.string().optional(),
@@ -47,6 +48,11 @@ export interface Settings {
   profileOverrides: { max_new_tokens?: number; warmup_iterations?: number; timed_iterations?: number };
   /** Sample GPU board power with nvidia-smi during GPU runs (BENCH_GPU_POWER, default on). */
   gpuPower: boolean;
+  /**
+   * Rotate frameworks request by request within each prompt (BENCH_INTERLEAVE=on) instead of running
+   * each framework's cases in one block (off); undefined: the plan decides (plan.ts, decideInterleave).
+   */
+  interleave?: boolean;
   /**
    * Request seconds per runner (BENCH_BUDGET_SECS; 0 turns the budget off). undefined: the profile's
    * budget, unless counts were set by hand (BENCH_MAX_NEW_TOKENS, ...), which then run as asked.
@@ -87,6 +93,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
       }).filter(([, v]) => v !== undefined),
     ),
     gpuPower: e.BENCH_GPU_POWER === "on",
+    interleave: e.BENCH_INTERLEAVE === undefined ? undefined : e.BENCH_INTERLEAVE === "on",
     budgetSecs: e.BENCH_BUDGET_SECS,
     lanes: e.BENCH_LANES ?? null,
     profilers: parseProfilers(e.BENCH_PROFILER),

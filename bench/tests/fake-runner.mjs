@@ -37,10 +37,13 @@ for await (const line of createInterface({ input: process.stdin })) {
   }
   if (kind === "hang-after" && served > Number(limit)) continue; // never answers
   const n = request.max_new_tokens;
+  // Like a real runner, a fresh process's first request is slow (10 ms per token against 1 ms), so a
+  // test can tell whether a timed request was the first after a (re)start.
+  const msPerToken = served === 1 ? 10 : 1;
   send({
     id: request.id, ok: true, op: "generate",
     token_ids: Array.from({ length: n }, (_, i) => 100 + i),
-    token_times_ns: Array.from({ length: n }, (_, i) => (i + 1) * 1_000_000),
-    total_time_ns: n * 1_000_000 + 10_000, peak_rss_bytes: 1 << 20, peak_device_bytes: null,
+    token_times_ns: Array.from({ length: n }, (_, i) => (i + 1) * msPerToken * 1_000_000),
+    total_time_ns: n * msPerToken * 1_000_000 + 10_000, peak_rss_bytes: 1 << 20, peak_device_bytes: null,
   });
 }

@@ -27,6 +27,7 @@ function fakePlan(runDir: string): BenchPlan {
     startupTimeoutMs: 5_000,
     reference: "torch",
     gpuPower: false,
+    interleave: false,
     frameworks: [{ name: "fake", available: true, reason: "fake" }],
     prompts: [{ id: "p", text: "x", promptTokenIds: [1, 2, 3] }],
     host: { hostname: "h", os: "o", cpu: "c", cpu_cores: 1, memory_gb: 1 },

@@ -1,0 +1,26 @@
+/**
+ * A runner command-line flag a framework accepts in a label (`burn-cuda[decode-graph=off]`): the
+ * values it takes and the arguments they become. Declared per framework entry (Framework.flags).
+ */
+export interface RunnerFlag {
+  /** What the flag changes, for error messages and `doctor`. */
+  description: string;
+  /** The values the flag takes. */
+  values: readonly string[];
+  /** The runner's command-line arguments for one value. */
+  args(value: string): string[];
+}
+
+/** Flags of the Burn runner (runners/burn, every backend): its `--attention` and `--decode-graph`. */
+export const BURN_FLAGS: Record<string, RunnerFlag> = {
+  attention: {
+    description: "attention body: Burn's attention op (burn) or softmax(QKᵀ)V written out (explicit); default burn on CUDA, explicit elsewhere",
+    values: ["burn", "explicit"],
+    args: (value) => ["--attention", value],
+  },
+  "decode-graph": {
+    description: "replay the decode step as a captured device graph where the backend can (on, default) or issue every operation (off)",
+    values: ["on", "off"],
+    args: (value) => ["--decode-graph", value],
+  },
+};

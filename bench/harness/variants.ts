@@ -1,0 +1,92 @@
+import { accessSync, constants } from "node:fs";
+import { frameworkByName, type Availability, type Framework } from "./frameworks.ts";
+import { formatFrameworkLabel, labelFileStem, parseFrameworkLabel } from "./framework-label.ts";
+import type { LaunchSpec } from "./runner-process.ts";
+import type { Dtype } from "./schema/model-config.ts";
+
+/**
+ * A framework as a run names it: a registered framework, the runner flags its label sets, and the
+ * build whose runner program it starts. `burn-cpu` itself is the variant with no flags and the
+ * default build.
+ */
+export interface Variant {
+  /** Canonical label (flags in the framework's declaration order): results file, tables, charts. */
+  label: string;
+  framework: Framework;
+  /** [flag, value] pairs, in the framework's declaration order. */
+  flags: Array<[string, string]>;
+  /** Build name (`burn-cpu@head` → "head"), or null. */
+  build: string | null;
+  /** The program that replaces the framework's runner command (BENCH_BIN_<BUILD>), or null. */
+  binary: string | null;
+}
+
+/** Environment variable holding the runner program of a build: `head` → BENCH_BIN_HEAD. */
+export const buildBinaryEnv = (build: string): string => `BENCH_BIN_${build.toUpperCase().replace(/-/g, "_")}`;
+
+/**
+ * Resolves a label against the framework list: unknown framework, flag or value, or a build without
+ * its BENCH_BIN_<BUILD>, is one error naming BENCH_FRAMEWORKS.
+ */
+export function resolveVariant(text: string, env: NodeJS.ProcessEnv = process.env): Variant {
+  const parsed = parseFrameworkLabel(text);
+  const framework = frameworkByName(parsed.base);
+  const declared = framework.flags ?? {};
+  const names = Object.keys(declared);
+  for (const [name, value] of parsed.flags) {
+    const flag = declared[name];
+    if (!flag) {
+      const accepts = names.length ? `accepts: ${names.join(", ")}` : "it accepts no flags";
+      throw new Error(`BENCH_FRAMEWORKS: ${text}: unknown flag ${JSON.stringify(name)} for ${framework.name} (${accepts})`);
+    }
+    if (!flag.values.includes(value)) {
+      throw new Error(`BENCH_FRAMEWORKS: ${text}: flag ${name} takes ${flag.values.join(" or ")}, got ${JSON.stringify(value)}`);
+    }
+  }
+  const flags = names.flatMap((name): Array<[string, string]> => {
+    const given = parsed.flags.find(([n]) => n === name);
+    return given ? [given] : [];
+  });
+  let binary: string | null = null;
+  if (parsed.build !== null) {
+    const variable = buildBinaryEnv(parsed.build);
+    binary = env[variable] || null;
+    if (!binary) throw new Error(`BENCH_FRAMEWORKS: ${text}: build ${JSON.stringify(parsed.build)} needs ${variable}=PATH, the runner program of that build`);
+    try {
+      accessSync(binary, constants.X_OK);
+    } catch {
+      throw new Error(`${variable}: ${binary} is not an executable file (runner program of build ${JSON.stringify(parsed.build)} in BENCH_FRAMEWORKS)`);
+    }
+  }
+  return { label: formatFrameworkLabel({ base: framework.name, flags, build: parsed.build }), framework, flags, build: parsed.build, binary };
+}
+
+/** Resolves BENCH_FRAMEWORKS's labels; two labels that are the same variant (or file name) are an error. */
+export function resolveVariants(texts: string[], env: NodeJS.ProcessEnv = process.env): Variant[] {
+  const variants = texts.map((t) => resolveVariant(t, env));
+  const stems = new Map<string, string>();
+  for (const v of variants) {
+    const stem = labelFileStem(v.label);
+    const other = stems.get(stem);
+    if (other !== undefined) throw new Error(`BENCH_FRAMEWORKS: ${other} and ${v.label} name the same variant (results file ${stem}_results.json)`);
+    stems.set(stem, v.label);
+  }
+  return variants;
+}
+
+/** The plain variant of a registered framework. */
+export const plainVariant = (framework: Framework): Variant => ({ label: framework.name, framework, flags: [], build: null, binary: null });
+
+/** Whether the variant can run here: its framework's availability (a build's program was checked when resolved). */
+export async function probeVariant(variant: Variant): Promise<Availability> {
+  const base = await variant.framework.probe();
+  if (!base.available || variant.binary === null) return base;
+  return { available: true, reason: `${variant.binary} (${buildBinaryEnv(variant.build!)}); ${base.reason}` };
+}
+
+/** The framework's launch command with the build's program and the flags' arguments. */
+export async function launchVariant(variant: Variant, modelDir: string, dtype: Dtype): Promise<LaunchSpec> {
+  const spec = await variant.framework.launch(modelDir, dtype);
+  const flagArgs = variant.flags.flatMap(([name, value]) => variant.framework.flags![name].args(value));
+  return { ...spec, framework: variant.label, command: variant.binary ?? spec.command, args: [...spec.args, ...flagArgs] };
+}
