@@ -3,6 +3,7 @@
 import { doctorCommand } from "./doctor.ts";
 import { setupCommand } from "./setup.ts";
 import { compareCommand, COMPARE_USAGE } from "./compare.ts";
+import { abCommand, AB_USAGE } from "./ab.ts";
 import { ExitCodeError } from "./exit-code-error.ts";
 import { reportCommand, REPORT_USAGE } from "./report.ts";
 import { synthCommand, SYNTH_USAGE } from "./synth.ts";
@@ -19,6 +20,7 @@ commands:
   report    rebuild report.md, report.html, verify.txt and charts from results folders
   verify    print greedy-token agreement of results files with the reference
   compare   compare decode speed of two runs; exit 1 on a significant slowdown
+  ab        pair two labels of one framework in one run (A/B); exit 1 on a significant slowdown
 
 ${SYNTH_USAGE}
 
@@ -26,13 +28,16 @@ ${REPORT_USAGE}
 
 ${VERIFY_USAGE}
 
-${COMPARE_USAGE}`;
+${COMPARE_USAGE}
+
+${AB_USAGE}`;
 
 const commands: Record<string, (argv: string[]) => void | Promise<void>> = {
   synth: synthCommand,
   report: reportCommand,
   verify: verifyCommand,
   compare: compareCommand,
+  ab: abCommand,
   doctor: doctorCommand,
   setup: setupCommand,
   tokenize: tokenizeCommand,

@@ -1,7 +1,8 @@
 import type { ChartImage } from "./charts/index.ts";
 import { code, type Block, type ReportDocument, type Section } from "./document.ts";
 import { summariesFor, type ResultsModel } from "./summary.ts";
-import { frameworksTable, METHOD_NOTES, promptTable, ratioTable, setupFacts } from "./tables.ts";
+import { frameworksTable, METHOD_NOTES, pairTable, promptTable, ratioTable, setupFacts } from "./tables.ts";
+import { pairedComparisons } from "./pairing.ts";
 import type { ReportWarning } from "./warnings.ts";
 
 /** Options shared by the report artefacts. */
@@ -61,6 +62,29 @@ function ratios({ model, options }: ReportInputs): Section | null {
   );
 }
 
+function abPairs({ model }: ReportInputs): Section | null {
+  const table = pairTable(pairedComparisons(model));
+  if (!table) return null;
+  return section(
+    ["A/B pairs"],
+    [
+      {
+        kind: "paragraph",
+        text: [
+          "Labels of one framework in one run (a build ",
+          code("@name"),
+          " or runner flags ",
+          code("[flag=value]"),
+          "), B against A. Timed run i of each forms pair i (sent back to back when interleaved, so a shift of the host's speed falls on both); each cell is the median over pairs of the pair's ratio, with a 95 % percentile-bootstrap interval over the pairs. ",
+          code("npx qwen3-bench ab DIR"),
+          " gates on it.",
+        ],
+      },
+      { kind: "table", table },
+    ],
+  );
+}
+
 function charts({ charts }: ReportInputs): Section | null {
   return charts.length ? section(["Charts"], [{ kind: "charts", charts }]) : null;
 }
@@ -81,7 +105,7 @@ function method(): Section {
  * The report's outline, written once for every format: a section is one function here and one entry
  * in this list (null leaves it out).
  */
-const SECTIONS: Array<(inputs: ReportInputs) => Section | null> = [setup, decodeSpeed, ratios, charts, warnings, tokenAgreement, method];
+const SECTIONS: Array<(inputs: ReportInputs) => Section | null> = [setup, decodeSpeed, ratios, abPairs, charts, warnings, tokenAgreement, method];
 
 /** The report document of a results model. */
 export function reportDocument(inputs: ReportInputs): ReportDocument {

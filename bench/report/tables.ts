@@ -2,6 +2,7 @@ import { chooseBaseline, compareDecodeTps } from "./comparison.ts";
 import { formatBandwidth, formatNumber, formatP, formatPercent, formatRatio, formatSwitch } from "./format.ts";
 import type { Table } from "./document.ts";
 import { summariesFor, type ResultsModel } from "./summary.ts";
+import type { PairedComparison } from "./pairing.ts";
 
 /** Setup facts as label/value pairs: hardware, profile, model. */
 export function setupFacts(model: ResultsModel): Array<[string, string]> {
@@ -96,6 +97,27 @@ export function ratioTable(model: ResultsModel, baselineLabel?: string): { basel
   return {
     baseline,
     table: { headers: ["Prompt", "Framework", `Decode speed vs ${baseline}`, "95 % CI", "p (Mann-Whitney U)"], numeric: [false, false, true, true, true], rows },
+  };
+}
+
+/** A/B pairs of one framework's labels, per prompt: paired ratios of decode tok/s and step latency with their intervals. */
+export function pairTable(comparisons: PairedComparison[]): Table | null {
+  if (comparisons.length === 0) return null;
+  const interval = (ci: PairedComparison["decodeTpsRatio"]) => `${formatRatio(ci.low)}–${formatRatio(ci.high)}`;
+  return {
+    headers: ["Prompt", "B", "A", "Pairs", "Interleaved", "Decode tok/s B ÷ A", "95 % CI", "Step latency B ÷ A", "95 % CI"],
+    numeric: [false, false, false, true, false, true, true, true, true],
+    rows: comparisons.map((c) => [
+      c.promptId,
+      c.candidate,
+      c.baseline,
+      String(c.pairs),
+      c.interleaved ? "yes" : "no",
+      formatRatio(c.decodeTpsRatio.estimate),
+      interval(c.decodeTpsRatio),
+      formatRatio(c.stepLatencyRatio.estimate),
+      interval(c.stepLatencyRatio),
+    ]),
   };
 }
 

@@ -1,0 +1,169 @@
+// Runner variants as framework labels (framework-label.ts, variants.ts) and the A/B pairing of the
+// report (report/pairing.ts): label syntax and validation errors, the paired ratio on runs built
+// by hand, and a real A/B run of two burn-cpu labels, interleaved, on the tiny f32 model.
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, test } from "vitest";
+import { hasSharedBase, labelFileStem, parseFrameworkLabel } from "../harness/framework-label.ts";
+import { FRAMEWORKS } from "../harness/frameworks.ts";
+import { checkModelDir } from "../harness/model/validate.ts";
+import { FIXTURES_DIR } from "../harness/paths.ts";
+import { decideInterleave, type BenchPlan } from "../harness/plan.ts";
+import { TEST_MODELS } from "../harness/prepare.ts";
+import { resultsFileName } from "../harness/results-writer.ts";
+import { runRotation } from "../harness/schedule.ts";
+import type { RunRecord } from "../harness/schema/results.ts";
+import { FrameworkSession } from "../harness/session.ts";
+import { readSettings } from "../harness/settings.ts";
+import { buildBinaryEnv, launchVariant, resolveVariant, resolveVariants } from "../harness/variants.ts";
+import { compareRunPairs, pairedComparisons, pairVerdict } from "../report/pairing.ts";
+import { loadResults } from "../report/summary.ts";
+
+describe("framework labels", () => {
+  test("parse flags and a build; the file stem has no glob characters", () => {
+    expect(parseFrameworkLabel("burn-cuda[decode-graph=off,attention=burn]@head")).toEqual({
+      base: "burn-cuda",
+      flags: [["decode-graph", "off"], ["attention", "burn"]],
+      build: "head",
+    });
+    expect(parseFrameworkLabel("torch")).toEqual({ base: "torch", flags: [], build: null });
+    expect(labelFileStem("burn-cuda[decode-graph=off,attention=burn]@head")).toBe("burn-cuda.decode-graph=off.attention=burn@head");
+    expect(resultsFileName("burn-cpu[attention=explicit]")).toBe("burn-cpu.attention=explicit_results.json");
+    expect(hasSharedBase(["burn-cpu@base", "burn-cpu@head"])).toBe(true);
+    expect(hasSharedBase(["torch", "burn-cpu"])).toBe(false);
+  });
+
+  test.each([
+    ["burn-cpu[", /not a framework label/],
+    ["burn-cpu[]", /empty flag list/],
+    ["burn-cpu[attention]", /expected attention=VALUE/],
+    ["burn-cpu[attention=a/b]", /expected attention=VALUE/],
+    ["burn-cpu[attention=burn,attention=explicit]", /given twice/],
+    ["Burn-CPU", /not a framework label/],
+  ])("syntax error in %s names BENCH_FRAMEWORKS", (label, message) => {
+    expect(() => parseFrameworkLabel(label)).toThrow(/^BENCH_FRAMEWORKS: /);
+    expect(() => parseFrameworkLabel(label)).toThrow(message);
+  });
+
+  test("flags are checked against the framework's declaration, one clear error each", () => {
+    expect(() => resolveVariant("burn-cpu[fast=yes]")).toThrow('BENCH_FRAMEWORKS: burn-cpu[fast=yes]: unknown flag "fast" for burn-cpu (accepts: attention, decode-graph)');
+    expect(() => resolveVariant("burn-cpu[attention=flash]")).toThrow('BENCH_FRAMEWORKS: burn-cpu[attention=flash]: flag attention takes burn or explicit, got "flash"');
+    expect(() => resolveVariant("torch[attention=burn]")).toThrow('unknown flag "attention" for torch (it accepts no flags)');
+    expect(() => resolveVariant("nope[attention=burn]")).toThrow(/BENCH_FRAMEWORKS: unknown framework "nope"/);
+    expect(() => resolveVariants(["burn-cpu[attention=burn,decode-graph=off]", "burn-cpu[decode-graph=off,attention=burn]"])).toThrow(/name the same variant/);
+  });
+
+  test("a build needs BENCH_BIN_<BUILD>, an executable file", () => {
+    expect(buildBinaryEnv("pr-42")).toBe("BENCH_BIN_PR_42");
+    expect(() => resolveVariant("burn-cpu@head", {})).toThrow("BENCH_FRAMEWORKS: burn-cpu@head: build \"head\" needs BENCH_BIN_HEAD=PATH");
+    expect(() => resolveVariant("burn-cpu@head", { BENCH_BIN_HEAD: "/no/such/runner" })).toThrow(/BENCH_BIN_HEAD: \/no\/such\/runner is not an executable file/);
+  });
+
+  test("a variant launches its framework's command with the build's program and the flags' arguments, flags in declaration order", async () => {
+    const program = join(mkdtempSync(join(tmpdir(), "qwen3-bench-variant-")), "runner");
+    writeFileSync(program, "#!/bin/sh\n");
+    chmodSync(program, 0o755);
+    const variant = resolveVariant("burn-cpu[decode-graph=off,attention=explicit]@head", { BENCH_BIN_HEAD: program });
+    expect(variant.label).toBe("burn-cpu[attention=explicit,decode-graph=off]@head");
+    const spec = await launchVariant(variant, "/models/m", "f32");
+    expect(spec.framework).toBe(variant.label);
+    expect(spec.command).toBe(program);
+    expect(spec.args).toEqual(["--model", "/models/m", "--dtype", "f32", "--backend", "cpu", "--attention", "explicit", "--decode-graph", "off"]);
+  });
+
+  test("interleaving: BENCH_INTERLEAVE decides; else on with an accelerator or an A/B run", () => {
+    expect(() => readSettings({ BENCH_INTERLEAVE: "yes" })).toThrow(/BENCH_INTERLEAVE/);
+    expect(decideInterleave(readSettings({ BENCH_INTERLEAVE: "off" }), true, ["torch"])).toBe(false);
+    expect(decideInterleave(readSettings({ BENCH_INTERLEAVE: "on" }), false, ["torch"])).toBe(true);
+    expect(decideInterleave(readSettings({}), true, ["torch", "burn-cuda"])).toBe(true);
+    expect(decideInterleave(readSettings({}), false, ["torch", "burn-cpu"])).toBe(false);
+    expect(decideInterleave(readSettings({}), false, ["burn-cpu", "burn-cpu[attention=burn]"])).toBe(true);
+  });
+});
+
+/** A timed run with the given decode speed: 1 + steps tokens at 1000 / tps ms each, sent at `startedAtMs`. */
+function run(iteration: number, tps: number, startedAtMs: number): RunRecord {
+  const steps = 16;
+  const stepMs = 1000 / tps;
+  return {
+    prompt_id: "p", iteration, prompt_token_ids: [1], prompt_tokens: 1, token_ids: [], tokens_generated: steps + 1,
+    per_token_latencies_ms: [5, ...Array.from({ length: steps }, () => stepMs)], ttft_secs: 0.005, decode_time_secs: (steps * stepMs) / 1000,
+    total_time_secs: 0.005 + (steps * stepMs) / 1000, decode_tps: tps, prefill_tps: 200, peak_rss_mb: 1, peak_device_mb: null,
+    harness_overhead_ms: 0, started_at: new Date(startedAtMs).toISOString(),
+  };
+}
+
+describe("A/B pairing", () => {
+  test("the paired ratio cancels drift that the independent ratio cannot", () => {
+    // The host slows down 30 % over the run; B is 5 % slower than A in every pair.
+    const drift = [100, 90, 80, 75, 70];
+    const a = drift.map((tps, i) => run(i, tps, 1000 * (2 * i)));
+    const b = drift.map((tps, i) => run(i, tps * 0.95, 1000 * (2 * i + 1)));
+    const c = compareRunPairs("x@base", "x@head", "p", a, b)!;
+    expect(c.pairs).toBe(5);
+    expect(c.interleaved).toBe(true);
+    expect(c.decodeTpsRatio.estimate).toBeCloseTo(0.95, 10);
+    expect(c.decodeTpsRatio.low).toBeCloseTo(0.95, 10);
+    expect(c.decodeTpsRatio.high).toBeCloseTo(0.95, 10);
+    expect(c.stepLatencyRatio.estimate).toBeCloseTo(1 / 0.95, 10);
+    expect(pairVerdict(c.decodeTpsRatio, 0.02)).toBe("slower");
+    expect(pairVerdict(c.decodeTpsRatio, 0.1)).toBe("within noise");
+  });
+
+  test("runs in blocks are paired by iteration but not called interleaved", () => {
+    const a = [0, 1, 2].map((i) => run(i, 100, 1000 * i));
+    const b = [0, 1, 2].map((i) => run(i, 100, 10_000 + 1000 * i));
+    expect(compareRunPairs("x", "x[f=1]", "p", a, b)!.interleaved).toBe(false);
+  });
+
+  test("verdicts: an interval that includes 1 is not significant, however large the change", () => {
+    const ci = (estimate: number, low: number, high: number) => ({ estimate, low, high, confidence: 0.95, resamples: 10_000 });
+    expect(pairVerdict(ci(0.8, 0.6, 1.05), 0.02)).toBe("not significant");
+    expect(pairVerdict(ci(0.8, 0.7, 0.9), 0.02)).toBe("slower");
+    expect(pairVerdict(ci(1.2, 1.1, 1.3), 0.02)).toBe("faster");
+    expect(pairVerdict(ci(0.99, 0.9, 1.1), 0.02)).toBe("within noise");
+  });
+});
+
+const burnAvailable = (await FRAMEWORKS.find((f) => f.name === "burn-cpu")!.probe()).available;
+
+describe.runIf(burnAvailable)("a real A/B run (burn-cpu, tiny f32 model)", () => {
+  test("two labels of burn-cpu, interleaved: own results files, the flag reaches the runner, the report pairs them", async () => {
+    const runDir = mkdtempSync(join(tmpdir(), "qwen3-bench-ab-"));
+    const fixture = JSON.parse(readFileSync(join(FIXTURES_DIR, "prompt_token_ids.json"), "utf8"));
+    const prompt = { id: "short", text: "", promptTokenIds: fixture.prompts.short.prompt_token_ids as number[] };
+    const plan: BenchPlan = {
+      runDir,
+      model: checkModelDir(TEST_MODELS.tiny).info("f32"),
+      dtype: "f32",
+      profileName: "quick",
+      profile: { max_new_tokens: 16, warmup_iterations: 1, timed_iterations: 3, cooldown_secs: 0 },
+      agreement: { f32_exact: true, min_top1_agreement: 0.9, min_first_divergence: 8, top_k: 5 },
+      requestTimeoutMs: 60_000,
+      startupTimeoutMs: 120_000,
+      reference: "burn-cpu",
+      gpuPower: false,
+      frameworks: [],
+      interleave: true,
+      prompts: [prompt],
+      host: { hostname: "h", os: "o", cpu: "c", cpu_cores: 1, memory_gb: 1 },
+    };
+    const labels = ["burn-cpu", "burn-cpu[attention=burn]"];
+    const sessions = labels.map((label) => new FrameworkSession(plan, label));
+    const outcomes = await runRotation(sessions, prompt);
+    await Promise.all(sessions.map((s) => s.close()));
+    for (const o of outcomes) expect(o.errors).toEqual([]);
+
+    const model = loadResults([runDir]);
+    expect(model.labels).toEqual(labels);
+    const notes = (label: string) => model.files.find((f) => f.label === label)!.results.ready.notes;
+    expect(notes("burn-cpu")).toContain("attention=explicit");
+    expect(notes("burn-cpu[attention=burn]")).toContain("attention=burn");
+    expect(readFileSync(join(runDir, "burn-cpu.attention=burn_results.json"), "utf8")).toContain('"framework": "burn-cpu[attention=burn]"');
+    const [pair] = pairedComparisons(model);
+    expect(pair).toMatchObject({ baseline: "burn-cpu", candidate: "burn-cpu[attention=burn]", promptId: "short", pairs: 3, interleaved: true });
+    // Both attention bodies compute the same greedy tokens (f32).
+    expect(outcomes[1].runs[0].token_ids).toEqual(outcomes[0].runs[0].token_ids);
+  }, 300_000);
+});
