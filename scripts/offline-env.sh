@@ -1,4 +1,4 @@
-# Sourced by scripts/offline-run.sh and scripts/gpu-probe.sh on an offline Linux GPU host: unpacks
+# Sourced by scripts/offline-run.sh and scripts/gpu-kernels.sh on an offline Linux GPU host: unpacks
 # what scripts/offline-pack.sh left in .offline/ (Node, npm packages, the Burn runner, Vulkan
 # libraries, fonts, wheels) and exports the variables the harness reads. Idempotent.
 off="$PWD/.offline"
