@@ -2,7 +2,8 @@
 // the reason, setup a no-op; and file-level checks of what only a Mac can build (Package.swift,
 // the pins the runners report) and of the CI workflows.
 import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { APPLE_FRAMEWORKS } from "../harness/frameworks-apple.ts";
@@ -12,27 +13,80 @@ import { platformFacts } from "../harness/platform.ts";
 const appleSilicon = (await platformFacts()).appleSilicon;
 const read = (...path: string[]): string => readFileSync(join(REPO_ROOT, ...path), "utf8");
 
+/** Runs `body` with environment variables set (a string) or unset (undefined), then restores them. */
+async function withEnv<T>(vars: Record<string, string | undefined>, body: () => Promise<T>): Promise<T> {
+  const saved = Object.fromEntries(Object.keys(vars).map((name) => [name, process.env[name]]));
+  const apply = (values: Record<string, string | undefined>): void => {
+    for (const [name, value] of Object.entries(values)) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  };
+  apply(vars);
+  try {
+    return await body();
+  } finally {
+    apply(saved);
+  }
+}
+
+/** No prebuilt binaries from the environment (a developer may have exported them). */
+const NO_PREBUILT = { BENCH_MLX_SWIFT_BIN: undefined, BENCH_BURN_MLX_BIN: undefined };
+
 describe("Apple frameworks", () => {
   test("mlx-swift, burn-metal and burn-mlx are listed", () => {
     expect(APPLE_FRAMEWORKS.map((f) => f.name)).toEqual(["mlx-swift", "burn-metal", "burn-mlx"]);
     for (const f of APPLE_FRAMEWORKS) expect(f.description.length).toBeGreaterThan(20);
   });
 
-  test.runIf(!appleSilicon)("off Apple Silicon each is unavailable because it needs macOS on Apple Silicon", async () => {
-    for (const f of APPLE_FRAMEWORKS) {
-      expect(await f.probe(), f.name).toEqual({ available: false, reason: "needs macOS on Apple Silicon" });
-    }
+  test.runIf(!appleSilicon)("off Apple Silicon, without a prebuilt binary, each is unavailable because it needs macOS on Apple Silicon", async () => {
+    await withEnv(NO_PREBUILT, async () => {
+      for (const f of APPLE_FRAMEWORKS) {
+        expect(await f.probe(), f.name).toEqual({ available: false, reason: "needs macOS on Apple Silicon" });
+      }
+    });
   });
 
   test.runIf(!appleSilicon)("off Apple Silicon setup builds nothing", async () => {
-    const started = Date.now();
-    for (const f of APPLE_FRAMEWORKS) await f.setup();
-    expect(Date.now() - started).toBeLessThan(5_000);
-    expect(existsSync(join(RUNNERS_DIR, "mlx-swift-runner", ".build"))).toBe(false);
+    await withEnv(NO_PREBUILT, async () => {
+      const started = Date.now();
+      for (const f of APPLE_FRAMEWORKS) await f.setup();
+      expect(Date.now() - started).toBeLessThan(5_000);
+      expect(existsSync(join(RUNNERS_DIR, "mlx-swift-runner", ".build"))).toBe(false);
+    });
+  });
+
+  // The Linux CPU build (runners/mlx-swift-runner/README.md) is run through BENCH_MLX_SWIFT_BIN.
+  test("BENCH_MLX_SWIFT_BIN naming an existing file makes mlx-swift available on any OS, launched from that file, setup building nothing", async () => {
+    const mlxSwift = APPLE_FRAMEWORKS.find((f) => f.name === "mlx-swift")!;
+    const dir = mkdtempSync(join(tmpdir(), "qwen3-bench-mlx-swift-bin-"));
+    const binary = join(dir, "qwen3-mlx-swift-runner");
+    writeFileSync(binary, "");
+    try {
+      await withEnv({ BENCH_MLX_SWIFT_BIN: binary }, async () => {
+        expect(await mlxSwift.probe()).toEqual({ available: true, reason: binary });
+        expect((await mlxSwift.launch("/m", "f32")).command).toBe(binary);
+        const started = Date.now();
+        await mlxSwift.setup();
+        expect(Date.now() - started).toBeLessThan(5_000);
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("BENCH_MLX_SWIFT_BIN naming a missing file: unavailable, naming the path", async () => {
+    const mlxSwift = APPLE_FRAMEWORKS.find((f) => f.name === "mlx-swift")!;
+    const missing = join(tmpdir(), "qwen3-bench-no-such-dir", "qwen3-mlx-swift-runner");
+    await withEnv({ BENCH_MLX_SWIFT_BIN: missing }, async () => {
+      const probe = await mlxSwift.probe();
+      expect(probe.available).toBe(false);
+      expect(probe.reason).toContain(missing);
+    });
   });
 
   test("launch commands: the mlx-swift binary from xcodebuild, burn's --backend metal, burn-mlx's --backend mlx", async () => {
-    const [mlxSwift, burnMetal, burnMlx] = await Promise.all(APPLE_FRAMEWORKS.map((f) => f.launch("/m", "f16")));
+    const [mlxSwift, burnMetal, burnMlx] = await withEnv(NO_PREBUILT, () => Promise.all(APPLE_FRAMEWORKS.map((f) => f.launch("/m", "f16"))));
     expect(mlxSwift.command).toMatch(/qwen3-mlx-swift-runner$/);
     expect(mlxSwift.args).toEqual(["--model", "/m", "--dtype", "f16"]);
     expect(burnMetal.command).toMatch(/qwen3-burn-runner$/);
@@ -55,6 +109,16 @@ describe("runners/mlx-swift-runner (file-level: no Swift toolchain off macOS)", 
     expect(manifest).toContain('.executable(name: "qwen3-mlx-swift-runner", targets: ["Qwen3MLXSwiftRunner"])');
     expect(manifest).toContain('path: "Sources/Qwen3MLXSwiftRunner"');
     expect(manifest).toContain(".macOS(.v14)");
+  });
+
+  test("Darwin and Metal imported only where they exist (the runner also builds on Linux)", () => {
+    for (const { file, text } of sources) {
+      const lines = text.split("\n").map((line) => line.trim());
+      lines.forEach((line, i) => {
+        const module = /^import (Darwin|Metal)$/.exec(line)?.[1];
+        if (module) expect(lines[i - 1], `${file}:${i + 1}`).toBe(`#if canImport(${module})`);
+      });
+    }
   });
 
   test("the version the runner reports equals the pin", () => {

@@ -1,7 +1,8 @@
+import Dispatch
 import Foundation
 import MLX
 
-/// Nanoseconds on a monotonic clock (mach absolute time, as DispatchTime reports it).
+/// Nanoseconds on a monotonic clock (DispatchTime: mach absolute time on macOS, CLOCK_MONOTONIC on Linux).
 func monotonicNanoseconds() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
 
 /// Greedy decoding and teacher-forced scoring on a loaded model.

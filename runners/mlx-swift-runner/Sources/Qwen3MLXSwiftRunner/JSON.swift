@@ -49,12 +49,24 @@ indirect enum JSON {
 enum JSONField {
     static func integer(_ value: Any?) -> Int? {
         guard let number = value as? NSNumber, !(number is NSDecimalNumber) else { return nil }
-        if CFGetTypeID(number) == CFBooleanGetTypeID() || CFNumberIsFloatType(number as CFNumber) { return nil }
+        if isBoolean(number) || isFloatingPoint(number) { return nil }
         return number.intValue
     }
 
     static func isBool(_ value: Any?) -> Bool {
         guard let number = value as? NSNumber else { return false }
-        return CFGetTypeID(number) == CFBooleanGetTypeID()
+        return isBoolean(number)
     }
+
+    #if canImport(Darwin)
+        private static func isBoolean(_ number: NSNumber) -> Bool { CFGetTypeID(number) == CFBooleanGetTypeID() }
+        private static func isFloatingPoint(_ number: NSNumber) -> Bool { CFNumberIsFloatType(number as CFNumber) }
+    #else
+        // swift-corelibs-foundation has no CFGetTypeID/CFNumberIsFloatType. Its JSONSerialization
+        // (Swift 6.0) gives true/false as a boolean NSNumber of type "c" (JSON has no char),
+        // integers as "i" or "q", other numbers as "d" (checked on Linux x86-64 with Swift 6.0.3).
+        private static func objCType(_ number: NSNumber) -> String { String(cString: number.objCType) }
+        private static func isBoolean(_ number: NSNumber) -> Bool { ["c", "B"].contains(objCType(number)) }
+        private static func isFloatingPoint(_ number: NSNumber) -> Bool { ["f", "d"].contains(objCType(number)) }
+    #endif
 }

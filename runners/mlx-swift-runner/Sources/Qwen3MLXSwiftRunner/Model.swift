@@ -125,8 +125,20 @@ final class Qwen3Model {
     }
 
     private func mlp(_ m: Mlp, _ x: MLXArray) -> MLXArray {
-        matmul(silu(matmul(x, m.gateProj.T)) * matmul(x, m.upProj.T), m.downProj.T)
+        matmul(swish(matmul(x, m.gateProj.T)) * matmul(x, m.upProj.T), m.downProj.T)
     }
+}
+
+/// SiLU. On macOS MLXNN's `silu`, an MLX-compiled function as mlx-lm's `nn.silu`. On Linux the
+/// same formula uncompiled: MLX's CPU backend compiles a fused function by writing C++ and running
+/// the system compiler at run time, and on x86-64 that source does not build ("'float16_t' has not
+/// been declared"), so the first forward pass would fail.
+private func swish(_ x: MLXArray) -> MLXArray {
+    #if os(Linux)
+        return x * sigmoid(x)
+    #else
+        return silu(x)
+    #endif
 }
 
 /// Keys and values of every layer, `[1, kv_heads, capacity, head_dim]`, allocated once per request

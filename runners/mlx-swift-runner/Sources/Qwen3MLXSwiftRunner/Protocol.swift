@@ -1,4 +1,8 @@
-import Darwin
+#if canImport(Darwin)
+    import Darwin
+#elseif canImport(Glibc)
+    import Glibc
+#endif
 import Foundation
 import MLX
 
@@ -119,11 +123,17 @@ func errorReply(id: Int?, kind: String, message: String) -> JSON {
     ])
 }
 
-/// Peak resident set size of this process so far, bytes (macOS reports ru_maxrss in bytes).
+/// Peak resident set size of this process so far, bytes (`ru_maxrss` is bytes on macOS, KiB on Linux).
 func peakRSSBytes() -> UInt64 {
     var usage = rusage()
-    guard getrusage(RUSAGE_SELF, &usage) == 0 else { return 0 }
-    return UInt64(usage.ru_maxrss)
+    #if os(Linux)
+        // Glibc imports RUSAGE_SELF as the enum __rusage_who but types getrusage's `who` as Int32.
+        guard getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage) == 0 else { return 0 }
+        return UInt64(usage.ru_maxrss) * 1024
+    #else
+        guard getrusage(RUSAGE_SELF, &usage) == 0 else { return 0 }
+        return UInt64(usage.ru_maxrss)
+    #endif
 }
 
 /// Writes protocol lines to the original stdout; everything else printed to fd 1 (MLX's own

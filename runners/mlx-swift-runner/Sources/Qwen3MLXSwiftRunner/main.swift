@@ -1,8 +1,14 @@
 // qwen3-mlx-swift-runner: Qwen3 on MLX Swift behind the JSON-lines protocol of runners/PROTOCOL.md.
 
-import Darwin
+#if canImport(Darwin)
+    import Darwin
+#elseif canImport(Glibc)
+    import Glibc
+#endif
 import Foundation
-import Metal
+#if canImport(Metal)
+    import Metal
+#endif
 import MLX
 
 let processStart = monotonicNanoseconds()
@@ -50,14 +56,43 @@ struct Arguments {
 
 let dtypes: [String: DType] = ["f16": .float16, "bf16": .bfloat16, "f32": .float32]
 
-/// The chip's name as the OS reports it ("Apple M3 Max").
+/// The CPU's name as the OS reports it ("Apple M3 Max", "AMD EPYC 7B13").
 func cpuName() -> String {
-    var size = 0
-    guard sysctlbyname("machdep.cpu.brand_string", nil, &size, nil, 0) == 0, size > 0 else { return "arm64 CPU" }
-    var buffer = [CChar](repeating: 0, count: size)
-    guard sysctlbyname("machdep.cpu.brand_string", &buffer, &size, nil, 0) == 0 else { return "arm64 CPU" }
-    return String(cString: buffer)
+    #if os(Linux)
+        // The first "model name" line of /proc/cpuinfo (x86-64; aarch64 kernels may have none).
+        let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+        for line in cpuinfo.split(separator: "\n") where line.hasPrefix("model name") {
+            if let colon = line.firstIndex(of: ":") {
+                return line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            }
+        }
+        return "\(machineArchitecture()) CPU"
+    #else
+        var size = 0
+        guard sysctlbyname("machdep.cpu.brand_string", nil, &size, nil, 0) == 0, size > 0 else { return "arm64 CPU" }
+        var buffer = [CChar](repeating: 0, count: size)
+        guard sysctlbyname("machdep.cpu.brand_string", &buffer, &size, nil, 0) == 0 else { return "arm64 CPU" }
+        return String(cString: buffer)
+    #endif
 }
+
+/// The GPU's name: the Metal device's on macOS.
+func gpuName() -> String {
+    #if canImport(Metal)
+        return metalDeviceName ?? "Apple GPU"
+    #else
+        return "GPU"
+    #endif
+}
+
+#if os(Linux)
+    /// `uname -m` ("x86_64", "aarch64").
+    func machineArchitecture() -> String {
+        var names = utsname()
+        uname(&names)
+        return withUnsafeBytes(of: &names.machine) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+    }
+#endif
 
 let output = ProtocolOutput()
 
@@ -77,13 +112,79 @@ do {
     fatal(runnerError(error))
 }
 
-let metalDevice = MTLCreateSystemDefaultDevice()
-let onGPU = arguments.device == "gpu" || (arguments.device == "auto" && metalDevice != nil)
-if onGPU && metalDevice == nil {
-    fatal(RunnerError.internalError("--device gpu: no Metal device"))
+/// The device of `type` after one small operation on it, so that a device MLX cannot use fails
+/// here as a Swift error carrying MLX's reason instead of exiting the process at its first use
+/// (MLX's default error handler exits, e.g. on "Cannot get gpu stream without gpu backend").
+func probe(_ type: DeviceType) throws -> Device {
+    try withError { error in
+        // Device.gpu creates MLX's default GPU stream: that alone fails without a GPU backend.
+        let device = type == .gpu ? Device.gpu : Device.cpu
+        try error.check()
+        Device.withDefaultDevice(device) { eval(MLXArray(Int32(1)) + 1) }
+        return device
+    }
 }
 
-Device.withDefaultDevice(onGPU ? Device.gpu : Device.cpu) {
+/// The MLX error's text without Swift's wrapping.
+func mlxMessage(_ error: Error) -> String {
+    if case MLXError.caught(let message) = error { return message }
+    return "\(error)"
+}
+
+#if canImport(Metal)
+    let metalDeviceName = MTLCreateSystemDefaultDevice()?.name
+#endif
+
+/// The GPU, or why MLX cannot run on it here. MLX itself is asked: mlx-swift's Linux build
+/// compiles MLX's no_gpu backend (no Metal, no CUDA), where the GPU stream cannot be created.
+func gpuDevice() -> Result<Device, RunnerError> {
+    #if canImport(Metal)
+        // Without a Metal device MLX's Metal backend aborts while starting, so do not ask it.
+        guard metalDeviceName != nil else { return .failure(RunnerError.internalError("no Metal device")) }
+    #endif
+    do {
+        return .success(try probe(.gpu))
+    } catch {
+        return .failure(RunnerError.internalError(mlxMessage(error)))
+    }
+}
+
+/// The CPU; a `fatal` line if MLX cannot run there either.
+func cpuDevice() -> Device {
+    // The process-wide default first (a deprecated call, but the only way): mlx-swift's task-local
+    // default device starts as `_defaultDevice ?? .gpu` on first use, and merely creating
+    // Device.gpu fails without a GPU backend, even inside withDefaultDevice(.cpu).
+    Device.setDefault(device: Device.cpu)
+    do {
+        return try probe(.cpu)
+    } catch {
+        fatal(RunnerError.internalError("--device \(arguments.device): MLX cannot run on the CPU: \(mlxMessage(error))"))
+    }
+}
+
+/// `--device auto`: the GPU where MLX has one, else the CPU; `gpu`/`cpu` as asked. Every device
+/// error is a `fatal` line with MLX's reason.
+let device: Device
+var deviceNote: String? = nil
+switch arguments.device {
+case "gpu":
+    switch gpuDevice() {
+    case .success(let gpu): device = gpu
+    case .failure(let error): fatal(RunnerError.internalError("--device gpu: \(error.message)"))
+    }
+case "cpu":
+    device = cpuDevice()
+default:
+    switch gpuDevice() {
+    case .success(let gpu): device = gpu
+    case .failure(let error):
+        deviceNote = "--device auto chose the CPU: no GPU for MLX (\(error.message))"
+        device = cpuDevice()
+    }
+}
+let onGPU = device.deviceType == .gpu
+
+Device.withDefaultDevice(device) {
     let dtype = dtypes[arguments.dtypeName]!
     let model: Qwen3Model
     let config: Qwen3Config
@@ -115,14 +216,19 @@ Device.withDefaultDevice(onGPU ? Device.gpu : Device.cpu) {
             : "decode synchronous: eval and read back one token at a time",
         "prompt prefilled in one forward pass; KV cache preallocated per request",
     ]
-    if onGPU { notes.append("Metal GPU architecture \(GPU.deviceInfo().architecture)") }
+    if let deviceNote { notes.append(deviceNote) }
+    #if canImport(Metal)
+        if onGPU { notes.append("Metal GPU architecture \(GPU.deviceInfo().architecture)") }
+    #else
+        notes.append("Linux build: MLX's CPU backend with OpenBLAS; SwiGLU's silu is x * sigmoid(x), not MLX-compiled")
+    #endif
     let ready: JSON = .object([
         ("op", .string("ready")),
         ("protocol_version", .int(protocolVersion)),
         ("framework", .string("mlx-swift")),
         ("framework_version", .string("mlx-swift \(mlxSwiftVersion), mlx \(mlxCoreVersion)")),
         ("backend", .string(onGPU ? "metal" : "cpu")),
-        ("device", .string(onGPU ? (metalDevice?.name ?? "Apple GPU") : cpuName())),
+        ("device", .string(onGPU ? gpuName() : cpuName())),
         ("dtype", .string(arguments.dtypeName)),
         ("parameter_count", .int(model.parameterCount)),
         ("load_time_ms", .double(Double(monotonicNanoseconds() - processStart) / 1e6)),
