@@ -2,13 +2,14 @@
 //! (`--attention`, `--decode-graph`), each with its default. Flags only: the harness passes a
 //! variant's flags to the runner it starts, so no setting hides in the environment.
 
+use crate::memory::MemoryPlan;
 use crate::sdpa::AttentionKernel;
 use burn::tensor::DType;
 use std::path::PathBuf;
 
 pub const USAGE: &str = "usage: qwen3-burn-runner --model DIR [--dtype f16|bf16|f32] \
 [--backend cpu|wgpu|cuda|metal|ndarray] [--device auto|N] [--attention burn|explicit] \
-[--decode-graph on|off]\n       qwen3-burn-runner --list-backends";
+[--decode-graph on|off] [--memory-plan default|fitted]\n       qwen3-burn-runner --list-backends";
 
 pub struct Args {
     pub model_dir: PathBuf,
@@ -21,6 +22,8 @@ pub struct Args {
     /// (src/step_graph.rs; CUDA and wgpu here, flex refuses). `off` issues every step's
     /// operations (a diagnostic; the harness runs the default).
     pub decode_graph: bool,
+    /// How device memory is laid out (src/memory.rs): Burn's default pools, or `fitted`.
+    pub memory_plan: MemoryPlan,
 }
 
 /// Backends compiled into this binary, best first; `--backend` defaults to the first.
@@ -67,6 +70,7 @@ pub fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String
     let mut device = None;
     let mut attention = None;
     let mut decode_graph = true;
+    let mut memory_plan = MemoryPlan::Default;
     while let Some(flag) = argv.next() {
         let mut value = || argv.next().ok_or_else(|| format!("{flag}: missing value"));
         match flag.as_str() {
@@ -95,6 +99,7 @@ pub fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String
                     other => return Err(format!("--decode-graph: expected on or off, got {other:?}")),
                 }
             }
+            "--memory-plan" => memory_plan = MemoryPlan::parse(&value()?)?,
             "--help" | "-h" => return Err(USAGE.into()),
             other => return Err(format!("unknown argument {other:?}; {USAGE}")),
         }
@@ -105,7 +110,7 @@ pub fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String
         return Err(format!("--backend {backend}: not compiled in (built with: {:?})", compiled_backends()));
     }
     let attention = attention.unwrap_or(default_attention(&backend));
-    Ok(Args { model_dir, dtype, backend, device, attention, decode_graph })
+    Ok(Args { model_dir, dtype, backend, device, attention, decode_graph, memory_plan })
 }
 
 #[cfg(test)]
@@ -131,5 +136,7 @@ mod tests {
         assert_eq!(args("--model m --attention burn").ok().unwrap().attention, AttentionKernel::Burn);
         assert!(args("--backend cpu").err().unwrap().contains("--model is required"));
         assert!(args("--model m --bogus").err().unwrap().contains("unknown argument"));
+        assert_eq!(args("--model m --memory-plan fitted").ok().unwrap().memory_plan, MemoryPlan::Fitted);
+        assert!(args("--model m --memory-plan tiny").err().unwrap().contains("--memory-plan"));
     }
 }

@@ -11,6 +11,7 @@ mod engine;
 mod fatal;
 mod generate;
 mod host_profile;
+mod memory;
 mod model;
 mod nn;
 mod op_count;

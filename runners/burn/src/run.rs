@@ -11,6 +11,7 @@ use crate::engine::BurnEngine;
 use crate::fatal::{fatal, or_fatal};
 use crate::generate::{self, Generator};
 use crate::host_profile::HostProfile;
+use crate::memory;
 use crate::model::Model;
 use crate::protocol::{self, Limits, Ready};
 use burn::tensor::{DType, Device, FloatDType, IntDType};
@@ -41,9 +42,12 @@ pub fn run(args: Args, mut device: Device, mut info: BackendInfo, process_start:
     }
     let config = Qwen3Config::load(&args.model_dir).unwrap_or_else(|e| fatal("model", &e));
     let checkpoint = Checkpoint::open(&args.model_dir).unwrap_or_else(|e| fatal("model", &e));
-    let model = or_fatal("loading weights onto the device", || Model::load(config.clone(), &checkpoint, &device, dtype, args.attention))
+    let plan = args.memory_plan;
+    plan.install(&device).unwrap_or_else(|e| fatal("internal", &e));
+    let model = or_fatal("loading weights onto the device", || plan.load(&device, |_| Model::load(config.clone(), &checkpoint, &device, dtype, args.attention)))
         .unwrap_or_else(|e| fatal("model", &e));
     drop(checkpoint);
+    let after_load = memory::snapshot(&device);
     let model = Rc::new(model);
 
     // One short warm-up so kernel compilation, autotuning of the common shapes and the capture of
@@ -55,9 +59,25 @@ pub fn run(args: Args, mut device: Device, mut info: BackendInfo, process_start:
     let hint = if graph { "; try --decode-graph off or another --attention" } else { "; try another --attention" };
     or_fatal("checking decode against prefill", || check_decode_against_prefill(&model, &warm_up.token_ids))
         .unwrap_or_else(|e| fatal("internal", &format!("{e}{hint}")));
+    let after_warm_up = memory::snapshot(&device);
+    plan.after_warm_up(&device);
+    if plan == memory::MemoryPlan::Fitted {
+        // The cleanup must leave the captured decode step intact: decode the warm-up again.
+        let again = or_fatal("decoding after the memory cleanup", || generator.generate(&WARM_UP_PROMPT, WARM_UP_TOKENS, Instant::now()));
+        if again.token_ids != warm_up.token_ids {
+            fatal("internal", "--memory-plan fitted: decode changed after the memory cleanup; run --memory-plan default");
+        }
+    }
+    let after_cleanup = memory::snapshot(&device);
 
     info.notes.push(format!("burn device {device:?}"));
     info.notes.push(format!("attention={}", args.attention.name()));
+    info.notes.push(format!("memory-plan={}", plan.name()));
+    let breakdown = memory::summary(&[("after load", &after_load), ("after warm-up", &after_warm_up), ("ready", &after_cleanup)]);
+    if !breakdown.is_empty() {
+        info.notes.push(breakdown);
+        eprintln!("qwen3-burn-runner memory: {}", serde_json::json!({ "after_load": after_load, "after_warm_up": after_warm_up, "ready": after_cleanup }));
+    }
     info.notes.push(format!("warm-up decode within the top {DECODE_CHECK_TOP_K} of a teacher-forced prefill"));
     info.notes.push(match (args.decode_graph, graph) {
         (true, true) => "decode step: one captured graph replayed per token".to_owned(),
