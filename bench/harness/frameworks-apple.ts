@@ -5,6 +5,7 @@ import { RUNNERS_DIR } from "./paths.ts";
 import { platformFacts } from "./platform.ts";
 import { BURN_FLAGS } from "./runner-flags.ts";
 import { buildBurn, burnBinary, burnTargetDir, compiledBackends } from "./setup/burn-build.ts";
+import { BURN_MLX_LINUX_CPU, MLX_CPU_VERSION, buildBurnMlxLinuxCpu, burnMlxLinuxCpuRequested } from "./setup/burn-mlx-build.ts";
 import { runLogged, tryOutput } from "./setup/exec.ts";
 
 /** Why an Apple runner cannot run here, or null on macOS with Apple Silicon. */
@@ -24,6 +25,8 @@ function binaryRunner(opts: {
   /** Set when the binary comes from the environment: setup then builds nothing. */
   prebuilt: () => boolean;
   build: () => Promise<void>;
+  /** Why this machine can neither build nor run it, or null; by default notAppleSilicon. */
+  notHere?: () => Promise<string | null>;
   notBuiltHint: string;
   args: string[];
 }): Framework {
@@ -34,13 +37,13 @@ function binaryRunner(opts: {
     async probe(): Promise<Availability> {
       // A prebuilt binary runs wherever it was built for (mlx-swift also builds for Linux's CPU:
       // runners/mlx-swift-runner/README.md), so only a build here needs a Mac.
-      const reason = opts.prebuilt() ? null : await notAppleSilicon();
+      const reason = opts.prebuilt() ? null : await (opts.notHere ?? notAppleSilicon)();
       if (reason) return { available: false, reason };
       if (!existsSync(opts.binary())) return { available: false, reason: `not built: ${opts.notBuiltHint} (${opts.binary()} missing)` };
       return { available: true, reason: opts.binary() };
     },
     async setup() {
-      if ((await notAppleSilicon()) || opts.prebuilt()) return;
+      if ((await (opts.notHere ?? notAppleSilicon)()) || opts.prebuilt()) return;
       await opts.build();
     },
     async launch(modelDir, dtype) {
@@ -72,8 +75,12 @@ async function buildMlxSwift(): Promise<void> {
 
 const burnMlxBinary = (): string => process.env.BENCH_BURN_MLX_BIN || join(burnTargetDir(), "release", "qwen3-burn-mlx-runner");
 
-/** cargo, in the same target folder as runners/burn (outside the clone); mlx-sys-burn builds MLX with CMake. */
+/**
+ * cargo, in the same target folder as runners/burn (outside the clone); mlx-sys-burn builds MLX with
+ * CMake. On Linux (BENCH_BURN_MLX=linux-cpu) against PyPI's mlx-cpu wheel: setup/burn-mlx-build.ts.
+ */
 async function buildBurnMlx(): Promise<void> {
+  if (burnMlxLinuxCpuRequested()) return buildBurnMlxLinuxCpu();
   if ((await tryOutput("cargo", ["--version"])) === null) throw new Error("cargo not found: install Rust (rustup) to build the burn-mlx runner");
   if ((await tryOutput("cmake", ["--version"])) === null) throw new Error("cmake not found: mlx-sys-burn builds MLX with CMake (`brew install cmake`)");
   await runLogged("setup burn-mlx", "cargo", ["build", "--release", "--locked", "--manifest-path", join(RUNNERS_DIR, "burn-mlx", "Cargo.toml")], {
@@ -95,10 +102,12 @@ const mlxSwift = binaryRunner({
 const burnMlx = binaryRunner({
   name: "burn-mlx",
   readyFramework: "burn-mlx",
-  description: "Burn 0.16 + burn-mlx 0.1.2 (Rust): Qwen3 on the MLX backend, on Metal; f32 only",
+  description: `Burn 0.16 + burn-mlx 0.1.2 (Rust): Qwen3 on the MLX backend, on Metal (on Linux, BENCH_BURN_MLX=${BURN_MLX_LINUX_CPU}: MLX ${MLX_CPU_VERSION}'s CPU backend from the mlx-cpu wheel); f32 only`,
   binary: burnMlxBinary,
   prebuilt: () => Boolean(process.env.BENCH_BURN_MLX_BIN),
   build: buildBurnMlx,
+  notHere: async () =>
+    (await platformFacts()).appleSilicon || burnMlxLinuxCpuRequested() ? null : `needs macOS on Apple Silicon, or Linux with BENCH_BURN_MLX=${BURN_MLX_LINUX_CPU}`,
   notBuiltHint: "run `npx qwen3-bench setup` (cargo, cmake) or set BENCH_BURN_MLX_BIN",
   args: ["--backend", "mlx"],
 });

@@ -2,9 +2,9 @@
 // the reason, setup a no-op; and file-level checks of what only a Mac can build (Package.swift,
 // the pins the runners report) and of the CI workflows.
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { APPLE_FRAMEWORKS } from "../harness/frameworks-apple.ts";
 import { REPO_ROOT, RUNNERS_DIR } from "../harness/paths.ts";
@@ -32,6 +32,8 @@ async function withEnv<T>(vars: Record<string, string | undefined>, body: () => 
 
 /** No prebuilt binaries from the environment (a developer may have exported them). */
 const NO_PREBUILT = { BENCH_MLX_SWIFT_BIN: undefined, BENCH_BURN_MLX_BIN: undefined };
+/** Nor burn-mlx's Linux CPU build (CI exports BENCH_BURN_MLX=linux-cpu). */
+const MAC_ONLY = { ...NO_PREBUILT, BENCH_BURN_MLX: undefined };
 
 describe("Apple frameworks", () => {
   test("mlx-swift, burn-metal and burn-mlx are listed", () => {
@@ -40,15 +42,16 @@ describe("Apple frameworks", () => {
   });
 
   test.runIf(!appleSilicon)("off Apple Silicon, without a prebuilt binary, each is unavailable because it needs macOS on Apple Silicon", async () => {
-    await withEnv(NO_PREBUILT, async () => {
+    await withEnv(MAC_ONLY, async () => {
       for (const f of APPLE_FRAMEWORKS) {
-        expect(await f.probe(), f.name).toEqual({ available: false, reason: "needs macOS on Apple Silicon" });
+        const reason = f.name === "burn-mlx" ? "needs macOS on Apple Silicon, or Linux with BENCH_BURN_MLX=linux-cpu" : "needs macOS on Apple Silicon";
+        expect(await f.probe(), f.name).toEqual({ available: false, reason });
       }
     });
   });
 
   test.runIf(!appleSilicon)("off Apple Silicon setup builds nothing", async () => {
-    await withEnv(NO_PREBUILT, async () => {
+    await withEnv(MAC_ONLY, async () => {
       const started = Date.now();
       for (const f of APPLE_FRAMEWORKS) await f.setup();
       expect(Date.now() - started).toBeLessThan(5_000);
@@ -85,8 +88,29 @@ describe("Apple frameworks", () => {
     });
   });
 
+  // The Linux CPU build itself (setup/burn-mlx-build.ts) is checked by the conformance suite, which runs it.
+  test.runIf(process.platform === "linux")("BENCH_BURN_MLX=linux-cpu on Linux: burn-mlx is available once built in the cargo target folder, else says how to build it", async () => {
+    const burnMlx = APPLE_FRAMEWORKS.find((f) => f.name === "burn-mlx")!;
+    const target = mkdtempSync(join(tmpdir(), "qwen3-bench-burn-mlx-target-"));
+    const binary = join(target, "release", "qwen3-burn-mlx-runner");
+    try {
+      await withEnv({ ...NO_PREBUILT, BENCH_BURN_MLX: "linux-cpu", CARGO_TARGET_DIR: target }, async () => {
+        const missing = await burnMlx.probe();
+        expect(missing.available).toBe(false);
+        expect(missing.reason).toMatch(/^not built: run `npx qwen3-bench setup`/);
+        expect(missing.reason).toContain(binary);
+        mkdirSync(dirname(binary));
+        writeFileSync(binary, "");
+        expect(await burnMlx.probe()).toEqual({ available: true, reason: binary });
+        expect((await burnMlx.launch("/m", "f32")).command).toBe(binary);
+      });
+    } finally {
+      rmSync(target, { recursive: true, force: true });
+    }
+  });
+
   test("launch commands: the mlx-swift binary from xcodebuild, burn's --backend metal, burn-mlx's --backend mlx", async () => {
-    const [mlxSwift, burnMetal, burnMlx] = await withEnv(NO_PREBUILT, () => Promise.all(APPLE_FRAMEWORKS.map((f) => f.launch("/m", "f16"))));
+    const [mlxSwift, burnMetal, burnMlx] = await withEnv(MAC_ONLY, () => Promise.all(APPLE_FRAMEWORKS.map((f) => f.launch("/m", "f16"))));
     expect(mlxSwift.command).toMatch(/qwen3-mlx-swift-runner$/);
     expect(mlxSwift.args).toEqual(["--model", "/m", "--dtype", "f16"]);
     expect(burnMetal.command).toMatch(/qwen3-burn-runner$/);

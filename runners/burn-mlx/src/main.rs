@@ -1,9 +1,11 @@
-//! `qwen3-burn-mlx-runner`: Qwen3 on Burn 0.16 with the burn-mlx backend (Apple MLX on Metal),
-//! behind the JSON-lines protocol of `runners/PROTOCOL.md`.
+//! `qwen3-burn-mlx-runner`: Qwen3 on Burn 0.16 with the burn-mlx backend (Apple MLX: Metal on a
+//! Mac, the CPU elsewhere), behind the JSON-lines protocol of `runners/PROTOCOL.md`.
 
 #[path = "../../burn/src/config.rs"]
 mod config; // shared with runners/burn: Burn-independent
 mod generate;
+#[cfg(feature = "mlx")]
+mod mlx;
 mod model;
 #[path = "../../burn/src/protocol.rs"]
 mod protocol; // shared with runners/burn: Burn-independent
@@ -22,7 +24,7 @@ use weights::Checkpoint;
 pub const BURN_VERSION: &str = "0.16.1";
 pub const BURN_MLX_VERSION: &str = "0.1.2";
 
-const USAGE: &str = "usage: qwen3-burn-mlx-runner --model DIR [--dtype f16|bf16|f32] [--backend mlx|ndarray] [--device gpu|cpu]";
+const USAGE: &str = "usage: qwen3-burn-mlx-runner --model DIR [--dtype f16|bf16|f32] [--backend mlx|ndarray] [--device auto|gpu|cpu]";
 
 struct Args {
     model_dir: PathBuf,
@@ -48,7 +50,7 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
         model_dir: PathBuf::new(),
         dtype: "f16".into(),
         backend: compiled_backends().first().copied().unwrap_or("").into(),
-        device: "gpu".into(),
+        device: "auto".into(),
     };
     while let Some(flag) = argv.next() {
         if flag == "--list-backends" {
@@ -78,7 +80,7 @@ fn fatal(kind: &str, message: &str) -> ! {
     std::process::exit(1);
 }
 
-/// The chip or CPU name the OS reports ("Apple M3 Max").
+/// The chip or CPU name the OS reports: sysctl on macOS ("Apple M3 Max"), /proc/cpuinfo on Linux.
 fn chip_name() -> String {
     #[cfg(target_os = "macos")]
     {
@@ -99,7 +101,7 @@ fn chip_name() -> String {
 
 struct BurnEngine<B: Backend> {
     model: Qwen3<B>,
-    /// MLX's peak allocation, for `peak_device_bytes` (None on ndarray).
+    /// MLX's peak allocation in bytes, for `peak_device_bytes` (None on ndarray).
     peak_memory: fn() -> Option<u64>,
 }
 
@@ -115,17 +117,11 @@ impl<B: Backend> Engine for BurnEngine<B> {
     }
 }
 
-#[cfg(feature = "mlx")]
-fn mlx_peak_memory() -> Option<u64> {
-    let mut bytes: usize = 0;
-    // SAFETY: mlx_get_peak_memory writes one size_t.
-    let status = unsafe { mlx_sys_burn::mlx_get_peak_memory(&mut bytes) };
-    (status == 0).then_some(bytes as u64)
-}
-
 struct Ready {
     backend: &'static str,
     device: String,
+    /// "burn 0.16.1, burn-mlx 0.1.2", plus the MLX library's version and origin on the mlx backend.
+    framework_version: String,
     notes: Vec<String>,
 }
 
@@ -154,7 +150,7 @@ fn run<B: Backend>(args: Args, device: B::Device, mut ready: Ready, peak_memory:
             "op": "ready",
             "protocol_version": PROTOCOL_VERSION,
             "framework": "burn-mlx",
-            "framework_version": format!("burn {BURN_VERSION}, burn-mlx {BURN_MLX_VERSION}"),
+            "framework_version": ready.framework_version,
             "backend": ready.backend,
             "device": ready.device,
             "dtype": "f32",
@@ -181,16 +177,25 @@ fn main() {
     match args.backend.as_str() {
         #[cfg(feature = "mlx")]
         "mlx" => {
-            let (device, backend, name) = match args.device.as_str() {
-                "cpu" => (burn_mlx::MlxDevice::Cpu, "cpu", chip_name()),
-                _ => (burn_mlx::MlxDevice::Gpu, "metal", format!("{} GPU", chip_name())),
+            let (device, auto_note) = mlx::choose_device(&args.device).unwrap_or_else(|e| fatal("internal", &e));
+            let (backend, name) = match device {
+                burn_mlx::MlxDevice::Cpu => ("cpu", chip_name()),
+                burn_mlx::MlxDevice::Gpu => (mlx::GPU_BACKEND, format!("{} GPU", chip_name())),
             };
-            let ready = Ready { backend, device: name, notes: vec![format!("burn-mlx device {device}")] };
-            run::<burn_mlx::Mlx>(args, device, ready, mlx_peak_memory, process_start);
+            let mlx_version = mlx::version().unwrap_or_else(|| "unknown".into());
+            let framework_version = format!("burn {BURN_VERSION}, burn-mlx {BURN_MLX_VERSION}, MLX {mlx_version} ({})", mlx::ORIGIN);
+            let notes = [Some(format!("burn-mlx device {device}")), auto_note].into_iter().flatten().collect();
+            let ready = Ready { backend, device: name, framework_version, notes };
+            run::<burn_mlx::Mlx>(args, device, ready, mlx::peak_memory_bytes, process_start);
         }
         #[cfg(feature = "ndarray")]
         "ndarray" => {
-            let ready = Ready { backend: "cpu", device: chip_name(), notes: vec!["burn-ndarray 0.16 CPU backend (checks the model code off macOS)".into()] };
+            let ready = Ready {
+                backend: "cpu",
+                device: chip_name(),
+                framework_version: format!("burn {BURN_VERSION} (burn-ndarray)"),
+                notes: vec!["burn-ndarray 0.16 CPU backend (checks the model code without MLX)".into()],
+            };
             run::<burn::backend::NdArray>(args, Default::default(), ready, || None, process_start);
         }
         other => fatal("internal", &format!("--backend {other}: not compiled in")),
