@@ -64,3 +64,20 @@ export function hasSharedBase(labels: string[]): boolean {
   const bases = labels.map((l) => parseFrameworkLabel(l).base);
   return new Set(bases).size < bases.length;
 }
+
+/** Splits a BENCH_FRAMEWORKS list on the commas outside brackets: `burn-cuda[a=1,b=2],torch` is two labels. */
+export function splitFrameworkLabels(list: string): string[] {
+  const labels: string[] = [];
+  let depth = 0;
+  let current = "";
+  for (const ch of list) {
+    if (ch === "[") depth++;
+    if (ch === "]") depth = Math.max(0, depth - 1);
+    if (ch === "," && depth === 0) {
+      labels.push(current);
+      current = "";
+    } else current += ch;
+  }
+  labels.push(current);
+  return labels.map((s) => s.trim()).filter(Boolean);
+}

@@ -5,6 +5,7 @@ import { DEFAULT_MODEL_DIR, PROMPTS_FILE, REPO_ROOT } from "./paths.ts";
 import { Dtype } from "./schema/model-config.ts";
 import { parseProfilers } from "./profiler.ts";
 import { formatIssues } from "./schema/parse.ts";
+import { splitFrameworkLabels } from "./framework-label.ts";
 
 /** The environment knobs a user sets (README, "Environment"). */
 const Env = z.object({
@@ -70,7 +71,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   const e = parsed.data;
   const modelDir = e.MODEL_PATH ? resolve(e.MODEL_PATH) : DEFAULT_MODEL_DIR;
   const frameworks = e.BENCH_FRAMEWORKS
-    ? e.BENCH_FRAMEWORKS.split(",").map((s) => s.trim()).filter(Boolean)
+    ? splitFrameworkLabels(e.BENCH_FRAMEWORKS)
     : null;
   const resultsRoot = e.BENCH_RESULTS_DIR
     ? (isAbsolute(e.BENCH_RESULTS_DIR) ? e.BENCH_RESULTS_DIR : resolve(e.BENCH_RESULTS_DIR))

@@ -15,6 +15,7 @@ export interface PairedComparison {
   baseline: string;
   /** Label measured ("B"). */
   candidate: string;
+  /** The prompt, or ALL_PROMPTS for the pairs of every prompt pooled. */
   promptId: string;
   /** Pairs: timed runs present for both labels with the same iteration index. */
   pairs: number;
@@ -24,13 +25,23 @@ export interface PairedComparison {
   decodeTpsRatio: ConfidenceInterval;
   /** Median over pairs of candidate median step latency ÷ baseline's (above 1: the candidate is slower per token), with its 95 % interval. */
   stepLatencyRatio: ConfidenceInterval;
+  /** Each pair's candidate ÷ baseline decode tok/s, in iteration order. */
+  decodeTpsRatios: number[];
+  /** Each pair's candidate ÷ baseline median step latency (TTFT excluded), in iteration order. */
+  stepLatencyRatios: number[];
 }
+
+/** promptId of a pooled comparison. */
+export const ALL_PROMPTS = "all prompts";
 
 /** How a pair's speed ratio reads against a noise band. */
 export type PairVerdict = "slower" | "faster" | "within noise" | "not significant";
 
+/** A time ratio (B ÷ A, above 1 = slower) as a speed ratio (above 1 = faster), interval bounds swapped. */
+export const speedFromTimeRatio = (time: ConfidenceInterval): ConfidenceInterval => ({ ...time, estimate: 1 / time.estimate, low: 1 / time.high, high: 1 / time.low });
+
 /**
- * The verdict on a decode tok/s ratio: a change beyond the noise band (relative, e.g. 0.02) whose 95 %
+ * The verdict on a speed ratio (B ÷ A, above 1 = faster): a change beyond the noise band (relative, e.g. 0.02) whose 95 %
  * interval excludes 1 is "slower" or "faster"; a change inside the band is "within noise"; one
  * beyond it whose interval includes 1 is "not significant".
  */
@@ -62,14 +73,41 @@ export function compareRunPairs(baseline: string, candidate: string, promptId: s
     }
   }
   if (a.length === 0) return null;
+  const decodeTpsRatios = a.map((run, i) => b[i].decode_tps / run.decode_tps);
+  const stepLatencyRatios = a.map((run, i) => stepMedianMs(b[i]) / stepMedianMs(run));
   return {
     baseline,
     candidate,
     promptId,
     pairs: a.length,
     interleaved: alternate(a, b),
-    decodeTpsRatio: bootstrapMedianCi(a.map((run, i) => b[i].decode_tps / run.decode_tps)),
-    stepLatencyRatio: bootstrapMedianCi(a.map((run, i) => stepMedianMs(b[i]) / stepMedianMs(run))),
+    decodeTpsRatio: bootstrapMedianCi(decodeTpsRatios),
+    stepLatencyRatio: bootstrapMedianCi(stepLatencyRatios),
+    decodeTpsRatios,
+    stepLatencyRatios,
+  };
+}
+
+/**
+ * The pairs of every prompt of one (baseline, candidate) pooled into one comparison: a ratio is
+ * comparable across prompts (a build 10 % slower per step is so on each), and three prompts of three
+ * pairs give nine, which a median's interval needs more than any one prompt's three.
+ */
+export function pooledComparison(comparisons: PairedComparison[]): PairedComparison {
+  const [first] = comparisons;
+  if (!first || comparisons.some((c) => c.baseline !== first.baseline || c.candidate !== first.candidate)) throw new Error("pooledComparison: give the comparisons of one (baseline, candidate)");
+  const decodeTpsRatios = comparisons.flatMap((c) => c.decodeTpsRatios);
+  const stepLatencyRatios = comparisons.flatMap((c) => c.stepLatencyRatios);
+  return {
+    baseline: first.baseline,
+    candidate: first.candidate,
+    promptId: ALL_PROMPTS,
+    pairs: decodeTpsRatios.length,
+    interleaved: comparisons.every((c) => c.interleaved),
+    decodeTpsRatio: bootstrapMedianCi(decodeTpsRatios),
+    stepLatencyRatio: bootstrapMedianCi(stepLatencyRatios),
+    decodeTpsRatios,
+    stepLatencyRatios,
   };
 }
 
@@ -102,8 +140,9 @@ function variantGroups(model: ResultsModel): Map<string, string[]> {
 
 /**
  * Every A/B comparison in a results model: each framework that ran as several labels pairs every
- * other label with its baseline (the plain label, else `@base`), per prompt. `only` restricts to one
- * (baseline, candidate) pair, given explicitly.
+ * other label with its baseline (the plain label, else `@base`), per prompt and, where there are
+ * several prompts, pooled over them (ALL_PROMPTS, last). `only` restricts to one (baseline,
+ * candidate) pair, given explicitly.
  */
 export function pairedComparisons(model: ResultsModel, only?: { baseline: string; candidate: string }): PairedComparison[] {
   const couples: Array<[string, string]> = [];
@@ -120,11 +159,14 @@ export function pairedComparisons(model: ResultsModel, only?: { baseline: string
   }
   const out: PairedComparison[] = [];
   for (const [baseline, candidate] of couples) {
+    const perPrompt: PairedComparison[] = [];
     for (const promptId of model.promptIds) {
       const runsOf = (label: string) => model.summaries.find((s) => s.label === label && s.promptId === promptId)?.runs ?? [];
       const comparison = compareRunPairs(baseline, candidate, promptId, runsOf(baseline), runsOf(candidate));
-      if (comparison) out.push(comparison);
+      if (comparison) perPrompt.push(comparison);
     }
+    out.push(...perPrompt);
+    if (perPrompt.length > 1) out.push(pooledComparison(perPrompt));
   }
   return out;
 }

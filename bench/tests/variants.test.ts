@@ -17,7 +17,7 @@ import type { RunRecord } from "../harness/schema/results.ts";
 import { FrameworkSession } from "../harness/session.ts";
 import { readSettings } from "../harness/settings.ts";
 import { buildBinaryEnv, launchVariant, resolveVariant, resolveVariants } from "../harness/variants.ts";
-import { compareRunPairs, pairedComparisons, pairVerdict } from "../report/pairing.ts";
+import { ALL_PROMPTS, compareRunPairs, pairedComparisons, pairVerdict, pooledComparison, speedFromTimeRatio } from "../report/pairing.ts";
 import { loadResults } from "../report/summary.ts";
 
 describe("framework labels", () => {
@@ -32,6 +32,11 @@ describe("framework labels", () => {
     expect(resultsFileName("burn-cpu[attention=explicit]")).toBe("burn-cpu.attention=explicit_results.json");
     expect(hasSharedBase(["burn-cpu@base", "burn-cpu@head"])).toBe(true);
     expect(hasSharedBase(["torch", "burn-cpu"])).toBe(false);
+    expect(readSettings({ BENCH_FRAMEWORKS: "burn-cpu[attention=burn,decode-graph=off], torch,burn-cpu@head" }).frameworks).toEqual([
+      "burn-cpu[attention=burn,decode-graph=off]",
+      "torch",
+      "burn-cpu@head",
+    ]);
   });
 
   test.each([
@@ -109,6 +114,23 @@ describe("A/B pairing", () => {
     expect(c.stepLatencyRatio.estimate).toBeCloseTo(1 / 0.95, 10);
     expect(pairVerdict(c.decodeTpsRatio, 0.02)).toBe("slower");
     expect(pairVerdict(c.decodeTpsRatio, 0.1)).toBe("within noise");
+  });
+
+  test("pooling the prompts' pairs: nine pairs, whose interval is narrower than [min, max] of three", () => {
+    // Per prompt, B's step takes 8 %, 12 % or 10 % longer (±1 % noise per pair).
+    const perPrompt = [1.08, 1.12, 1.1].map((slow, k) => {
+      const a = [0, 1, 2].map((i) => run(i, 100, 1000 * (2 * i)));
+      const b = [0, 1, 2].map((i) => run(i, 100 / (slow + (i - 1) * 0.01), 1000 * (2 * i + 1)));
+      return compareRunPairs("x@base", "x@head", `p${k}`, a, b)!;
+    });
+    const pooled = pooledComparison(perPrompt);
+    expect(pooled.promptId).toBe(ALL_PROMPTS);
+    expect(pooled.pairs).toBe(9);
+    expect(pooled.stepLatencyRatio.estimate).toBeCloseTo(1.1, 10);
+    expect(pooled.stepLatencyRatio.low).toBeGreaterThan(1.07);
+    expect(pooled.stepLatencyRatio.high).toBeLessThan(1.13);
+    expect(pairVerdict(speedFromTimeRatio(pooled.stepLatencyRatio), 0.02)).toBe("slower");
+    expect(() => pooledComparison([perPrompt[0], { ...perPrompt[1], candidate: "y" }])).toThrow(/one \(baseline, candidate\)/);
   });
 
   test("runs in blocks are paired by iteration but not called interleaved", () => {
