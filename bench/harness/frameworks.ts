@@ -1,91 +1,19 @@
-import { existsSync } from "node:fs";
-import { join } from "node:path";
-import { RUNNERS_DIR } from "./paths.ts";
+import { binaryRunner } from "./frameworks-binary.ts";
+import { burnRunner } from "./frameworks-burn.ts";
+import { pythonRunner } from "./frameworks-python.ts";
+import type { Framework } from "./framework.ts";
 import { platformFacts } from "./platform.ts";
-import type { LaunchSpec } from "./runner-process.ts";
-import { BURN_FLAGS, type RunnerFlag } from "./runner-flags.ts";
-import type { Dtype } from "./schema/model-config.ts";
-import { APPLE_FRAMEWORKS } from "./frameworks-apple.ts";
-import { buildBurn, burnBinary, compiledBackends } from "./setup/burn-build.ts";
-import { canImport, ensureVenv, venvPython } from "./setup/python-env.ts";
+import { BURN_MLX_LINUX_CPU, MLX_CPU_VERSION, buildBurnMlx, burnMlxBinary, burnMlxLinuxCpuRequested } from "./setup/burn-mlx-build.ts";
+import { buildMlxSwift, mlxSwiftBinary } from "./setup/mlx-swift-build.ts";
+import { canImport } from "./setup/python-env.ts";
 
-/** Whether a framework can run here, and why (or why not). */
-export interface Availability {
-  available: boolean;
-  reason: string;
-}
-
-/**
- * One benchmarked framework: a runner folder that speaks runners/PROTOCOL.md, how to set it up,
- * and how to start it. To add a framework, write its runner and add one entry to FRAMEWORKS.
- */
-export interface Framework {
-  name: string;
-  /** The `framework` value this runner's `ready` line carries (runners/PROTOCOL.md). */
-  readyFramework: string;
-  description: string;
-  /** Is it usable now? No side effects. */
-  probe(): Promise<Availability>;
-  /** Installs or builds what this machine can run (idempotent); does nothing when it cannot. */
-  setup(): Promise<void>;
-  /** The command that starts the runner; call only after probe() said available. */
-  launch(modelDir: string, dtype: Dtype): Promise<LaunchSpec>;
-  /** Runner flags a label may set (`burn-cuda[decode-graph=off]`), by name; none when absent. */
-  flags?: Record<string, RunnerFlag>;
-}
+export type { Availability, Framework } from "./framework.ts";
 
 const env = process.env;
 
-/** A Python runner at runners/<folder>/runner.py, in its own uv venv. */
-function pythonRunner(opts: {
-  name: string;
-  readyFramework: string;
-  folder: string;
-  description: string;
-  modules: string[];
-  /** pyproject extras for this platform, or a reason it cannot run here. */
-  extras: () => Promise<string[] | { unavailable: string }>;
-  /** An already-installed Python to use instead of the venv (e.g. the GPU host's system Python). */
-  fallbackPython?: () => Promise<string | null>;
-  /** Install only when this returns true (torch is several GB). */
-  installWhen?: () => boolean;
-  installHint?: string;
-  args?: string[];
-}): Framework {
-  const dir = join(RUNNERS_DIR, opts.folder);
-  const resolvePython = async (): Promise<string | null> => {
-    if (await canImport(venvPython(dir), opts.modules)) return venvPython(dir);
-    return (await opts.fallbackPython?.()) ?? null;
-  };
-  return {
-    name: opts.name,
-    readyFramework: opts.readyFramework,
-    description: opts.description,
-    async probe() {
-      const extras = await opts.extras();
-      if (!Array.isArray(extras)) return { available: false, reason: extras.unavailable };
-      const python = await resolvePython();
-      if (python) return { available: true, reason: `${python} imports ${opts.modules.join(", ")}` };
-      return { available: false, reason: `not installed: ${opts.installHint ?? "run `npx qwen3-bench setup`"}` };
-    },
-    async setup() {
-      const extras = await opts.extras();
-      if (!Array.isArray(extras)) return;
-      // An existing venv is always brought up to date (ensureVenv is a no-op when its stamp
-      // matches the pyproject and extras); without one, a host Python that has the modules is used
-      // as it is, and installs that need consent (torch) wait for it.
-      if (!existsSync(venvPython(dir))) {
-        if (await opts.fallbackPython?.()) return;
-        if (opts.installWhen && !opts.installWhen()) return;
-      }
-      await ensureVenv(`setup ${opts.name}`, dir, extras, env.BENCH_WHEELS_DIR || undefined);
-    },
-    async launch(modelDir, dtype) {
-      const python = await resolvePython();
-      if (!python) throw new Error(`${opts.name}: no Python with ${opts.modules.join(", ")}`);
-      return { framework: opts.name, command: python, args: [join(dir, "runner.py"), "--model", modelDir, "--dtype", dtype, ...(opts.args ?? [])] };
-    },
-  };
+/** Why an Apple runner cannot run here, or null on macOS with Apple Silicon. */
+async function notAppleSilicon(): Promise<string | null> {
+  return (await platformFacts()).appleSilicon ? null : "needs macOS on Apple Silicon";
 }
 
 const mlxLm = pythonRunner({
@@ -132,45 +60,63 @@ function torchRunner(variant: "eager" | "compile"): Framework {
   });
 }
 
-/** The Burn runner (runners/burn) on one backend; one binary holds every backend built here. */
-function burnRunner(backend: "cpu" | "wgpu" | "cuda", description: string, unavailableHere: () => Promise<string | null>): Framework {
-  return {
-    name: `burn-${backend}`,
-    readyFramework: "burn",
-    description,
-    flags: BURN_FLAGS,
-    async probe() {
-      const reason = await unavailableHere();
-      if (reason) return { available: false, reason };
-      const backends = await compiledBackends();
-      if (backends === null) return { available: false, reason: `not built: run \`npx qwen3-bench setup\` (cargo) or set BENCH_BURN_BIN (${burnBinary()} missing)` };
-      if (!backends.includes(backend)) return { available: false, reason: `${burnBinary()} was built without the ${backend} feature (has: ${backends.join(", ")})` };
-      return { available: true, reason: `${burnBinary()} (backends: ${backends.join(", ")})` };
-    },
-    async setup() {
-      if (await unavailableHere()) return;
-      await buildBurn();
-    },
-    async launch(modelDir, dtype) {
-      return { framework: `burn-${backend}`, command: burnBinary(), args: ["--model", modelDir, "--dtype", dtype, "--backend", backend] };
-    },
-  };
-}
-
-const burnCpu = burnRunner("cpu", "Burn (Rust): Qwen3 on Burn's CPU backend (flex)", async () => null);
-const burnWgpu = burnRunner("wgpu", "Burn (Rust): Qwen3 on Burn's wgpu backend (Vulkan), fusion and autotune on", async () => {
-  const p = await platformFacts();
-  if (!p.vulkanLoader) return "no Vulkan loader (libvulkan.so.1): install libvulkan1 and a Vulkan driver";
-  // Without a GPU, Vulkan is Mesa's software rasterizer (lavapipe): minutes per case, nothing learnt.
-  if (!p.gpuDeviceNode && env.BENCH_ALLOW_SOFTWARE_VULKAN !== "1") return "no GPU device node: Vulkan here would be software (lavapipe); BENCH_ALLOW_SOFTWARE_VULKAN=1 runs it anyway";
-  return null;
+const burnCuda = burnRunner({
+  backend: "cuda",
+  description: "Burn (Rust): Qwen3 on Burn's CUDA backend (cubecl), fusion and autotune on",
+  unavailableHere: async () => ((await platformFacts()).nvidiaGpu ? null : "needs an NVIDIA GPU (nvidia-smi lists none)"),
 });
-const burnCuda = burnRunner("cuda", "Burn (Rust): Qwen3 on Burn's CUDA backend (cubecl), fusion and autotune on", async () =>
-  (await platformFacts()).nvidiaGpu ? null : "needs an NVIDIA GPU (nvidia-smi lists none)",
-);
 
-/** Every framework the suite knows, in the order cases run (the reference first). */
-export const FRAMEWORKS: Framework[] = [torchRunner("eager"), torchRunner("compile"), mlxLm, burnCuda, burnWgpu, burnCpu, ...APPLE_FRAMEWORKS];
+const burnWgpu = burnRunner({
+  backend: "wgpu",
+  description: "Burn (Rust): Qwen3 on Burn's wgpu backend (Vulkan), fusion and autotune on",
+  async unavailableHere() {
+    const p = await platformFacts();
+    if (!p.vulkanLoader) return "no Vulkan loader (libvulkan.so.1): install libvulkan1 and a Vulkan driver";
+    // Without a GPU, Vulkan is Mesa's software rasterizer (lavapipe): minutes per case, nothing learnt.
+    if (!p.gpuDeviceNode && env.BENCH_ALLOW_SOFTWARE_VULKAN !== "1") return "no GPU device node: Vulkan here would be software (lavapipe); BENCH_ALLOW_SOFTWARE_VULKAN=1 runs it anyway";
+    return null;
+  },
+});
+
+const burnCpu = burnRunner({ backend: "cpu", description: "Burn (Rust): Qwen3 on Burn's CPU backend (flex)", unavailableHere: async () => null });
+
+/** burn-wgpu with the MSL compiler (the `metal` feature; on Apple Silicon the Burn build is cpu+metal, the one burn-cpu uses). */
+const burnMetal = burnRunner({
+  backend: "metal",
+  description: "Burn (Rust): Qwen3 on Burn's wgpu backend compiling to Metal (MSL), fusion and autotune on",
+  unavailableHere: notAppleSilicon,
+});
+
+const mlxSwift = binaryRunner({
+  name: "mlx-swift",
+  readyFramework: "mlx-swift",
+  description: "MLX Swift: Qwen3 written on mlx-swift 0.31.4 ops (MLXFast rmsNorm/RoPE/attention), pipelined greedy decode, on Metal (MLX's CPU backend on Linux, prebuilt: BENCH_MLX_SWIFT_BIN)",
+  binary: mlxSwiftBinary,
+  prebuilt: () => Boolean(env.BENCH_MLX_SWIFT_BIN),
+  build: buildMlxSwift,
+  notHere: notAppleSilicon,
+  notBuiltHint: "run `npx qwen3-bench setup` (xcodebuild) or set BENCH_MLX_SWIFT_BIN",
+  args: [],
+});
+
+const burnMlx = binaryRunner({
+  name: "burn-mlx",
+  readyFramework: "burn-mlx",
+  description: `Burn 0.16 + burn-mlx 0.1.2 (Rust): Qwen3 on the MLX backend, on Metal (on Linux, BENCH_BURN_MLX=${BURN_MLX_LINUX_CPU}: MLX ${MLX_CPU_VERSION}'s CPU backend from the mlx-cpu wheel); f32 only`,
+  binary: burnMlxBinary,
+  prebuilt: () => Boolean(env.BENCH_BURN_MLX_BIN),
+  build: buildBurnMlx,
+  notHere: async () =>
+    (await platformFacts()).appleSilicon || burnMlxLinuxCpuRequested() ? null : `needs macOS on Apple Silicon, or Linux with BENCH_BURN_MLX=${BURN_MLX_LINUX_CPU}`,
+  notBuiltHint: "run `npx qwen3-bench setup` (cargo, cmake) or set BENCH_BURN_MLX_BIN",
+  args: ["--backend", "mlx"],
+});
+
+/**
+ * Every framework the suite knows, in the order cases run (the reference first). A new framework is
+ * a runner folder plus one entry here, made with the builder for its kind of runner.
+ */
+export const FRAMEWORKS: Framework[] = [torchRunner("eager"), torchRunner("compile"), mlxLm, burnCuda, burnWgpu, burnCpu, mlxSwift, burnMetal, burnMlx];
 
 export function frameworkByName(name: string): Framework {
   const found = FRAMEWORKS.find((f) => f.name === name);

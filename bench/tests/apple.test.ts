@@ -6,11 +6,12 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { describe, expect, test } from "vitest";
-import { APPLE_FRAMEWORKS } from "../harness/frameworks-apple.ts";
+import { FRAMEWORKS } from "../harness/frameworks.ts";
 import { REPO_ROOT, RUNNERS_DIR } from "../harness/paths.ts";
 import { platformFacts } from "../harness/platform.ts";
 
 const appleSilicon = (await platformFacts()).appleSilicon;
+const APPLE_FRAMEWORKS = FRAMEWORKS.filter((f) => ["mlx-swift", "burn-metal", "burn-mlx"].includes(f.name));
 const read = (...path: string[]): string => readFileSync(join(REPO_ROOT, ...path), "utf8");
 
 /** Runs `body` with environment variables set (a string) or unset (undefined), then restores them. */

@@ -121,3 +121,20 @@ export async function buildBurnMlxLinuxCpu(): Promise<void> {
     },
   );
 }
+
+/** BENCH_BURN_MLX_BIN, or the cargo build's binary (in the same target folder as runners/burn). */
+export const burnMlxBinary = (): string => process.env.BENCH_BURN_MLX_BIN || join(burnTargetDir(), "release", "qwen3-burn-mlx-runner");
+
+/**
+ * Builds runners/burn-mlx: on macOS with cargo, mlx-sys-burn building MLX with CMake; on Linux
+ * (BENCH_BURN_MLX=linux-cpu) against PyPI's mlx-cpu wheel (buildBurnMlxLinuxCpu). Always runs:
+ * cargo decides what is stale (burn-mlx's config.rs, which lives in runners/burn, included).
+ */
+export async function buildBurnMlx(): Promise<void> {
+  if (burnMlxLinuxCpuRequested()) return buildBurnMlxLinuxCpu();
+  if ((await tryOutput("cargo", ["--version"])) === null) throw new Error("cargo not found: install Rust (rustup) to build the burn-mlx runner");
+  if ((await tryOutput("cmake", ["--version"])) === null) throw new Error("cmake not found: mlx-sys-burn builds MLX with CMake (`brew install cmake`)");
+  await runLogged("setup burn-mlx", "cargo", ["build", "--release", "--locked", "--manifest-path", manifestPath()], {
+    env: { CARGO_TARGET_DIR: burnTargetDir() },
+  });
+}
