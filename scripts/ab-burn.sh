@@ -32,6 +32,9 @@ target=${AB_TARGET_DIR:-$cache/ab-target}
 bins=$cache/ab-bin
 out=${AB_OUT:-results/ab}
 mkdir -p "$bins" "$out"
+# The project's Node (the `node` devDependency, Node 24: the harness runs TypeScript directly).
+node=node_modules/.bin/node
+[[ -x $node ]] || node=node
 
 # Builds runners/burn at a revision (in a temporary git worktree) and prints the binary's path.
 build() {
@@ -64,7 +67,7 @@ bench_status=0
 BENCH_BIN_BASE=$base_bin BENCH_BIN_HEAD=$head_bin BENCH_BURN_BIN=$base_bin \
   BENCH_FRAMEWORKS="$label@base,$label@head" BENCH_REFERENCE="$label@base" BENCH_INTERLEAVE=on \
   BENCH_PROFILE=${BENCH_PROFILE:-quick} BENCH_RESULTS_DIR=$out \
-  node node_modules/vitest/vitest.mjs bench --run || bench_status=$?
+  "$node" node_modules/vitest/vitest.mjs bench --run || bench_status=$?
 
 run=$(newest)
 if [[ -z $run || $run == "$before" ]]; then
@@ -72,7 +75,7 @@ if [[ -z $run || $run == "$before" ]]; then
   exit 1
 fi
 gate_status=0
-node bench/cli/main.ts ab "$out/$run" --base "$label@base" --head "$label@head" --noise "${AB_NOISE:-0.02}" > "$out/$run/ab.txt" 2>&1 || gate_status=$?
+"$node" bench/cli/main.ts ab "$out/$run" --base "$label@base" --head "$label@head" --noise "${AB_NOISE:-0.02}" > "$out/$run/ab.txt" 2>&1 || gate_status=$?
 cat "$out/$run/ab.txt"
 echo "ab-burn: base $base_ref, head $head_ref; results and report in $out/$run (benchmark exit $bench_status, gate exit $gate_status)"
 ((gate_status)) && exit "$gate_status"
