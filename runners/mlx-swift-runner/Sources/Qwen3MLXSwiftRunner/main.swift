@@ -125,10 +125,13 @@ func probe(_ type: DeviceType) throws -> Device {
     }
 }
 
-/// The MLX error's text without Swift's wrapping.
+/// The MLX error's text without Swift's wrapping and without mlx-c's " at FILE:LINE" suffix.
 func mlxMessage(_ error: Error) -> String {
-    if case MLXError.caught(let message) = error { return message }
-    return "\(error)"
+    guard case MLXError.caught(let message) = error else { return "\(error)" }
+    if let at = message.range(of: " at /", options: .backwards), message[at.upperBound...].contains(":") {
+        return String(message[..<at.lowerBound])
+    }
+    return message
 }
 
 #if canImport(Metal)
@@ -220,7 +223,8 @@ Device.withDefaultDevice(device) {
     #if canImport(Metal)
         if onGPU { notes.append("Metal GPU architecture \(GPU.deviceInfo().architecture)") }
     #else
-        notes.append("Linux build: MLX's CPU backend with OpenBLAS; SwiGLU's silu is x * sigmoid(x), not MLX-compiled")
+        notes.append("Linux build, MLX's CPU backend: f32 matmuls through OpenBLAS, f16 and bf16 through MLX's own simd_gemm (no BLAS)")
+        notes.append("SwiGLU's silu is x * sigmoid(x), not MLX-compiled (MLX's run-time C++ compile fails on x86-64)")
     #endif
     let ready: JSON = .object([
         ("op", .string("ready")),
