@@ -121,21 +121,28 @@ export function compareCommand(argv: string[]): void {
   const [baselinePath, newPath] = positionals;
   const baseline = loadResults([baselinePath]);
   const candidate = loadResults([newPath]);
-  const rows = compareRuns(baseline.summaries, candidate.summaries, gate);
+  // Two sides of one framework each under different labels (an A/B run's burn-cpu@base and
+  // burn-cpu@head files): compare them with each other.
+  const frameworksOf = (files: LoadedResults[]) => [...new Set(files.map((f) => f.results.framework))];
+  const [baseOnly, newOnly] = [frameworksOf(baseline.files), frameworksOf(candidate.files)];
+  const relabel = baseOnly.length === 1 && newOnly.length === 1 && baseOnly[0] !== newOnly[0];
+  const candidateSummaries = relabel ? candidate.summaries.map((s) => ({ ...s, framework: baseOnly[0] })) : candidate.summaries;
+  const rows = compareRuns(baseline.summaries, candidateSummaries, gate);
   if (rows.length === 0) throw new Error(`no (framework, prompt) pair is in both ${baselinePath} and ${newPath}`);
 
-  console.log(`decode speed, ${newPath} vs ${baselinePath}\n${decisionRule(gate)}\n`);
+  console.log(`decode speed, ${newPath} vs ${baselinePath}${relabel ? ` (label ${newOnly[0]} against ${baseOnly[0]})` : ""}\n${decisionRule(gate)}\n`);
   console.log(table(rows, gate.confidence));
 
+  const candidateFile = (framework: string) => (relabel ? candidate.files[0] : fileOf(candidate.files, framework)!);
   for (const framework of [...new Set(rows.map((r) => r.framework))]) {
-    const differences = provenanceDifferences(fileOf(baseline.files, framework)!.results, fileOf(candidate.files, framework)!.results);
-    if (differences.length) console.log(`\nwarning: ${framework}: the two sides differ in more than the code under test:\n${differences.map((d) => `  - ${d}`).join("\n")}`);
+    const differences = provenanceDifferences(fileOf(baseline.files, framework)!.results, candidateFile(framework).results);
+    if (differences.length) console.log(`\nwarning: ${framework}: besides the label, the two sides differ in:\n${differences.map((d) => `  - ${d}`).join("\n")}`);
   }
 
   const restarted = rows.flatMap((r) => {
     const found = [
       ...restartsFor(fileOf(baseline.files, r.framework)!.results, r.promptId).map((x) => ({ side: "baseline", ...x })),
-      ...restartsFor(fileOf(candidate.files, r.framework)!.results, r.promptId).map((x) => ({ side: "new", ...x })),
+      ...restartsFor(candidateFile(r.framework).results, r.promptId).map((x) => ({ side: "new", ...x })),
     ];
     return found.map((x) => `${r.framework}/${r.promptId} (${x.side}: ${x.signal ?? `exit ${x.exit_code}`} at ${x.prompt_id === null ? "start-up" : `iteration ${x.iteration}`}, ${x.at})`);
   });

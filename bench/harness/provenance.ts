@@ -13,7 +13,9 @@ export const COMMIT_ENV = "QWEN3_BENCH_COMMIT";
 const LOCKFILE_NAMES = ["Cargo.lock", "uv.lock", "pyproject.toml", "Package.resolved", "requirements.txt"];
 
 /** Environment variables that change what a run measures or how. */
-const KNOB = /^(BENCH_|QWEN3_)|^(MODEL_PATH|CUDA_VISIBLE_DEVICES|HIP_VISIBLE_DEVICES)$/;
+const KNOB = /^(BENCH_|QWEN3_)|^(MODEL_PATH|CUDA_VISIBLE_DEVICES|HIP_VISIBLE_DEVICES|RAYON_NUM_THREADS|OMP_NUM_THREADS)$/;
+/** Set by the harness itself (the run folder for its reporter, the start time for progress lines), not by the user. */
+const HARNESS_SET = new Set(["QWEN3_BENCH_RUN_DIR", "QWEN3_BENCH_STARTED_MS"]);
 
 /** Standard output of a command, trimmed; null when it cannot run or fails. */
 function outputOf(command: string, args: string[], cwd = REPO_ROOT): string | null {
@@ -50,7 +52,7 @@ export function lockfileHashes(root = REPO_ROOT): Record<string, string> {
 export function knobsOf(env: NodeJS.ProcessEnv): Record<string, string> {
   return Object.fromEntries(
     Object.entries(env)
-      .filter((entry): entry is [string, string] => KNOB.test(entry[0]) && typeof entry[1] === "string" && entry[1] !== "")
+      .filter((entry): entry is [string, string] => KNOB.test(entry[0]) && !HARNESS_SET.has(entry[0]) && typeof entry[1] === "string" && entry[1] !== "")
       .sort(([a], [b]) => a.localeCompare(b)),
   );
 }
