@@ -3,6 +3,7 @@ import { code, type Block, type ReportDocument, type Section } from "./document.
 import { summariesFor, type ResultsModel } from "./summary.ts";
 import { frameworksTable, METHOD_NOTES, pairTable, promptTable, ratioTable, setupFacts } from "./tables.ts";
 import { pairedComparisons } from "./pairing.ts";
+import { provenanceFacts } from "./provenance.ts";
 import type { ReportWarning } from "./warnings.ts";
 
 /** Options shared by the report artefacts. */
@@ -40,6 +41,12 @@ const section = (title: Section["title"], blocks: Block[], subsections: Section[
 
 function setup({ model }: ReportInputs): Section {
   return section(["Setup"], [{ kind: "facts", facts: setupFacts(model) }, { kind: "table", table: frameworksTable(model) }]);
+}
+
+/** What produced the results (harness commit, runner builds, lockfiles, command, knobs); absent for files older than provenance. */
+function provenance({ model }: ReportInputs): Section | null {
+  if (!model.files.some((f) => f.results.provenance || f.results.ready.build)) return null;
+  return section(["Provenance"], [{ kind: "facts", facts: provenanceFacts(model) }]);
 }
 
 function decodeSpeed({ model }: ReportInputs): Section {
@@ -105,7 +112,7 @@ function method(): Section {
  * The report's outline, written once for every format: a section is one function here and one entry
  * in this list (null leaves it out).
  */
-const SECTIONS: Array<(inputs: ReportInputs) => Section | null> = [setup, decodeSpeed, ratios, abPairs, charts, warnings, tokenAgreement, method];
+const SECTIONS: Array<(inputs: ReportInputs) => Section | null> = [setup, provenance, decodeSpeed, ratios, abPairs, charts, warnings, tokenAgreement, method];
 
 /** The report document of a results model. */
 export function reportDocument(inputs: ReportInputs): ReportDocument {
