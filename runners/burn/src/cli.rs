@@ -1,15 +1,18 @@
 //! The command line: which model, dtype, backend and device, and the runner's variants
-//! (`--attention`, `--decode-graph`), each with its default. Flags only: the harness passes a
+//! (`--attention`, `--decode-graph`, `--kernels`), each with its default. Flags only: the harness passes a
 //! variant's flags to the runner it starts, so no setting hides in the environment.
 
 use crate::memory::MemoryPlan;
+use crate::kernels::Kernels;
 use crate::sdpa::AttentionKernel;
+use crate::self_bench::SelfBench;
 use burn::tensor::DType;
 use std::path::PathBuf;
 
 pub const USAGE: &str = "usage: qwen3-burn-runner --model DIR [--dtype f16|bf16|f32] \
 [--backend cpu|wgpu|cuda|metal|ndarray] [--device auto|N] [--attention burn|explicit] \
-[--decode-graph on|off] [--memory-plan default|fitted]\n       qwen3-burn-runner --list-backends";
+[--decode-graph on|off] [--memory-plan default|fitted] [--self-bench P,N,R] [--kernels burn|custom]\n       qwen3-burn-runner --list-backends\n       \
+qwen3-burn-runner --bench-kernels [--backend B] [--dtype D]";
 
 pub struct Args {
     pub model_dir: PathBuf,
@@ -22,8 +25,14 @@ pub struct Args {
     /// (src/step_graph.rs; CUDA and wgpu here, flex refuses). `off` issues every step's
     /// operations (a diagnostic; the harness runs the default).
     pub decode_graph: bool,
+    /// Burn's own operations or this runner's CubeCL kernels on the decode path (src/kernels/).
+    pub kernels: Kernels,
+    /// Time the custom kernels against Burn's operations and exit (src/kernels/bench.rs).
+    pub bench_kernels: bool,
     /// How device memory is laid out (src/memory.rs): Burn's default pools, or `fitted`.
     pub memory_plan: MemoryPlan,
+    /// Time R generations of N tokens from a P-token prompt without the protocol, then exit.
+    pub self_bench: Option<SelfBench>,
 }
 
 /// Backends compiled into this binary, best first; `--backend` defaults to the first.
@@ -70,7 +79,10 @@ pub fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String
     let mut device = None;
     let mut attention = None;
     let mut decode_graph = true;
+    let mut kernels = Kernels::Burn;
+    let mut bench_kernels = false;
     let mut memory_plan = MemoryPlan::Default;
+    let mut self_bench = None;
     while let Some(flag) = argv.next() {
         let mut value = || argv.next().ok_or_else(|| format!("{flag}: missing value"));
         match flag.as_str() {
@@ -100,17 +112,24 @@ pub fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String
                 }
             }
             "--memory-plan" => memory_plan = MemoryPlan::parse(&value()?)?,
+            "--self-bench" => self_bench = Some(SelfBench::parse(&value()?)?),
+            "--kernels" => kernels = Kernels::parse(&value()?).map_err(|e| format!("--kernels: {e}"))?,
+            "--bench-kernels" => bench_kernels = true,
             "--help" | "-h" => return Err(USAGE.into()),
             other => return Err(format!("unknown argument {other:?}; {USAGE}")),
         }
     }
-    let model_dir = model_dir.ok_or_else(|| format!("--model is required; {USAGE}"))?;
+    let model_dir = match (model_dir, bench_kernels) {
+        (Some(dir), _) => dir,
+        (None, true) => PathBuf::new(),
+        (None, false) => return Err(format!("--model is required; {USAGE}")),
+    };
     let backend = backend.ok_or("this binary was built without a backend feature (cpu, wgpu, cuda, metal)")?;
     if !compiled_backends().contains(&backend.as_str()) {
         return Err(format!("--backend {backend}: not compiled in (built with: {:?})", compiled_backends()));
     }
     let attention = attention.unwrap_or(default_attention(&backend));
-    Ok(Args { model_dir, dtype, backend, device, attention, decode_graph, memory_plan })
+    Ok(Args { model_dir, dtype, backend, device, attention, decode_graph, memory_plan, self_bench, kernels, bench_kernels })
 }
 
 #[cfg(test)]
@@ -136,6 +155,10 @@ mod tests {
         assert_eq!(args("--model m --attention burn").ok().unwrap().attention, AttentionKernel::Burn);
         assert!(args("--backend cpu").err().unwrap().contains("--model is required"));
         assert!(args("--model m --bogus").err().unwrap().contains("unknown argument"));
+        assert_eq!(args("--model m").ok().unwrap().kernels, Kernels::Burn);
+        assert_eq!(args("--model m --kernels custom").ok().unwrap().kernels, Kernels::Custom);
+        assert!(args("--model m --kernels fast").err().unwrap().starts_with("--kernels: unknown kernels"));
+        assert!(args("--bench-kernels").ok().unwrap().bench_kernels);
         assert_eq!(args("--model m --memory-plan fitted").ok().unwrap().memory_plan, MemoryPlan::Fitted);
         assert!(args("--model m --memory-plan tiny").err().unwrap().contains("--memory-plan"));
     }

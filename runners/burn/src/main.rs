@@ -11,6 +11,7 @@ mod engine;
 mod fatal;
 mod generate;
 mod host_profile;
+mod kernels;
 mod memory;
 mod model;
 mod nn;
@@ -18,6 +19,7 @@ mod op_count;
 mod protocol;
 mod run;
 mod sdpa;
+mod self_bench;
 mod step_graph;
 mod weights;
 
@@ -32,6 +34,13 @@ fn main() {
         return;
     }
     let args = cli::parse_args(std::env::args().skip(1)).unwrap_or_else(|e| fatal::fatal("internal", &e));
+    let selected = if args.bench_kernels { kernels::Kernels::Custom } else { args.kernels };
+    kernels::select(selected, &args.backend).unwrap_or_else(|e| fatal::fatal("internal", &e));
     let (device, info) = backend::open(&args);
+    #[cfg(feature = "kernels")]
+    if args.bench_kernels {
+        fatal::or_fatal("the kernel benchmark", || kernels::bench::run(&device, args.dtype)).unwrap_or_else(|e| fatal::fatal("internal", &e));
+        return;
+    }
     run::run(args, device, info, process_start);
 }

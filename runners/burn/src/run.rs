@@ -72,6 +72,7 @@ pub fn run(args: Args, mut device: Device, mut info: BackendInfo, process_start:
 
     info.notes.push(format!("burn device {device:?}"));
     info.notes.push(format!("attention={}", args.attention.name()));
+    info.notes.push(format!("kernels={}", args.kernels.name()));
     info.notes.push(format!("memory-plan={}", plan.name()));
     let breakdown = memory::summary(&[("after load", &after_load), ("after warm-up", &after_warm_up), ("ready", &after_cleanup)]);
     if !breakdown.is_empty() {
@@ -98,6 +99,10 @@ pub fn run(args: Args, mut device: Device, mut info: BackendInfo, process_start:
         build: Some(build_info::runner_build()),
     };
     println!("{}", ready.to_line());
+    if let Some(bench) = &args.self_bench {
+        bench.run(&mut generator);
+        return;
+    }
 
     let limits = Limits { vocab_size: config.vocab_size, max_positions: config.max_position_embeddings };
     let mut engine = BurnEngine { generator, host_profile: HostProfile::from_env(), peak_device_bytes: None };
