@@ -5,9 +5,10 @@ import { formatNumber, formatPercent, formatRatio } from "../report/format.ts";
 import { provenanceDifferences } from "../report/provenance.ts";
 import { loadResults, type LoadedResults, type PromptSummary } from "../report/summary.ts";
 import type { GateVerdict } from "../stats/gate.ts";
+import { statisticQuantile, type PooledStatistic } from "../stats/hierarchical-bootstrap.ts";
 import { ExitCodeError } from "./exit-code-error.ts";
 
-export const COMPARE_USAGE = `qwen3-bench compare BASELINE NEW [--noise 0.02] [--alpha 0.05] [--statistic median|mean] [--allow-restarts]
+export const COMPARE_USAGE = `qwen3-bench compare BASELINE NEW [--noise 0.02] [--alpha 0.05] [--statistic median|mean|p10] [--allow-restarts]
 
 Compares decode speed of two benchmark runs (results folders or files) per (framework, prompt) from
 every decode step of every timed run: the ratio NEW/BASELINE of the median step latency (--statistic)
@@ -101,8 +102,13 @@ function parseGate(values: { noise?: string; alpha?: string; statistic?: string 
   const alpha = Number(values.alpha);
   if (!(band >= 0 && band < 1)) throw new Error(`--noise must be a share in [0, 1), got ${values.noise}`);
   if (!(alpha > 0 && alpha < 1)) throw new Error(`--alpha must be in (0, 1), got ${values.alpha}`);
-  if (values.statistic !== "median" && values.statistic !== "mean") throw new Error(`--statistic must be median or mean, got ${values.statistic}`);
-  return { band, confidence: 1 - alpha, statistic: values.statistic };
+  const statistic = values.statistic ?? DEFAULT_GATE.statistic;
+  try {
+    statisticQuantile(statistic);
+  } catch {
+    throw new Error(`--statistic must be median, mean or a percentile p1..p99 (p10), got ${statistic}`);
+  }
+  return { band, confidence: 1 - alpha, statistic: statistic as PooledStatistic };
 }
 
 export function compareCommand(argv: string[]): void {

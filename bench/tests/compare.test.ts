@@ -96,7 +96,10 @@ describe("qwen3-bench compare", () => {
     const { status, stderr } = cli("compare", sample("compare-baseline"));
     expect(status).toBe(1);
     expect(stderr).toContain("give exactly two results folders or files");
-    expect(cli("compare", sample("compare-baseline"), sample("compare-noise"), "--statistic", "mode").stderr).toContain("--statistic must be median or mean");
+    expect(cli("compare", sample("compare-baseline"), sample("compare-noise"), "--statistic", "mode").stderr).toContain("--statistic must be median, mean or a percentile p1..p99 (p10), got mode");
+    const p10 = cli("compare", sample("compare-baseline"), sample("compare-slower"), "--statistic", "p10");
+    expect(p10.status).toBe(1);
+    expect(p10.stdout).toContain("speed ratio NEW/BASELINE = p10 decode-step latency of BASELINE / of NEW");
   });
 });
 
