@@ -213,6 +213,10 @@ impl Model {
     pub fn logits(&self, hidden: Tensor<3>) -> Tensor<3> {
         match &self.lm_head {
             Some(lm_head) => lm_head.forward(hidden),
+            // The table is already `[vocab, hidden]` rows: the custom kernel reads it as stored.
+            None if hidden.dims()[1] == 1 && crate::kernels::selected() == crate::kernels::Kernels::Custom => {
+                crate::kernels::gemv(hidden, &self.model.embed_tokens)
+            }
             None => {
                 // embed_tokens · hiddenᵀ reads the table in its stored row-major layout; a
                 // transposed view of the 151936-row table would be copied on every call.

@@ -1,3 +1,4 @@
+use crate::kernels::{self, Kernels};
 use burn::tensor::Tensor;
 
 /// A bias-free linear layer, `x · W` with `W` as `[1, in, out]`: shaped once at load for the
@@ -5,15 +6,22 @@ use burn::tensor::Tensor;
 /// more fusion op) on every call.
 pub struct Linear {
     weight: Tensor<3>,
+    /// The weight as `[out, in]` rows for the custom decode kernel (`--kernels custom`).
+    rows: Option<Tensor<2>>,
 }
 
 impl Linear {
     /// `weight` in Burn's `[in, out]` layout (the loader transposes PyTorch's `[out, in]`).
     pub fn new(weight: Tensor<2>) -> Self {
-        Self { weight: weight.unsqueeze::<3>() }
+        let rows = (kernels::selected() == Kernels::Custom).then(|| kernels::rows_of(&weight));
+        Self { weight: weight.unsqueeze::<3>(), rows }
     }
 
+    /// One token (a decode step) goes to the custom kernel where it is selected.
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        x.matmul(self.weight.clone())
+        match &self.rows {
+            Some(rows) if x.dims()[1] == 1 => kernels::gemv(x, rows),
+            _ => x.matmul(self.weight.clone()),
+        }
     }
 }

@@ -1,0 +1,56 @@
+//! The kernels as a Burn backend extension: the trait, its CubeCL implementation, and its Fusion
+//! implementation (a custom operation in the fusion stream that runs the CubeCL one when the
+//! stream executes, so the decode graph records it with the step's other kernels).
+
+#[cfg(feature = "cuda")]
+use burn::backend::Cuda;
+#[cfg(feature = "metal")]
+use burn::backend::Metal;
+#[cfg(feature = "wgpu")]
+use burn::backend::Vulkan;
+use burn::backend::{backend_extension, tensor::FloatTensor};
+use burn::tensor::Shape;
+use burn_cubecl::{CubeBackend, CubeRuntime};
+use burn_fusion::stream::{Operation, StreamId};
+use burn_fusion::{Fusion, FusionBackend, FusionRuntime};
+use burn_ir::{CustomOpIr, HandleContainer, OperationIr, OperationOutput, TensorIr};
+
+/// Decode-step kernels of this runner (see the module docs of `kernels`).
+#[backend_extension(Cuda: cfg(feature = "cuda"), Vulkan: cfg(feature = "wgpu"), Metal: cfg(feature = "metal"))]
+pub trait DecodeKernels: burn::backend::Backend {
+    /// `x` `[.., in]` holding one row, times `w_rows` `[out, in]` -> `[.., out]`.
+    fn gemv_rows(x: FloatTensor<Self>, w_rows: FloatTensor<Self>) -> FloatTensor<Self>;
+}
+
+impl<R: CubeRuntime> DecodeKernels for CubeBackend<R> {
+    fn gemv_rows(x: FloatTensor<Self>, w_rows: FloatTensor<Self>) -> FloatTensor<Self> {
+        super::gemv::gemv_rows(x, w_rows)
+    }
+}
+
+impl<B: FusionBackend + DecodeKernels> DecodeKernels for Fusion<B> {
+    fn gemv_rows(x: FloatTensor<Self>, w_rows: FloatTensor<Self>) -> FloatTensor<Self> {
+        #[derive(Debug)]
+        struct GemvRows<B> {
+            desc: CustomOpIr,
+            _backend: core::marker::PhantomData<B>,
+        }
+
+        impl<B1: FusionBackend + DecodeKernels> Operation<B1::FusionRuntime> for GemvRows<B1> {
+            fn execute(&self, handles: &mut HandleContainer<<B1::FusionRuntime as FusionRuntime>::FusionHandle>) {
+                let ([x, w_rows], [out]) = self.desc.as_fixed();
+                let output = B1::gemv_rows(handles.get_float_tensor::<B1>(x), handles.get_float_tensor::<B1>(w_rows));
+                handles.register_float_tensor::<B1>(&out.id, output);
+            }
+        }
+
+        let client = x.client.clone();
+        let mut out_shape = x.shape.clone();
+        let rank = out_shape.num_dims();
+        out_shape[rank - 1] = w_rows.shape[0];
+        let out = TensorIr::uninit(client.create_empty_handle(), Shape::from(out_shape), x.dtype);
+        let desc = CustomOpIr::new("qwen3_gemv_rows", &[x.into_ir(), w_rows.into_ir()], &[out]);
+        let operation = GemvRows::<B> { desc: desc.clone(), _backend: core::marker::PhantomData };
+        client.register(StreamId::current(), OperationIr::Custom(desc), operation).output()
+    }
+}
