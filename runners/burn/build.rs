@@ -37,6 +37,7 @@ fn main() {
 
     let mut features: Vec<String> = std::env::vars()
         .filter_map(|(name, _)| name.strip_prefix("CARGO_FEATURE_").map(|f| f.to_lowercase().replace('_', "-")))
+        .filter(|feature| feature != "default") // `default = []`: it names nothing
         .collect();
     features.sort();
 
