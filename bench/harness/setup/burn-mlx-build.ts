@@ -57,9 +57,12 @@ async function ensureMlxCpu(): Promise<string> {
   return mlxCpuPrefix();
 }
 
-/** The folder of mlx-sys-burn as published, from cargo's registry cache (`cargo metadata` downloads it). */
+/** The folder of mlx-sys-burn as published, in cargo's registry cache. */
 async function publishedMlxSysBurn(): Promise<string> {
-  const metadata = await tryOutput("cargo", ["metadata", "--locked", "--format-version", "1", "--manifest-path", manifestPath()]);
+  // Downloads with progress and no time limit (a fresh CI machine fetches every crate here), so
+  // that `cargo metadata` then only reads.
+  await runLogged("setup burn-mlx (cargo fetch)", "cargo", ["fetch", "--locked", "--manifest-path", manifestPath()]);
+  const metadata = await tryOutput("cargo", ["metadata", "--locked", "--offline", "--format-version", "1", "--manifest-path", manifestPath()]);
   if (metadata === null) throw new Error(`cargo metadata failed for ${manifestPath()} (run it by hand to see why)`);
   const packages = (JSON.parse(metadata) as { packages: Array<{ name: string; version: string; source: string | null; manifest_path: string }> }).packages;
   const found = packages.find((p) => p.name === "mlx-sys-burn" && p.version === MLX_SYS_BURN_VERSION && p.source?.startsWith("registry+"));
