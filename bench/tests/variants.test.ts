@@ -18,7 +18,8 @@ import { FrameworkSession } from "../harness/session.ts";
 import { readSettings } from "../harness/settings.ts";
 import { buildBinaryEnv, launchVariant, resolveVariant, resolveVariants } from "../harness/variants.ts";
 import { ALL_PROMPTS, compareRunPairs, pairedComparisons, pairVerdict, pooledComparison, speedFromTimeRatio } from "../report/pairing.ts";
-import { loadResults } from "../report/summary.ts";
+import { loadResults, type ResultsModel } from "../report/summary.ts";
+import { abRows } from "../cli/ab.ts";
 
 describe("framework labels", () => {
   test("parse flags and a build; the file stem has no glob characters", () => {
@@ -131,6 +132,26 @@ describe("A/B pairing", () => {
     expect(pooled.stepLatencyRatio.high).toBeLessThan(1.13);
     expect(pairVerdict(speedFromTimeRatio(pooled.stepLatencyRatio), 0.02)).toBe("slower");
     expect(() => pooledComparison([perPrompt[0], { ...perPrompt[1], candidate: "y" }])).toThrow(/one \(baseline, candidate\)/);
+  });
+
+  test("the ab gate reads the pooled row and will not gate on a run with a restart unless allowed", () => {
+    const perPrompt = ["p0", "p1"].map((promptId) => {
+      const a = [0, 1, 2].map((i) => run(i, 100, 1000 * (2 * i)));
+      const b = [0, 1, 2].map((i) => run(i, 80 + i, 1000 * (2 * i + 1)));
+      return compareRunPairs("x@base", "x@head", promptId, a, b)!;
+    });
+    const comparisons = [...perPrompt, pooledComparison(perPrompt)];
+    const restart = { prompt_id: "p1", iteration: 2, exit_code: null, signal: "SIGKILL", stderr_tail: "", at: "2026-11-29T00:00:00Z" };
+    const model = (restarts: (typeof restart)[]) =>
+      ({ files: [{ label: "x@base", results: { restarts: [] } }, { label: "x@head", results: { restarts } }] }) as unknown as ResultsModel;
+    const clean = abRows(model([]), comparisons, 0.02, false);
+    expect(clean.map((r) => [r.comparison.promptId, r.gated, r.verdict])).toEqual([
+      ["p0", false, "slower"],
+      ["p1", false, "slower"],
+      [ALL_PROMPTS, true, "slower"],
+    ]);
+    expect(abRows(model([restart]), comparisons, 0.02, false).map((r) => r.verdict)).toEqual(["slower", "restarted", "restarted"]);
+    expect(abRows(model([restart]), comparisons, 0.02, true).map((r) => r.verdict)).toEqual(["slower", "slower", "slower"]);
   });
 
   test("runs in blocks are paired by iteration but not called interleaved", () => {
