@@ -11,7 +11,7 @@ export interface RunnerFlag {
   args(value: string): string[];
 }
 
-/** Flags of the Burn runner (runners/burn, every backend): its `--attention`, `--decode-graph` and `--memory-plan`. */
+/** Flags of the Burn runner (runners/burn, every backend): its `--attention`, `--decode-graph`, `--kernels` and `--memory-plan`. */
 export const BURN_FLAGS: Record<string, RunnerFlag> = {
   attention: {
     description: "attention body: Burn's attention op (burn) or softmax(QKᵀ)V written out (explicit); default burn on CUDA, explicit elsewhere",
@@ -22,6 +22,11 @@ export const BURN_FLAGS: Record<string, RunnerFlag> = {
     description: "replay the decode step as a captured device graph where the backend can (on, default) or issue every operation (off)",
     values: ["on", "off"],
     args: (value) => ["--decode-graph", value],
+  },
+  kernels: {
+    description: "decode-step linear layers on Burn's matmul (burn, default) or this runner's CubeCL matrix-vector kernel (custom; runners/burn/src/kernels/, GPU backends only)",
+    values: ["burn", "custom"],
+    args: (value) => ["--kernels", value],
   },
   "memory-plan": {
     description: "device memory layout (runners/burn/src/memory.rs): Burn's default pools, or fitted (weights in the persistent pool, one exact-size pool for the rest, free pages returned after the warm-up)",
