@@ -76,15 +76,6 @@ func cpuName() -> String {
     #endif
 }
 
-/// The GPU's name: the Metal device's on macOS.
-func gpuName() -> String {
-    #if canImport(Metal)
-        return metalDeviceName ?? "Apple GPU"
-    #else
-        return "GPU"
-    #endif
-}
-
 #if os(Linux)
     /// `uname -m` ("x86_64", "aarch64").
     func machineArchitecture() -> String {
@@ -137,6 +128,15 @@ func mlxMessage(_ error: Error) -> String {
 #if canImport(Metal)
     let metalDeviceName = MTLCreateSystemDefaultDevice()?.name
 #endif
+
+/// The GPU's name: the Metal device's on macOS.
+func gpuName() -> String {
+    #if canImport(Metal)
+        return metalDeviceName ?? "Apple GPU"
+    #else
+        return "GPU"
+    #endif
+}
 
 /// The GPU, or why MLX cannot run on it here. MLX itself is asked: mlx-swift's Linux build
 /// compiles MLX's no_gpu backend (no Metal, no CUDA), where the GPU stream cannot be created.
