@@ -1,7 +1,7 @@
 // swift-tools-version: 5.10
 // qwen3-bench runner on MLX Swift: Qwen3 written on MLX's own ops (MLX, MLXNN), speaking
-// runners/PROTOCOL.md. Build with xcodebuild (see README): SwiftPM on the command line cannot
-// compile MLX's Metal shaders.
+// runners/PROTOCOL.md. Build with xcodebuild on a Mac (see README): SwiftPM on the command line
+// cannot compile MLX's Metal shaders. On Linux (MLX's CPU backend) `swift build`: README, "Linux".
 
 import PackageDescription
 
