@@ -14,7 +14,7 @@ mod weights;
 use burn::tensor::backend::Backend;
 use config::Qwen3Config;
 use model::Qwen3;
-use protocol::{Engine, GenerateReply, Limits, PROTOCOL_VERSION, ScoreReply};
+use protocol::{Engine, GenerateReply, Limits, ScoreReply};
 use serde_json::json;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -117,7 +117,8 @@ impl<B: Backend> Engine for BurnEngine<B> {
     }
 }
 
-struct Ready {
+/// What the chosen backend and device contribute to the `ready` line.
+struct ReadyFacts {
     backend: &'static str,
     device: String,
     /// "burn 0.16.1, burn-mlx 0.1.2", plus the MLX library's version and origin on the mlx backend.
@@ -125,7 +126,7 @@ struct Ready {
     notes: Vec<String>,
 }
 
-fn run<B: Backend>(args: Args, device: B::Device, mut ready: Ready, peak_memory: fn() -> Option<u64>, process_start: Instant) {
+fn run<B: Backend>(args: Args, device: B::Device, mut ready: ReadyFacts, peak_memory: fn() -> Option<u64>, process_start: Instant) {
     let config = Qwen3Config::load(&args.model_dir).unwrap_or_else(|e| fatal("model", &e));
     let checkpoint = Checkpoint::open(&args.model_dir).unwrap_or_else(|e| fatal("model", &e));
     let model = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Qwen3::<B>::load(config.clone(), &checkpoint, &device)))
@@ -144,23 +145,21 @@ fn run<B: Backend>(args: Args, device: B::Device, mut ready: Ready, peak_memory:
     }
     ready.notes.push("Qwen3 on Burn 0.16 tensor ops: explicit attention (matmul, softmax, matmul), K/V not repeated; RoPE tables per request".into());
     ready.notes.push(format!("burn backend {}", B::name()));
-    println!(
-        "{}",
-        json!({
-            "op": "ready",
-            "protocol_version": PROTOCOL_VERSION,
-            "framework": "burn-mlx",
-            "framework_version": ready.framework_version,
-            "backend": ready.backend,
-            "device": ready.device,
-            "dtype": "f32",
-            "parameter_count": model.parameter_count,
-            "load_time_ms": process_start.elapsed().as_secs_f64() * 1000.0,
-            "fusion": null,
-            "autotune": null,
-            "notes": ready.notes,
-        })
-    );
+    let line = protocol::Ready {
+        framework: "burn-mlx".into(),
+        framework_version: ready.framework_version,
+        backend: ready.backend.into(),
+        device: ready.device,
+        dtype: "f32".into(),
+        parameter_count: model.parameter_count,
+        load_time_ms: process_start.elapsed().as_secs_f64() * 1000.0,
+        fusion: None,
+        autotune: None,
+        notes: ready.notes,
+        build: None,
+    }
+    .to_line();
+    println!("{line}");
     let limits = Limits { vocab_size: config.vocab_size, max_positions: config.max_position_embeddings };
     let mut engine = BurnEngine { model, peak_memory };
     let stdin = std::io::stdin();
@@ -185,12 +184,12 @@ fn main() {
             let mlx_version = mlx::version().unwrap_or_else(|| "unknown".into());
             let framework_version = format!("burn {BURN_VERSION}, burn-mlx {BURN_MLX_VERSION}, MLX {mlx_version} ({})", mlx::ORIGIN);
             let notes = [Some(format!("burn-mlx device {device}")), auto_note].into_iter().flatten().collect();
-            let ready = Ready { backend, device: name, framework_version, notes };
+            let ready = ReadyFacts { backend, device: name, framework_version, notes };
             run::<burn_mlx::Mlx>(args, device, ready, mlx::peak_memory_bytes, process_start);
         }
         #[cfg(feature = "ndarray")]
         "ndarray" => {
-            let ready = Ready {
+            let ready = ReadyFacts {
                 backend: "cpu",
                 device: chip_name(),
                 framework_version: format!("burn {BURN_VERSION} (burn-ndarray)"),
