@@ -8,6 +8,7 @@ import { ExitCodeError } from "./exit-code-error.ts";
 import { reportCommand, REPORT_USAGE } from "./report.ts";
 import { synthCommand, SYNTH_USAGE } from "./synth.ts";
 import { verifyCommand, VERIFY_USAGE } from "./verify.ts";
+import { fidelityCommand, FIDELITY_USAGE } from "./fidelity.ts";
 import { tokenizeCommand } from "./tokenize.ts";
 
 const USAGE = `qwen3-bench <command> [options]
@@ -21,6 +22,7 @@ commands:
   verify    print greedy-token agreement of results files with the reference
   compare   compare decode speed of two runs; exit 1 on a significant slowdown
   ab        pair two labels of one framework in one run (A/B); exit 1 on a significant slowdown
+  fidelity  our runners' decode speed beside each framework's own tool (scripts/gpu-fidelity.py)
 
 ${SYNTH_USAGE}
 
@@ -30,7 +32,9 @@ ${VERIFY_USAGE}
 
 ${COMPARE_USAGE}
 
-${AB_USAGE}`;
+${AB_USAGE}
+
+${FIDELITY_USAGE}`;
 
 const commands: Record<string, (argv: string[]) => void | Promise<void>> = {
   synth: synthCommand,
@@ -38,6 +42,7 @@ const commands: Record<string, (argv: string[]) => void | Promise<void>> = {
   verify: verifyCommand,
   compare: compareCommand,
   ab: abCommand,
+  fidelity: fidelityCommand,
   doctor: doctorCommand,
   setup: setupCommand,
   tokenize: tokenizeCommand,

@@ -1,0 +1,168 @@
+import { readFileSync } from "node:fs";
+import { formatIssues, InputFileError } from "../harness/schema/parse.ts";
+import { FidelityRecord, type FidelityAgreement, type FidelityMeta, type FidelityRun } from "../harness/schema/fidelity.ts";
+import { median } from "../stats/median.ts";
+import { formatNumber, formatRatio } from "./format.ts";
+import type { ResultsModel } from "./summary.ts";
+
+/**
+ * The fidelity table (issue 14, item 5): each runner's decode speed in a harness run beside the
+ * same thing measured by the framework's own tool (scripts/gpu-fidelity.py), with the ratio.
+ */
+
+/** Where the tool runs the runner's own code path, our runner should be within this share of it. */
+export const FIDELITY_TARGET = 0.03;
+
+/** Our runner's decode speed for one (runner, prompt), from a harness results folder. */
+export interface RunnerCase {
+  /** Framework label in the results ("torch-compile", "burn-cuda"). */
+  runner: string;
+  promptId: string;
+  promptTokens: number;
+  /** New tokens per timed run. */
+  newTokens: number;
+  precision: string;
+  /** Median decode speed over timed runs and its 95 % interval, tok/s. */
+  decodeTps: number;
+  low: number;
+  high: number;
+}
+
+/** One row: a runner on one prompt length against one tool. */
+export interface FidelityRow {
+  runner: string;
+  /** The harness's prompt id; null when the harness has no case of that length. */
+  promptId: string | null;
+  promptTokens: number;
+  tool: string;
+  sameCodePath: boolean;
+  /** Our runner's median decode tok/s and 95 % interval; null without a harness case. */
+  ours: { tps: number; low: number; high: number; newTokens: number } | null;
+  /** The tool's median decode tok/s, its range and run count; null when it has no runs. */
+  theirs: { tps: number; min: number; max: number; runs: number; newTokens: number } | null;
+  /** ours / theirs (1 = as fast; 0.9 = our runner 10 % slower); null when either is missing. */
+  ratio: number | null;
+  /** |ratio − 1| ≤ FIDELITY_TARGET, for a tool on the same code path; null for another path or no ratio. */
+  withinTarget: boolean | null;
+  /** Differences in the setting and the tool's errors, in words. */
+  notes: string[];
+}
+
+/** Our runners' cases from a loaded results model (median decode tok/s per framework and prompt). */
+export const runnerCases = (model: ResultsModel): RunnerCase[] =>
+  model.summaries.map((s) => ({
+    runner: s.label,
+    promptId: s.promptId,
+    promptTokens: s.promptTokens,
+    newTokens: s.tokensGenerated,
+    precision: s.precision,
+    decodeTps: s.decodeTps.estimate,
+    low: s.decodeTps.low,
+    high: s.decodeTps.high,
+  }));
+
+const key = (runner: string, tool: string, promptTokens: number) => JSON.stringify([runner, tool, promptTokens]);
+
+/** Joins our runners' cases with the tools' records: one row per (runner, tool, prompt length) any tool measured or failed on. */
+export function fidelityRows(cases: RunnerCase[], records: FidelityRecord[]): FidelityRow[] {
+  const runs = records.filter((r): r is FidelityRun => r.record === "run");
+  const errors = records.filter((r) => r.record === "error");
+  const groups = new Map<string, { runner: string; tool: string; promptTokens: number; sameCodePath: boolean; runs: FidelityRun[]; errors: string[] }>();
+  const group = (runner: string, tool: string, promptTokens: number, sameCodePath: boolean) => {
+    const k = key(runner, tool, promptTokens);
+    if (!groups.has(k)) groups.set(k, { runner, tool, promptTokens, sameCodePath, runs: [], errors: [] });
+    return groups.get(k)!;
+  };
+  for (const r of runs) group(r.runner, r.tool, r.prompt_tokens, r.same_code_path).runs.push(r);
+  // The same_code_path of a tool that only failed is read from its meta or runs elsewhere; default "same".
+  const samePath = (tool: string) => records.find((r) => r.tool === tool && "same_code_path" in r)?.same_code_path !== false;
+  for (const e of errors) {
+    if (e.runner === null) continue;
+    // A failure of the whole tool is shown on each prompt length our runner has, or once without one.
+    const lengths = e.prompt_tokens !== null ? [e.prompt_tokens] : [...new Set(cases.filter((c) => c.runner === e.runner).map((c) => c.promptTokens))];
+    for (const p of lengths.length ? lengths : [0]) group(e.runner, e.tool, p, samePath(e.tool)).errors.push(e.message);
+  }
+  const rows: FidelityRow[] = [];
+  for (const g of groups.values()) {
+    const ourCase = cases.find((c) => c.runner === g.runner && c.promptTokens === g.promptTokens);
+    const tps = g.runs.map((r) => r.decode_tps);
+    const theirs = tps.length ? { tps: median(tps), min: Math.min(...tps), max: Math.max(...tps), runs: tps.length, newTokens: g.runs[0].new_tokens } : null;
+    const ours = ourCase ? { tps: ourCase.decodeTps, low: ourCase.low, high: ourCase.high, newTokens: ourCase.newTokens } : null;
+    const ratio = ours && theirs ? ours.tps / theirs.tps : null;
+    const notes: string[] = [];
+    if (!ours && g.promptTokens > 0) notes.push(`no ${g.runner} results at ${g.promptTokens} prompt tokens`);
+    if (ours && theirs && ours.newTokens !== theirs.newTokens) notes.push(`new tokens differ: ours ${ours.newTokens}, tool ${theirs.newTokens}`);
+    if (ourCase && g.runs.length && g.runs[0].dtype !== ourCase.precision) notes.push(`dtype differs: ours ${ourCase.precision}, tool ${g.runs[0].dtype}`);
+    notes.push(...g.errors.map((m) => `tool error: ${m}`));
+    rows.push({
+      runner: g.runner,
+      promptId: ourCase?.promptId ?? null,
+      promptTokens: g.promptTokens,
+      tool: g.tool,
+      sameCodePath: g.sameCodePath,
+      ours,
+      theirs,
+      ratio,
+      withinTarget: ratio === null || !g.sameCodePath ? null : Math.abs(ratio - 1) <= FIDELITY_TARGET,
+      notes,
+    });
+  }
+  return rows.sort((a, b) => a.runner.localeCompare(b.runner) || a.tool.localeCompare(b.tool) || a.promptTokens - b.promptTokens);
+}
+
+const cell = (text: string) => text.replace(/\|/g, "/").replace(/\s+/g, " ");
+
+/** The published table (markdown), the tools' notes, and the hand-written model's token checks. */
+export function fidelityMarkdown(rows: FidelityRow[], records: FidelityRecord[]): string {
+  const pct = Math.round(FIDELITY_TARGET * 100);
+  const lines = [
+    `| runner | prompt | our runner tok/s (95 % CI) | framework's own tool | tool tok/s, median (min–max, runs) | ratio ours / tool | within ${pct} % | notes |`,
+    "| --- | --- | ---: | --- | ---: | ---: | --- | --- |",
+  ];
+  for (const r of rows) {
+    const prompt = r.promptTokens === 0 ? "–" : `${r.promptId ?? "–"} (${r.promptTokens})`;
+    const ours = r.ours ? `${formatNumber(r.ours.tps)} (${formatNumber(r.ours.low)}–${formatNumber(r.ours.high)})` : "–";
+    const theirs = r.theirs ? `${formatNumber(r.theirs.tps)} (${formatNumber(r.theirs.min)}–${formatNumber(r.theirs.max)}, ${r.theirs.runs})` : "–";
+    const within = r.withinTarget === null ? (r.sameCodePath ? "–" : "other code path") : r.withinTarget ? "yes" : "no";
+    lines.push(`| ${r.runner} | ${prompt} | ${ours} | ${r.tool} | ${theirs} | ${r.ratio === null ? "–" : formatRatio(r.ratio)} | ${within} | ${cell(r.notes.join("; "))} |`);
+  }
+  const metas = records.filter((r): r is FidelityMeta => r.record === "meta" && r.runner !== null);
+  if (metas.length) {
+    lines.push("", "Tools:");
+    for (const m of metas) lines.push(`- ${m.tool} (${m.runner}): ${[m.framework_version, m.device, ...(m.notes ?? [])].filter(Boolean).map((t) => cell(String(t))).join("; ")}`);
+  }
+  const agreements = records.filter((r): r is FidelityAgreement => r.record === "agreement");
+  if (agreements.length) {
+    lines.push("", "| tokens of | against | device, dtype | prompt tokens | tokens | first divergence | teacher-forced top-1 | passed |", "| --- | --- | --- | ---: | ---: | ---: | ---: | --- |");
+    for (const a of agreements) {
+      const top1 = a.top1_agreement === null ? "–" : a.top1_agreement.toFixed(3);
+      lines.push(`| ${a.tool} | ${a.reference} | ${a.device}, ${a.dtype} | ${a.prompt_tokens} | ${a.tokens} | ${a.first_divergence ?? "none"} | ${top1} | ${a.passed ? "yes" : "no"} |`);
+    }
+  }
+  return lines.join("\n") + "\n";
+}
+
+/** Reads fidelity.jsonl; a bad line is an InputFileError naming the file, the line and the field. */
+export function readFidelityJsonl(file: string): FidelityRecord[] {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (e) {
+    throw new InputFileError(file, `cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  const records: FidelityRecord[] = [];
+  text.split("\n").forEach((line, i) => {
+    if (!line.trim()) return;
+    let value: unknown;
+    try {
+      value = JSON.parse(line);
+    } catch (e) {
+      throw new InputFileError(file, `line ${i + 1}: not valid JSON (${(e as Error).message})`);
+    }
+    const parsed = FidelityRecord.safeParse(value);
+    if (!parsed.success) throw new InputFileError(file, `line ${i + 1}: ${formatIssues(parsed.error)}`);
+    records.push(parsed.data);
+  });
+  if (!records.some((r) => r.record === "run" || r.record === "error")) throw new InputFileError(file, "holds no run or error records");
+  return records;
+}

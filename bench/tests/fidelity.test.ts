@@ -1,0 +1,111 @@
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { REPO_ROOT } from "../harness/paths.ts";
+import type { FidelityRecord } from "../harness/schema/fidelity.ts";
+import { fidelityMarkdown, fidelityRows, readFidelityJsonl, type RunnerCase } from "../report/fidelity.ts";
+
+const run = (tool: string, runner: string, prompt: number, tps: number[], same = true, newTokens = 128, dtype = "f16"): FidelityRecord[] =>
+  tps.map((decode_tps, repeat) => ({ record: "run", tool, runner, same_code_path: same, prompt_tokens: prompt, new_tokens: newTokens, repeat, decode_tps, dtype }));
+
+const ourCase = (runner: string, promptTokens: number, decodeTps: number, newTokens = 128): RunnerCase => ({
+  runner, promptId: `p${promptTokens}`, promptTokens, newTokens, precision: "f16", decodeTps, low: decodeTps - 1, high: decodeTps + 1,
+});
+
+const dir = mkdtempSync(join(tmpdir(), "fidelity-test-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const jsonl = (name: string, lines: unknown[]) => {
+  const file = join(dir, name);
+  writeFileSync(file, lines.map((l) => (typeof l === "string" ? l : JSON.stringify(l))).join("\n") + "\n");
+  return file;
+};
+
+describe("fidelityRows", () => {
+  const cases = [ourCase("torch-compile", 28, 290), ourCase("burn-cuda", 28, 118), ourCase("burn-cuda", 99, 100, 256), ourCase("mlx-lm", 28, 200)];
+
+  it("sets the median of the tool's runs beside our runner's, with the ratio and the 3 % target on the same code path only", () => {
+    const records = [
+      ...run("hand-written torch", "torch-compile", 28, [400, 420, 410, 430], false), // median of 4: (410 + 420) / 2 = 415
+      ...run("burn --self-bench", "burn-cuda", 28, [120, 118, 119]), // median 119: 118 / 119 = 0.9916, inside 3 %
+      ...run("mlx_lm.benchmark", "mlx-lm", 28, [210, 212, 208]), // median 210: 200 / 210 = 0.952, outside
+    ];
+    const rows = fidelityRows(cases, records);
+    const hand = rows.find((r) => r.tool === "hand-written torch")!;
+    expect(hand.theirs).toEqual({ tps: 415, min: 400, max: 430, runs: 4, newTokens: 128 });
+    expect(hand.ratio).toBeCloseTo(290 / 415, 12);
+    expect(hand.withinTarget).toBeNull(); // another code path: the gap is reported, not judged
+    const burn = rows.find((r) => r.runner === "burn-cuda")!;
+    expect(burn.ratio).toBeCloseTo(118 / 119, 12);
+    expect(burn.withinTarget).toBe(true);
+    expect(burn.promptId).toBe("p28");
+    const mlx = rows.find((r) => r.runner === "mlx-lm")!;
+    expect(mlx.ratio).toBeCloseTo(200 / 210, 12);
+    expect(mlx.withinTarget).toBe(false);
+    expect(rows.map((r) => r.runner)).toEqual(["burn-cuda", "mlx-lm", "torch-compile"]);
+  });
+
+  it("says when the settings differ or our runner has no such case", () => {
+    const rows = fidelityRows(cases, [...run("burn --self-bench", "burn-cuda", 99, [100, 101, 102]), ...run("burn --self-bench", "burn-cuda", 529, [90], true, 128, "bf16")]);
+    expect(rows[0].notes).toEqual(["new tokens differ: ours 256, tool 128"]);
+    expect(rows[1].ours).toBeNull();
+    expect(rows[1].ratio).toBeNull();
+    expect(rows[1].withinTarget).toBeNull();
+    expect(rows[1].notes).toEqual(["no burn-cuda results at 529 prompt tokens"]);
+  });
+
+  it("keeps a failed tool as rows with its error: on each of our runner's lengths when the whole tool failed", () => {
+    const records: FidelityRecord[] = [
+      { record: "meta", tool: "transformers generate", runner: "torch-compile", same_code_path: true } as FidelityRecord,
+      { record: "error", tool: "transformers generate", runner: "torch-compile", prompt_tokens: null, message: "exit 1: CUDA out of memory" },
+      ...run("burn --self-bench", "burn-cuda", 28, [119]),
+      { record: "error", tool: "burn --self-bench", runner: "burn-cuda", prompt_tokens: 99, message: "timed out after 150 s" },
+    ];
+    const rows = fidelityRows(cases, records);
+    const transformers = rows.filter((r) => r.tool === "transformers generate");
+    expect(transformers).toHaveLength(1);
+    expect(transformers[0]).toMatchObject({ promptTokens: 28, theirs: null, ratio: null, sameCodePath: true, notes: ["tool error: exit 1: CUDA out of memory"] });
+    const burn99 = rows.find((r) => r.runner === "burn-cuda" && r.promptTokens === 99)!;
+    expect(burn99.theirs).toBeNull();
+    expect(burn99.ours?.tps).toBe(100);
+    expect(burn99.notes).toEqual(["tool error: timed out after 150 s"]);
+    const markdown = fidelityMarkdown(rows, records);
+    expect(markdown).toContain("| torch-compile | p28 (28) | 290 (289–291) | transformers generate | – | – | – | tool error: exit 1: CUDA out of memory |");
+  });
+});
+
+describe("readFidelityJsonl", () => {
+  it("names the file, the line and the field of a bad record", () => {
+    const file = jsonl("bad.jsonl", [...run("burn --self-bench", "burn-cuda", 28, [119]), { record: "run", tool: "x", runner: "y", same_code_path: true, prompt_tokens: 28, new_tokens: 128, repeat: 0, dtype: "f16" }]);
+    expect(() => readFidelityJsonl(file)).toThrow(new RegExp(`${file}: line 2: decode_tps: `));
+    expect(() => readFidelityJsonl(jsonl("notjson.jsonl", ["{", ""]))).toThrow(/line 1: not valid JSON/);
+    expect(() => readFidelityJsonl(jsonl("empty.jsonl", [{ record: "meta", tool: "gpu-fidelity.py", runner: null }]))).toThrow(/holds no run or error records/);
+  });
+});
+
+describe("qwen3-bench fidelity", () => {
+  it("joins a published results folder with a fidelity.jsonl into the table", () => {
+    // docs/results/h200-2026-11-26: torch-compile short (28 tokens) median 290.0 tok/s, burn-cuda short 118.3, f16, 128 new tokens.
+    const file = jsonl("h200.jsonl", [
+      { record: "meta", tool: "hand-written torch", runner: "torch-compile", same_code_path: false, framework_version: "torch 2.11.0", device: "NVIDIA H200", notes: ["static KV cache"] },
+      ...run("hand-written torch", "torch-compile", 28, [410, 400, 420], false),
+      ...run("burn --self-bench", "burn-cuda", 28, [119, 120, 121]),
+      { record: "agreement", tool: "hand-written torch", reference: "transformers generate", device: "cuda", dtype: "f16", prompt_tokens: 28, tokens: 128, identical: false, first_divergence: 40, top1_agreement: 0.98, passed: true },
+    ]);
+    const result = spawnSync(process.execPath, [join(REPO_ROOT, "bench", "cli", "main.ts"), "fidelity", join(REPO_ROOT, "docs", "results", "h200-2026-11-26"), file], { encoding: "utf8", cwd: REPO_ROOT });
+    expect(result.stderr).toBe("");
+    expect(result.status).toBe(0);
+    // 290.0 / 410 = 0.707; 118.3 / 120 = 0.986.
+    expect(result.stdout).toMatch(/\| torch-compile \| short \(28\) \| 290 \(\d+–\d+\) \| hand-written torch \| 410 \(400–420, 3\) \| 0\.707× \| other code path \| +\|/);
+    expect(result.stdout).toMatch(/\| burn-cuda \| short \(28\) \| 118 \(\d+–\d+\) \| burn --self-bench \| 120 \(119–121, 3\) \| 0\.986× \| yes \| +\|/);
+    expect(result.stdout).toContain("- hand-written torch (torch-compile): torch 2.11.0; NVIDIA H200; static KV cache");
+    expect(result.stdout).toContain("| hand-written torch | transformers generate | cuda, f16 | 28 | 128 | 40 | 0.980 | yes |");
+  });
+
+  it("refuses a missing file with one clear error", () => {
+    const result = spawnSync(process.execPath, [join(REPO_ROOT, "bench", "cli", "main.ts"), "fidelity", join(REPO_ROOT, "docs", "results", "h200-2026-11-26"), join(dir, "missing.jsonl")], { encoding: "utf8", cwd: REPO_ROOT });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toMatch(/missing\.jsonl: cannot be read \(ENOENT\)/);
+  });
+});
