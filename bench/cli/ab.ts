@@ -2,6 +2,7 @@ import { parseArgs } from "node:util";
 import { formatPercent, formatRatio } from "../report/format.ts";
 import { ALL_PROMPTS, pairedComparisons, pairVerdict, speedFromTimeRatio, type PairedComparison, type PairVerdict } from "../report/pairing.ts";
 import { loadResults, type ResultsModel } from "../report/summary.ts";
+import { pairTable } from "../report/tables.ts";
 
 export const AB_USAGE = `qwen3-bench ab RESULTS_DIR [--base LABEL --head LABEL] [--noise 0.02] [--allow-restarts]
 
@@ -53,21 +54,13 @@ export function abCommand(argv: string[]): void {
   const rows = abRows(model, comparisons, noise, values["allow-restarts"]);
 
   const interval = (ci: PairedComparison["decodeTpsRatio"]) => `${formatRatio(ci.low)}–${formatRatio(ci.high)}`;
-  const headers = ["prompt", "B (head)", "A (base)", "pairs", "interleaved", "tok/s B÷A", "95% CI", "step B÷A", "95% CI", "verdict"];
-  const cells = rows.map(({ comparison: c, gated, verdict }) => [
-    c.promptId,
-    c.candidate,
-    c.baseline,
-    String(c.pairs),
-    c.interleaved ? "yes" : "no",
-    formatRatio(c.decodeTpsRatio.estimate),
-    interval(c.decodeTpsRatio),
-    formatRatio(c.stepLatencyRatio.estimate),
-    interval(c.stepLatencyRatio),
-    gated ? `${verdict} (gate)` : verdict,
-  ]);
+  // The report's A/B table, plus the gate's verdict per row.
+  const table = pairTable(comparisons)!;
+  const headers = [...table.headers, "Verdict"];
+  const cells = table.rows.map((row, i) => [...row, rows[i].gated ? `${rows[i].verdict} (gate)` : rows[i].verdict]);
+  const numeric = [...table.numeric, false];
   const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((row) => row[i].length)));
-  const line = (row: string[]) => row.map((c, i) => (i >= 3 && i <= 8 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join("  ").trimEnd();
+  const line = (row: string[]) => row.map((c, i) => (numeric[i] ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join("  ").trimEnd();
   console.log(`A/B pairs in ${positionals[0]} (noise band ±${formatPercent(noise)}; the gate reads the step-latency ratio of the pooled row)\n`);
   console.log([line(headers), line(widths.map((w) => "-".repeat(w))), ...cells.map(line)].join("\n"));
   if (comparisons.some((c) => !c.interleaved)) console.log("\nnote: some pairs were not sent back to back (BENCH_INTERLEAVE=off): host drift between the labels' blocks is not cancelled.");

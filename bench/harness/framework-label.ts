@@ -65,19 +65,22 @@ export function hasSharedBase(labels: string[]): boolean {
   return new Set(bases).size < bases.length;
 }
 
-/** Splits a BENCH_FRAMEWORKS list on the commas outside brackets: `burn-cuda[a=1,b=2],torch` is two labels. */
-export function splitFrameworkLabels(list: string): string[] {
-  const labels: string[] = [];
+/** Splits on `sep` outside brackets, trimming each part: `burn-cuda[a=1,b=2],torch` is two labels. */
+export function splitOutsideBrackets(text: string, sep: string): string[] {
+  const parts: string[] = [];
   let depth = 0;
   let current = "";
-  for (const ch of list) {
+  for (const ch of text) {
     if (ch === "[") depth++;
     if (ch === "]") depth = Math.max(0, depth - 1);
-    if (ch === "," && depth === 0) {
-      labels.push(current);
+    if (ch === sep && depth === 0) {
+      parts.push(current);
       current = "";
     } else current += ch;
   }
-  labels.push(current);
-  return labels.map((s) => s.trim()).filter(Boolean);
+  parts.push(current);
+  return parts.map((p) => p.trim());
 }
+
+/** Splits a BENCH_FRAMEWORKS list on the commas outside brackets, dropping empty entries. */
+export const splitFrameworkLabels = (list: string): string[] => splitOutsideBrackets(list, ",").filter(Boolean);

@@ -1,10 +1,13 @@
 import { existsSync } from "node:fs";
 import type { Availability, Framework } from "./framework.ts";
+import type { RunnerFlag } from "./runner-flags.ts";
 
 /** A runner binary that one build command produces (mlx-swift, burn-mlx); BENCH_<NAME>_BIN points at a prebuilt one. */
 export function binaryRunner(opts: {
   name: string;
   readyFramework: string;
+  /** Runner flags a label may set (runner-flags.ts). */
+  flags?: Record<string, RunnerFlag>;
   description: string;
   binary: () => string;
   /** Set when the binary comes from the environment: setup then builds nothing. */
@@ -18,6 +21,7 @@ export function binaryRunner(opts: {
   return {
     name: opts.name,
     readyFramework: opts.readyFramework,
+    flags: opts.flags,
     description: opts.description,
     async probe(): Promise<Availability> {
       // A prebuilt binary runs wherever it was built for (mlx-swift also builds for Linux's CPU:

@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { Framework } from "./framework.ts";
+import type { RunnerFlag } from "./runner-flags.ts";
 import { RUNNERS_DIR } from "./paths.ts";
 import { canImport, ensureVenv, venvPython } from "./setup/python-env.ts";
 
@@ -8,6 +9,8 @@ import { canImport, ensureVenv, venvPython } from "./setup/python-env.ts";
 export function pythonRunner(opts: {
   name: string;
   readyFramework: string;
+  /** Runner flags a label may set (runner-flags.ts). */
+  flags?: Record<string, RunnerFlag>;
   folder: string;
   description: string;
   modules: string[];
@@ -28,6 +31,7 @@ export function pythonRunner(opts: {
   return {
     name: opts.name,
     readyFramework: opts.readyFramework,
+    flags: opts.flags,
     description: opts.description,
     async probe() {
       const extras = await opts.extras();

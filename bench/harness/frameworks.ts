@@ -3,6 +3,7 @@ import { burnRunner } from "./frameworks-burn.ts";
 import { pythonRunner } from "./frameworks-python.ts";
 import type { Framework } from "./framework.ts";
 import { platformFacts } from "./platform.ts";
+import { MLX_FLAGS } from "./runner-flags.ts";
 import { BURN_MLX_LINUX_CPU, MLX_CPU_VERSION, buildBurnMlx, burnMlxBinary, burnMlxLinuxCpuRequested } from "./setup/burn-mlx-build.ts";
 import { buildMlxSwift, mlxSwiftBinary } from "./setup/mlx-swift-build.ts";
 import { canImport } from "./setup/python-env.ts";
@@ -18,6 +19,7 @@ async function notAppleSilicon(): Promise<string | null> {
 
 const mlxLm = pythonRunner({
   name: "mlx-lm",
+  flags: MLX_FLAGS,
   readyFramework: "mlx-lm",
   folder: "mlx-lm",
   description: "mlx-lm (Python): mlx-lm's own Qwen3 model and generate_step, on Metal, CUDA or CPU",
@@ -90,6 +92,7 @@ const burnMetal = burnRunner({
 const mlxSwift = binaryRunner({
   name: "mlx-swift",
   readyFramework: "mlx-swift",
+  flags: MLX_FLAGS,
   description: "MLX Swift: Qwen3 written on mlx-swift 0.31.4 ops (MLXFast rmsNorm/RoPE/attention), pipelined greedy decode, on Metal (MLX's CPU backend on Linux, prebuilt: BENCH_MLX_SWIFT_BIN)",
   binary: mlxSwiftBinary,
   prebuilt: () => Boolean(env.BENCH_MLX_SWIFT_BIN),
@@ -102,6 +105,7 @@ const mlxSwift = binaryRunner({
 const burnMlx = binaryRunner({
   name: "burn-mlx",
   readyFramework: "burn-mlx",
+  flags: MLX_FLAGS,
   description: `Burn 0.16 + burn-mlx 0.1.2 (Rust): Qwen3 on the MLX backend, on Metal (on Linux, BENCH_BURN_MLX=${BURN_MLX_LINUX_CPU}: MLX ${MLX_CPU_VERSION}'s CPU backend from the mlx-cpu wheel); f32 only`,
   binary: burnMlxBinary,
   prebuilt: () => Boolean(env.BENCH_BURN_MLX_BIN),

@@ -6,6 +6,7 @@
 import { createWriteStream, existsSync, mkdirSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
+import { splitOutsideBrackets } from "./framework-label.ts";
 
 /** Environment variable a lane's child run carries: its lane index (and it never splits again). */
 export const LANE_ENV = "QWEN3_BENCH_LANE";
@@ -24,22 +25,6 @@ export interface LanePlan {
   resultsRoot: string;
 }
 
-/** Splits on `sep` outside brackets: `burn-cuda[a=1,b=2],torch` is two labels. */
-export function splitOutsideBrackets(text: string, sep: string): string[] {
-  const parts: string[] = [];
-  let depth = 0;
-  let current = "";
-  for (const ch of text) {
-    if (ch === "[") depth++;
-    if (ch === "]") depth = Math.max(0, depth - 1);
-    if (ch === sep && depth === 0) {
-      parts.push(current);
-      current = "";
-    } else current += ch;
-  }
-  parts.push(current);
-  return parts.map((p) => p.trim());
-}
 
 /**
  * Plans the lanes of BENCH_LANES ("fw,fw;fw,fw": lane i runs its frameworks on GPU i). Throws one

@@ -34,3 +34,16 @@ export const BURN_FLAGS: Record<string, RunnerFlag> = {
     args: (value) => ["--memory-plan", value],
   },
 };
+
+/**
+ * The MLX runners' (mlx-lm, mlx-swift, burn-mlx) `--device`: `auto` (default) takes the GPU where
+ * MLX has one and the CPU otherwise; `cpu` forces MLX's CPU backend (a GitHub-hosted Mac's
+ * paravirtual Metal device cannot be trusted with results).
+ */
+export const MLX_FLAGS: Record<string, RunnerFlag> = {
+  device: {
+    description: "MLX device: auto (the GPU where MLX has one, else the CPU), gpu, or cpu",
+    values: ["auto", "gpu", "cpu"],
+    args: (value) => ["--device", value],
+  },
+};

@@ -2,7 +2,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
-import { laneResultsDirs, planLanes, runLanes, splitOutsideBrackets } from "../harness/lanes.ts";
+import { splitOutsideBrackets } from "../harness/framework-label.ts";
+import { laneResultsDirs, planLanes, runLanes } from "../harness/lanes.ts";
 import { resolveVariants } from "../harness/variants.ts";
 
 // No multi-GPU host is lent: these check the lane planning (split, environment, cores, errors) and

@@ -2,21 +2,38 @@
 // field rule, and the process lifecycle: ready or fatal, shutdown, end of input), and reproduces the
 // reference goldens (transformers, f32) exactly on the tiny synthetic models.
 // BENCH_REQUIRE=a,b makes the suite fail when a named runner is unavailable (CI sets it).
+// BENCH_FRAMEWORKS=labels checks those labels only, runner flags included (the macOS job checks
+// mlx-swift[device=cpu] on GitHub's hosted Macs, whose paravirtual GPU cannot be trusted).
 import { spawn } from "node:child_process";
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { createInterface } from "node:readline";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { splitFrameworkLabels } from "../harness/framework-label.ts";
 import { FRAMEWORKS } from "../harness/frameworks.ts";
 import { FIXTURES_DIR } from "../harness/paths.ts";
 import { TEST_MODELS } from "../harness/prepare.ts";
 import { RunnerProcess, type LaunchSpec } from "../harness/runner-process.ts";
 import { ErrorReply, FatalMessage, GenerateReply, ReadyMessage, ScoreReply } from "../harness/schema/protocol.ts";
-import { SynthManifest } from "../harness/schema/model-config.ts";
+import { SynthManifest, type Dtype } from "../harness/schema/model-config.ts";
+import { launchVariant, plainVariant, probeVariant, resolveVariants } from "../harness/variants.ts";
 
 const TIMEOUT_MS = 120_000;
-const probes = await Promise.all(FRAMEWORKS.map(async (f) => ({ framework: f, ...(await f.probe()) })));
+/** A runner under test: a framework label (a plain framework, or one with runner flags or a build). */
+interface Subject {
+  name: string;
+  readyFramework: string;
+  launch(modelDir: string, dtype: Dtype): Promise<LaunchSpec>;
+}
+const variants = process.env.BENCH_FRAMEWORKS ? resolveVariants(splitFrameworkLabels(process.env.BENCH_FRAMEWORKS)) : FRAMEWORKS.map(plainVariant);
+const probes = await Promise.all(
+  variants.map(async (v) => ({
+    framework: { name: v.label, readyFramework: v.framework.readyFramework, launch: (dir: string, dtype: Dtype) => launchVariant(v, dir, dtype) } as Subject,
+    base: v.framework.name,
+    ...(await probeVariant(v)),
+  })),
+);
 const available = probes.filter((p) => p.available).map((p) => p.framework);
 const required = (process.env.BENCH_REQUIRE ?? "").split(",").map((s) => s.trim()).filter(Boolean);
 
@@ -118,7 +135,7 @@ async function runToExit(spec: LaunchSpec, requests: object[]): Promise<{ startu
 
 test("runners required on this machine are available", () => {
   for (const name of required) {
-    const probe = probes.find((p) => p.framework.name === name);
+    const probe = probes.find((p) => p.framework.name === name) ?? probes.find((p) => p.base === name);
     expect(probe, `BENCH_REQUIRE names unknown framework ${name}`).toBeDefined();
     expect(probe!.available, `${name}: ${probe!.reason}`).toBe(true);
   }
