@@ -133,8 +133,10 @@ class HandQwen3(nn.Module):
         self.compiled_step = None
         self.compile_secs: float | None = None
         if device.type == "cuda":
+            # Static addresses: CUDA graphs neither copy these in each replay nor skip the step for
+            # mutating them (the cache, last_token, last_position). guard=False: nothing to check per call.
             for t in [*self.parameters(), *self.buffers()]:
-                torch._dynamo.mark_static_address(t)
+                torch._dynamo.mark_static_address(t, guard=False)
             self.compiled_step = torch.compile(self.decode_step, mode="reduce-overhead", fullgraph=True)
 
     def caches(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
