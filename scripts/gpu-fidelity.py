@@ -321,8 +321,11 @@ class Parent:
         code, lines = self.run(command, part)
         records = []
         for line in lines:
-            if line.startswith("{"):
-                record = json.loads(line)
+            try:
+                record = json.loads(line) if line.startswith("{") else None
+            except ValueError:
+                record = None  # chatter on stdout: the part's records are whole JSON lines
+            if isinstance(record, dict) and "record" in record:
                 records.append(record)
                 self.add(record)
         if code != 0:

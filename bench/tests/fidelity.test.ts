@@ -1,9 +1,12 @@
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { execa } from "execa";
 import { afterAll, describe, expect, it } from "vitest";
 import { REPO_ROOT } from "../harness/paths.ts";
+import { TEST_MODELS } from "../harness/prepare.ts";
+import { burnBinary } from "../harness/setup/burn-build.ts";
 import type { FidelityRecord } from "../harness/schema/fidelity.ts";
 import { fidelityMarkdown, fidelityRows, readFidelityJsonl, type RunnerCase } from "../report/fidelity.ts";
 
@@ -107,5 +110,30 @@ describe("qwen3-bench fidelity", () => {
     const result = spawnSync(process.execPath, [join(REPO_ROOT, "bench", "cli", "main.ts"), "fidelity", join(REPO_ROOT, "docs", "results", "h200-2026-11-26"), join(dir, "missing.jsonl")], { encoding: "utf8", cwd: REPO_ROOT });
     expect(result.status).toBe(1);
     expect(result.stderr).toMatch(/missing\.jsonl: cannot be read \(ENOENT\)/);
+  });
+});
+
+// scripts/gpu-fidelity.py runs once on a GPU host, with no second chance: check here, with the Burn
+// CPU runner on the tiny model, that it drives a real runner without the protocol, parses its lines,
+// and keeps going past a tool that fails (a backend the runner refuses).
+const burnRequired = (process.env.BENCH_REQUIRE ?? "").split(",").includes("burn-cpu");
+
+describe.skipIf(!existsSync(burnBinary()) && !burnRequired)("scripts/gpu-fidelity.py", () => {
+  it("times the Burn runner's --self-bench, writes fidelity.jsonl the CLI reads, and reports a failing backend as an error row", async () => {
+    const out = join(dir, "fidelity-run");
+    const args = ["scripts/gpu-fidelity.py", "--model", TEST_MODELS.tiny, "--dtype", "f32", "--prompt-lengths", "8,16", "--new-tokens", "8", "--repeats", "2",
+      "--tools", "burn", "--burn-bin", burnBinary(), "--burn-backends", "cpu,no-such-backend", "--out", out];
+    const result = await execa("python3", args, { cwd: REPO_ROOT, reject: false });
+    expect(result.exitCode).toBe(0);
+    const records = readFidelityJsonl(join(out, "fidelity.jsonl"));
+    const runs = records.filter((r) => r.record === "run");
+    expect(runs.map((r) => [r.runner, r.prompt_tokens, r.repeat])).toEqual([["burn-cpu", 8, 0], ["burn-cpu", 8, 1], ["burn-cpu", 16, 0], ["burn-cpu", 16, 1]]);
+    for (const r of runs) expect(r.decode_tps).toBeGreaterThan(0);
+    const errors = records.filter((r) => r.record === "error");
+    expect(errors.map((e) => [e.runner, e.prompt_tokens])).toEqual([["burn-no-such-backend", 8], ["burn-no-such-backend", 16]]);
+    expect(records.find((r) => r.record === "meta" && r.runner === "burn-cpu")).toMatchObject({ framework_version: expect.stringMatching(/^burn /) });
+    // The table is printed last: two measured rows, two error rows.
+    expect(result.stdout).toMatch(/\| burn --self-bench \| burn-cpu \| 8 \| 8 \| [0-9.]+ \| [0-9.]+–[0-9.]+ \| 2 \|/);
+    expect(result.stdout).toMatch(/\| burn --self-bench \| burn-no-such-backend \| 16 \| \| error: exit \d+/);
   });
 });
