@@ -157,9 +157,12 @@ def part_transformers(args: argparse.Namespace) -> None:
         # The torch-compile runner's GenerationConfig, without its streamer: generate() on its own.
         config = GenerationConfig(max_new_tokens=k, do_sample=False, eos_token_id=None, pad_token_id=0, cache_implementation="static")
         inputs = torch.tensor([ids], device=device)
+        # An explicit all-ones mask: with pad_token_id=0, generate() would infer one that hides every
+        # prompt token with id 0 (ids 0..P−1 start with one). Real prompts get this mask by default.
+        mask = torch.ones_like(inputs)
         sync()
         t0 = time.perf_counter()
-        out = model.generate(inputs, generation_config=config)
+        out = model.generate(inputs, attention_mask=mask, generation_config=config)
         sync()
         secs = time.perf_counter() - t0
         new = out[0, len(ids):].tolist()
@@ -258,7 +261,8 @@ def check_f32_on_cpu(args: argparse.Namespace, prompt: list[int], k: int) -> Non
     reference = Qwen3ForCausalLM.from_pretrained(args.model, dtype=torch.float32, attn_implementation="sdpa").eval()
     with torch.inference_mode():
         config = GenerationConfig(max_new_tokens=k, do_sample=False, eos_token_id=None, pad_token_id=0)
-        ref = reference.generate(torch.tensor([prompt]), generation_config=config)[0, len(prompt):].tolist()
+        inputs = torch.tensor([prompt])
+        ref = reference.generate(inputs, attention_mask=torch.ones_like(inputs), generation_config=config)[0, len(prompt):].tolist()
     del reference
     ours, _ = HandQwen3(args.model, torch.float32, cpu, len(prompt) + k).generate(prompt, k)
     divergence = first_divergence(ours, ref)
