@@ -388,9 +388,12 @@ class Parent:
             return
         restore_cubecl_cache()
         for backend in a.burn_backends.split(","):
-            described = False
+            described, timed_out = False, False
             for p in load_prompts(a):
                 length = len(p["ids"])
+                if timed_out:  # a cold CubeCL cache autotunes for minutes: leave the time to the next backend
+                    self.add(error_record("burn", "not run: a shorter prompt timed out on this backend", length, backend))
+                    continue
                 spec = f"{length},{a.new_tokens},{a.warmup + a.repeats}"
                 code, lines = self.run([binary, "--model", a.model, "--dtype", a.dtype, "--backend", backend, "--self-bench", spec], f"burn-{backend}")
                 ready, runs = parse_burn_lines(lines)
@@ -403,6 +406,7 @@ class Parent:
                 if code != 0 or len(runs) != a.warmup + a.repeats:
                     fatal = next((l for l in lines if '"fatal"' in l), "")
                     self.add(error_record("burn", f"{failure(code, lines)}, {max(0, len(runs) - a.warmup)} of {a.repeats} runs: {fatal or self.log_tail(f'burn-{backend}')}", length, backend))
+                timed_out = code is None
 
 
 def failure(code: int | None, lines: list[str]) -> str:
