@@ -9,6 +9,7 @@ use crate::generate::Generator;
 use serde_json::json;
 use std::time::Instant;
 
+#[derive(Debug)]
 pub struct SelfBench {
     pub prompt_tokens: usize,
     pub new_tokens: usize,
