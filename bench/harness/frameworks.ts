@@ -40,7 +40,7 @@ const mlxLm = pythonRunner({
 function torchRunner(variant: "eager" | "compile"): Framework {
   return pythonRunner({
     name: variant === "eager" ? "torch" : "torch-compile",
-    readyFramework: "torch",
+    readyFramework: variant === "eager" ? "torch" : "torch-compile",
     folder: "torch",
     description:
       variant === "eager"

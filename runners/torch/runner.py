@@ -162,7 +162,11 @@ class TorchCompileRunner(TorchRunner):
             pad_token_id=0,
             cache_implementation="static",
         )
-        self.model.generate(torch.tensor([prompt_ids], device=self.device), generation_config=config, streamer=streamer)
+        input_ids = torch.tensor([prompt_ids], device=self.device)
+        # Every prompt position is real: without a mask, generate() would infer one from
+        # pad_token_id and hide any prompt token whose id is 0.
+        attention_mask = torch.ones_like(input_ids)
+        self.model.generate(input_ids, attention_mask=attention_mask, generation_config=config, streamer=streamer)
         return streamer.token_ids, streamer.times
 
 

@@ -7,6 +7,7 @@ export function frameworkMemoryMetric(readyFramework: string, backend: string): 
   if (backend === "cpu") return null;
   switch (readyFramework) {
     case "torch":
+    case "torch-compile":
       return backend === "mps" ? "driver-allocated (torch.mps.driver_allocated_memory)" : "allocated (torch.cuda.max_memory_allocated)";
     case "mlx-lm":
       return "allocator peak (mx.get_peak_memory)";
