@@ -9,7 +9,8 @@ import { labelFileStem } from "./framework-label.ts";
 /** A profiler: which runners it applies to (their `ready.framework`), the environment it sets, and the Cargo feature a Burn build needs for it. */
 interface ProfilerSpec {
   description: string;
-  readyFramework: string;
+  /** The runners it applies to, by their `ready.framework`. */
+  readyFrameworks: string[];
   /** Environment for one runner; `file(suffix)` is a path in the run's profiles folder. */
   env(file: (suffix: string) => string): Record<string, string>;
   burnFeature?: string;
@@ -18,28 +19,28 @@ interface ProfilerSpec {
 export const PROFILERS: Record<string, ProfilerSpec> = {
   torch: {
     description: "torch.profiler from the second request on: GPU kernels, GPU and wall time per token, operator table (QWEN3_TORCH_PROFILE)",
-    readyFramework: "torch",
+    readyFrameworks: ["torch", "torch-compile"],
     env: (file) => ({ QWEN3_TORCH_PROFILE: file("torch-profile.txt") }),
   },
   "burn-steps": {
     description: "Burn: host time issuing each decode step and waiting for its token, per request, on stderr (QWEN3_BURN_STEP_TIMES)",
-    readyFramework: "burn",
+    readyFrameworks: ["burn"],
     env: () => ({ QWEN3_BURN_STEP_TIMES: "1" }),
   },
   "burn-host": {
     description: "Burn: host stacks sampled from the second request on, collapsed (QWEN3_BURN_PPROF; builds the runner with `pprof`; read with scripts/host-profile-summary.py)",
-    readyFramework: "burn",
+    readyFrameworks: ["burn"],
     env: (file) => ({ QWEN3_BURN_PPROF: file("host-stacks.txt"), QWEN3_BURN_STEP_TIMES: "1" }),
     burnFeature: "pprof",
   },
   "burn-kernels": {
     description: "Burn GPU backends: every kernel launch with its duration, through CubeCL's profiling logger (syncs after each kernel: timings of a profiled run are not speeds)",
-    readyFramework: "burn",
+    readyFrameworks: ["burn"],
     env: (file) => ({ CUBECL_DEBUG_LOG: file("cubecl-kernels.log"), CUBECL_DEBUG_OPTION: "profile" }),
   },
   "burn-ops": {
     description: "Burn: tensor operations and fused blocks per decode step, on stderr (QWEN3_BURN_OP_COUNT; builds the runner with `op-count`)",
-    readyFramework: "burn",
+    readyFrameworks: ["burn"],
     env: () => ({ QWEN3_BURN_OP_COUNT: "1" }),
     burnFeature: "op-count",
   },
@@ -68,7 +69,7 @@ export const profilesDir = (runDir: string): string => join(runDir, "profiles");
  * `ready.framework`), and the file its stderr is copied to; null when none applies.
  */
 export function profilerLaunch(profilers: string[], readyFramework: string, label: string, runDir: string): { env: Record<string, string>; stderrFile: string } | null {
-  const applying = profilers.filter((n) => PROFILERS[n].readyFramework === readyFramework);
+  const applying = profilers.filter((n) => PROFILERS[n].readyFrameworks.includes(readyFramework));
   if (!applying.length) return null;
   const file = (suffix: string) => join(profilesDir(runDir), `${labelFileStem(label)}.${suffix}`);
   return { env: Object.assign({}, ...applying.map((n) => PROFILERS[n].env(file))), stderrFile: file("stderr.log") };

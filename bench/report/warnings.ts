@@ -115,7 +115,7 @@ export function collectWarnings(model: ResultsModel): ReportWarning[] {
   for (const { label, results } of model.files) {
     const budgetNote = budgetTrimNote(results);
     if (budgetNote) add("note", label, budgetNote);
-    const profiled = parseProfilers(results.provenance?.env.BENCH_PROFILER).filter((n) => PROFILERS[n].readyFramework === results.ready.framework);
+    const profiled = parseProfilers(results.provenance?.env.BENCH_PROFILER).filter((n) => PROFILERS[n].readyFrameworks.includes(results.ready.framework));
     if (profiled.length) add("warning", label, `profiled (BENCH_PROFILER: ${profiled.join(", ")}): its timings include the profiler's own cost; the profiles are in profiles/ beside the results.`);
   }
   const configs = new Set(model.files.map((f) => f.results.model.config_sha256));
