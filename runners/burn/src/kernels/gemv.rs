@@ -103,7 +103,7 @@ pub fn gemv_rows<R: CubeRuntime>(x: CubeTensor<R>, w_rows: CubeTensor<R>) -> Cub
     out_shape[rank - 1] = out_features;
     let out = empty_device_contiguous_dtype(x.client.clone(), x.device.clone(), Shape::from(out_shape), dtype);
 
-    let plane = plane_width(&x.client).expect("gemv_rows: checked by kernels::check_device at start-up");
+    let plane = plane_width(&x.client).unwrap_or_else(|e| panic!("gemv_rows: this device cannot run the kernel: {e}"));
     let width = vector_width(in_features, dtype);
     let rows_per_cube = if out_features <= NARROW_ROWS { ROWS_PER_CUBE_NARROW } else { ROWS_PER_CUBE_WIDE };
     let cube_dim = CubeDim::new_2d(plane, rows_per_cube);
