@@ -31,12 +31,14 @@ pub fn open(args: &Args) -> (Device, BackendInfo) {
         #[cfg(feature = "wgpu")]
         "wgpu" => {
             let kind = args.device.map_or(DeviceKind::DefaultDevice, DeviceKind::DiscreteGpu);
-            (Device::vulkan(kind), gpu_info("wgpu-vulkan", format!("wgpu {kind:?}")))
+            let selector = format!("wgpu {kind:?}");
+            (Device::vulkan(kind), gpu_info("wgpu-vulkan", selector))
         }
         #[cfg(feature = "metal")]
         "metal" => {
             let kind = args.device.map_or(DeviceKind::DefaultDevice, DeviceKind::DiscreteGpu);
-            (Device::metal(kind), gpu_info("wgpu-metal", format!("wgpu {kind:?}")))
+            let selector = format!("wgpu {kind:?}");
+            (Device::metal(kind), gpu_info("wgpu-metal", selector))
         }
         #[cfg(feature = "cuda")]
         "cuda" => {
