@@ -56,8 +56,14 @@ export interface PromptSummary {
   stepLatencyMs: { p50: number; p90: number; p99: number; steps: number };
   /** Peak resident set size over the timed runs, MiB. */
   peakRssMb: number;
-  /** Peak device memory over the timed runs, MiB; null when the framework reports none. */
+  /** Peak device memory over the timed runs as the framework itself reports it, MiB; null when it reports none. */
   peakDeviceMb: number | null;
+  /** What peakDeviceMb counts (e.g. "allocated (torch.cuda.max_memory_allocated)"); null where unknown. */
+  deviceMemoryMetric: string | null;
+  /** Peak memory of the runner's processes over the timed runs, measured by the harness the same way for every runner, MiB; null where not measured. */
+  processMemoryMb: number | null;
+  /** How processMemoryMb was measured: nvml-process, nvml-device, phys-footprint or rss. */
+  processMemorySource: string | null;
   /** Share of the memory-bandwidth ceiling: median decode tok/s × weight bytes / bandwidth (0..1); null when the bandwidth is unknown. */
   bandwidthShare: number | null;
   bandwidth: Bandwidth | null;
@@ -116,6 +122,7 @@ function summarise(loaded: LoadedResults, promptId: string, runs: RunRecord[], h
   // gpu_energy_joules is absent in results written before power sampling, null where not measured.
   const energies = runs.map((r) => r.gpu_energy_joules ?? null);
   const deviceMemory = runs.map((r) => r.peak_device_mb).filter((m): m is number => m !== null);
+  const processMemory = runs.map((r) => r.process_memory_mb ?? null).filter((m): m is number => m !== null);
   return {
     label: loaded.label,
     framework: results.framework,
@@ -135,6 +142,9 @@ function summarise(loaded: LoadedResults, promptId: string, runs: RunRecord[], h
     stepLatencyMs: { p50: stepQuantile(0.5), p90: stepQuantile(0.9), p99: stepQuantile(0.99), steps: steps.length },
     peakRssMb: Math.max(...runs.map((r) => r.peak_rss_mb)),
     peakDeviceMb: deviceMemory.length ? Math.max(...deviceMemory) : null,
+    deviceMemoryMetric: results.device_memory_metric ?? null,
+    processMemoryMb: processMemory.length ? Math.max(...processMemory) : null,
+    processMemorySource: runs.find((r) => r.process_memory_source)?.process_memory_source ?? null,
     bandwidthShare: bandwidth ? (decodeTps.estimate * results.model.weight_bytes) / bandwidth.bytesPerS : null,
     bandwidth,
     harnessOverheadMs: mean(runs.map((r) => r.harness_overhead_ms)),

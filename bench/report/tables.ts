@@ -65,16 +65,17 @@ export function promptTable(model: ResultsModel, promptId: string): Table {
     formatNumber(s.ttftMs),
     formatNumber(s.prefillTps),
     `${formatNumber(s.stepLatencyMs.p50)} / ${formatNumber(s.stepLatencyMs.p90)} / ${formatNumber(s.stepLatencyMs.p99)}`,
+    s.processMemoryMb === null ? "not measured" : `${formatNumber(s.processMemoryMb)} (${s.processMemorySource})`,
     formatNumber(s.peakRssMb),
-    s.peakDeviceMb === null ? "n/a" : formatNumber(s.peakDeviceMb),
+    s.peakDeviceMb === null ? "n/a" : `${formatNumber(s.peakDeviceMb)}${s.deviceMemoryMetric ? ` (${s.deviceMemoryMetric.split(" (")[0]})` : ""}`,
     s.bandwidthShare === null ? "unknown" : formatPercent(s.bandwidthShare),
     formatNumber(s.harnessOverheadMs),
     s.joulesPerToken === null ? "not measured" : formatNumber(s.joulesPerToken),
     String(s.runs.length),
   ]);
   return {
-    headers: ["Framework", "Decode tok/s (median)", "95 % CI", "TTFT ms", "Prefill tok/s", "Step latency p50 / p90 / p99 ms", "Peak RSS MiB", "Peak device MiB", "Share of bandwidth ceiling", "Harness overhead ms", "Energy J/token", "Runs"],
-    numeric: [false, true, true, true, true, true, true, true, true, true, true, true],
+    headers: ["Framework", "Decode tok/s (median)", "95 % CI", "TTFT ms", "Prefill tok/s", "Step latency p50 / p90 / p99 ms", "Peak memory MiB (harness)", "Peak RSS MiB", "Framework's own device MiB", "Share of bandwidth ceiling", "Harness overhead ms", "Energy J/token", "Runs"],
+    numeric: [false, true, true, true, true, true, true, true, true, true, true, true, true],
     rows,
   };
 }

@@ -155,7 +155,7 @@ describe("written report", () => {
     expect(md).toContain("- **Profile:** quick: 32 new tokens, 1 warm-up + 3 timed runs per prompt, 0 s cool-down");
     for (const id of ["short", "medium", "long"]) expect(md).toContain(`### Prompt \`${id}\``);
     expect(md).toContain("### Prompt `short` (28 prompt tokens, 32 new tokens)");
-    expect(md).toContain("| torch | 63.0 | 62.0–64.0 | 14.5 | 1933 | 15.9 / 16.1 / 16.1 | 1893 | 1263 | 2.2 % | 0.30 | not measured | 3 |");
+    expect(md).toContain("| torch | 63.0 | 62.0–64.0 | 14.5 | 1933 | 15.9 / 16.1 / 16.1 | not measured | 1893 | 1263 | 2.2 % | 0.30 | not measured | 3 |");
     expect(md).toContain("## Relative to torch");
     // 24.8 / 63.0 = 0.3937; 3 runs against 3: the exact rank test's floor 2 / C(6, 3) = 0.1.
     expect(md).toMatch(/\| short \| mlx-lm \| 0\.394× \| [0-9.]+×–[0-9.]+× \| 0\.10 \(floor 0\.10 at 3 vs 3 runs\) \|/);
