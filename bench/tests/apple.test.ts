@@ -181,7 +181,10 @@ describe("CI workflows", () => {
   const linux = read(".github", "workflows", "linux.yml");
 
   test("macos.yml: Apple Silicon runner, toolchains, setup, tests, quick bench on the tiny model, results artefact", () => {
-    expect(macos).toMatch(/runs-on: macos-(1[4-9]|2\d)\b/);
+    // The hosted job's Mac (Apple Silicon, macOS 14+), and a self-hosted Apple Silicon job for Metal.
+    expect(macos).toMatch(/"runs-on": "macos-(1[4-9]|2\d)"/);
+    expect(macos).toMatch(/"runs-on": \["self-hosted", "macOS", "ARM64"\]/);
+    expect(macos).toContain("mlx-swift[device=cpu]");
     for (const step of [
       "actions/checkout@",
       "actions/setup-node@",
