@@ -1,5 +1,5 @@
 // BENCH_PROFILER: the runners' own profiling switches, set by the harness for the runners of a run
-// (what scripts/gpu-probe.py's variant lines did by hand). Each profiler applies to the runners of
+// (what the removed scripts/gpu-probe.py's variant lines did by hand). Each profiler applies to the runners of
 // one kind; its files go to <run folder>/profiles/, with every profiled runner's stderr beside them
 // (step times and operation counts are printed there). A profiled run's timings include the
 // profiler's cost: the report says so.
