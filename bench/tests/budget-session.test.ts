@@ -6,33 +6,23 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect, test } from "vitest";
 import type { BenchPlan } from "../harness/plan.ts";
-import { TEST_MODELS } from "../harness/prepare.ts";
-import { checkModelDir } from "../harness/model/validate.ts";
 import { ResultsFile } from "../harness/schema/results.ts";
 import { FrameworkSession } from "../harness/session.ts";
+import { tinyPlan } from "./tiny-plan.ts";
 
 const FAKE = join(import.meta.dirname, "fake-runner.mjs");
 
 function budgetPlan(runDir: string, budgetSecs: number): BenchPlan {
-  return {
-    runDir,
-    model: checkModelDir(TEST_MODELS.tiny).info("f32"),
-    dtype: "f32",
-    profileName: "quick",
+  return tinyPlan(runDir, {
     profile: { max_new_tokens: 32, warmup_iterations: 1, timed_iterations: 3, cooldown_secs: 0, budget: { secs: budgetSecs, min_new_tokens: 8, min_timed_iterations: 2 } },
-    agreement: { f32_exact: true, min_top1_agreement: 0.9, min_first_divergence: 8, top_k: 5 },
     requestTimeoutMs: 5_000,
     startupTimeoutMs: 5_000,
-    reference: "torch",
-    gpuPower: false,
-    interleave: false,
     frameworks: [{ name: "fake", available: true, reason: "fake" }],
     prompts: [
       { id: "short", text: "x", promptTokenIds: [1, 2, 3] },
       { id: "long", text: "y", promptTokenIds: Array.from({ length: 50 }, (_, i) => i + 1) },
     ],
-    host: { hostname: "h", os: "o", cpu: "c", cpu_cores: 1, memory_gb: 1 },
-  };
+  });
 }
 
 async function runCases(plan: BenchPlan) {

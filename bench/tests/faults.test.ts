@@ -9,29 +9,19 @@ import type { BenchPlan } from "../harness/plan.ts";
 import { RunnerError, RunnerProcess, type LaunchSpec } from "../harness/runner-process.ts";
 import { ResultsFile } from "../harness/schema/results.ts";
 import { FrameworkSession } from "../harness/session.ts";
-import { checkModelDir } from "../harness/model/validate.ts";
-import { TEST_MODELS } from "../harness/prepare.ts";
+import { tinyPlan } from "./tiny-plan.ts";
 
 const FAKE = join(import.meta.dirname, "fake-runner.mjs");
 const fake = (mode: string): LaunchSpec => ({ framework: "fake", command: process.execPath, args: [FAKE, `--mode=${mode}`] });
 
 function fakePlan(runDir: string): BenchPlan {
-  return {
-    runDir,
-    model: checkModelDir(TEST_MODELS.tiny).info("f32"),
-    dtype: "f32",
-    profileName: "quick",
+  return tinyPlan(runDir, {
     profile: { max_new_tokens: 4, warmup_iterations: 0, timed_iterations: 3, cooldown_secs: 0 },
-    agreement: { f32_exact: true, min_top1_agreement: 0.9, min_first_divergence: 8, top_k: 5 },
     requestTimeoutMs: 2_000,
     startupTimeoutMs: 5_000,
-    reference: "torch",
-    gpuPower: false,
-    interleave: false,
     frameworks: [{ name: "fake", available: true, reason: "fake" }],
     prompts: [{ id: "p", text: "x", promptTokenIds: [1, 2, 3] }],
-    host: { hostname: "h", os: "o", cpu: "c", cpu_cores: 1, memory_gb: 1 },
-  };
+  });
 }
 
 describe("runner process faults", () => {

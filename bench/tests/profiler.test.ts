@@ -2,12 +2,10 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
-import { checkModelDir } from "../harness/model/validate.ts";
-import type { BenchPlan } from "../harness/plan.ts";
-import { TEST_MODELS } from "../harness/prepare.ts";
 import { parseProfilers, profilerBurnFeatures, profilerLaunch } from "../harness/profiler.ts";
 import { FrameworkSession } from "../harness/session.ts";
 import { burnBinary } from "../harness/setup/burn-build.ts";
+import { tinyPlan } from "./tiny-plan.ts";
 
 describe("BENCH_PROFILER", () => {
   test("names profilers; an unknown one is one error listing the known", () => {
@@ -36,23 +34,13 @@ const burnRequired = (process.env.BENCH_REQUIRE ?? "").split(",").includes("burn
 describe.skipIf(!existsSync(burnBinary()) && !burnRequired)("BENCH_PROFILER on a real runner", () => {
   test("burn-steps: burn-cpu's step times go to profiles/burn-cpu.stderr.log", async () => {
     const runDir = mkdtempSync(join(tmpdir(), "qwen3-bench-profiler-"));
-    const plan: BenchPlan = {
-      runDir,
-      model: checkModelDir(TEST_MODELS.tiny).info("f32"),
-      dtype: "f32",
-      profileName: "quick",
+    const plan = tinyPlan(runDir, {
       profile: { max_new_tokens: 8, warmup_iterations: 0, timed_iterations: 2, cooldown_secs: 0 },
-      agreement: { f32_exact: true, min_top1_agreement: 0.9, min_first_divergence: 8, top_k: 5 },
-      requestTimeoutMs: 60_000,
-      startupTimeoutMs: 120_000,
-      reference: "torch",
-      gpuPower: false,
-      interleave: false,
       profilers: ["burn-steps"],
       frameworks: [{ name: "burn-cpu", available: true, reason: "built" }],
       prompts: [{ id: "p", text: "x", promptTokenIds: [1, 2, 3] }],
-      host: { hostname: "h", os: "o", cpu: "c", cpu_cores: 1, memory_gb: 1 },
-    };
+    });
+
     const session = new FrameworkSession(plan, "burn-cpu");
     try {
       await session.measure(plan.prompts[0], 0);

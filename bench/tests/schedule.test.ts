@@ -6,7 +6,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, test, vi } from "vitest";
 import { FRAMEWORKS } from "../harness/frameworks.ts";
-import { checkModelDir } from "../harness/model/validate.ts";
 import { FIXTURES_DIR } from "../harness/paths.ts";
 import type { BenchPlan } from "../harness/plan.ts";
 import { TEST_MODELS } from "../harness/prepare.ts";
@@ -15,27 +14,22 @@ import type { LaunchSpec } from "../harness/runner-process.ts";
 import { CaseScheduler, runRotation } from "../harness/schedule.ts";
 import { ResultsFile } from "../harness/schema/results.ts";
 import { FrameworkSession } from "../harness/session.ts";
+import { tinyPlan } from "./tiny-plan.ts";
 
 const FAKE = join(import.meta.dirname, "fake-runner.mjs");
 const fake = (mode: string): LaunchSpec => ({ framework: "fake", command: process.execPath, args: [FAKE, `--mode=${mode}`] });
 
 function testPlan(runDir: string, counts: { warmup: number; timed: number; tokens: number }, modelDir = TEST_MODELS.tiny): BenchPlan {
-  return {
+  return tinyPlan(
     runDir,
-    model: checkModelDir(modelDir).info("f32"),
-    dtype: "f32",
-    profileName: "quick",
-    profile: { max_new_tokens: counts.tokens, warmup_iterations: counts.warmup, timed_iterations: counts.timed, cooldown_secs: 0 },
-    agreement: { f32_exact: true, min_top1_agreement: 0.9, min_first_divergence: 8, top_k: 5 },
-    requestTimeoutMs: 30_000,
-    startupTimeoutMs: 60_000,
-    reference: "torch",
-    gpuPower: false,
-    frameworks: [],
-    interleave: true,
-    prompts: [],
-    host: { hostname: "h", os: "o", cpu: "c", cpu_cores: 1, memory_gb: 1 },
-  };
+    {
+      profile: { max_new_tokens: counts.tokens, warmup_iterations: counts.warmup, timed_iterations: counts.timed, cooldown_secs: 0 },
+      requestTimeoutMs: 30_000,
+      startupTimeoutMs: 60_000,
+      interleave: true,
+    },
+    modelDir,
+  );
 }
 
 const readResults = (runDir: string, label: string) => ResultsFile.parse(JSON.parse(readFileSync(join(runDir, resultsFileName(label)), "utf8")));

@@ -7,10 +7,8 @@ import { join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { hasSharedBase, labelFileStem, parseFrameworkLabel } from "../harness/framework-label.ts";
 import { FRAMEWORKS } from "../harness/frameworks.ts";
-import { checkModelDir } from "../harness/model/validate.ts";
 import { FIXTURES_DIR } from "../harness/paths.ts";
-import { decideInterleave, type BenchPlan } from "../harness/plan.ts";
-import { TEST_MODELS } from "../harness/prepare.ts";
+import { decideInterleave } from "../harness/plan.ts";
 import { resultsFileName } from "../harness/results-writer.ts";
 import { runRotation } from "../harness/schedule.ts";
 import type { RunRecord } from "../harness/schema/results.ts";
@@ -20,6 +18,7 @@ import { buildBinaryEnv, launchVariant, resolveVariant, resolveVariants } from "
 import { ALL_PROMPTS, compareRunPairs, pairedComparisons, pairVerdict, pooledComparison, speedFromTimeRatio } from "../report/pairing.ts";
 import { loadResults, type ResultsModel } from "../report/summary.ts";
 import { abRows } from "../cli/ab.ts";
+import { tinyPlan } from "./tiny-plan.ts";
 
 describe("framework labels", () => {
   test("parse flags and a build; the file stem has no glob characters", () => {
@@ -176,22 +175,13 @@ describe.runIf(burnAvailable)("a real A/B run (burn-cpu, tiny f32 model)", () =>
     const runDir = mkdtempSync(join(tmpdir(), "qwen3-bench-ab-"));
     const fixture = JSON.parse(readFileSync(join(FIXTURES_DIR, "prompt_token_ids.json"), "utf8"));
     const prompt = { id: "short", text: "", promptTokenIds: fixture.prompts.short.prompt_token_ids as number[] };
-    const plan: BenchPlan = {
-      runDir,
-      model: checkModelDir(TEST_MODELS.tiny).info("f32"),
-      dtype: "f32",
-      profileName: "quick",
+    const plan = tinyPlan(runDir, {
       profile: { max_new_tokens: 16, warmup_iterations: 1, timed_iterations: 3, cooldown_secs: 0 },
-      agreement: { f32_exact: true, min_top1_agreement: 0.9, min_first_divergence: 8, top_k: 5 },
-      requestTimeoutMs: 60_000,
-      startupTimeoutMs: 120_000,
       reference: "burn-cpu",
-      gpuPower: false,
-      frameworks: [],
       interleave: true,
       prompts: [prompt],
-      host: { hostname: "h", os: "o", cpu: "c", cpu_cores: 1, memory_gb: 1 },
-    };
+    });
+
     const labels = ["burn-cpu", "burn-cpu[attention=burn]"];
     const sessions = labels.map((label) => new FrameworkSession(plan, label));
     const outcomes = await runRotation(sessions, prompt);
