@@ -28,6 +28,10 @@ export interface BenchPlan {
   reference: string;
   /** Sample GPU power (energy per token) during GPU runners' requests. */
   gpuPower: boolean;
+  /** Measure each runner's memory from outside it (memory/sampler.ts); absent: on. */
+  memorySampling?: boolean;
+  /** Timed runs per runner process (a fresh, re-warmed process after that many); absent or null: one process for all. */
+  runsPerProcess?: number | null;
   /** Framework labels in run order (`burn-cpu`, `burn-cpu[attention=explicit]`, `burn-cpu@head`), each with its availability. */
   frameworks: (Availability & { name: string })[];
   /** Rotate frameworks request by request within each prompt (bench/harness/schedule.ts) rather than one framework's cases at a time. */
@@ -78,6 +82,8 @@ export async function makePlan(settings: Settings, model: CheckedModel, runDir: 
     startupTimeoutMs: prompts.config.startup_timeout_secs * 1000,
     reference: settings.reference,
     gpuPower: settings.gpuPower,
+    memorySampling: settings.memorySampling ?? true,
+    runsPerProcess: settings.runsPerProcess ?? null,
     profilers: settings.profilers ?? [],
     frameworks,
     interleave: decideInterleave(settings, hasAccelerator(facts), frameworks.map((f) => f.name)),

@@ -3,6 +3,7 @@
 // framework's case of a prompt at once, one request of each in turn (A, B, C, A, B, C, ...), so a
 // shift of the host's speed during the prompt falls on every framework alike and A/B pairs of one
 // framework see the same drift. Every request still goes through FrameworkSession.measure.
+import { setTimeout as sleep } from "node:timers/promises";
 import type { CaseShape } from "./budget.ts";
 import type { RunRecord } from "./schema/results.ts";
 import type { FrameworkSession } from "./session.ts";
@@ -60,11 +61,11 @@ async function startCase(session: FrameworkSession, prompt: TokenizedPrompt): Pr
 }
 
 /** Sends the next request of a case and files its run or its failure. */
-async function step(c: ActiveCase, prompt: TokenizedPrompt): Promise<void> {
+async function step(c: ActiveCase, prompt: TokenizedPrompt, cooldown: boolean): Promise<void> {
   const shape = c.outcome.shape!;
   const iteration = c.next++;
   try {
-    const run = await c.session.measure(prompt, iteration, shape);
+    const run = await c.session.measure(prompt, iteration, shape, { cooldown });
     (iteration < shape.warmupIterations ? c.outcome.warmupRuns : c.outcome.runs).push(run);
   } catch (e) {
     c.outcome.errors.push(e as Error);
@@ -81,8 +82,14 @@ async function step(c: ActiveCase, prompt: TokenizedPrompt): Promise<void> {
 export async function runRotation(sessions: FrameworkSession[], prompt: TokenizedPrompt): Promise<CaseOutcome[]> {
   const cases: ActiveCase[] = [];
   for (const session of sessions) cases.push(await startCase(session, prompt));
+  // Rotating, the profile's cool-down comes once per round, before a round that holds a timed
+  // request after a case's first (each request's own cool-down would idle the GPU once per label).
+  const rotating = cases.length > 1;
+  const cooldownSecs = sessions[0]?.cooldownSecs ?? 0;
   while (cases.some((c) => !c.stopped)) {
-    for (const c of cases) if (!c.stopped) await step(c, prompt);
+    const timedAgain = cases.some((c) => !c.stopped && c.outcome.shape && c.next > c.outcome.shape.warmupIterations);
+    if (rotating && cooldownSecs > 0 && timedAgain) await sleep(cooldownSecs * 1000);
+    for (const c of cases) if (!c.stopped) await step(c, prompt, !rotating);
   }
   return cases.map((c) => c.outcome);
 }

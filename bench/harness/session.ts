@@ -47,6 +47,10 @@ export class FrameworkSession {
   private diedIn: { prompt_id: string; iteration: number | null } | null = null;
   /** Set by a restart: the next timed request waits for a repeated warm-up (a fresh process's first requests are slow). */
   private rewarmPending = false;
+  /** Index of the current runner process among this framework's (0 = the first), -1 before any. */
+  private processIndex = -1;
+  /** Timed runs the current runner process has served (plan.runsPerProcess ends it after that many). */
+  private timedInProcess = 0;
   private lastStartFailed = false;
   /** The runner's time budget (the profile's), or null when every case runs the profile's counts. */
   private readonly budget: RunnerBudget | null;
@@ -83,6 +87,8 @@ export class FrameworkSession {
     try {
       this.runner = await RunnerProcess.start(spec, this.plan.startupTimeoutMs, keepStderr);
       this.lastStartFailed = false;
+      this.processIndex++;
+      this.timedInProcess = 0;
     } catch (e) {
       this.lastStartFailed = true;
       const error = { prompt_id: null, iteration: null, kind: e instanceof RunnerError ? e.kind : "startup", message: (e as Error).message };
@@ -95,7 +101,7 @@ export class FrameworkSession {
     if (!this.power && this.plan.gpuPower && this.runner.ready.backend !== "cpu") this.power = await GpuPowerSampler.start(visibleGpuIndex());
     this.memory?.stop();
     const onGpu = this.runner.ready.backend !== "cpu";
-    this.memory = this.runner.pid === undefined ? null : await ProcessMemorySampler.start(this.runner.pid, { gpu: onGpu, nvidiaGpuIndex: (await platformFacts()).nvidiaGpu ? visibleGpuIndex() : null });
+    this.memory = this.runner.pid === undefined || this.plan.memorySampling === false ? null : await ProcessMemorySampler.start(this.runner.pid, { gpu: onGpu, nvidiaGpuIndex: (await platformFacts()).nvidiaGpu ? visibleGpuIndex() : null });
     progress(`[${this.name}] ready: ${this.runner.ready.backend} / ${this.runner.ready.device}, ${this.runner.ready.dtype}, loaded in ${(this.runner.ready.load_time_ms / 1000).toFixed(1)} s`);
     return this.runner;
   }
@@ -116,6 +122,23 @@ export class FrameworkSession {
     this.runner = null;
     this.diedIn = null;
     this.rewarmPending = true;
+  }
+
+  /**
+   * Ends a sound runner whose process has served plan.runsPerProcess timed runs: the next request
+   * starts a fresh one (repeating the warm-up), so each process's speed, which differs from one
+   * process of the same binary to the next, is one sample among several (README, "Gating").
+   */
+  private async retireRunner(): Promise<void> {
+    await this.runner?.shutdown();
+    this.runner = null;
+    this.rewarmPending = true;
+    progress(`[${this.name}] runner process ${this.processIndex} served its ${this.timedInProcess} timed run${this.timedInProcess === 1 ? "" : "s"} (BENCH_RUNS_PER_PROCESS): starting a fresh one`);
+  }
+
+  /** The profile's cool-down, seconds (the scheduler waits it once per round when it rotates frameworks). */
+  get cooldownSecs(): number {
+    return this.plan.profile.cooldown_secs;
   }
 
   private makeWriter(runner: RunnerProcess): ResultsWriter {
@@ -140,6 +163,8 @@ export class FrameworkSession {
       warmup_iterations: this.plan.profile.warmup_iterations,
       timed_iterations: this.plan.profile.timed_iterations,
       cooldown_secs: this.plan.profile.cooldown_secs,
+      cooldown_per_round: this.plan.interleave && this.plan.frameworks.length > 1,
+      runs_per_process: this.plan.runsPerProcess ?? null,
       budget: this.plan.profile.budget ?? null,
       host: this.plan.host,
       started_at: new Date().toISOString(),
@@ -199,12 +224,14 @@ export class FrameworkSession {
    * One generate request (used as the bench function): a warm-up while `iteration` is below the
    * shape's warm-up count, a timed run after. Both go to the results file as soon as they finish.
    */
-  async measure(prompt: TokenizedPrompt, iteration: number, shape: CaseShape = profileShape(this.plan.profile)): Promise<RunRecord> {
+  async measure(prompt: TokenizedPrompt, iteration: number, shape: CaseShape = profileShape(this.plan.profile), opts: { cooldown: boolean } = { cooldown: true }): Promise<RunRecord> {
     const { profile } = this.plan;
     const warmup = iteration < shape.warmupIterations;
     const index = warmup ? iteration : iteration - shape.warmupIterations;
     const newTokens = warmup ? shape.warmupNewTokens : shape.maxNewTokens;
-    if (!warmup && index > 0 && profile.cooldown_secs > 0) await sleep(profile.cooldown_secs * 1000);
+    if (opts.cooldown && !warmup && index > 0 && profile.cooldown_secs > 0) await sleep(profile.cooldown_secs * 1000);
+    const perProcess = this.plan.runsPerProcess;
+    if (!warmup && perProcess && this.runner && this.timedInProcess >= perProcess) await this.retireRunner();
     const runner = await this.ensureRunner();
     if (this.rewarmPending && !warmup) {
       // After a restart no timed request is a fresh process's first: repeat the case's warm-ups
@@ -226,6 +253,8 @@ export class FrameworkSession {
       const memory = await this.memory?.endWindow();
       record.process_memory_mb = memory?.peak_mb ?? null;
       record.process_memory_source = memory?.source ?? null;
+      record.process_index = this.processIndex;
+      if (!warmup) this.timedInProcess++;
       this.writer!.addRun(record, warmup);
       if (warmup) this.rewarmPending = false;
       const phase = warmup ? `warm-up ${index + 1}/${shape.warmupIterations}` : `iteration ${index + 1}/${shape.timedIterations}`;

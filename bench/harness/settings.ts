@@ -21,6 +21,8 @@ const Env = z.object({
   BENCH_WARMUP_ITERATIONS: z.coerce.number().int().nonnegative().optional(),
   BENCH_TIMED_ITERATIONS: z.coerce.number().int().positive().optional(),
   BENCH_GPU_POWER: z.enum(["on", "off"]).default("on"),
+  BENCH_MEMORY: z.enum(["on", "off"]).default("on"),
+  BENCH_RUNS_PER_PROCESS: z.coerce.number().int().positive().optional(),
   BENCH_INTERLEAVE: z.enum(["on", "off"]).optional(),
   BENCH_BUDGET_SECS: z.coerce.number().nonnegative().optional(),
   BENCH_LANES: z.string().optional(),
@@ -49,6 +51,14 @@ export interface Settings {
   profileOverrides: { max_new_tokens?: number; warmup_iterations?: number; timed_iterations?: number };
   /** Sample GPU board power with nvidia-smi during GPU runs (BENCH_GPU_POWER, default on). */
   gpuPower: boolean;
+  /** Measure each runner's memory from outside it during requests (BENCH_MEMORY, default on; memory/sampler.ts). */
+  memorySampling?: boolean;
+  /**
+   * Timed runs per runner process (BENCH_RUNS_PER_PROCESS), or null for all of a framework's runs in
+   * one process. 1: every timed run in a fresh process after its own warm-up, so the gate's block (the
+   * run) is a process and its interval counts process-to-process variation (README, "Gating").
+   */
+  runsPerProcess?: number | null;
   /**
    * Rotate frameworks request by request within each prompt (BENCH_INTERLEAVE=on) instead of running
    * each framework's cases in one block (off); undefined: the plan decides (plan.ts, decideInterleave).
@@ -94,6 +104,8 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
       }).filter(([, v]) => v !== undefined),
     ),
     gpuPower: e.BENCH_GPU_POWER === "on",
+    memorySampling: e.BENCH_MEMORY === "on",
+    runsPerProcess: e.BENCH_RUNS_PER_PROCESS ?? null,
     interleave: e.BENCH_INTERLEAVE === undefined ? undefined : e.BENCH_INTERLEAVE === "on",
     budgetSecs: e.BENCH_BUDGET_SECS,
     lanes: e.BENCH_LANES ?? null,

@@ -84,6 +84,41 @@ describe("interleaving", () => {
   });
 });
 
+describe("cool-down and runner processes", () => {
+  test("rotating, the cool-down comes once per round, not before each framework's request", async () => {
+    const runDir = mkdtempSync(join(tmpdir(), "qwen3-bench-schedule-"));
+    const base = testPlan(runDir, { warmup: 0, timed: 3, tokens: 3 });
+    const plan = { ...base, profile: { ...base.profile, cooldown_secs: 0.5 } };
+    const prompt = { id: "p", text: "x", promptTokenIds: [1, 2, 3] };
+    const a = new FrameworkSession(plan, "fake-a", async () => ({ ...fake("ok"), framework: "fake-a" }));
+    const b = new FrameworkSession(plan, "fake-b", async () => ({ ...fake("ok"), framework: "fake-b" }));
+    const [ra, rb] = (await runRotation([a, b], prompt)).map((o) => o.runs.map((r) => Date.parse(r.started_at)));
+    await Promise.all([a.close(), b.close()]);
+    for (let i = 1; i < 3; i++) {
+      // b's request follows a's in the same round at once; the next round waits the cool-down.
+      expect(rb[i] - ra[i], `round ${i}: a → b`).toBeLessThan(500);
+      expect(ra[i] - rb[i - 1], `round ${i - 1} → ${i}`).toBeGreaterThanOrEqual(490);
+    }
+  });
+
+  test("BENCH_RUNS_PER_PROCESS=1: each timed run in a fresh process, after its own warm-up, none of it a restart", async () => {
+    const runDir = mkdtempSync(join(tmpdir(), "qwen3-bench-rpp-"));
+    const plan = { ...testPlan(runDir, { warmup: 1, timed: 3, tokens: 4 }), runsPerProcess: 1 };
+    const prompt = { id: "p", text: "x", promptTokenIds: [1, 2, 3] };
+    const session = new FrameworkSession(plan, "fake", async () => fake("ok"));
+    const [outcome] = await runRotation([session], prompt);
+    await session.close();
+    expect(outcome.errors).toEqual([]);
+    const written = readResults(runDir, "fake");
+    expect(written.runs_per_process).toBe(1);
+    expect(written.runs.map((r) => r.process_index)).toEqual([0, 1, 2]);
+    // The fake's first request after a start takes 10 ms per token: every process's first was a warm-up.
+    expect(written.warmup_runs.map((r) => [r.process_index, r.ttft_secs * 1000])).toEqual([[0, 10], [1, 10], [2, 10]]);
+    for (const run of written.runs) expect(run.ttft_secs * 1000).toBeCloseTo(1, 6);
+    expect(written.restarts).toEqual([]);
+  });
+});
+
 describe("crash accounting", () => {
   test("a runner that dies mid-case is restarted, recorded, and warmed up again before timed requests resume", async () => {
     const runDir = mkdtempSync(join(tmpdir(), "qwen3-bench-restart-"));

@@ -62,6 +62,11 @@ export const RunRecord = z.object({
   started_at: z.string(),
   /** GPU board energy over the request (nvidia-smi power samples integrated), joules; null where not measured. */
   gpu_energy_joules: z.number().nonnegative().nullable().optional(),
+  /**
+   * Which runner process of this framework served the request (0 = the first; a restart after a
+   * crash or a planned one under runs_per_process starts the next); absent in older files.
+   */
+  process_index: z.int().nonnegative().optional(),
 });
 export type RunRecord = z.infer<typeof RunRecord>;
 
@@ -186,6 +191,10 @@ export const ResultsFile = z.object({
   warmup_iterations: z.int().nonnegative(),
   timed_iterations: z.int().positive(),
   cooldown_secs: z.number().nonnegative(),
+  /** Whether the cool-down came once per round of interleaved requests (true) or before each of this framework's timed requests; absent in older files (per request). */
+  cooldown_per_round: z.boolean().optional(),
+  /** Timed runs per runner process (BENCH_RUNS_PER_PROCESS); null or absent: every run in one process. */
+  runs_per_process: z.int().positive().nullable().optional(),
   /** The profile's time budget per runner; null (or absent, in older files) when the profile's counts ran untouched. */
   budget: Budget.nullable().optional(),
   host: z.object({ hostname: z.string(), os: z.string(), cpu: z.string(), cpu_cores: z.int(), memory_gb: z.number() }),
