@@ -14,7 +14,7 @@ const plan = inject("plan");
 const references = new Map<string, ReferenceTokens>();
 const available = plan.frameworks.filter((f) => f.available);
 const sessions = new Map(available.map((f) => [f.name, new FrameworkSession(plan, f.name)]));
-const scheduler = new CaseScheduler(sessions, plan.interleave);
+const scheduler = new CaseScheduler(sessions, plan.interleave, plan.parallelStart ?? false);
 
 // Each request has its own timeout (the runner is killed past it); a case may take all of them: its
 // warm-ups twice (repeated after a restart), its timed runs, a budget's calibration request and

@@ -28,6 +28,8 @@ export interface BenchPlan {
   reference: string;
   /** Sample GPU power (energy per token) during GPU runners' requests. */
   gpuPower: boolean;
+  /** Interleaved: start every runner of a prompt's rotation at once (BENCH_PARALLEL_START); absent: one by one. */
+  parallelStart?: boolean;
   /** Measure each runner's memory from outside it (memory/sampler.ts); absent: on. */
   memorySampling?: boolean;
   /** Timed runs per runner process (a fresh, re-warmed process after that many); absent or null: one process for all. */
@@ -83,6 +85,7 @@ export async function makePlan(settings: Settings, model: CheckedModel, runDir: 
     reference: settings.reference,
     gpuPower: settings.gpuPower,
     memorySampling: settings.memorySampling ?? true,
+    parallelStart: settings.parallelStart ?? false,
     runsPerProcess: settings.runsPerProcess ?? null,
     profilers: settings.profilers ?? [],
     frameworks,

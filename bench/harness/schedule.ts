@@ -43,9 +43,13 @@ interface ActiveCase {
   stopped: boolean;
 }
 
-async function startCase(session: FrameworkSession, prompt: TokenizedPrompt): Promise<ActiveCase> {
+async function startCase(session: FrameworkSession, prompt: TokenizedPrompt, startError?: Error): Promise<ActiveCase> {
   const outcome: CaseOutcome = { framework: session.name, promptId: prompt.id, shape: null, skipped: null, warmupRuns: [], runs: [], errors: [] };
   const active: ActiveCase = { session, outcome, next: 0, total: 0, stopped: true };
+  if (startError) {
+    outcome.errors.push(startError);
+    return active;
+  }
   try {
     const plan = await session.planCase(prompt);
     if ("skipped" in plan) {
@@ -79,9 +83,15 @@ async function step(c: ActiveCase, prompt: TokenizedPrompt, cooldown: boolean): 
  * sends every unfinished case's next request, in the sessions' order. With one session this is the
  * plain block of one case.
  */
-export async function runRotation(sessions: FrameworkSession[], prompt: TokenizedPrompt): Promise<CaseOutcome[]> {
+export async function runRotation(sessions: FrameworkSession[], prompt: TokenizedPrompt, opts: { parallelStart?: boolean } = {}): Promise<CaseOutcome[]> {
+  // BENCH_PARALLEL_START: the rotation's runners not yet running start all at once (their load
+  // times then overlap and say so in the results); one that fails to start fails its case only.
+  const startErrors = new Map<FrameworkSession, Error>();
+  if (opts.parallelStart && sessions.length > 1) {
+    await Promise.all(sessions.map((s) => s.ensureRunner().catch((e: unknown) => void startErrors.set(s, e as Error))));
+  }
   const cases: ActiveCase[] = [];
-  for (const session of sessions) cases.push(await startCase(session, prompt));
+  for (const session of sessions) cases.push(await startCase(session, prompt, startErrors.get(session)));
   // Rotating, the profile's cool-down comes once per round, before a round that holds a timed
   // request after a case's first (each request's own cool-down would idle the GPU once per label).
   const rotating = cases.length > 1;
@@ -102,11 +112,13 @@ export class CaseScheduler {
   private readonly sessions: Map<string, FrameworkSession>;
   private readonly interleave: boolean;
   private readonly measured = new Map<string, Promise<CaseOutcome[]>>();
+  private readonly parallelStart: boolean;
 
-  /** `sessions` in run order (the reference first). */
-  constructor(sessions: Map<string, FrameworkSession>, interleave: boolean) {
+  /** `sessions` in run order (the reference first); `parallelStart` (interleaved only): start their runners at once. */
+  constructor(sessions: Map<string, FrameworkSession>, interleave: boolean, parallelStart = false) {
     this.sessions = sessions;
     this.interleave = interleave;
+    this.parallelStart = parallelStart;
   }
 
   async outcome(framework: string, prompt: TokenizedPrompt): Promise<CaseOutcome> {
@@ -115,7 +127,7 @@ export class CaseScheduler {
     const key = this.interleave ? prompt.id : `${framework}\u0000${prompt.id}`;
     let outcomes = this.measured.get(key);
     if (!outcomes) {
-      outcomes = runRotation(this.interleave ? [...this.sessions.values()] : [session], prompt);
+      outcomes = runRotation(this.interleave ? [...this.sessions.values()] : [session], prompt, { parallelStart: this.parallelStart });
       this.measured.set(key, outcomes);
     }
     return (await outcomes).find((o) => o.framework === framework)!;

@@ -164,6 +164,7 @@ export class FrameworkSession {
       timed_iterations: this.plan.profile.timed_iterations,
       cooldown_secs: this.plan.profile.cooldown_secs,
       cooldown_per_round: this.plan.interleave && this.plan.frameworks.length > 1,
+      parallel_start: (this.plan.parallelStart ?? false) && this.plan.interleave,
       runs_per_process: this.plan.runsPerProcess ?? null,
       budget: this.plan.profile.budget ?? null,
       host: this.plan.host,

@@ -22,6 +22,7 @@ const Env = z.object({
   BENCH_TIMED_ITERATIONS: z.coerce.number().int().positive().optional(),
   BENCH_GPU_POWER: z.enum(["on", "off"]).default("on"),
   BENCH_MEMORY: z.enum(["on", "off"]).default("on"),
+  BENCH_PARALLEL_START: z.enum(["on", "off"]).default("off"),
   BENCH_RUNS_PER_PROCESS: z.coerce.number().int().positive().optional(),
   BENCH_INTERLEAVE: z.enum(["on", "off"]).optional(),
   BENCH_BUDGET_SECS: z.coerce.number().nonnegative().optional(),
@@ -51,6 +52,8 @@ export interface Settings {
   profileOverrides: { max_new_tokens?: number; warmup_iterations?: number; timed_iterations?: number };
   /** Sample GPU board power with nvidia-smi during GPU runs (BENCH_GPU_POWER, default on). */
   gpuPower: boolean;
+  /** Interleaved: start every runner at once (BENCH_PARALLEL_START=on; their load times overlap). */
+  parallelStart?: boolean;
   /** Measure each runner's memory from outside it during requests (BENCH_MEMORY, default on; memory/sampler.ts). */
   memorySampling?: boolean;
   /**
@@ -105,6 +108,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     ),
     gpuPower: e.BENCH_GPU_POWER === "on",
     memorySampling: e.BENCH_MEMORY === "on",
+    parallelStart: e.BENCH_PARALLEL_START === "on",
     runsPerProcess: e.BENCH_RUNS_PER_PROCESS ?? null,
     interleave: e.BENCH_INTERLEAVE === undefined ? undefined : e.BENCH_INTERLEAVE === "on",
     budgetSecs: e.BENCH_BUDGET_SECS,

@@ -101,6 +101,26 @@ describe("cool-down and runner processes", () => {
     }
   });
 
+  test("BENCH_PARALLEL_START: the rotation's runners start at once before any request; one that cannot start fails its case only", async () => {
+    const runDir = mkdtempSync(join(tmpdir(), "qwen3-bench-parallel-"));
+    const plan = testPlan(runDir, { warmup: 1, timed: 2, tokens: 3 });
+    const prompt = { id: "p", text: "x", promptTokenIds: [1, 2, 3] };
+    const sessions = ["ok", "fatal", "ok"].map((mode, i) => new FrameworkSession(plan, `fake-${i}`, async () => ({ ...fake(mode), framework: `fake-${i}` })));
+    const starts: string[] = [];
+    for (const s of sessions) {
+      const ensure = s.ensureRunner.bind(s);
+      vi.spyOn(s, "ensureRunner").mockImplementation(() => (starts.push(s.name), ensure()));
+    }
+    const order = spyOrder(sessions);
+    const outcomes = await runRotation(sessions, prompt, { parallelStart: true });
+    await Promise.all(sessions.map((s) => s.close()));
+    // All three asked to start before the first request was sent.
+    expect(starts.slice(0, 3)).toEqual(["fake-0", "fake-1", "fake-2"]);
+    expect(order[0]).toBe("fake-0:0");
+    expect(outcomes.map((o) => [o.runs.length, o.errors.length])).toEqual([[2, 0], [0, 1], [2, 0]]);
+    expect(outcomes[1].errors[0].message).toMatch(/missing tensor/);
+  });
+
   test("BENCH_RUNS_PER_PROCESS=1: each timed run in a fresh process, after its own warm-up, none of it a restart", async () => {
     const runDir = mkdtempSync(join(tmpdir(), "qwen3-bench-rpp-"));
     const plan = { ...testPlan(runDir, { warmup: 1, timed: 3, tokens: 4 }), runsPerProcess: 1 };

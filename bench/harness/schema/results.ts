@@ -193,6 +193,8 @@ export const ResultsFile = z.object({
   cooldown_secs: z.number().nonnegative(),
   /** Whether the cool-down came once per round of interleaved requests (true) or before each of this framework's timed requests; absent in older files (per request). */
   cooldown_per_round: z.boolean().optional(),
+  /** Whether the runners started all at once (BENCH_PARALLEL_START: load times overlap); absent in older files (one by one). */
+  parallel_start: z.boolean().optional(),
   /** Timed runs per runner process (BENCH_RUNS_PER_PROCESS); null or absent: every run in one process. */
   runs_per_process: z.int().positive().nullable().optional(),
   /** The profile's time budget per runner; null (or absent, in older files) when the profile's counts ran untouched. */
