@@ -384,10 +384,12 @@ class Parent:
         a = self.args
         binary = a.burn_bin or next((str(p) for p in burn_candidates() if p.exists()), None)
         if not binary or not Path(binary).exists():
-            self.add(error_record("burn", f"no Burn runner binary ({binary or ', '.join(map(str, burn_candidates()))}): pass --burn-bin", backend=a.burn_backends.split(",")[0]))
+            self.add(error_record("burn", f"no Burn runner binary ({binary or ', '.join(map(str, burn_candidates()))}): pass --burn-bin", backend=burn_variants(a.burn_backends)[0]))
             return
         restore_cubecl_cache()
-        for backend in a.burn_backends.split(","):
+        for backend in burn_variants(a.burn_backends):
+            # `cuda[kernels=custom]`: the harness label's runner flags, as the runner's own arguments.
+            name, flags = burn_variant_args(backend)
             described, timed_out = False, False
             for p in load_prompts(a):
                 length = len(p["ids"])
@@ -395,12 +397,12 @@ class Parent:
                     self.add(error_record("burn", "not run: a shorter prompt timed out on this backend", length, backend))
                     continue
                 spec = f"{length},{a.new_tokens},{a.warmup + a.repeats}"
-                code, lines = self.run([binary, "--model", a.model, "--dtype", a.dtype, "--backend", backend, "--self-bench", spec], f"burn-{backend}")
+                code, lines = self.run([binary, "--model", a.model, "--dtype", a.dtype, "--backend", name, *flags, "--self-bench", spec], f"burn-{backend}")
                 ready, runs = parse_burn_lines(lines)
                 if ready and not described:
                     described = True
                     self.add(meta_record("burn", backend, framework_version=f"burn {ready.get('framework_version')}", device=ready.get("device"), dtype=ready.get("dtype"),
-                                         build=ready.get("build"), notes=[f"{binary} --self-bench P,N,{a.warmup}+{a.repeats} --backend {backend}; the first {a.warmup} runs are warm-up, dropped; prompt ids 0..P−1"] + ready.get("notes", [])))
+                                         build=ready.get("build"), notes=[f"{binary} --self-bench P,N,{a.warmup}+{a.repeats} --backend {' '.join([name, *flags])}; the first {a.warmup} runs are warm-up, dropped; prompt ids 0..P−1"] + ready.get("notes", [])))
                 for run in runs[a.warmup:]:
                     self.add(run_record("burn", length, a.new_tokens, run["self_bench"] - a.warmup, run["decode_tps"], a.dtype, backend, ttft_ms=run.get("ttft_ms")))
                 if code != 0 or len(runs) != a.warmup + a.repeats:
@@ -412,6 +414,31 @@ class Parent:
 def failure(code: int | None, lines: list[str]) -> str:
     """Why a command failed, in a few words: its exit code, or the line Parent.run added."""
     return f"exit {code}" if code is not None else (lines[-1] if lines else "did not finish")
+
+
+def burn_variants(spec: str) -> list[str]:
+    """`cuda,cuda[kernels=custom,memory-plan=fitted]` -> its entries (commas inside brackets kept)."""
+    entries, depth, current = [], 0, ""
+    for ch in spec:
+        depth += {"[": 1, "]": -1}.get(ch, 0)
+        if ch == "," and depth == 0:
+            entries.append(current)
+            current = ""
+        else:
+            current += ch
+    return [e.strip() for e in [*entries, current] if e.strip()]
+
+
+def burn_variant_args(entry: str) -> tuple[str, list[str]]:
+    """`cuda[kernels=custom]` -> ("cuda", ["--kernels", "custom"]): the harness's runner flags (bench/harness/runner-flags.ts)."""
+    m = re.fullmatch(r"([a-z0-9-]+)(?:\[(.*)\])?", entry)
+    if not m:
+        raise SystemExit(f"--burn-backends: cannot read {entry!r} (expected BACKEND or BACKEND[flag=value,...])")
+    flags: list[str] = []
+    for pair in filter(None, (m.group(2) or "").split(",")):
+        key, _, value = pair.partition("=")
+        flags += [f"--{key.strip()}", value.strip()]
+    return m.group(1), flags
 
 
 def burn_candidates() -> list[Path]:
@@ -516,7 +543,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--check-f32-tokens", type=int, default=16, help="greedy tokens of the f32 CPU exactness check (0: skip)")
     p.add_argument("--mlx-python", help="Python with mlx-lm (default runners/mlx-lm/.venv/bin/python)")
     p.add_argument("--burn-bin", help="Burn runner binary (default $BENCH_BURN_BIN, .offline/bin/, ~/.cache/qwen3-bench)")
-    p.add_argument("--burn-backends", default="cuda", help="Burn backends, comma-separated (cuda, wgpu, cpu)")
+    p.add_argument("--burn-backends", default="cuda", help="Burn backends, comma-separated (cuda, wgpu, cpu), each with the harness label's runner flags if any: cuda[kernels=custom]")
     p.add_argument("--out", default=str(REPO / "results" / ("fidelity-" + datetime.now(timezone.utc).strftime("%Y-%m-%dT%H-%M-%SZ"))))
     p.add_argument("--part-timeout-s", type=float, default=150, help="longest one tool may run")
     p.add_argument("--budget-s", type=float, default=420, help="longest the whole check may run")

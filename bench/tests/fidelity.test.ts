@@ -119,15 +119,21 @@ describe("qwen3-bench fidelity", () => {
 const burnRequired = (process.env.BENCH_REQUIRE ?? "").split(",").includes("burn-cpu");
 
 describe.skipIf(!existsSync(burnBinary()) && !burnRequired)("scripts/gpu-fidelity.py", () => {
-  it("times the Burn runner's --self-bench, writes fidelity.jsonl the CLI reads, and reports a failing backend as an error row", async () => {
+  it("times the Burn runner's --self-bench (a label's runner flags passed on), writes fidelity.jsonl the CLI reads, and reports a failing backend as an error row", async () => {
     const out = join(dir, "fidelity-run");
     const args = ["scripts/gpu-fidelity.py", "--model", TEST_MODELS.tiny, "--dtype", "f32", "--prompt-lengths", "8,16", "--new-tokens", "8", "--repeats", "2",
-      "--tools", "burn", "--burn-bin", burnBinary(), "--burn-backends", "cpu,no-such-backend", "--out", out];
+      "--tools", "burn", "--burn-bin", burnBinary(), "--burn-backends", "cpu,cpu[attention=explicit],no-such-backend", "--out", out];
     const result = await execa("python3", args, { cwd: REPO_ROOT, reject: false });
     expect(result.exitCode).toBe(0);
     const records = readFidelityJsonl(join(out, "fidelity.jsonl"));
     const runs = records.filter((r) => r.record === "run");
-    expect(runs.map((r) => [r.runner, r.prompt_tokens, r.repeat])).toEqual([["burn-cpu", 8, 0], ["burn-cpu", 8, 1], ["burn-cpu", 16, 0], ["burn-cpu", 16, 1]]);
+    const explicit = "burn-cpu[attention=explicit]";
+    expect(runs.map((r) => [r.runner, r.prompt_tokens, r.repeat])).toEqual([
+      ["burn-cpu", 8, 0], ["burn-cpu", 8, 1], ["burn-cpu", 16, 0], ["burn-cpu", 16, 1],
+      [explicit, 8, 0], [explicit, 8, 1], [explicit, 16, 0], [explicit, 16, 1],
+    ]);
+    // A label's runner flags reach the runner as its arguments (the meta record's note names them).
+    expect(records.find((r) => r.record === "meta" && r.runner === explicit)).toMatchObject({ notes: expect.arrayContaining([expect.stringContaining("--backend cpu --attention explicit")]) });
     for (const r of runs) expect(r.decode_tps).toBeGreaterThan(0);
     const errors = records.filter((r) => r.record === "error");
     expect(errors.map((e) => [e.runner, e.prompt_tokens])).toEqual([["burn-no-such-backend", 8], ["burn-no-such-backend", 16]]);
