@@ -30,6 +30,25 @@ for first in "$off"/wheels/*.whl.part-aa; do
   parts_size=$(cat "$whl".part-* | wc -c)
   [[ -f "$whl" && $(wc -c < "$whl") -eq $parts_size ]] || cat "$whl".part-* > "$whl"
 done
+# A wheel may also travel as its files in one xz'd tar, split (NAME.whl.tar.xz.part-aa, -ab, ...:
+# scripts/offline-pack.sh --with-mlx; xz packs mlx's CUDA library 5 % smaller than the wheel's own
+# zip deflate). The wheel is zipped again from exactly those files (its RECORD hashes files, not the
+# archive) once every part is here: `xz -t` on the joined parts fails while one is missing.
+for first in "$off"/wheels/*.whl.tar.xz.part-aa; do
+  [[ -e "$first" ]] || continue
+  whl="${first%.tar.xz.part-aa}"
+  [[ -f "$whl" ]] && continue
+  cat "${whl}".tar.xz.part-* > "$off/joined.tar.xz"
+  if xz -t "$off/joined.tar.xz" 2>/dev/null; then
+    rm -rf "$off/unzipped" && mkdir -p "$off/unzipped" && tar -xJf "$off/joined.tar.xz" -C "$off/unzipped"
+    (cd "$off/unzipped" && python3 -c 'import sys, zipfile, os
+with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_STORED) as z:
+    for root, _, files in sorted(os.walk(".")):
+        for f in sorted(files): z.write(os.path.join(root, f), os.path.relpath(os.path.join(root, f), "."))' "$whl.tmp") && mv "$whl.tmp" "$whl"
+    rm -rf "$off/unzipped"
+  fi
+  rm -f "$off/joined.tar.xz"
+done
 # mlx's CUDA wheel links cuDNN, cuBLAS, NCCL... from NVIDIA's pip packages, which the host has
 # beside torch: put their library folders on the loader path when mlx wheels came along.
 if compgen -G "$off/wheels/*.whl" >/dev/null; then

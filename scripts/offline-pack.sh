@@ -34,5 +34,12 @@ if [[ "${1:-}" == "--with-mlx" ]]; then
   echo "== mlx wheels for CPython 3.12 (CUDA 13)"
   pip download --quiet --only-binary=:all: --python-version 3.12 --platform manylinux_2_35_x86_64 --no-deps \
     -d "$out/wheels" "mlx==0.32.4" "mlx-cuda-13==0.32.4" "mlx-lm==0.32.2"
+  # The CUDA wheel (86 MiB) as its files in one xz'd tar, in parts of 20 MiB that fit beside other
+  # pieces in a 64 MiB upload; scripts/offline-env.sh zips the wheel again on the host.
+  for whl in "$out"/wheels/mlx_cuda_13-*.whl; do
+    rm -rf "$out/unzipped" && mkdir -p "$out/unzipped" && (cd "$out/unzipped" && unzip -q "../wheels/$(basename "$whl")")
+    tar -C "$out/unzipped" -cf - . | xz -T0 -9 | split -b 20M - "$whl.tar.xz.part-"
+    rm -rf "$out/unzipped" "$whl"
+  done
 fi
 du -sh "$out"/*
