@@ -13,8 +13,8 @@
 # AB_OUT        results root: the run lands in AB_OUT/<timestamp>/ with ab.txt         default results/ab
 # AB_TARGET_DIR cargo target folder of the two builds (kept apart from setup's build)  default ~/.cache/qwen3-bench/ab-target
 # BENCH_*, MODEL_PATH pass through to the benchmark (BENCH_PROFILE defaults to quick; each timed
-# request in a fresh runner process, BENCH_RUNS_PER_PROCESS=1, 12 of them per prompt,
-# BENCH_TIMED_ITERATIONS=12: the settings fixtures/calibration/ calibrated the gate with).
+# request in a fresh runner process, BENCH_RUNS_PER_PROCESS=1, 20 of them per prompt,
+# BENCH_TIMED_ITERATIONS=20: the settings fixtures/calibration/ calibrated the gate with).
 #
 # Each build is kept as ~/.cache/qwen3-bench/ab-bin/qwen3-burn-runner-<commit>-<features>, so a
 # revision is built once. Both builds share the target folder: the second recompiles the runner
@@ -69,7 +69,7 @@ bench_status=0
 BENCH_BIN_BASE=$base_bin BENCH_BIN_HEAD=$head_bin BENCH_BURN_BIN=$base_bin \
   BENCH_FRAMEWORKS="$label@base,$label@head" BENCH_REFERENCE="$label@base" BENCH_INTERLEAVE=on \
   BENCH_PROFILE=${BENCH_PROFILE:-quick} BENCH_RESULTS_DIR=$out \
-  BENCH_RUNS_PER_PROCESS=${BENCH_RUNS_PER_PROCESS:-1} BENCH_TIMED_ITERATIONS=${BENCH_TIMED_ITERATIONS:-12} \
+  BENCH_RUNS_PER_PROCESS=${BENCH_RUNS_PER_PROCESS:-1} BENCH_TIMED_ITERATIONS=${BENCH_TIMED_ITERATIONS:-20} \
   "$node" node_modules/vitest/vitest.mjs bench --run || bench_status=$?
 
 run=$(newest)

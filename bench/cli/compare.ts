@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
 import type { ResultsFile } from "../harness/schema/results.ts";
-import { compareDecodeSteps, DEFAULT_GATE, type GateSettings } from "../report/comparison.ts";
+import { compareDecodeSteps, DEFAULT_GATE, pooledStepComparison, type GateSettings, type StepComparison } from "../report/comparison.ts";
 import { formatNumber, formatPercent, formatRatio } from "../report/format.ts";
 import { provenanceDifferences } from "../report/provenance.ts";
 import { loadResults, type LoadedResults, type PromptSummary } from "../report/summary.ts";
@@ -13,9 +13,14 @@ export const COMPARE_USAGE = `qwen3-bench compare BASELINE NEW [--noise 0.02] [-
 Compares decode speed of two benchmark runs (results folders or files) per (framework, prompt) from
 every decode step of every timed run: the ratio NEW/BASELINE of the median step latency (--statistic)
 with its 1 − alpha interval from a two-stage bootstrap (runs drawn with replacement, then steps within
-each drawn run). Exits 1 when, for some case, the whole interval lies below 1 − noise (a slowdown
-beyond the noise band); exits 2 without a verdict when a compared case had a runner restart, unless
+each drawn run); per framework with several prompts, also over all its prompts (the geometric mean
+of their ratios, its interval from their independent resamples). Exits 1 when, for some case or
+for a framework's prompts together, the whole interval lies below 1 − noise (a slowdown beyond the
+noise band); exits 2 without a verdict when a compared case had a runner restart, unless
 --allow-restarts.`;
+
+/** promptId of the row that pools a framework's prompts. */
+export const ALL_PROMPTS_ROW = "all prompts";
 
 /** Exit status when a compared case had a runner restart and --allow-restarts was not given. */
 export const EXIT_RESTARTS = 2;
@@ -39,13 +44,20 @@ export interface CompareRow {
   verdict: GateVerdict;
 }
 
-/** Compares two sets of summaries; rows for (framework, prompt) pairs present in both. */
+/**
+ * Compares two sets of summaries: rows for (framework, prompt) pairs present in both, then, for a
+ * framework with several such prompts, one row over all of them (ALL_PROMPTS_ROW).
+ */
 export function compareRuns(baseline: PromptSummary[], candidate: PromptSummary[], gate: GateSettings = DEFAULT_GATE): CompareRow[] {
   const rows: CompareRow[] = [];
+  const parts = new Map<string, StepComparison[]>();
   for (const b of baseline) {
     const n = candidate.find((c) => c.framework === b.framework && c.promptId === b.promptId);
     if (!n) continue;
-    const c = compareDecodeSteps(b.runs, n.runs, gate);
+    // Each prompt of a framework its own random stream: their resamples pool independently.
+    const done = parts.get(b.framework) ?? [];
+    const c = compareDecodeSteps(b.runs, n.runs, gate, done.length);
+    parts.set(b.framework, [...done, c]);
     rows.push({
       framework: b.framework,
       promptId: b.promptId,
@@ -59,6 +71,26 @@ export function compareRuns(baseline: PromptSummary[], candidate: PromptSummary[
       baselineSteps: c.baselineSteps,
       newSteps: c.candidateSteps,
       verdict: c.verdict,
+    });
+  }
+  const geomean = (values: number[]) => Math.exp(values.reduce((sum, v) => sum + Math.log(v), 0) / values.length);
+  const sum = (values: number[]) => values.reduce((a, v) => a + v, 0);
+  for (const [framework, comparisons] of parts) {
+    if (comparisons.length < 2) continue;
+    const pooled = pooledStepComparison(comparisons, gate);
+    rows.push({
+      framework,
+      promptId: ALL_PROMPTS_ROW,
+      baselineTps: geomean(comparisons.map((c) => 1000 / c.baselineStepMs)),
+      newTps: geomean(comparisons.map((c) => 1000 / c.candidateStepMs)),
+      ratio: pooled.ratio.estimate,
+      ratioLow: pooled.ratio.low,
+      ratioHigh: pooled.ratio.high,
+      baselineRuns: sum(comparisons.map((c) => c.baselineRuns)),
+      newRuns: sum(comparisons.map((c) => c.candidateRuns)),
+      baselineSteps: sum(comparisons.map((c) => c.baselineSteps)),
+      newSteps: sum(comparisons.map((c) => c.candidateSteps)),
+      verdict: pooled.verdict,
     });
   }
   return rows;
@@ -86,7 +118,8 @@ export function decisionRule(gate: GateSettings): string {
   const pct = `${Math.round(gate.confidence * 100)} %`;
   return (
     `speed ratio NEW/BASELINE = ${gate.statistic} decode-step latency of BASELINE / of NEW (every step of every timed run, TTFT excluded); ` +
-    `${pct} interval from a two-stage bootstrap (runs with replacement, then steps within each run; 10,000 resamples, fixed seed).\n` +
+    `${pct} interval from a two-stage bootstrap (runs with replacement, then steps within each run; 10,000 resamples, fixed seed); ` +
+    `"${ALL_PROMPTS_ROW}": the geometric mean of a framework's prompts' ratios, resampled together (tok/s there: geometric means).\n` +
     `decision: "slower" (exit 1) when the whole interval is below ${formatRatio(1 - gate.band)} (1 − noise band ${formatPercent(gate.band)}); ` +
     `"faster" when above ${formatRatio(1 + gate.band)}; "within noise" when inside the band; else "inconclusive".`
   );
@@ -145,7 +178,7 @@ export function compareCommand(argv: string[]): void {
     if (differences.length) console.log(`\nwarning: ${framework}: besides the label, the two sides differ in:\n${differences.map((d) => `  - ${d}`).join("\n")}`);
   }
 
-  const restarted = rows.flatMap((r) => {
+  const restarted = rows.filter((r) => r.promptId !== ALL_PROMPTS_ROW).flatMap((r) => {
     const found = [
       ...restartsFor(fileOf(baseline.files, r.framework)!.results, r.promptId).map((x) => ({ side: "baseline", ...x })),
       ...restartsFor(candidateFile(r.framework).results, r.promptId).map((x) => ({ side: "new", ...x })),

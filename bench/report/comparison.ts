@@ -1,7 +1,7 @@
 import type { RunRecord } from "../harness/schema/results.ts";
 import { bootstrapMedianRatioCi, type ConfidenceInterval } from "../stats/bootstrap.ts";
 import { gateVerdict, type GateVerdict } from "../stats/gate.ts";
-import { hierarchicalRatioCi, pooledStatistic, type PooledStatistic } from "../stats/hierarchical-bootstrap.ts";
+import { geometricMeanRatioCi, hierarchicalRatioResamples, percentileInterval, pooledStatistic, type PooledStatistic, type RatioResamples } from "../stats/hierarchical-bootstrap.ts";
 import { mannWhitneyU } from "../stats/mann-whitney.ts";
 
 /** How one sample of decode speeds compares with a baseline sample. */
@@ -51,6 +51,8 @@ export interface StepComparison {
   candidateStepMs: number;
   /** Candidate speed / baseline speed = baselineStepMs / candidateStepMs (0.90 = 10 % slower), with its interval. */
   ratio: ConfidenceInterval;
+  /** The ratio's bootstrap resamples in draw order, for pooling the prompts of one framework (pooledStepComparison). */
+  resamples: RatioResamples;
   verdict: GateVerdict;
   /** Runs and decode steps per side. */
   baselineRuns: number;
@@ -67,21 +69,35 @@ export const stepLatenciesMs = (runs: RunRecord[]): number[][] => runs.map((r) =
  * the resampling block (hierarchicalRatioCi), the verdict from the ratio's interval and the noise band
  * (gateVerdict).
  */
-export function compareDecodeSteps(baseline: RunRecord[], candidate: RunRecord[], gate: GateSettings = DEFAULT_GATE): StepComparison {
+export function compareDecodeSteps(baseline: RunRecord[], candidate: RunRecord[], gate: GateSettings = DEFAULT_GATE, stream = 0): StepComparison {
   const baselineSteps = stepLatenciesMs(baseline);
   const candidateSteps = stepLatenciesMs(candidate);
   if (baselineSteps.length === 0 || candidateSteps.length === 0) throw new RangeError("compare: a side has no decode steps (runs of one token)");
-  const ratio = hierarchicalRatioCi(baselineSteps, candidateSteps, { confidence: gate.confidence, statistic: gate.statistic });
+  const resamples = hierarchicalRatioResamples(baselineSteps, candidateSteps, { statistic: gate.statistic, stream });
+  const ratio = percentileInterval(resamples, gate.confidence);
   return {
     baselineStepMs: pooledStatistic(baselineSteps, gate.statistic),
     candidateStepMs: pooledStatistic(candidateSteps, gate.statistic),
     ratio,
+    resamples,
     verdict: gateVerdict(ratio, gate.band),
     baselineRuns: baselineSteps.length,
     candidateRuns: candidateSteps.length,
     baselineSteps: baselineSteps.reduce((n, s) => n + s.length, 0),
     candidateSteps: candidateSteps.reduce((n, s) => n + s.length, 0),
   };
+}
+
+/**
+ * The gate over every prompt of one framework: the geometric mean of the prompts' speed ratios, its
+ * interval from their independent resamples (each prompt compared with its own random stream), and
+ * the verdict against the band. Per prompt the runs are the evidence; pooled, three prompts give
+ * three times the processes, which the calibration needs to catch a 10 % slowdown
+ * (bench/tests/calibration.test.ts).
+ */
+export function pooledStepComparison(parts: StepComparison[], gate: GateSettings = DEFAULT_GATE): { ratio: ConfidenceInterval; verdict: GateVerdict } {
+  const ratio = geometricMeanRatioCi(parts.map((p) => p.resamples), gate.confidence);
+  return { ratio, verdict: gateVerdict(ratio, gate.band) };
 }
 
 /** The baseline of ratio tables: the requested label if present, else "torch" if present, else the first. */

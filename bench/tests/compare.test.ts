@@ -3,7 +3,7 @@ import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { compareRuns } from "../cli/compare.ts";
+import { compareRuns, ALL_PROMPTS_ROW } from "../cli/compare.ts";
 import { FIXTURES_DIR, REPO_ROOT } from "../harness/paths.ts";
 import { parseJsonFile } from "../harness/schema/parse.ts";
 import { ResultsFile } from "../harness/schema/results.ts";
@@ -85,7 +85,9 @@ describe("qwen3-bench compare", () => {
     const baseline = loadResults([sample("run")]).summaries;
     const slower = baseline.map((s) => ({ ...s, runs: s.runs.map((r) => ({ ...r, per_token_latencies_ms: r.per_token_latencies_ms.map((ms) => ms * 1.25) })) }));
     const rows = compareRuns(baseline, slower);
-    expect(rows).toHaveLength(9);
+    // 3 frameworks × 3 prompts, then each framework's prompts pooled.
+    expect(rows.filter((r) => r.promptId !== ALL_PROMPTS_ROW)).toHaveLength(9);
+    expect(rows.filter((r) => r.promptId === ALL_PROMPTS_ROW).map((r) => [r.framework, r.baselineRuns])).toHaveLength(3);
     for (const row of rows) {
       expect(row.ratio).toBeCloseTo(0.8, 12);
       expect(row.verdict).toBe("slower");

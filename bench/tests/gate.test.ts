@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { gateVerdict } from "../stats/gate.ts";
-import { hierarchicalRatioCi, pooledStatistic, statisticQuantile } from "../stats/hierarchical-bootstrap.ts";
+import { geometricMeanRatioCi, hierarchicalRatioCi, hierarchicalRatioResamples, pooledStatistic, statisticQuantile } from "../stats/hierarchical-bootstrap.ts";
 
 // Expected intervals below come from enumerating every equally likely two-stage resample by hand (or
 // with Python's fractions module, enumeration quoted); with 10,000 resamples each tail quantile falls
@@ -61,6 +61,28 @@ describe("hierarchical (two-stage) bootstrap of a ratio", () => {
     expect(() => hierarchicalRatioCi([[1]], [[1], []])).toThrow(/denominator: run 1 has no values/);
     expect(() => hierarchicalRatioCi([[1, Number.NaN]], [[1]])).toThrow(/non-finite/);
     expect(() => hierarchicalRatioCi([[1]], [[1]], { confidence: 1 })).toThrow(/confidence/);
+  });
+});
+
+describe("pooling prompts: geometric mean of ratios", () => {
+  it("averages resample by resample in log space (known values)", () => {
+    // Resample b of the pool is the geometric mean of the parts' resample b: [1,2,4] with [4,2,1] is 2, 2, 2.
+    const pooled = geometricMeanRatioCi([{ estimate: 2, ratios: Float64Array.of(1, 2, 4) }, { estimate: 8, ratios: Float64Array.of(4, 2, 1) }], 0.95);
+    expect(pooled.estimate).toBeCloseTo(4, 12);
+    expect([pooled.low, pooled.high]).toEqual([2, 2]);
+    expect(() => geometricMeanRatioCi([{ estimate: 1, ratios: Float64Array.of(1) }, { estimate: 1, ratios: Float64Array.of(1, 1) }], 0.95)).toThrow(/different numbers of resamples/);
+  });
+
+  it("independent streams give different draws; one prompt pooled alone is that prompt's interval", () => {
+    const a = [[10, 11, 12], [10, 10, 13]];
+    const b = [[11, 12, 12], [12, 11, 14]];
+    const first = hierarchicalRatioResamples(a, b, { resamples: 500 });
+    const second = hierarchicalRatioResamples(a, b, { resamples: 500, stream: 1 });
+    expect(Array.from(first.ratios)).not.toEqual(Array.from(second.ratios));
+    const alone = geometricMeanRatioCi([first], 0.95);
+    const direct = hierarchicalRatioCi(a, b, { resamples: 500 });
+    expect(alone.low).toBeCloseTo(direct.low, 12);
+    expect(alone.high).toBeCloseTo(direct.high, 12);
   });
 });
 
