@@ -23,12 +23,17 @@ function outputOf(command: string, args: string[], cwd = REPO_ROOT): string | nu
   return result.status === 0 && typeof result.stdout === "string" ? result.stdout.trim() : null;
 }
 
-/** The harness checkout: `git describe --always --dirty`, or the commit given in QWEN3_BENCH_COMMIT where there is no git. */
+/**
+ * The harness checkout: the commit given in QWEN3_BENCH_COMMIT, else `git describe --always --dirty`.
+ * The variable wins because a copied working tree can carry a stale .git: the GPU host's copy of
+ * 2026-11-29 described itself as the session's first commit, 298aaaa-dirty, five commits behind
+ * the tree it ran.
+ */
 export function harnessCommit(env: NodeJS.ProcessEnv = process.env): { commit: string | null; dirty: boolean | null } {
-  const described = outputOf("git", ["describe", "--always", "--dirty"]);
-  if (described) return { commit: described, dirty: described.endsWith("-dirty") };
   const given = env[COMMIT_ENV]?.trim();
-  return given ? { commit: given, dirty: given.endsWith("-dirty") ? true : null } : { commit: null, dirty: null };
+  if (given) return { commit: given, dirty: given.endsWith("-dirty") ? true : null };
+  const described = outputOf("git", ["describe", "--always", "--dirty"]);
+  return described ? { commit: described, dirty: described.endsWith("-dirty") } : { commit: null, dirty: null };
 }
 
 /** sha256 of package-lock.json and of each runner's lockfiles and Python/Swift manifests that exist. */

@@ -17,7 +17,9 @@ const quick = (name: string) => parseJsonFile(join(FIXTURES_DIR, "results-sample
 describe("provenance collected by the harness", () => {
   it("the harness commit is git describe of this checkout, and the version carries it", () => {
     const described = spawnSync("git", ["describe", "--always", "--dirty"], { cwd: REPO_ROOT, encoding: "utf8" }).stdout.trim();
-    expect(harnessCommit().commit).toBe(described);
+    expect(harnessCommit({}).commit).toBe(described);
+    // A copy whose .git is stale says which commit it is.
+    expect(harnessCommit({ QWEN3_BENCH_COMMIT: "ddc1f16" })).toEqual({ commit: "ddc1f16", dirty: null });
     expect(harnessVersion("1a2b3c4-dirty")).toBe(`${PACKAGE_VERSION}+1a2b3c4-dirty`);
     expect(harnessVersion(null)).toBe(PACKAGE_VERSION);
   });
