@@ -24,8 +24,8 @@ export const BURN_FLAGS: Record<string, RunnerFlag> = {
     args: (value) => ["--decode-graph", value],
   },
   kernels: {
-    description: "decode-step linear layers on Burn's matmul (burn, default) or this runner's CubeCL matrix-vector kernel (custom; runners/burn/src/kernels/, GPU backends only)",
-    values: ["burn", "custom"],
+    description: "Burn's own operations (burn, default); this runner's CubeCL matrix-vector kernel for the decode step's linear layers (gemv); or every kernel of this runner: that and its RMSNorm (custom; runners/burn/src/kernels/, CUDA only)",
+    values: ["burn", "gemv", "custom"],
     args: (value) => ["--kernels", value],
   },
   "memory-plan": {

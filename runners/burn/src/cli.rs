@@ -157,6 +157,7 @@ mod tests {
         assert!(args("--model m --bogus").err().unwrap().contains("unknown argument"));
         assert_eq!(args("--model m").ok().unwrap().kernels, Kernels::Burn);
         assert_eq!(args("--model m --kernels custom").ok().unwrap().kernels, Kernels::Custom);
+        assert_eq!(args("--model m --kernels gemv").ok().unwrap().kernels, Kernels::Gemv);
         assert!(args("--model m --kernels fast").err().unwrap().starts_with("--kernels: unknown kernels"));
         assert!(args("--bench-kernels").ok().unwrap().bench_kernels);
         assert_eq!(args("--model m --memory-plan fitted").ok().unwrap().memory_plan, MemoryPlan::Fitted);

@@ -214,7 +214,7 @@ impl Model {
         match &self.lm_head {
             Some(lm_head) => lm_head.forward(hidden),
             // The table is already `[vocab, hidden]` rows: the custom kernel reads it as stored.
-            None if hidden.dims()[1] == 1 && crate::kernels::selected() == crate::kernels::Kernels::Custom => {
+            None if hidden.dims()[1] == 1 && crate::kernels::gemv_selected() => {
                 crate::kernels::gemv(hidden, &self.model.embed_tokens)
             }
             None => {

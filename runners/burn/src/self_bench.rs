@@ -2,7 +2,8 @@
 //! (docs/results: our runner's tok/s beside the framework driven directly). After the same load,
 //! warm-up and decode check as a served run, it generates R times from a P-token prompt
 //! (ids 0..P) with exactly N new tokens, and prints one JSON line per run with decode tok/s by
-//! the protocol's formula, (N − 1) / (t_N − t_1), then exits. No JSON is read or written between
+//! the protocol's formula, (N − 1) / (t_N − t_1), and its greedy token ids (to compare two
+//! builds' or flags' tokens without the harness), then exits. No JSON is read or written between
 //! tokens in either mode; this shows what the pipe and the harness leave out.
 
 use crate::generate::Generator;
@@ -35,7 +36,8 @@ impl SelfBench {
             println!(
                 "{}",
                 json!({ "self_bench": run, "prompt_tokens": self.prompt_tokens, "new_tokens": self.new_tokens,
-                        "ttft_ms": times[0] as f64 / 1e6, "decode_tps": (self.new_tokens - 1) as f64 / decode_secs })
+                        "ttft_ms": times[0] as f64 / 1e6, "decode_tps": (self.new_tokens - 1) as f64 / decode_secs,
+                        "token_ids": generation.token_ids })
             );
         }
     }

@@ -20,11 +20,18 @@ use burn_ir::{CustomOpIr, HandleContainer, OperationIr, OperationOutput, TensorI
 pub trait DecodeKernels: burn::backend::Backend {
     /// `x` `[.., in]` holding one row, times `w_rows` `[out, in]` -> `[.., out]`.
     fn gemv_rows(x: FloatTensor<Self>, w_rows: FloatTensor<Self>) -> FloatTensor<Self>;
+    /// RMSNorm of `x` over its last axis; `weight` `[w_rows, width]`, row r of `x` takes weight
+    /// row `r % w_rows`. `eps_bits`: eps as f32 bits (the op's description must be `Eq`).
+    fn rms_norm_rows(x: FloatTensor<Self>, weight: FloatTensor<Self>, eps_bits: u32) -> FloatTensor<Self>;
 }
 
 impl<R: CubeRuntime> DecodeKernels for CubeBackend<R> {
     fn gemv_rows(x: FloatTensor<Self>, w_rows: FloatTensor<Self>) -> FloatTensor<Self> {
         super::gemv::gemv_rows(x, w_rows)
+    }
+
+    fn rms_norm_rows(x: FloatTensor<Self>, weight: FloatTensor<Self>, eps_bits: u32) -> FloatTensor<Self> {
+        super::rms_norm::rms_norm_rows(x, weight, f32::from_bits(eps_bits) as f64)
     }
 }
 
@@ -51,6 +58,30 @@ impl<B: FusionBackend + DecodeKernels> DecodeKernels for Fusion<B> {
         let out = TensorIr::uninit(client.create_empty_handle(), Shape::from(out_shape), x.dtype);
         let desc = CustomOpIr::new("qwen3_gemv_rows", &[x.into_ir(), w_rows.into_ir()], &[out]);
         let operation = GemvRows::<B> { desc: desc.clone(), _backend: core::marker::PhantomData };
+        client.register(StreamId::current(), OperationIr::Custom(desc), operation).output()
+    }
+
+    fn rms_norm_rows(x: FloatTensor<Self>, weight: FloatTensor<Self>, eps_bits: u32) -> FloatTensor<Self> {
+        #[derive(Debug)]
+        struct RmsNormRows<B> {
+            desc: CustomOpIr,
+            eps_bits: u32,
+            _backend: core::marker::PhantomData<B>,
+        }
+
+        impl<B1: FusionBackend + DecodeKernels> Operation<B1::FusionRuntime> for RmsNormRows<B1> {
+            fn execute(&self, handles: &mut HandleContainer<<B1::FusionRuntime as FusionRuntime>::FusionHandle>) {
+                let ([x, weight], [out]) = self.desc.as_fixed();
+                let output = B1::rms_norm_rows(handles.get_float_tensor::<B1>(x), handles.get_float_tensor::<B1>(weight), self.eps_bits);
+                handles.register_float_tensor::<B1>(&out.id, output);
+            }
+        }
+
+        let client = x.client.clone();
+        let out = TensorIr::uninit(client.create_empty_handle(), x.shape.clone(), x.dtype);
+        // The eps travels in the operation, not the description: one model has one eps.
+        let desc = CustomOpIr::new("qwen3_rms_norm_rows", &[x.into_ir(), weight.into_ir()], &[out]);
+        let operation = RmsNormRows::<B> { desc: desc.clone(), eps_bits, _backend: core::marker::PhantomData };
         client.register(StreamId::current(), OperationIr::Custom(desc), operation).output()
     }
 }

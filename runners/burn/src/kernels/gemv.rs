@@ -66,7 +66,7 @@ pub fn gemv_rows_kernel<F: Float, N: Size>(
 }
 
 /// The widest vector (in elements, at most 16 bytes) that divides `in_features`.
-fn vector_width(in_features: usize, dtype: DType) -> usize {
+pub fn vector_width(in_features: usize, dtype: DType) -> usize {
     let max = 16 / dtype.size();
     (0..=max.trailing_zeros()).map(|p| max >> p).find(|w| in_features % w == 0).unwrap_or(1)
 }

@@ -1,4 +1,4 @@
-use crate::kernels::{self, Kernels};
+use crate::kernels;
 use burn::tensor::Tensor;
 
 /// A bias-free linear layer, `x · W` with `W` as `[1, in, out]`: shaped once at load for the
@@ -13,7 +13,7 @@ pub struct Linear {
 impl Linear {
     /// `weight` in Burn's `[in, out]` layout (the loader transposes PyTorch's `[out, in]`).
     pub fn new(weight: Tensor<2>) -> Self {
-        let rows = (kernels::selected() == Kernels::Custom).then(|| kernels::rows_of(&weight));
+        let rows = kernels::gemv_selected().then(|| kernels::rows_of(&weight));
         Self { weight: weight.unsqueeze::<3>(), rows }
     }
 

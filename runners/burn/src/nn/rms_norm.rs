@@ -1,3 +1,4 @@
+use crate::kernels;
 use burn::tensor::{DType, Tensor};
 
 /// RMSNorm over the last axis of rank-`D` activations, its weight shaped for them at load
@@ -5,11 +6,18 @@ use burn::tensor::{DType, Tensor};
 pub struct RmsNorm<const D: usize> {
     weight: Tensor<D>,
     eps: f64,
+    /// The weight as `[rows, width]` for the custom kernel (`--kernels custom`), else None.
+    rows: Option<Tensor<2>>,
 }
 
 impl<const D: usize> RmsNorm<D> {
     pub fn new(weight: Tensor<D>, eps: f64) -> Self {
-        Self { weight, eps }
+        let rows = kernels::norm_selected().then(|| {
+            let dims = weight.dims();
+            let width = dims[D - 1];
+            weight.clone().reshape([dims.iter().product::<usize>() / width, width])
+        });
+        Self { weight, eps, rows }
     }
 
     /// `weight * (x * rsqrt(mean(x²) + eps))` over the last axis, the statistics in f32 as in
@@ -17,6 +25,9 @@ impl<const D: usize> RmsNorm<D> {
     /// `x / sqrt(..)` it made Burn 0.21's fusion code generator panic in f16 (README, "Known
     /// problems"); not retried on 0.22.
     pub fn forward(&self, x: Tensor<D>) -> Tensor<D> {
+        if let Some(rows) = &self.rows {
+            return kernels::rms_norm(x, rows, self.eps);
+        }
         let dtype = x.dtype();
         let x32 = x.cast(DType::F32);
         let inv_rms = x32.clone().square().mean_dim(D - 1).add_scalar(self.eps).sqrt().recip();
