@@ -36,6 +36,37 @@ describe("scripts/host-profile-summary.py", () => {
   });
 });
 
+describe("scripts/cubecl-kernel-census.py", () => {
+  test("counts launches per kernel name from CubeCL's profiling lines, leaving out those over the limit", async () => {
+    // The line format of CUBECL_DEBUG_OPTION=profile (as in the H200 log of 2026-11-29), values made up.
+    const log = join(work, "cubecl-kernels.log");
+    writeFileSync(
+      log,
+      [
+        "[START_KERNEL_COMPILATION]",
+        "name: burn_cubecl_fusion::optim::elemwise::optimization::elemwise_fuse::ElemwiseFuse<",
+        "| 124.121411ms | ElemwiseFuse | CudaRuntime",
+        "| 10µs       | KernelBinop | AddOp | CudaRuntime",
+        "| 30µs       | KernelBinop | MulOp | CudaRuntime",
+        "| 20000ns    | GemvRowsKernel | CudaRuntime",
+        "| 0.00004s   | GemvRowsKernel | CudaRuntime",
+      ].join("\n") + "\n",
+    );
+    const result = await execa("python3", ["scripts/cubecl-kernel-census.py", log, "--steps", "2"], { cwd: REPO_ROOT });
+    const rows = result.stdout.split("\n").filter((line) => /^\| [A-Za-z]/.test(line) && !line.startsWith("| kernel"));
+    // GemvRowsKernel: 20 + 40 µs = 60 % of 100; KernelBinop 10 + 30 = 40 %; the 124 ms launch left out.
+    expect(rows).toEqual([
+      "| GemvRowsKernel | 2 | 1.0 | 30.00 | 0.060 | 60.0 % |",
+      "| KernelBinop | 2 | 1.0 | 20.00 | 0.040 | 40.0 % |",
+      "| all | 4 | 2.0 | | 0.100 | 100 % |",
+    ]);
+    expect(result.stdout).toContain("1 launch(es) over the --max-us limit left out");
+    const none = await execa("python3", ["scripts/cubecl-kernel-census.py", badStacksFile(work)], { cwd: REPO_ROOT, reject: false });
+    expect(none.exitCode).not.toBe(0);
+    expect(none.stderr).toMatch(/no kernel launch lines/);
+  });
+});
+
 function badStacksFile(dir: string): string {
   const file = join(dir, "bad.txt");
   writeFileSync(file, "no count here\n");
