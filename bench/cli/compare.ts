@@ -6,6 +6,7 @@ import { provenanceDifferences } from "../report/provenance.ts";
 import { loadResults, type LoadedResults, type PromptSummary } from "../report/summary.ts";
 import type { GateVerdict } from "../stats/gate.ts";
 import { statisticQuantile, type PooledStatistic } from "../stats/hierarchical-bootstrap.ts";
+import { geometricMean } from "../stats/mean.ts";
 import { ExitCodeError } from "./exit-code-error.ts";
 
 export const COMPARE_USAGE = `qwen3-bench compare BASELINE NEW [--noise 0.02] [--alpha 0.05] [--statistic median|mean|p10] [--allow-restarts]
@@ -73,7 +74,6 @@ export function compareRuns(baseline: PromptSummary[], candidate: PromptSummary[
       verdict: c.verdict,
     });
   }
-  const geomean = (values: number[]) => Math.exp(values.reduce((sum, v) => sum + Math.log(v), 0) / values.length);
   const sum = (values: number[]) => values.reduce((a, v) => a + v, 0);
   for (const [framework, comparisons] of parts) {
     if (comparisons.length < 2) continue;
@@ -81,8 +81,8 @@ export function compareRuns(baseline: PromptSummary[], candidate: PromptSummary[
     rows.push({
       framework,
       promptId: ALL_PROMPTS_ROW,
-      baselineTps: geomean(comparisons.map((c) => 1000 / c.baselineStepMs)),
-      newTps: geomean(comparisons.map((c) => 1000 / c.candidateStepMs)),
+      baselineTps: geometricMean(comparisons.map((c) => 1000 / c.baselineStepMs)),
+      newTps: geometricMean(comparisons.map((c) => 1000 / c.candidateStepMs)),
       ratio: pooled.ratio.estimate,
       ratioLow: pooled.ratio.low,
       ratioHigh: pooled.ratio.high,

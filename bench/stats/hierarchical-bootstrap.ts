@@ -1,5 +1,6 @@
 import { Xoshiro128 } from "./rng.ts";
 import type { BootstrapOptions, ConfidenceInterval } from "./bootstrap.ts";
+import { geometricMean } from "./mean.ts";
 import { quantileSorted } from "./quantile.ts";
 
 /**
@@ -116,6 +117,7 @@ export function hierarchicalRatioCi(
 
 /** The percentile interval of resampled ratios around their point estimate. */
 export function percentileInterval(resampled: RatioResamples, confidence: number): ConfidenceInterval {
+  if (!(confidence > 0 && confidence < 1)) throw new RangeError(`bootstrap: confidence must be in (0, 1), got ${confidence}`);
   const sorted = Float64Array.from(resampled.ratios).sort();
   const tail = (1 - confidence) / 2;
   return { estimate: resampled.estimate, low: quantileSorted(sorted, tail), high: quantileSorted(sorted, 1 - tail), confidence, resamples: sorted.length };
@@ -131,10 +133,9 @@ export function geometricMeanRatioCi(parts: RatioResamples[], confidence: number
   if (parts.length === 0) throw new RangeError("geometricMeanRatioCi: no parts");
   const n = parts[0].ratios.length;
   if (parts.some((p) => p.ratios.length !== n)) throw new RangeError("geometricMeanRatioCi: the parts have different numbers of resamples");
-  const geomean = (values: number[]) => Math.exp(values.reduce((sum, v) => sum + Math.log(v), 0) / values.length);
   const ratios = new Float64Array(n);
-  for (let b = 0; b < n; b++) ratios[b] = geomean(parts.map((p) => p.ratios[b]));
-  return percentileInterval({ estimate: geomean(parts.map((p) => p.estimate)), ratios }, confidence);
+  for (let b = 0; b < n; b++) ratios[b] = geometricMean(parts.map((p) => p.ratios[b]));
+  return percentileInterval({ estimate: geometricMean(parts.map((p) => p.estimate)), ratios }, confidence);
 }
 
 /** The resamples behind hierarchicalRatioCi, in draw order (see there). */
@@ -145,7 +146,6 @@ export function hierarchicalRatioResamples(
 ): RatioResamples {
   const opts = { ...DEFAULTS, ...options };
   if (!Number.isInteger(opts.resamples) || opts.resamples < 1) throw new RangeError(`bootstrap: resamples must be a positive integer, got ${opts.resamples}`);
-  if (!(opts.confidence > 0 && opts.confidence < 1)) throw new RangeError(`bootstrap: confidence must be in (0, 1), got ${opts.confidence}`);
   const num = checkRuns(numeratorRuns, "numerator");
   const den = checkRuns(denominatorRuns, "denominator");
   const longest = (runs: Float64Array[]) => runs.length * Math.max(...runs.map((r) => r.length));

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { bootstrapMedianCi, bootstrapMedianRatioCi } from "../stats/bootstrap.ts";
 import { mad } from "../stats/mad.ts";
 import { mannWhitneyU } from "../stats/mann-whitney.ts";
-import { mean } from "../stats/mean.ts";
+import { geometricMean, mean } from "../stats/mean.ts";
 import { median } from "../stats/median.ts";
 import { erfc, normalSf } from "../stats/normal.ts";
 import { percentile, quantile } from "../stats/quantile.ts";
@@ -37,6 +37,10 @@ describe("median, percentiles, MAD", () => {
   it("MAD is unscaled", () => {
     expect(mad(decodeTps)).toBeCloseTo(0.7, 12); // scipy.stats.median_abs_deviation(x)
     expect(mean([1, 2, 3, 4])).toBe(2.5);
+    expect(geometricMean([1, 4, 16])).toBeCloseTo(4, 12);
+    expect(geometricMean([2, 0.5])).toBeCloseTo(1, 12);
+    expect(() => geometricMean([])).toThrow(RangeError);
+    expect(() => geometricMean([1, 0])).toThrow(/non-positive/);
   });
 
   it("rejects empty and non-finite samples", () => {
