@@ -64,6 +64,14 @@ export function decideInterleave(settings: Settings, accelerator: boolean, label
   return settings.interleave ?? (accelerator || hasSharedBase(labels));
 }
 
+/**
+ * Whether requests rotate across frameworks: interleaving with more than one framework available
+ * (CaseScheduler then rotates their sessions). The cool-down comes once per round and
+ * BENCH_PARALLEL_START applies only then; results files record both from this.
+ */
+export const rotatesFrameworks = (plan: Pick<BenchPlan, "interleave" | "frameworks">): boolean =>
+  plan.interleave && plan.frameworks.filter((f) => f.available).length > 1;
+
 export async function makePlan(settings: Settings, model: CheckedModel, runDir: string, promptsFile = settings.promptsFile): Promise<BenchPlan> {
   const loaded = loadPromptsFile(promptsFile);
   if (loaded.ignoredKeys.length) process.stderr.write(`qwen3-bench: ${promptsFile}: ignored, no counterpart here: ${loaded.ignoredKeys.join(", ")}\n`);

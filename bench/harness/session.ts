@@ -14,7 +14,7 @@ import { frameworkMemoryMetric } from "./memory/framework-metric.ts";
 import { ProcessMemorySampler } from "./memory/sampler.ts";
 import { platformFacts } from "./platform.ts";
 import { modelInfoFor } from "./model/validate.ts";
-import type { BenchPlan } from "./plan.ts";
+import { rotatesFrameworks, type BenchPlan } from "./plan.ts";
 import { ResultsWriter, writeStartupFailure } from "./results-writer.ts";
 import { RunnerError, RunnerProcess, type LaunchSpec } from "./runner-process.ts";
 import type { AgreementRecord, RunRecord } from "./schema/results.ts";
@@ -163,8 +163,8 @@ export class FrameworkSession {
       warmup_iterations: this.plan.profile.warmup_iterations,
       timed_iterations: this.plan.profile.timed_iterations,
       cooldown_secs: this.plan.profile.cooldown_secs,
-      cooldown_per_round: this.plan.interleave && this.plan.frameworks.length > 1,
-      parallel_start: (this.plan.parallelStart ?? false) && this.plan.interleave,
+      cooldown_per_round: rotatesFrameworks(this.plan),
+      parallel_start: (this.plan.parallelStart ?? false) && rotatesFrameworks(this.plan),
       runs_per_process: this.plan.runsPerProcess ?? null,
       budget: this.plan.profile.budget ?? null,
       host: this.plan.host,
