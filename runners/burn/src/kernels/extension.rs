@@ -21,8 +21,8 @@ pub trait DecodeKernels: burn::backend::Backend {
     /// `x` `[.., in]` holding one row, times `w_rows` `[out, in]` -> `[.., out]`.
     fn gemv_rows(x: FloatTensor<Self>, w_rows: FloatTensor<Self>) -> FloatTensor<Self>;
     /// RMSNorm of `x` over its last axis; `weight` `[w_rows, width]`, row r of `x` takes weight
-    /// row `r % w_rows`. `eps_bits`: eps as f32 bits (the op's description must be `Eq`).
-    fn rms_norm_rows(x: FloatTensor<Self>, weight: FloatTensor<Self>, eps_bits: u32) -> FloatTensor<Self>;
+    /// row `r % w_rows`.
+    fn rms_norm_rows(x: FloatTensor<Self>, weight: FloatTensor<Self>, eps: f32) -> FloatTensor<Self>;
 }
 
 impl<R: CubeRuntime> DecodeKernels for CubeBackend<R> {
@@ -30,8 +30,8 @@ impl<R: CubeRuntime> DecodeKernels for CubeBackend<R> {
         super::gemv::gemv_rows(x, w_rows)
     }
 
-    fn rms_norm_rows(x: FloatTensor<Self>, weight: FloatTensor<Self>, eps_bits: u32) -> FloatTensor<Self> {
-        super::rms_norm::rms_norm_rows(x, weight, f32::from_bits(eps_bits) as f64)
+    fn rms_norm_rows(x: FloatTensor<Self>, weight: FloatTensor<Self>, eps: f32) -> FloatTensor<Self> {
+        super::rms_norm::rms_norm_rows(x, weight, eps)
     }
 }
 
@@ -61,18 +61,18 @@ impl<B: FusionBackend + DecodeKernels> DecodeKernels for Fusion<B> {
         client.register(StreamId::current(), OperationIr::Custom(desc), operation).output()
     }
 
-    fn rms_norm_rows(x: FloatTensor<Self>, weight: FloatTensor<Self>, eps_bits: u32) -> FloatTensor<Self> {
+    fn rms_norm_rows(x: FloatTensor<Self>, weight: FloatTensor<Self>, eps: f32) -> FloatTensor<Self> {
         #[derive(Debug)]
         struct RmsNormRows<B> {
             desc: CustomOpIr,
-            eps_bits: u32,
+            eps: f32,
             _backend: core::marker::PhantomData<B>,
         }
 
         impl<B1: FusionBackend + DecodeKernels> Operation<B1::FusionRuntime> for RmsNormRows<B1> {
             fn execute(&self, handles: &mut HandleContainer<<B1::FusionRuntime as FusionRuntime>::FusionHandle>) {
                 let ([x, weight], [out]) = self.desc.as_fixed();
-                let output = B1::rms_norm_rows(handles.get_float_tensor::<B1>(x), handles.get_float_tensor::<B1>(weight), self.eps_bits);
+                let output = B1::rms_norm_rows(handles.get_float_tensor::<B1>(x), handles.get_float_tensor::<B1>(weight), self.eps);
                 handles.register_float_tensor::<B1>(&out.id, output);
             }
         }
@@ -81,7 +81,7 @@ impl<B: FusionBackend + DecodeKernels> DecodeKernels for Fusion<B> {
         let out = TensorIr::uninit(client.create_empty_handle(), x.shape.clone(), x.dtype);
         // The eps travels in the operation, not the description: one model has one eps.
         let desc = CustomOpIr::new("qwen3_rms_norm_rows", &[x.into_ir(), weight.into_ir()], &[out]);
-        let operation = RmsNormRows::<B> { desc: desc.clone(), eps_bits, _backend: core::marker::PhantomData };
+        let operation = RmsNormRows::<B> { desc: desc.clone(), eps, _backend: core::marker::PhantomData };
         client.register(StreamId::current(), OperationIr::Custom(desc), operation).output()
     }
 }

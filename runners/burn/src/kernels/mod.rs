@@ -99,7 +99,7 @@ pub fn gemv(x: Tensor<3>, w_rows: &Tensor<2>) -> Tensor<3> {
 #[cfg(feature = "kernels")]
 pub fn rms_norm<const D: usize>(x: Tensor<D>, weight: &Tensor<2>, eps: f64) -> Tensor<D> {
     use extension::DecodeKernels;
-    Tensor::from_dispatch(burn::backend::Dispatch::rms_norm_rows(x.into_dispatch(), weight.clone().into_dispatch(), (eps as f32).to_bits()))
+    Tensor::from_dispatch(burn::backend::Dispatch::rms_norm_rows(x.into_dispatch(), weight.clone().into_dispatch(), eps as f32))
 }
 
 /// Without a CubeCL backend compiled in, [`select`] refuses `custom`, so this is never reached.

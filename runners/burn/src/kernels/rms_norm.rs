@@ -65,7 +65,7 @@ pub fn rms_norm_rows_kernel<F: Float, N: Size>(
 }
 
 /// RMSNorm of `x` over its last axis with `weight` `[w_rows, width]` (row-major), eps as given.
-pub fn rms_norm_rows<R: CubeRuntime>(x: CubeTensor<R>, weight: CubeTensor<R>, eps: f64) -> CubeTensor<R> {
+pub fn rms_norm_rows<R: CubeRuntime>(x: CubeTensor<R>, weight: CubeTensor<R>, eps: f32) -> CubeTensor<R> {
     x.assert_is_on_same_device(&weight);
     let shape = x.meta.shape().clone();
     let width = shape[shape.num_dims() - 1];
@@ -100,7 +100,7 @@ pub fn rms_norm_rows<R: CubeRuntime>(x: CubeTensor<R>, weight: CubeTensor<R>, ep
             w_rows,
             plane as usize,
             (1.0 / width as f32).to_bits(),
-            (eps as f32).to_bits(),
+            eps.to_bits(),
             dtype_to_storage_type(dtype),
         );
     }
