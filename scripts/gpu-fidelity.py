@@ -10,7 +10,7 @@ tokens N with each framework's *own* way, outside the harness and its protocol, 
 | `mlx_lm.benchmark` | `python -m mlx_lm benchmark -p P -g N -n R` on a copy converted to the dtype (`mlx_lm convert --dtype`); prompts are mlx-lm's random ids; its generation_tps is N / (t_N − t_1), reported here as (N − 1) / (t_N − t_1) too | mlx-lm |
 | `transformers generate` | the torch-compile runner's generate() (static cache: torch.compile + CUDA graphs), no streamer, timed from outside: T(k) = wall time of generate with k new tokens, EOS ignored; decode tok/s = (N − 1) / (T(N) − T(1)) per repeat | torch-compile |
 | `hand-written torch` | scripts/fidelity_torch_qwen3.py: static KV cache, fused QKV and gate/up, decode step compiled with mode reduce-overhead (CUDA graphs), argmax on device, `.item()` per step; the protocol's formula | torch-compile (another code path: the gap is what transformers costs) |
-| `burn --self-bench` | the Burn runner with `--self-bench P,N,R`: its own generation loop after load, warm-up and check, no JSON between tokens | burn-<backend> |
+| `burn --self-bench` | the Burn runner with `--self-bench P,N,R`: its own generation loop after load, warm-up and check, no JSON between tokens; with several `--burn-backends` (flags included: `cuda[kernels=custom]`), each variant's greedy tokens are checked against the first's | burn-<backend> |
 
 Prompt ids are 0..P−1 (default P = 28, 99, 529: bench/prompts.json's lengths after the template),
 or the real ids of a `qwen3-bench tokenize` file (--prompts-file; Burn's --self-bench always uses
@@ -387,6 +387,9 @@ class Parent:
             self.add(error_record("burn", f"no Burn runner binary ({binary or ', '.join(map(str, burn_candidates()))}): pass --burn-bin", backend=burn_variants(a.burn_backends)[0]))
             return
         restore_cubecl_cache()
+        # The first timed run's greedy tokens per (variant, prompt length): the variants are checked
+        # against the first one listed, below.
+        tokens: dict[tuple[str, int], list[int]] = {}
         for backend in burn_variants(a.burn_backends):
             # `cuda[kernels=custom]`: the harness label's runner flags, as the runner's own arguments.
             name, flags = burn_variant_args(backend)
@@ -405,10 +408,29 @@ class Parent:
                                          build=ready.get("build"), notes=[f"{binary} --self-bench P,N,{a.warmup}+{a.repeats} --backend {' '.join([name, *flags])}; the first {a.warmup} runs are warm-up, dropped; prompt ids 0..P−1"] + ready.get("notes", [])))
                 for run in runs[a.warmup:]:
                     self.add(run_record("burn", length, a.new_tokens, run["self_bench"] - a.warmup, run["decode_tps"], a.dtype, backend, ttft_ms=run.get("ttft_ms")))
+                if len(runs) > a.warmup and "token_ids" in runs[a.warmup]:
+                    tokens[(backend, length)] = runs[a.warmup]["token_ids"]
                 if code != 0 or len(runs) != a.warmup + a.repeats:
                     fatal = next((l for l in lines if '"fatal"' in l), "")
                     self.add(error_record("burn", f"{failure(code, lines)}, {max(0, len(runs) - a.warmup)} of {a.repeats} runs: {fatal or self.log_tail(f'burn-{backend}')}", length, backend))
                 timed_out = code is None
+        self.burn_agreement(tokens)
+
+    def burn_agreement(self, tokens: dict[tuple[str, int], list[int]]) -> None:
+        """Each Burn variant's greedy tokens against the first variant's, per prompt length: exactly
+        in f32, else identical up to the harness's minimum first divergence (no teacher forcing here)."""
+        a = self.args
+        variants = burn_variants(a.burn_backends)
+        for backend in variants[1:]:
+            for (first, length), ref in tokens.items():
+                ours = tokens.get((backend, length))
+                if first != variants[0] or ours is None:
+                    continue
+                divergence = first_divergence(ours, ref)
+                passed = divergence is None if a.dtype == "f32" else divergence is None or divergence >= min(MIN_FIRST_DIVERGENCE, len(ref))
+                self.add({"record": "agreement", "tool": f"burn-{backend} --self-bench", "reference": f"burn-{first} --self-bench", "device": burn_variant_args(backend)[0],
+                          "dtype": a.dtype, "prompt_tokens": length, "tokens": len(ref), "identical": divergence is None, "first_divergence": divergence,
+                          "top1_agreement": None, "passed": passed})
 
 
 def failure(code: int | None, lines: list[str]) -> str:

@@ -135,6 +135,11 @@ describe.skipIf(!existsSync(burnBinary()) && !burnRequired)("scripts/gpu-fidelit
     // A label's runner flags reach the runner as its arguments (the meta record's note names them).
     expect(records.find((r) => r.record === "meta" && r.runner === explicit)).toMatchObject({ notes: expect.arrayContaining([expect.stringContaining("--backend cpu --attention explicit")]) });
     for (const r of runs) expect(r.decode_tps).toBeGreaterThan(0);
+    // Each variant's greedy tokens against the first's: f32 on the CPU, both attention bodies give the same tokens.
+    expect(records.filter((r) => r.record === "agreement").map((r) => [r.tool, r.reference, r.prompt_tokens, r.identical, r.passed])).toEqual([
+      [`${explicit} --self-bench`, "burn-cpu --self-bench", 8, true, true],
+      [`${explicit} --self-bench`, "burn-cpu --self-bench", 16, true, true],
+    ]);
     const errors = records.filter((r) => r.record === "error");
     expect(errors.map((e) => [e.runner, e.prompt_tokens])).toEqual([["burn-no-such-backend", 8], ["burn-no-such-backend", 16]]);
     expect(records.find((r) => r.record === "meta" && r.runner === "burn-cpu")).toMatchObject({ framework_version: expect.stringMatching(/^burn /) });
