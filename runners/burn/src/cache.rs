@@ -58,6 +58,13 @@ impl KvCache {
         &mut self.layers
     }
 
+    /// Whether decode steps can run the attention kernel on this cache (its capacity fits the
+    /// kernel's shared memory; larger caches keep Burn's operations).
+    pub fn fits_attention_kernel(&self) -> bool {
+        let keys = &self.layers[0].buffers.as_ref().expect("layer cache present").keys;
+        crate::kernels::attention_fits(self.groups, keys.dims()[3], self.capacity(), keys.dtype().size())
+    }
+
     /// The mask of a forward pass of `len` tokens at `offset`.
     pub fn make_mask(&self, len: usize, offset: &Offset) -> AttentionMask {
         match offset {
@@ -134,6 +141,15 @@ impl LayerCache {
             values: cache.values.select_assign(2, position, values, IndexingUpdateOp::Add),
         });
         (written.keys.clone(), written.values.clone())
+    }
+
+    /// Hands the key and value buffers, uniquely held, to `write` (a kernel that writes them in
+    /// place and returns them with its own output) and keeps what it returns.
+    pub fn write_with<T>(&mut self, write: impl FnOnce(Tensor<4>, Tensor<4>) -> (T, Tensor<4>, Tensor<4>)) -> T {
+        let KeysValues { keys, values } = self.buffers.take().expect("layer cache present");
+        let (output, keys, values) = write(keys, values);
+        self.buffers = Some(KeysValues { keys, values });
+        output
     }
 
     /// Hands the buffers, uniquely held, to `write`: the backend then writes them in place

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 pub const USAGE: &str = "usage: qwen3-burn-runner --model DIR [--dtype f16|bf16|f32] \
 [--backend cpu|wgpu|cuda|metal|ndarray] [--device auto|N] [--attention burn|explicit] \
-[--decode-graph on|off] [--memory-plan default|fitted] [--self-bench P,N,R] [--kernels burn|custom]\n       qwen3-burn-runner --list-backends\n       \
+[--decode-graph on|off] [--memory-plan default|fitted] [--self-bench P,N,R] [--kernels burn|custom|PART+PART]\n       qwen3-burn-runner --list-backends\n       \
 qwen3-burn-runner --bench-kernels [--backend B] [--dtype D]";
 
 pub struct Args {
@@ -79,7 +79,7 @@ pub fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String
     let mut device = None;
     let mut attention = None;
     let mut decode_graph = true;
-    let mut kernels = Kernels::Burn;
+    let mut kernels = Kernels::BURN;
     let mut bench_kernels = false;
     let mut memory_plan = MemoryPlan::Default;
     let mut self_bench = None;
@@ -155,9 +155,13 @@ mod tests {
         assert_eq!(args("--model m --attention burn").ok().unwrap().attention, AttentionKernel::Burn);
         assert!(args("--backend cpu").err().unwrap().contains("--model is required"));
         assert!(args("--model m --bogus").err().unwrap().contains("unknown argument"));
-        assert_eq!(args("--model m").ok().unwrap().kernels, Kernels::Burn);
-        assert_eq!(args("--model m --kernels custom").ok().unwrap().kernels, Kernels::Custom);
-        assert_eq!(args("--model m --kernels gemv").ok().unwrap().kernels, Kernels::Gemv);
+        assert_eq!(args("--model m").ok().unwrap().kernels, Kernels::BURN);
+        assert_eq!(args("--model m --kernels custom").ok().unwrap().kernels, Kernels::CUSTOM);
+        let gemv_norm = args("--model m --kernels gemv+norm").ok().unwrap().kernels;
+        assert_eq!(gemv_norm, Kernels { gemv: true, norm: true, attention: false });
+        assert_eq!(gemv_norm.name(), "gemv+norm");
+        assert_eq!(Kernels::parse("attention+norm+gemv").unwrap().name(), "custom");
+        assert!(args("--model m --kernels gemv+fast").err().unwrap().starts_with("--kernels: unknown kernels \"fast\""));
         assert!(args("--model m --kernels fast").err().unwrap().starts_with("--kernels: unknown kernels"));
         assert!(args("--bench-kernels").ok().unwrap().bench_kernels);
         assert_eq!(args("--model m --memory-plan fitted").ok().unwrap().memory_plan, MemoryPlan::Fitted);

@@ -34,7 +34,7 @@ fn main() {
         return;
     }
     let args = cli::parse_args(std::env::args().skip(1)).unwrap_or_else(|e| fatal::fatal("internal", &e));
-    let selected = if args.bench_kernels { kernels::Kernels::Custom } else { args.kernels };
+    let selected = if args.bench_kernels { kernels::Kernels::CUSTOM } else { args.kernels };
     kernels::select(selected, &args.backend).unwrap_or_else(|e| fatal::fatal("internal", &e));
     let (device, info) = backend::open(&args);
     #[cfg(feature = "kernels")]

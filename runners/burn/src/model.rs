@@ -7,19 +7,22 @@
 use crate::cache::{AttentionMask, KvCache, LayerCache, Offset};
 use crate::checkpoint::{Checkpoint, Layout};
 use crate::config::Qwen3Config;
+use crate::kernels;
 use crate::nn::{Linear, RmsNorm, Rope, RopeAngles};
 use crate::sdpa::AttentionKernel;
 use crate::weights::WeightLoader;
 use burn::tensor::activation::silu;
 use burn::tensor::{DType, Device, Int, Tensor};
 
-/// What every layer of one forward pass shares: where it writes in the cache, the RoPE angles at
-/// its positions and its attention mask. mlx-lm derives these in each layer from the cache's
-/// offset; here they are made once per pass, which saves operations per decode step.
-pub struct Positions {
-    offset: Offset,
-    rope: RopeAngles,
-    mask: AttentionMask,
+/// What every layer of one forward pass shares. mlx-lm derives these in each layer from the
+/// cache's offset; here they are made once per pass, which saves operations per decode step.
+pub enum Positions {
+    /// For Burn's operations: where the pass writes in the cache, the RoPE angles at its
+    /// positions and its attention mask.
+    Ops { offset: Offset, rope: RopeAngles, mask: AttentionMask },
+    /// A decode step on this runner's attention kernel (`--kernels attention`): the position and
+    /// the whole RoPE tables; the kernel reads the angles and the visible slots from them.
+    Kernel { position: Tensor<1, Int>, rope: (Tensor<2>, Tensor<2>) },
 }
 
 pub struct Attention {
@@ -53,17 +56,27 @@ impl Attention {
     /// Project, q/k RMSNorm per head, RoPE at the pass's positions, write and read the cache,
     /// attend, project back.
     pub fn forward(&self, x: Tensor<3>, at: &Positions, cache: &mut LayerCache) -> Tensor<3> {
+        let (offset, rope, mask) = match at {
+            Positions::Ops { offset, rope, mask } => (offset, rope, mask),
+            Positions::Kernel { position, rope } => {
+                // Everything between the two projections in one kernel (src/kernels/decode_attention.rs).
+                let qkv = self.qkv_proj.forward(x);
+                let norm = (self.qk_norm.rows(), self.qk_norm.eps());
+                let output = cache.write_with(|keys, values| kernels::decode_attention(qkv, norm.0, rope, position.clone(), keys, values, norm.1));
+                return self.o_proj.forward(output);
+            }
+        };
         let [batch, len, _] = x.dims();
         let (heads, kv_heads) = (self.n_heads, self.n_kv_heads);
         let qkv = self.qkv_proj.forward(x).reshape([batch, len, heads + 2 * kv_heads, self.head_dim]);
         // Query and key heads share head_dim: one RMSNorm and one RoPE rotation for both.
-        let qk = at.rope.rotate(heads_first(self.qk_norm.forward(qkv.clone().narrow(2, 0, heads + kv_heads))));
+        let qk = rope.rotate(heads_first(self.qk_norm.forward(qkv.clone().narrow(2, 0, heads + kv_heads))));
         let queries = qk.clone().narrow(1, 0, heads);
         let keys = qk.narrow(1, heads, kv_heads);
         let values = heads_first(qkv.narrow(2, heads + kv_heads, kv_heads));
 
-        let (keys, values) = cache.update_and_fetch(keys, values, &at.offset);
-        let output = self.kernel.attend(queries, keys, values, &at.mask);
+        let (keys, values) = cache.update_and_fetch(keys, values, offset);
+        let output = self.kernel.attend(queries, keys, values, mask);
         self.o_proj.forward(heads_last(output))
     }
 }
@@ -155,11 +168,18 @@ impl Qwen3Model {
     /// `token_ids` (`[L]`) at `offset` -> normalised hidden states `[1, L, hidden_size]`.
     pub fn forward(&self, token_ids: Tensor<1, Int>, offset: Offset, cache: &mut KvCache) -> Tensor<3> {
         let len = token_ids.dims()[0];
-        let rope = match &offset {
-            Offset::Prompt => self.rope.range(0, len),
-            Offset::At(position) => self.rope.at(position.clone()),
+        let at = match offset {
+            Offset::At(position) if kernels::attention_selected() && cache.fits_attention_kernel() => {
+                Positions::Kernel { position, rope: self.rope.tables() }
+            }
+            offset => {
+                let rope = match &offset {
+                    Offset::Prompt => self.rope.range(0, len),
+                    Offset::At(position) => self.rope.at(position.clone()),
+                };
+                Positions::Ops { mask: cache.make_mask(len, &offset), rope, offset }
+            }
         };
-        let at = Positions { mask: cache.make_mask(len, &offset), rope, offset };
         let mut h = self.embed_tokens.clone().select(0, token_ids).unsqueeze::<3>();
         for (layer, layer_cache) in self.layers.iter().zip(cache.layers()) {
             h = layer.forward(h, &at, layer_cache);
@@ -214,8 +234,8 @@ impl Model {
         match &self.lm_head {
             Some(lm_head) => lm_head.forward(hidden),
             // The table is already `[vocab, hidden]` rows: the custom kernel reads it as stored.
-            None if hidden.dims()[1] == 1 && crate::kernels::gemv_selected() => {
-                crate::kernels::gemv(hidden, &self.model.embed_tokens)
+            None if hidden.dims()[1] == 1 && kernels::gemv_selected() => {
+                kernels::gemv(hidden, &self.model.embed_tokens)
             }
             None => {
                 // embed_tokens · hiddenᵀ reads the table in its stored row-major layout; a

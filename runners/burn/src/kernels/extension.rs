@@ -8,7 +8,7 @@ use burn::backend::Cuda;
 use burn::backend::Metal;
 #[cfg(feature = "wgpu")]
 use burn::backend::Vulkan;
-use burn::backend::{backend_extension, tensor::FloatTensor};
+use burn::backend::{backend_extension, tensor::{FloatTensor, IntTensor}};
 use burn::tensor::Shape;
 use burn_cubecl::{CubeBackend, CubeRuntime};
 use burn_fusion::stream::{Operation, StreamId};
@@ -23,6 +23,19 @@ pub trait DecodeKernels: burn::backend::Backend {
     /// RMSNorm of `x` over its last axis; `weight` `[w_rows, width]`, row r of `x` takes weight
     /// row `r % w_rows`.
     fn rms_norm_rows(x: FloatTensor<Self>, weight: FloatTensor<Self>, eps: f32) -> FloatTensor<Self>;
+    /// One decode step's attention from the fused q/k/v output: returns the query heads' outputs
+    /// `[1, 1, heads * head_dim]` and the caches with the step's key and value written (in place).
+    #[allow(clippy::too_many_arguments)]
+    fn decode_attention(
+        qkv: FloatTensor<Self>,
+        norm: FloatTensor<Self>,
+        cos: FloatTensor<Self>,
+        sin: FloatTensor<Self>,
+        position: IntTensor<Self>,
+        k_cache: FloatTensor<Self>,
+        v_cache: FloatTensor<Self>,
+        eps: f32,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
 }
 
 impl<R: CubeRuntime> DecodeKernels for CubeBackend<R> {
@@ -32,6 +45,20 @@ impl<R: CubeRuntime> DecodeKernels for CubeBackend<R> {
 
     fn rms_norm_rows(x: FloatTensor<Self>, weight: FloatTensor<Self>, eps: f32) -> FloatTensor<Self> {
         super::rms_norm::rms_norm_rows(x, weight, eps)
+    }
+
+    fn decode_attention(
+        qkv: FloatTensor<Self>,
+        norm: FloatTensor<Self>,
+        cos: FloatTensor<Self>,
+        sin: FloatTensor<Self>,
+        position: IntTensor<Self>,
+        k_cache: FloatTensor<Self>,
+        v_cache: FloatTensor<Self>,
+        eps: f32,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        let a = super::decode_attention::decode_attention(qkv, norm, cos, sin, position, k_cache, v_cache, eps);
+        (a.out, a.k_cache, a.v_cache)
     }
 }
 
@@ -83,5 +110,53 @@ impl<B: FusionBackend + DecodeKernels> DecodeKernels for Fusion<B> {
         let desc = CustomOpIr::new("qwen3_rms_norm_rows", &[x.into_ir(), weight.into_ir()], &[out]);
         let operation = RmsNormRows::<B> { desc: desc.clone(), eps, _backend: core::marker::PhantomData };
         client.register(StreamId::current(), OperationIr::Custom(desc), operation).output()
+    }
+    fn decode_attention(
+        qkv: FloatTensor<Self>,
+        norm: FloatTensor<Self>,
+        cos: FloatTensor<Self>,
+        sin: FloatTensor<Self>,
+        position: IntTensor<Self>,
+        k_cache: FloatTensor<Self>,
+        v_cache: FloatTensor<Self>,
+        eps: f32,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        #[derive(Debug)]
+        struct DecodeAttention<B> {
+            desc: CustomOpIr,
+            eps: f32,
+            _backend: core::marker::PhantomData<B>,
+        }
+
+        impl<B1: FusionBackend + DecodeKernels> Operation<B1::FusionRuntime> for DecodeAttention<B1> {
+            fn execute(&self, handles: &mut HandleContainer<<B1::FusionRuntime as FusionRuntime>::FusionHandle>) {
+                let ([qkv, norm, cos, sin, position, k_cache, v_cache], [out, k_out, v_out]) = self.desc.as_fixed();
+                let (output, keys, values) = B1::decode_attention(
+                    handles.get_float_tensor::<B1>(qkv),
+                    handles.get_float_tensor::<B1>(norm),
+                    handles.get_float_tensor::<B1>(cos),
+                    handles.get_float_tensor::<B1>(sin),
+                    handles.get_int_tensor::<B1>(position),
+                    handles.get_float_tensor::<B1>(k_cache),
+                    handles.get_float_tensor::<B1>(v_cache),
+                    self.eps,
+                );
+                handles.register_float_tensor::<B1>(&out.id, output);
+                handles.register_float_tensor::<B1>(&k_out.id, keys);
+                handles.register_float_tensor::<B1>(&v_out.id, values);
+            }
+        }
+
+        let client = qkv.client.clone();
+        let heads = norm.shape[0] - k_cache.shape[1];
+        let out_shape = Shape::from(vec![1, 1, heads * k_cache.shape[3]]);
+        let out = TensorIr::uninit(client.create_empty_handle(), out_shape, qkv.dtype);
+        let k_out = TensorIr::uninit(client.create_empty_handle(), k_cache.shape.clone(), k_cache.dtype);
+        let v_out = TensorIr::uninit(client.create_empty_handle(), v_cache.shape.clone(), v_cache.dtype);
+        let inputs = [qkv.into_ir(), norm.into_ir(), cos.into_ir(), sin.into_ir(), position.into_ir(), k_cache.into_ir(), v_cache.into_ir()];
+        let desc = CustomOpIr::new("qwen3_decode_attention", &inputs, &[out, k_out, v_out]);
+        let operation = DecodeAttention::<B> { desc: desc.clone(), eps, _backend: core::marker::PhantomData };
+        let [out, keys, values] = client.register(StreamId::current(), OperationIr::Custom(desc), operation).outputs();
+        (out, keys, values)
     }
 }

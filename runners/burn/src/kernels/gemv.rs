@@ -67,7 +67,12 @@ pub fn gemv_rows_kernel<F: Float, N: Size>(
 
 /// The widest vector (in elements, at most 16 bytes) that divides `in_features`.
 pub fn vector_width(in_features: usize, dtype: DType) -> usize {
-    let max = 16 / dtype.size();
+    vector_width_bytes(in_features, dtype.size())
+}
+
+/// [`vector_width`] for elements of `elem_bytes` bytes.
+pub fn vector_width_bytes(in_features: usize, elem_bytes: usize) -> usize {
+    let max = 16 / elem_bytes;
     (0..=max.trailing_zeros()).map(|p| max >> p).find(|w| in_features % w == 0).unwrap_or(1)
 }
 

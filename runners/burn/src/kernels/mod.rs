@@ -13,39 +13,64 @@ pub mod gemv;
 pub mod bench;
 #[cfg(feature = "kernels")]
 pub mod rms_norm;
+#[cfg(feature = "kernels")]
+pub mod decode_attention;
 
-use burn::tensor::Tensor;
+use burn::tensor::{Int, Tensor};
 use std::sync::OnceLock;
 
-/// Which kernels the decode path's linear layers use.
+/// Which of this runner's kernels replace Burn's operations (`--kernels`): a set, named by its parts
+/// joined with `+` (`gemv+norm`), `burn` for none and `custom` for all of them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kernels {
-    /// Burn's own operations throughout (`Tensor::matmul`).
-    Burn,
-    /// Only the matrix-vector products of decode steps on [`gemv::gemv_rows_kernel`] (what
-    /// `custom` meant before the RMSNorm kernel, runners/burn at b2da632 and earlier).
-    Gemv,
-    /// The matrix-vector products of decode steps (q/k/v, o, gate/up, down, LM head) run
-    /// [`gemv::gemv_rows_kernel`] (prefill keeps Burn's matmul), and every RMSNorm runs
-    /// [`rms_norm::rms_norm_rows_kernel`].
-    Custom,
+pub struct Kernels {
+    /// The matrix-vector products of decode steps (q/k/v, o, gate/up, down, LM head) on
+    /// [`gemv::gemv_rows_kernel`]; prefill keeps Burn's matmul.
+    pub gemv: bool,
+    /// Every RMSNorm (prefill included) on [`rms_norm::rms_norm_rows_kernel`].
+    pub norm: bool,
+    /// A decode step's attention from the q/k/v projection's output to the heads' outputs (q/k
+    /// RMSNorm, RoPE, the cache write, scores, softmax, values) on
+    /// [`decode_attention::decode_attention_kernel`], one launch a layer; prefill keeps Burn's ops.
+    pub attention: bool,
 }
 
 impl Kernels {
+    /// Burn's own operations throughout (the default).
+    pub const BURN: Self = Self { gemv: false, norm: false, attention: false };
+    /// Every kernel of this runner.
+    pub const CUSTOM: Self = Self { gemv: true, norm: true, attention: true };
+
+    /// `burn`, `custom`, or parts joined with `+`: `gemv`, `norm`, `attention`.
     pub fn parse(name: &str) -> Result<Self, String> {
         match name {
-            "burn" => Ok(Kernels::Burn),
-            "gemv" => Ok(Kernels::Gemv),
-            "custom" => Ok(Kernels::Custom),
-            other => Err(format!("unknown kernels {other:?} (burn, gemv, custom)")),
+            "burn" => return Ok(Self::BURN),
+            "custom" => return Ok(Self::CUSTOM),
+            _ => {}
         }
+        let mut kernels = Self::BURN;
+        for part in name.split('+') {
+            let flag = match part {
+                "gemv" => &mut kernels.gemv,
+                "norm" => &mut kernels.norm,
+                "attention" => &mut kernels.attention,
+                other => return Err(format!("unknown kernels {other:?} (burn, custom, or parts joined with +: gemv, norm, attention)")),
+            };
+            *flag = true;
+        }
+        Ok(kernels)
     }
 
-    pub fn name(self) -> &'static str {
+    /// The name [`Kernels::parse`] reads back: `burn`, `custom`, or the parts in a fixed order.
+    pub fn name(self) -> String {
         match self {
-            Kernels::Burn => "burn",
-            Kernels::Gemv => "gemv",
-            Kernels::Custom => "custom",
+            Self::BURN => "burn".into(),
+            Self::CUSTOM => "custom".into(),
+            k => [("gemv", k.gemv), ("norm", k.norm), ("attention", k.attention)]
+                .iter()
+                .filter(|(_, on)| *on)
+                .map(|(part, _)| *part)
+                .collect::<Vec<_>>()
+                .join("+"),
         }
     }
 }
@@ -56,7 +81,7 @@ static KERNELS: OnceLock<Kernels> = OnceLock::new();
 
 /// Sets the kernels for this process; `Err` if `backend` cannot run them.
 pub fn select(kernels: Kernels, backend: &str) -> Result<(), String> {
-    if kernels != Kernels::Burn {
+    if kernels != Kernels::BURN {
         if !cfg!(feature = "kernels") {
             return Err(format!("--kernels {}: this binary was built without a CubeCL backend (cuda, wgpu, metal)", kernels.name()));
         }
@@ -73,19 +98,24 @@ pub fn select(kernels: Kernels, backend: &str) -> Result<(), String> {
     KERNELS.set(kernels).map_err(|_| "kernels already selected".to_string())
 }
 
-/// The kernels selected, [`Kernels::Burn`] if none was.
+/// The kernels selected, [`Kernels::BURN`] if none was.
 pub fn selected() -> Kernels {
-    KERNELS.get().copied().unwrap_or(Kernels::Burn)
+    KERNELS.get().copied().unwrap_or(Kernels::BURN)
 }
 
-/// Whether decode steps' matrix-vector products run [`gemv::gemv_rows_kernel`] (`gemv`, `custom`).
+/// Whether decode steps' matrix-vector products run [`gemv::gemv_rows_kernel`].
 pub fn gemv_selected() -> bool {
-    selected() != Kernels::Burn
+    selected().gemv
 }
 
-/// Whether RMSNorm runs [`rms_norm::rms_norm_rows_kernel`] (`custom`).
+/// Whether RMSNorm runs [`rms_norm::rms_norm_rows_kernel`].
 pub fn norm_selected() -> bool {
-    selected() == Kernels::Custom
+    selected().norm
+}
+
+/// Whether decode steps' attention runs [`decode_attention::decode_attention_kernel`].
+pub fn attention_selected() -> bool {
+    selected().attention
 }
 
 /// `x` `[1, 1, in]` times `w_rows` `[out, in]` (row-major) -> `[1, 1, out]`, on the custom kernel.
@@ -100,6 +130,44 @@ pub fn gemv(x: Tensor<3>, w_rows: &Tensor<2>) -> Tensor<3> {
 pub fn rms_norm<const D: usize>(x: Tensor<D>, weight: &Tensor<2>, eps: f64) -> Tensor<D> {
     use extension::DecodeKernels;
     Tensor::from_dispatch(burn::backend::Dispatch::rms_norm_rows(x.into_dispatch(), weight.clone().into_dispatch(), eps as f32))
+}
+
+/// One decode step's attention on [`decode_attention::decode_attention_kernel`]: `qkv`
+/// `[1, 1, (heads + 2 kv_heads) * head_dim]`, `norm` the q/k norm weights `[heads + kv_heads,
+/// head_dim]`, the RoPE tables `[positions, head_dim]`, `position` `[1]`, the caches `[1, kv_heads,
+/// capacity, head_dim]`. Returns the heads' outputs `[1, 1, heads * head_dim]` and the caches,
+/// written in place at `position`.
+#[cfg(feature = "kernels")]
+#[allow(clippy::too_many_arguments)]
+pub fn decode_attention(qkv: Tensor<3>, norm: &Tensor<2>, rope: &(Tensor<2>, Tensor<2>), position: Tensor<1, Int>, k_cache: Tensor<4>, v_cache: Tensor<4>, eps: f64) -> (Tensor<3>, Tensor<4>, Tensor<4>) {
+    use extension::DecodeKernels;
+    let (out, keys, values) = burn::backend::Dispatch::decode_attention(
+        qkv.into_dispatch(),
+        norm.clone().into_dispatch(),
+        rope.0.clone().into_dispatch(),
+        rope.1.clone().into_dispatch(),
+        position.into_dispatch(),
+        k_cache.into_dispatch(),
+        v_cache.into_dispatch(),
+        eps as f32,
+    );
+    (Tensor::from_dispatch(out), Tensor::from_dispatch(keys), Tensor::from_dispatch(values))
+}
+
+/// Whether [`decode_attention`] takes this model's heads and a cache of `capacity` slots (its
+/// scores live in shared memory).
+pub fn attention_fits(groups: usize, head_dim: usize, capacity: usize, elem_bytes: usize) -> bool {
+    #[cfg(feature = "kernels")]
+    return decode_attention::fits(groups, head_dim, capacity, elem_bytes);
+    #[cfg(not(feature = "kernels"))]
+    return { let _ = (groups, head_dim, capacity, elem_bytes); false };
+}
+
+/// Without a CubeCL backend compiled in, [`select`] refuses `custom`, so this is never reached.
+#[cfg(not(feature = "kernels"))]
+#[allow(clippy::too_many_arguments)]
+pub fn decode_attention(_qkv: Tensor<3>, _norm: &Tensor<2>, _rope: &(Tensor<2>, Tensor<2>), _position: Tensor<1, Int>, _k: Tensor<4>, _v: Tensor<4>, _eps: f64) -> (Tensor<3>, Tensor<4>, Tensor<4>) {
+    unreachable!("custom kernels are not compiled in")
 }
 
 /// Without a CubeCL backend compiled in, [`select`] refuses `custom`, so this is never reached.

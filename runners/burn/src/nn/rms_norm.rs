@@ -6,18 +6,25 @@ use burn::tensor::{DType, Tensor};
 pub struct RmsNorm<const D: usize> {
     weight: Tensor<D>,
     eps: f64,
-    /// The weight as `[rows, width]` for the custom kernel (`--kernels custom`), else None.
-    rows: Option<Tensor<2>>,
+    /// The weight as `[rows, width]`, as the custom kernels read it (a reshape: no copy).
+    rows: Tensor<2>,
 }
 
 impl<const D: usize> RmsNorm<D> {
     pub fn new(weight: Tensor<D>, eps: f64) -> Self {
-        let rows = kernels::norm_selected().then(|| {
-            let dims = weight.dims();
-            let width = dims[D - 1];
-            weight.clone().reshape([dims.iter().product::<usize>() / width, width])
-        });
+        let dims = weight.dims();
+        let width = dims[D - 1];
+        let rows = weight.clone().reshape([dims.iter().product::<usize>() / width, width]);
         Self { weight, eps, rows }
+    }
+
+    /// The weight as `[rows, width]` (one row per query/key head for the per-head norm).
+    pub fn rows(&self) -> &Tensor<2> {
+        &self.rows
+    }
+
+    pub fn eps(&self) -> f64 {
+        self.eps
     }
 
     /// `weight * (x * rsqrt(mean(x²) + eps))` over the last axis, the statistics in f32 as in
@@ -25,8 +32,8 @@ impl<const D: usize> RmsNorm<D> {
     /// `x / sqrt(..)` it made Burn 0.21's fusion code generator panic in f16 (README, "Known
     /// problems"); not retried on 0.22.
     pub fn forward(&self, x: Tensor<D>) -> Tensor<D> {
-        if let Some(rows) = &self.rows {
-            return kernels::rms_norm(x, rows, self.eps);
+        if kernels::norm_selected() {
+            return kernels::rms_norm(x, &self.rows, self.eps);
         }
         let dtype = x.dtype();
         let x32 = x.cast(DType::F32);

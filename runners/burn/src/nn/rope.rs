@@ -46,6 +46,12 @@ impl Rope {
         Self { cos: table(cos), sin: table(sin), rotate_half }
     }
 
+    /// The cos and sin tables, `[max_positions, head_dim]` each (for the decode attention kernel,
+    /// which indexes them at the step's position itself).
+    pub fn tables(&self) -> (Tensor<2>, Tensor<2>) {
+        (self.cos.clone(), self.sin.clone())
+    }
+
     /// The angles of one position given as a device tensor `[1]` (decode steps).
     pub fn at(&self, positions: Tensor<1, Int>) -> RopeAngles {
         self.angles(self.cos.clone().select(0, positions.clone()), self.sin.clone().select(0, positions))

@@ -1,0 +1,331 @@
+//! A decode step's attention in one launch per layer, written in CubeCL: from the fused q/k/v
+//! projection's output to the query heads' outputs.
+//!
+//! With Burn's operations this part of a decode step is the q/k RMSNorm, RoPE (a product with the
+//! `rotate_half` matrix, two multiplies and an add), two cache writes (`select_assign`), the mask
+//! of the whole cache, the scores' product, the softmax (two reductions and element-wise kernels)
+//! and the values' product: a dozen launches a layer, each over the whole cache capacity. Here one
+//! cube owns one KV head and the query heads that share it (grouped-query attention) and does it
+//! all, attending only to the slots up to the step's position (read from device memory, so a
+//! captured decode graph replays it unchanged):
+//!
+//! 1. one plane per query head and one for the key head: RMSNorm of the head (statistics in f32,
+//!    the normalised head rounded to the input dtype, times the weight in that dtype: Hugging
+//!    Face Qwen3's order), then RoPE (`x * cos + rotate_half(x) * sin` in the input dtype, as the
+//!    Burn path computes it); the key goes to its cache slot, another plane copies the value there;
+//! 2. scores: planes take positions in turn, lanes split the head dimension (coalesced reads of
+//!    one cached key), one plane sum per query head, scaled by `1 / sqrt(head_dim)`, kept in f32;
+//! 3. softmax: one plane per query head: maximum, `exp(s - max)` and their sum, all in f32;
+//! 4. values: each thread one output element of one query head over a share of the positions,
+//!    then the shares summed and divided by the softmax sum, rounded once to the input dtype.
+//!
+//! Scores, probabilities and sums stay in f32 (as flash attention keeps them); shared memory holds
+//! `groups * capacity` scores, so the cache capacity is bounded ([`fits`]).
+
+use burn::backend::cubecl::dtype_to_storage_type;
+use burn::tensor::Shape;
+use burn_cubecl::{CubeRuntime, kernel::into_contiguous, ops::numeric::empty_device_contiguous_dtype, tensor::CubeTensor};
+use cubecl::prelude::*;
+
+/// Planes per cube: at least `groups + 2` (the norm/RoPE phase's query, key and value planes).
+const PLANES: usize = 16;
+/// The plane width the kernel is laid out for ([`fits`]); NVIDIA's warps.
+const PLANE: usize = 32;
+/// Shared memory the kernel may use, in bytes (CUDA's static limit per block).
+const SHARED_BYTES: usize = 48 * 1024;
+/// Below any score: the softmax maximum's starting value (a finite literal every compiler takes).
+const LOWEST: f32 = -3.0e38;
+
+/// One cube per KV head; see the module docs for its four phases. Heads are read and written as
+/// `hv = head_dim / N` vectors of `N` elements (16 bytes).
+#[cube(launch_unchecked)]
+pub fn decode_attention_kernel<F: Float, N: Size, I: Numeric>(
+    qkv: &Tensor<Vector<F, N>>,
+    norm: &Tensor<Vector<F, N>>,
+    cos: &Tensor<Vector<F, N>>,
+    sin: &Tensor<Vector<F, N>>,
+    position: &Tensor<I>,
+    k_cache: &mut Tensor<Vector<F, N>>,
+    v_cache: &mut Tensor<Vector<F, N>>,
+    out: &mut Tensor<Vector<F, N>>,
+    #[comptime] heads: usize,
+    #[comptime] kv_heads: usize,
+    #[comptime] hv: usize,
+    #[comptime] capacity: usize,
+    #[comptime] plane: usize,
+    #[comptime] inv_width_bits: u32,
+    #[comptime] eps_bits: u32,
+    #[comptime] scale_bits: u32,
+    #[define(F, I)] _dtypes: [ElemType; 2],
+) {
+    let kv = CUBE_POS_X as usize;
+    let lane = UNIT_POS_X as usize;
+    let warp = UNIT_POS_Y as usize;
+    let threads = comptime!(plane * PLANES);
+    let tid = warp * plane + lane;
+    let groups = comptime!(heads / kv_heads);
+    let per_lane = comptime!(hv.div_ceil(plane));
+    let half = comptime!(hv / 2);
+    let items = comptime!(groups * hv);
+    let streams = comptime!(plane * PLANES / (groups * hv));
+    let pos = u32::cast_from(position[0]) as usize;
+    let len = pos + 1;
+    let slot = (kv * capacity + pos) * hv;
+
+    let mut normed = Shared::<[Vector<F, N>]>::new_slice(comptime!((groups + 1) * hv));
+    let mut queries = Shared::<[Vector<f32, N>]>::new_slice(comptime!(groups * hv));
+    let mut scores = Shared::<[f32]>::new_slice(comptime!(groups * capacity));
+    let mut inv_sums = Shared::<[f32]>::new_slice(groups);
+    let mut partial = Shared::<[Vector<f32, N>]>::new_slice(comptime!(streams * groups * hv));
+
+    // 1. RMSNorm: plane g < groups takes query head kv * groups + g, plane `groups` the key head;
+    // the rows of `qkv` are the query heads, then the key heads, then the value heads, and `norm`
+    // holds q_norm's weight for every query head, then k_norm's for every key head.
+    if warp <= groups {
+        let mut row = heads + kv;
+        if warp < groups {
+            row = kv * groups + warp;
+        }
+        let mut squares = Vector::<f32, N>::new(f32::new(0.0));
+        #[unroll]
+        for i in 0..per_lane {
+            let j = i * plane + lane;
+            if j < hv {
+                let x = Vector::<f32, N>::cast_from(qkv[row * hv + j]);
+                squares += x * x;
+            }
+        }
+        let mean = plane_sum(Vector::vector_sum(squares)) * f32::new(comptime!(f32::from_bits(inv_width_bits)));
+        let inv_rms = Vector::<f32, N>::new(f32::recip(f32::sqrt(mean + f32::new(comptime!(f32::from_bits(eps_bits))))));
+        #[unroll]
+        for i in 0..per_lane {
+            let j = i * plane + lane;
+            if j < hv {
+                normed[warp * hv + j] = Vector::<F, N>::cast_from(Vector::<f32, N>::cast_from(qkv[row * hv + j]) * inv_rms) * norm[row * hv + j];
+            }
+        }
+    }
+    sync_cube();
+
+    // RoPE at `pos`: `x * cos + rotate_half(x) * sin`, rotate_half(x) = [-x[half..], x[..half]]
+    // (in vectors: head_dim / 2 is a whole number of vectors). The key goes to its cache slot;
+    // plane groups + 1 copies the value there.
+    if warp <= groups {
+        #[unroll]
+        for i in 0..per_lane {
+            let j = i * plane + lane;
+            if j < hv {
+                let x = normed[warp * hv + j];
+                let mut partner = j + half;
+                if j >= half {
+                    partner = j - half;
+                }
+                let mut rotated = normed[warp * hv + partner];
+                if j < half {
+                    rotated = -rotated;
+                }
+                let y = x * cos[pos * hv + j] + rotated * sin[pos * hv + j];
+                if warp < groups {
+                    queries[warp * hv + j] = Vector::<f32, N>::cast_from(y);
+                } else {
+                    k_cache[slot + j] = y;
+                }
+            }
+        }
+    }
+    if warp == groups + 1 {
+        #[unroll]
+        for i in 0..per_lane {
+            let j = i * plane + lane;
+            if j < hv {
+                v_cache[slot + j] = qkv[(heads + kv_heads + kv) * hv + j];
+            }
+        }
+    }
+    // Also orders the cache writes above before the reads below (one cube owns its KV head).
+    sync_cube();
+
+    // 2. Scores: one thread per position (threads apart), its key read as hv vectors.
+    let scale = f32::new(comptime!(f32::from_bits(scale_bits)));
+    let mut p = tid;
+    while p < len {
+        let key = (kv * capacity + p) * hv;
+        #[unroll]
+        for g in 0..groups {
+            let mut dot = Vector::<f32, N>::new(f32::new(0.0));
+            #[unroll]
+            for j in 0..hv {
+                dot += Vector::<f32, N>::cast_from(k_cache[key + j]) * queries[g * hv + j];
+            }
+            scores[g * capacity + p] = Vector::vector_sum(dot) * scale;
+        }
+        p += threads;
+    }
+    sync_cube();
+
+    // 3. Softmax: plane g < groups over query head g's scores, which become exp(s - max).
+    if warp < groups {
+        let mut local_max = f32::new(LOWEST);
+        let mut q = lane;
+        while q < len {
+            local_max = max(local_max, scores[warp * capacity + q]);
+            q += plane;
+        }
+        let row_max = plane_max(local_max);
+        let mut local_sum = f32::new(0.0);
+        let mut q = lane;
+        while q < len {
+            let e = f32::exp(scores[warp * capacity + q] - row_max);
+            scores[warp * capacity + q] = e;
+            local_sum += e;
+            q += plane;
+        }
+        let total = plane_sum(local_sum);
+        if lane == 0 {
+            inv_sums[warp] = f32::recip(total);
+        }
+    }
+    sync_cube();
+
+    // 4. Values: thread (stream, g, j) sums positions stream, stream + streams, ... of head g's
+    // probabilities times the values' vector j, four positions' loads in flight at a time; then
+    // the streams are added up and divided by the softmax sum.
+    let item = tid % items;
+    let stream = tid / items;
+    let g = item / hv;
+    let j = item % hv;
+    let probs = g * capacity;
+    let values = kv * capacity * hv + j;
+    let mut acc = Vector::<f32, N>::new(f32::new(0.0));
+    let mut q = stream;
+    while q + 3 * streams < len {
+        let v0 = Vector::<f32, N>::cast_from(v_cache[values + q * hv]);
+        let v1 = Vector::<f32, N>::cast_from(v_cache[values + (q + streams) * hv]);
+        let v2 = Vector::<f32, N>::cast_from(v_cache[values + (q + 2 * streams) * hv]);
+        let v3 = Vector::<f32, N>::cast_from(v_cache[values + (q + 3 * streams) * hv]);
+        acc += v0 * Vector::new(scores[probs + q]) + v1 * Vector::new(scores[probs + q + streams]);
+        acc += v2 * Vector::new(scores[probs + q + 2 * streams]) + v3 * Vector::new(scores[probs + q + 3 * streams]);
+        q += 4 * streams;
+    }
+    while q < len {
+        acc += Vector::<f32, N>::cast_from(v_cache[values + q * hv]) * Vector::new(scores[probs + q]);
+        q += streams;
+    }
+    partial[tid] = acc;
+    sync_cube();
+    if tid < items {
+        let mut total = Vector::<f32, N>::new(f32::new(0.0));
+        #[unroll]
+        for s in 0..streams {
+            total += partial[s * items + tid];
+        }
+        out[kv * items + tid] = Vector::<F, N>::cast_from(total * Vector::new(inv_sums[tid / hv]));
+    }
+}
+
+/// Whether the kernel's layout takes `groups` query heads per KV head of `head_dim` elements of
+/// `elem_bytes` bytes, and its shared memory a cache of `capacity` slots.
+pub fn fits(groups: usize, head_dim: usize, capacity: usize, elem_bytes: usize) -> bool {
+    let n = super::gemv::vector_width_bytes(head_dim / 2, elem_bytes);
+    let hv = head_dim / n;
+    let threads = PLANE * PLANES;
+    if PLANES < groups + 2 || threads % (groups * hv) != 0 || hv.div_ceil(PLANE) > 1 {
+        return false;
+    }
+    let streams = threads / (groups * hv);
+    let bytes = (groups + 1) * head_dim * elem_bytes + groups * head_dim * 4 + groups * capacity * 4 + groups * 4 + streams * groups * head_dim * 4;
+    bytes <= SHARED_BYTES
+}
+
+/// The outputs: the query heads' attention outputs `[1, 1, heads * head_dim]`, then the key and
+/// value caches with this step's slot written (the input buffers, written in place).
+pub struct Attended<R: CubeRuntime> {
+    pub out: CubeTensor<R>,
+    pub k_cache: CubeTensor<R>,
+    pub v_cache: CubeTensor<R>,
+}
+
+/// One decode step's attention: `qkv` `[.., (heads + 2 kv_heads) * head_dim]` (one token),
+/// `norm` `[heads + kv_heads, head_dim]`, `cos`/`sin` `[positions, head_dim]`, `position` `[1]`,
+/// caches `[1, kv_heads, capacity, head_dim]`.
+#[allow(clippy::too_many_arguments)]
+pub fn decode_attention<R: CubeRuntime>(
+    qkv: CubeTensor<R>,
+    norm: CubeTensor<R>,
+    cos: CubeTensor<R>,
+    sin: CubeTensor<R>,
+    position: CubeTensor<R>,
+    k_cache: CubeTensor<R>,
+    v_cache: CubeTensor<R>,
+    eps: f32,
+) -> Attended<R> {
+    let cache_shape = k_cache.meta.shape().clone();
+    let (kv_heads, capacity, head_dim) = (cache_shape[1], cache_shape[2], cache_shape[3]);
+    let heads = norm.meta.shape()[0] - kv_heads;
+    let dtype = qkv.dtype;
+    assert_eq!(qkv.meta.shape().num_elements(), (heads + 2 * kv_heads) * head_dim, "decode_attention: qkv is not one token's heads");
+    assert_eq!(norm.meta.shape()[1], head_dim, "decode_attention: the norm weight's rows are not head_dim wide");
+    assert_eq!(cos.meta.shape()[1], head_dim, "decode_attention: the RoPE table's rows are not head_dim wide");
+    assert_eq!(heads % kv_heads, 0, "decode_attention: {heads} query heads do not group over {kv_heads} KV heads");
+    assert!(fits(heads / kv_heads, head_dim, capacity, dtype.size()), "decode_attention: {heads} heads over {kv_heads} of {head_dim} with a cache of {capacity} slots do not fit the kernel");
+    for (name, t) in [("norm", &norm), ("cos", &cos), ("sin", &sin), ("k_cache", &k_cache), ("v_cache", &v_cache)] {
+        assert_eq!(t.dtype, dtype, "decode_attention: {name} differs from qkv in dtype");
+    }
+    // The caches are written in place, as Burn's own in-place operations do: a buffer another
+    // tensor still shares is copied first.
+    let writable = |t: CubeTensor<R>| if t.can_mut() && t.is_contiguous() { t } else { into_contiguous(t.copy()) };
+    let (k_cache, v_cache) = (writable(k_cache), writable(v_cache));
+    let [qkv, norm, cos, sin, position] = [qkv, norm, cos, sin, position].map(into_contiguous);
+    let out = empty_device_contiguous_dtype(qkv.client.clone(), qkv.device.clone(), Shape::new([1, 1, heads * head_dim]), dtype);
+
+    let plane = super::gemv::plane_width(&qkv.client).unwrap_or_else(|e| panic!("decode_attention: this device cannot run the kernel: {e}"));
+    assert_eq!(plane as usize, PLANE, "decode_attention: laid out for planes of {PLANE}, the device's are {plane}");
+    // The widest vector (up to 16 bytes) that divides half a head: RoPE swaps whole vectors.
+    let vector = super::gemv::vector_width(head_dim / 2, dtype);
+    let position_dtype = position.dtype;
+    let client = qkv.client.clone();
+    // SAFETY: every index is in bounds: rows of qkv/norm below heads + 2 kv_heads / heads +
+    // kv_heads, RoPE rows and cache slots at `position` (below the cache capacity, which the
+    // caller's position never reaches, and below the RoPE table's rows), shared memory sized above.
+    unsafe {
+        decode_attention_kernel::launch_unchecked::<R>(
+            &client,
+            CubeCount::Static(kv_heads as u32, 1, 1),
+            CubeDim::new_2d(plane, PLANES as u32),
+            vector,
+            qkv.into_tensor_arg(),
+            norm.into_tensor_arg(),
+            cos.into_tensor_arg(),
+            sin.into_tensor_arg(),
+            position.into_tensor_arg(),
+            k_cache.clone().into_tensor_arg(),
+            v_cache.clone().into_tensor_arg(),
+            out.clone().into_tensor_arg(),
+            heads,
+            kv_heads,
+            head_dim / vector,
+            capacity,
+            plane as usize,
+            (1.0 / head_dim as f32).to_bits(),
+            eps.to_bits(),
+            (1.0 / (head_dim as f32).sqrt()).to_bits(),
+            [dtype_to_storage_type(dtype), dtype_to_storage_type(position_dtype)],
+        );
+    }
+    Attended { out, k_cache, v_cache }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn qwen3_0_6b_caches_fit_up_to_about_four_thousand_slots() {
+        // f16, 2 query heads per KV head of 128 (16 vectors of 8): 768 + 1,024 bytes of heads,
+        // 8 bytes a slot of scores, 8 of sums, 16 streams x 2 heads x 128 f32 partial sums.
+        assert!(fits(2, 128, 3840, 2));
+        assert!(!fits(2, 128, 4096, 2));
+        assert!(fits(2, 128, 2048, 4), "f32: 32 vectors of 4 a head, 8 streams");
+        assert!(!fits(16, 128, 256, 2), "18 planes needed, 16 launched");
+    }
+}

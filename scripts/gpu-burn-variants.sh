@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# One GPU-host call comparing the Burn runner's kernel sets (runners/burn/README.md, "Custom
+# kernels"), with the runner binary alone (no Node): usage
+#   scripts/gpu-burn-variants.sh BINARY MODEL OUT [VARIANTS]
+# VARIANTS: --burn-backends labels, the first the baseline (default: gemv+norm, then custom).
+#   1. each variant's --self-bench at two prompt lengths, its greedy tokens checked against the
+#      first variant's (scripts/gpu-fidelity.py --tools burn);
+#   2. a kernel census of each variant without the decode graph (CubeCL's profiling logger,
+#      scripts/cubecl-kernel-census.py: launches per decode step by kernel);
+#   3. Nsight Compute on the runner's own kernels in decode steps of the last variant (GPU time
+#      per launch, DRAM bytes), when ncu is there.
+# Prints the tables last. Times are the host's; compare variants only within one call.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bin=$1 model=$2 out=$3
+variants=${4:-'cuda[kernels=gemv+norm],cuda[kernels=custom]'}
+mkdir -p "$out"
+export PYTHONUNBUFFERED=1
+nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,power.draw,temperature.gpu --format=csv > "$out/nvidia-smi.csv" 2>&1
+
+timeout 330 python3 scripts/gpu-fidelity.py --model "$model" --dtype f16 --tools burn --burn-bin "$bin" \
+  --burn-backends "$variants" --prompt-lengths "${PROMPT_LENGTHS:-28,99}" --new-tokens 128 --warmup 1 --repeats 3 \
+  --out "$out/fidelity" > "$out/fidelity.txt" 2>&1
+echo "fidelity rc=$? at ${SECONDS}s"
+
+# `cuda[kernels=gemv+norm]` -> `gemv+norm`
+kernel_sets=$(python3 -c 'import re,sys; print(" ".join(re.findall(r"kernels=([^,\]]+)", sys.argv[1])))' "$variants")
+for k in $kernel_sets; do
+  log=/tmp/census-$k.log
+  CUBECL_DEBUG_LOG=$log CUBECL_DEBUG_OPTION=profile timeout 150 "$bin" --model "$model" --dtype f16 --backend cuda \
+    --kernels "$k" --decode-graph off --self-bench 28,16,2 > /dev/null 2> "$out/census-$k.stderr"
+  python3 scripts/cubecl-kernel-census.py "$log" --steps 45 > "$out/census-$k.md" 2>&1
+  echo "census $k rc=$? at ${SECONDS}s"
+  rm -f "$log"
+done
+
+last=${kernel_sets##* }
+if command -v ncu > /dev/null; then
+  # Skip the start-up's launches (warm-up, decode check): 28 layers' worth of each kernel a step.
+  timeout 150 ncu --clock-control none -k 'regex:attention|gemv|rms_norm' --launch-skip 1500 --launch-count 290 \
+    --metrics gpu__time_duration.sum,dram__bytes_read.sum,dram__bytes_write.sum --csv --print-units base \
+    "$bin" --model "$model" --dtype f16 --backend cuda --kernels "$last" --decode-graph off --self-bench 99,128,1 \
+    > "$out/ncu-$last.csv" 2> "$out/ncu-$last.stderr"
+  echo "ncu rc=$? at ${SECONDS}s"
+fi
+
+echo "== self-bench and tokens"; tail -40 "$out/fidelity.txt"
+for k in $kernel_sets; do echo "== census $k"; head -30 "$out/census-$k.md"; done
+[[ -f "$out/ncu-$last.csv" ]] && python3 - "$out/ncu-$last.csv" <<'EOF'
+import csv, statistics, sys
+from collections import defaultdict
+# The runner's own JSON lines come first on stdout; the CSV starts at its header.
+lines = open(sys.argv[1]).read().splitlines()
+start = next((i for i, l in enumerate(lines) if l.startswith('"ID",')), None)
+rows = list(csv.reader(lines[start:])) if start is not None else []
+if not rows:
+    sys.exit(print("ncu: no rows; stderr:", open(sys.argv[1].replace(".csv", ".stderr")).read()[-800:]))
+head = rows[0]; name_i = head.index("Kernel Name"); metric_i = head.index("Metric Name"); value_i = head.index("Metric Value"); id_i = head.index("ID")
+per = defaultdict(lambda: defaultdict(dict))
+for r in rows[1:]:
+    per[r[name_i][:60]][r[id_i]][r[metric_i]] = float(r[value_i].replace(",", ""))
+print("| kernel | launches | median µs | median MB read | GB/s |\n| --- | ---: | ---: | ---: | ---: |")
+for name, launches in per.items():
+    t = statistics.median(m.get("gpu__time_duration.sum", 0) for m in launches.values())
+    b = statistics.median(m.get("dram__bytes_read.sum", 0) for m in launches.values())
+    # gpu__time_duration is in ns or us per ncu's unit column; ncu --csv reports nsecond by default.
+    print(f"| {name} | {len(launches)} | {t / 1000:.2f} | {b / 1e6:.3f} | {b / t if t else 0:.0f} |")
+EOF
+exit 0
