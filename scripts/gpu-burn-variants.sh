@@ -25,28 +25,31 @@ echo "fidelity rc=$? at ${SECONDS}s"
 
 # `cuda[kernels=gemv+norm]` -> `gemv+norm`
 kernel_sets=$(python3 -c 'import re,sys; print(" ".join(re.findall(r"kernels=([^,\]]+)", sys.argv[1])))' "$variants")
+# File names without '+' (`gemv+norm` -> `gemv_norm`).
+stem() { echo "${1//+/_}"; }
 for k in $kernel_sets; do
-  log=/tmp/census-$k.log
+  log=/tmp/census-$(stem "$k").log
   CUBECL_DEBUG_LOG=$log CUBECL_DEBUG_OPTION=profile timeout 150 "$bin" --model "$model" --dtype f16 --backend cuda \
-    --kernels "$k" --decode-graph off --self-bench 28,16,2 > /dev/null 2> "$out/census-$k.stderr"
-  python3 scripts/cubecl-kernel-census.py "$log" --steps 45 > "$out/census-$k.md" 2>&1
+    --kernels "$k" --decode-graph off --self-bench 28,16,2 > /dev/null 2> "$out/census-$(stem "$k").stderr"
+  python3 scripts/cubecl-kernel-census.py "$log" --steps 45 > "$out/census-$(stem "$k").md" 2>&1
   echo "census $k rc=$? at ${SECONDS}s"
   rm -f "$log"
 done
 
 last=${kernel_sets##* }
+ncu_csv="$out/ncu-$(stem "$last").csv"
 if command -v ncu > /dev/null; then
   # Skip the start-up's launches (warm-up, decode check): 28 layers' worth of each kernel a step.
   timeout 150 ncu --clock-control none -k 'regex:attention|gemv|rms_norm' --launch-skip 1500 --launch-count 290 \
     --metrics gpu__time_duration.sum,dram__bytes_read.sum,dram__bytes_write.sum --csv --print-units base \
-    "$bin" --model "$model" --dtype f16 --backend cuda --kernels "$last" --decode-graph off --self-bench 99,128,1 \
-    > "$out/ncu-$last.csv" 2> "$out/ncu-$last.stderr"
+    "$bin" --model "$model" --dtype f16 --backend cuda --kernels "$last" --decode-graph off --self-bench "${NCU_PROMPT:-529}",128,1 \
+    > "$ncu_csv" 2> "${ncu_csv%.csv}.stderr"
   echo "ncu rc=$? at ${SECONDS}s"
 fi
 
 echo "== self-bench and tokens"; tail -40 "$out/fidelity.txt"
-for k in $kernel_sets; do echo "== census $k"; head -30 "$out/census-$k.md"; done
-[[ -f "$out/ncu-$last.csv" ]] && python3 - "$out/ncu-$last.csv" <<'EOF'
+for k in $kernel_sets; do echo "== census $k"; head -30 "$out/census-$(stem "$k").md"; done
+[[ -f "$ncu_csv" ]] && python3 - "$ncu_csv" <<'EOF'
 import csv, statistics, sys
 from collections import defaultdict
 # The runner's own JSON lines come first on stdout; the CSV starts at its header.

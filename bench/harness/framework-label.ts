@@ -19,7 +19,7 @@ const NAME = "[a-z0-9][a-z0-9-]*";
 const LABEL = new RegExp(`^(${NAME})(?:\\[([^\\]]*)\\])?(?:@(${NAME}))?$`);
 const FLAG_NAME = /^[a-z][a-z0-9-]*$/;
 /** Flag values stay file-name safe (they end up in results file names). */
-const FLAG_VALUE = /^[A-Za-z0-9._-]+$/;
+const FLAG_VALUE = /^[A-Za-z0-9._+-]+$/;
 
 /** Parses a label; a syntax error names BENCH_FRAMEWORKS and the label. */
 export function parseFrameworkLabel(text: string): FrameworkLabel {
@@ -35,7 +35,7 @@ export function parseFrameworkLabel(text: string): FrameworkLabel {
       const name = eq < 0 ? item : item.slice(0, eq);
       const value = eq < 0 ? "" : item.slice(eq + 1);
       if (!FLAG_NAME.test(name)) throw bad(`flag ${JSON.stringify(item)}: the name must be lower-case letters, digits and '-'`);
-      if (!FLAG_VALUE.test(value)) throw bad(`flag ${JSON.stringify(name)}: expected ${name}=VALUE, VALUE of letters, digits, '.', '_' or '-'`);
+      if (!FLAG_VALUE.test(value)) throw bad(`flag ${JSON.stringify(name)}: expected ${name}=VALUE, VALUE of letters, digits, '.', '_', '+' or '-'`);
       if (flags.some(([n]) => n === name)) throw bad(`flag ${JSON.stringify(name)} given twice`);
       flags.push([name, value]);
     }

@@ -24,8 +24,8 @@ export const BURN_FLAGS: Record<string, RunnerFlag> = {
     args: (value) => ["--decode-graph", value],
   },
   kernels: {
-    description: "Burn's own operations (burn, default); this runner's CubeCL matrix-vector kernel for the decode step's linear layers (gemv); or every kernel of this runner: that and its RMSNorm (custom; runners/burn/src/kernels/, CUDA only)",
-    values: ["burn", "gemv", "custom"],
+    description: "Burn's own operations (burn, default), or this runner's CubeCL kernels (runners/burn/src/kernels/, CUDA only): gemv (the decode step's matrix-vector products), gemv+norm (and RMSNorm), gemv+norm+attention (and the decode step's attention, one kernel a layer), custom (all of them, the residual adds and SwiGLU folded into the products too)",
+    values: ["burn", "gemv", "gemv+norm", "gemv+norm+attention", "custom"],
     args: (value) => ["--kernels", value],
   },
   "memory-plan": {

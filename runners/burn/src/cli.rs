@@ -158,9 +158,11 @@ mod tests {
         assert_eq!(args("--model m").ok().unwrap().kernels, Kernels::BURN);
         assert_eq!(args("--model m --kernels custom").ok().unwrap().kernels, Kernels::CUSTOM);
         let gemv_norm = args("--model m --kernels gemv+norm").ok().unwrap().kernels;
-        assert_eq!(gemv_norm, Kernels { gemv: true, norm: true, attention: false });
+        assert_eq!(gemv_norm, Kernels { gemv: true, norm: true, attention: false, fuse: false });
         assert_eq!(gemv_norm.name(), "gemv+norm");
-        assert_eq!(Kernels::parse("attention+norm+gemv").unwrap().name(), "custom");
+        assert_eq!(Kernels::parse("attention+norm+gemv").unwrap().name(), "gemv+norm+attention");
+        assert_eq!(Kernels::parse("fuse+attention+norm+gemv").unwrap().name(), "custom");
+        assert!(Kernels::parse("norm+fuse").unwrap_err().contains("add gemv"));
         assert!(args("--model m --kernels gemv+fast").err().unwrap().starts_with("--kernels: unknown kernels \"fast\""));
         assert!(args("--model m --kernels fast").err().unwrap().starts_with("--kernels: unknown kernels"));
         assert!(args("--bench-kernels").ok().unwrap().bench_kernels);

@@ -54,8 +54,8 @@ impl Attention {
     }
 
     /// Project, q/k RMSNorm per head, RoPE at the pass's positions, write and read the cache,
-    /// attend, project back.
-    pub fn forward(&self, x: Tensor<3>, at: &Positions, cache: &mut LayerCache) -> Tensor<3> {
+    /// attend, project back, and add to `residual` (the layer's input).
+    pub fn forward_add(&self, x: Tensor<3>, residual: Tensor<3>, at: &Positions, cache: &mut LayerCache) -> Tensor<3> {
         let (offset, rope, mask) = match at {
             Positions::Ops { offset, rope, mask } => (offset, rope, mask),
             Positions::Kernel { position, rope } => {
@@ -63,7 +63,7 @@ impl Attention {
                 let qkv = self.qkv_proj.forward(x);
                 let norm = (self.qk_norm.rows(), self.qk_norm.eps());
                 let output = cache.write_with(|keys, values| kernels::decode_attention(qkv, norm.0, rope, position.clone(), keys, values, norm.1));
-                return self.o_proj.forward(output);
+                return self.o_proj.forward_add(output, residual);
             }
         };
         let [batch, len, _] = x.dims();
@@ -77,7 +77,7 @@ impl Attention {
 
         let (keys, values) = cache.update_and_fetch(keys, values, offset);
         let output = self.kernel.attend(queries, keys, values, mask);
-        self.o_proj.forward(heads_last(output))
+        self.o_proj.forward_add(heads_last(output), residual)
     }
 }
 
@@ -111,12 +111,15 @@ impl Mlp {
         })
     }
 
-    /// `down(silu(gate(x)) * up(x))`.
-    pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+    /// `residual + down(silu(gate(x)) * up(x))`.
+    pub fn forward_add(&self, x: Tensor<3>, residual: Tensor<3>) -> Tensor<3> {
         let gate_up = self.gate_up_proj.forward(x);
+        if self.down_proj.fuses(&gate_up) {
+            return self.down_proj.forward_swiglu_add(gate_up, residual);
+        }
         let gate = silu(gate_up.clone().narrow(2, 0, self.intermediate));
         let up = gate_up.narrow(2, self.intermediate, self.intermediate);
-        self.down_proj.forward(gate * up)
+        self.down_proj.forward_add(gate * up, residual)
     }
 }
 
@@ -139,8 +142,8 @@ impl TransformerBlock {
     }
 
     pub fn forward(&self, x: Tensor<3>, at: &Positions, cache: &mut LayerCache) -> Tensor<3> {
-        let h = x.clone() + self.self_attn.forward(self.input_layernorm.forward(x), at, cache);
-        h.clone() + self.mlp.forward(self.post_attention_layernorm.forward(h))
+        let h = self.self_attn.forward_add(self.input_layernorm.forward(x.clone()), x, at, cache);
+        self.mlp.forward_add(self.post_attention_layernorm.forward(h.clone()), h)
     }
 }
 

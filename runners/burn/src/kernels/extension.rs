@@ -9,10 +9,10 @@ use burn::backend::Metal;
 #[cfg(feature = "wgpu")]
 use burn::backend::Vulkan;
 use burn::backend::{backend_extension, tensor::{FloatTensor, IntTensor}};
-use burn::tensor::Shape;
+use burn::tensor::{DType, Shape};
 use burn_cubecl::{CubeBackend, CubeRuntime};
 use burn_fusion::stream::{Operation, StreamId};
-use burn_fusion::{Fusion, FusionBackend, FusionRuntime};
+use burn_fusion::{Fusion, FusionBackend, FusionRuntime, FusionTensor};
 use burn_ir::{CustomOpIr, HandleContainer, OperationIr, OperationOutput, TensorIr};
 
 /// Decode-step kernels of this runner (see the module docs of `kernels`).
@@ -20,6 +20,9 @@ use burn_ir::{CustomOpIr, HandleContainer, OperationIr, OperationOutput, TensorI
 pub trait DecodeKernels: burn::backend::Backend {
     /// `x` `[.., in]` holding one row, times `w_rows` `[out, in]` -> `[.., out]`.
     fn gemv_rows(x: FloatTensor<Self>, w_rows: FloatTensor<Self>) -> FloatTensor<Self>;
+    /// `residual + x · w_rowsᵀ`; with `swiglu`, `x` is `[.., 2 in]` (gate, up) and the product's
+    /// input `silu(gate) * up`. `residual` `[.., out]`.
+    fn gemv_rows_add(x: FloatTensor<Self>, w_rows: FloatTensor<Self>, residual: FloatTensor<Self>, swiglu: bool) -> FloatTensor<Self>;
     /// RMSNorm of `x` over its last axis; `weight` `[w_rows, width]`, row r of `x` takes weight
     /// row `r % w_rows`.
     fn rms_norm_rows(x: FloatTensor<Self>, weight: FloatTensor<Self>, eps: f32) -> FloatTensor<Self>;
@@ -43,6 +46,10 @@ impl<R: CubeRuntime> DecodeKernels for CubeBackend<R> {
         super::gemv::gemv_rows(x, w_rows)
     }
 
+    fn gemv_rows_add(x: FloatTensor<Self>, w_rows: FloatTensor<Self>, residual: FloatTensor<Self>, swiglu: bool) -> FloatTensor<Self> {
+        super::gemv::gemv_rows_add(x, w_rows, residual, swiglu)
+    }
+
     fn rms_norm_rows(x: FloatTensor<Self>, weight: FloatTensor<Self>, eps: f32) -> FloatTensor<Self> {
         super::rms_norm::rms_norm_rows(x, weight, eps)
     }
@@ -62,55 +69,82 @@ impl<R: CubeRuntime> DecodeKernels for CubeBackend<R> {
     }
 }
 
+type Handles<B> = HandleContainer<<<B as FusionBackend>::FusionRuntime as FusionRuntime>::FusionHandle>;
+
+/// A kernel call recorded in the fusion stream: when the stream executes, `run` takes the inner
+/// backend's tensors named by `desc`'s inputs, calls the kernel with `params`, and registers its
+/// results under `desc`'s outputs.
+struct CustomOp<B: FusionBackend, P> {
+    desc: CustomOpIr,
+    params: P,
+    run: fn(&CustomOpIr, P, &mut Handles<B>),
+}
+
+impl<B: FusionBackend, P: core::fmt::Debug> core::fmt::Debug for CustomOp<B, P> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("CustomOp").field("desc", &self.desc).field("params", &self.params).finish()
+    }
+}
+
+impl<B: FusionBackend, P: Copy + Send + Sync + core::fmt::Debug> Operation<B::FusionRuntime> for CustomOp<B, P> {
+    fn execute(&self, handles: &mut Handles<B>) {
+        (self.run)(&self.desc, self.params, handles)
+    }
+}
+
+/// Records `name` with `inputs` and outputs of the given shapes and dtypes in the current fusion
+/// stream (parameters that are not tensors travel in `params`, not in the description) and
+/// returns the output tensors.
+fn register<B: FusionBackend, P: Copy + Send + Sync + core::fmt::Debug + 'static, const O: usize>(
+    name: &'static str,
+    inputs: Vec<FusionTensor<B::FusionRuntime>>,
+    outputs: [(Shape, DType); O],
+    params: P,
+    run: fn(&CustomOpIr, P, &mut Handles<B>),
+) -> [FusionTensor<B::FusionRuntime>; O] {
+    let client = inputs[0].client.clone();
+    let outputs = outputs.map(|(shape, dtype)| TensorIr::uninit(client.create_empty_handle(), shape, dtype));
+    let inputs: Vec<TensorIr> = inputs.into_iter().map(|t| t.into_ir()).collect();
+    let desc = CustomOpIr::new(name, &inputs, &outputs);
+    let operation = CustomOp::<B, P> { desc: desc.clone(), params, run };
+    client.register(StreamId::current(), OperationIr::Custom(desc), operation).outputs()
+}
+
 impl<B: FusionBackend + DecodeKernels> DecodeKernels for Fusion<B> {
     fn gemv_rows(x: FloatTensor<Self>, w_rows: FloatTensor<Self>) -> FloatTensor<Self> {
-        #[derive(Debug)]
-        struct GemvRows<B> {
-            desc: CustomOpIr,
-            _backend: core::marker::PhantomData<B>,
-        }
+        let mut shape = x.shape.clone();
+        let rank = shape.num_dims();
+        shape[rank - 1] = w_rows.shape[0];
+        let dtype = x.dtype;
+        let [out] = register::<B, (), 1>("qwen3_gemv_rows", vec![x, w_rows], [(shape, dtype)], (), |desc, (), h| {
+            let ([x, w_rows], [out]) = desc.as_fixed();
+            let y = B::gemv_rows(h.get_float_tensor::<B>(x), h.get_float_tensor::<B>(w_rows));
+            h.register_float_tensor::<B>(&out.id, y);
+        });
+        out
+    }
 
-        impl<B1: FusionBackend + DecodeKernels> Operation<B1::FusionRuntime> for GemvRows<B1> {
-            fn execute(&self, handles: &mut HandleContainer<<B1::FusionRuntime as FusionRuntime>::FusionHandle>) {
-                let ([x, w_rows], [out]) = self.desc.as_fixed();
-                let output = B1::gemv_rows(handles.get_float_tensor::<B1>(x), handles.get_float_tensor::<B1>(w_rows));
-                handles.register_float_tensor::<B1>(&out.id, output);
-            }
-        }
-
-        let client = x.client.clone();
-        let mut out_shape = x.shape.clone();
-        let rank = out_shape.num_dims();
-        out_shape[rank - 1] = w_rows.shape[0];
-        let out = TensorIr::uninit(client.create_empty_handle(), Shape::from(out_shape), x.dtype);
-        let desc = CustomOpIr::new("qwen3_gemv_rows", &[x.into_ir(), w_rows.into_ir()], &[out]);
-        let operation = GemvRows::<B> { desc: desc.clone(), _backend: core::marker::PhantomData };
-        client.register(StreamId::current(), OperationIr::Custom(desc), operation).output()
+    fn gemv_rows_add(x: FloatTensor<Self>, w_rows: FloatTensor<Self>, residual: FloatTensor<Self>, swiglu: bool) -> FloatTensor<Self> {
+        let (shape, dtype) = (residual.shape.clone(), residual.dtype);
+        let [out] = register::<B, bool, 1>("qwen3_gemv_rows_add", vec![x, w_rows, residual], [(shape, dtype)], swiglu, |desc, swiglu, h| {
+            let ([x, w_rows, residual], [out]) = desc.as_fixed();
+            let y = B::gemv_rows_add(h.get_float_tensor::<B>(x), h.get_float_tensor::<B>(w_rows), h.get_float_tensor::<B>(residual), swiglu);
+            h.register_float_tensor::<B>(&out.id, y);
+        });
+        out
     }
 
     fn rms_norm_rows(x: FloatTensor<Self>, weight: FloatTensor<Self>, eps: f32) -> FloatTensor<Self> {
-        #[derive(Debug)]
-        struct RmsNormRows<B> {
-            desc: CustomOpIr,
-            eps: f32,
-            _backend: core::marker::PhantomData<B>,
-        }
-
-        impl<B1: FusionBackend + DecodeKernels> Operation<B1::FusionRuntime> for RmsNormRows<B1> {
-            fn execute(&self, handles: &mut HandleContainer<<B1::FusionRuntime as FusionRuntime>::FusionHandle>) {
-                let ([x, weight], [out]) = self.desc.as_fixed();
-                let output = B1::rms_norm_rows(handles.get_float_tensor::<B1>(x), handles.get_float_tensor::<B1>(weight), self.eps);
-                handles.register_float_tensor::<B1>(&out.id, output);
-            }
-        }
-
-        let client = x.client.clone();
-        let out = TensorIr::uninit(client.create_empty_handle(), x.shape.clone(), x.dtype);
+        let (shape, dtype) = (x.shape.clone(), x.dtype);
         // The eps travels in the operation, not the description: one model has one eps.
-        let desc = CustomOpIr::new("qwen3_rms_norm_rows", &[x.into_ir(), weight.into_ir()], &[out]);
-        let operation = RmsNormRows::<B> { desc: desc.clone(), eps, _backend: core::marker::PhantomData };
-        client.register(StreamId::current(), OperationIr::Custom(desc), operation).output()
+        let [out] = register::<B, f32, 1>("qwen3_rms_norm_rows", vec![x, weight], [(shape, dtype)], eps, |desc, eps, h| {
+            let ([x, weight], [out]) = desc.as_fixed();
+            let y = B::rms_norm_rows(h.get_float_tensor::<B>(x), h.get_float_tensor::<B>(weight), eps);
+            h.register_float_tensor::<B>(&out.id, y);
+        });
+        out
     }
+
     fn decode_attention(
         qkv: FloatTensor<Self>,
         norm: FloatTensor<Self>,
@@ -121,42 +155,26 @@ impl<B: FusionBackend + DecodeKernels> DecodeKernels for Fusion<B> {
         v_cache: FloatTensor<Self>,
         eps: f32,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-        #[derive(Debug)]
-        struct DecodeAttention<B> {
-            desc: CustomOpIr,
-            eps: f32,
-            _backend: core::marker::PhantomData<B>,
-        }
-
-        impl<B1: FusionBackend + DecodeKernels> Operation<B1::FusionRuntime> for DecodeAttention<B1> {
-            fn execute(&self, handles: &mut HandleContainer<<B1::FusionRuntime as FusionRuntime>::FusionHandle>) {
-                let ([qkv, norm, cos, sin, position, k_cache, v_cache], [out, k_out, v_out]) = self.desc.as_fixed();
-                let (output, keys, values) = B1::decode_attention(
-                    handles.get_float_tensor::<B1>(qkv),
-                    handles.get_float_tensor::<B1>(norm),
-                    handles.get_float_tensor::<B1>(cos),
-                    handles.get_float_tensor::<B1>(sin),
-                    handles.get_int_tensor::<B1>(position),
-                    handles.get_float_tensor::<B1>(k_cache),
-                    handles.get_float_tensor::<B1>(v_cache),
-                    self.eps,
-                );
-                handles.register_float_tensor::<B1>(&out.id, output);
-                handles.register_float_tensor::<B1>(&k_out.id, keys);
-                handles.register_float_tensor::<B1>(&v_out.id, values);
-            }
-        }
-
-        let client = qkv.client.clone();
         let heads = norm.shape[0] - k_cache.shape[1];
-        let out_shape = Shape::from(vec![1, 1, heads * k_cache.shape[3]]);
-        let out = TensorIr::uninit(client.create_empty_handle(), out_shape, qkv.dtype);
-        let k_out = TensorIr::uninit(client.create_empty_handle(), k_cache.shape.clone(), k_cache.dtype);
-        let v_out = TensorIr::uninit(client.create_empty_handle(), v_cache.shape.clone(), v_cache.dtype);
-        let inputs = [qkv.into_ir(), norm.into_ir(), cos.into_ir(), sin.into_ir(), position.into_ir(), k_cache.into_ir(), v_cache.into_ir()];
-        let desc = CustomOpIr::new("qwen3_decode_attention", &inputs, &[out, k_out, v_out]);
-        let operation = DecodeAttention::<B> { desc: desc.clone(), eps, _backend: core::marker::PhantomData };
-        let [out, keys, values] = client.register(StreamId::current(), OperationIr::Custom(desc), operation).outputs();
+        let out = (Shape::from(vec![1, 1, heads * k_cache.shape[3]]), qkv.dtype);
+        let cache = (k_cache.shape.clone(), k_cache.dtype);
+        let inputs = vec![qkv, norm, cos, sin, position, k_cache, v_cache];
+        let [out, keys, values] = register::<B, f32, 3>("qwen3_decode_attention", inputs, [out, cache.clone(), cache], eps, |desc, eps, h| {
+            let ([qkv, norm, cos, sin, position, k_cache, v_cache], [out, k_out, v_out]) = desc.as_fixed();
+            let (y, keys, values) = B::decode_attention(
+                h.get_float_tensor::<B>(qkv),
+                h.get_float_tensor::<B>(norm),
+                h.get_float_tensor::<B>(cos),
+                h.get_float_tensor::<B>(sin),
+                h.get_int_tensor::<B>(position),
+                h.get_float_tensor::<B>(k_cache),
+                h.get_float_tensor::<B>(v_cache),
+                eps,
+            );
+            h.register_float_tensor::<B>(&out.id, y);
+            h.register_float_tensor::<B>(&k_out.id, keys);
+            h.register_float_tensor::<B>(&v_out.id, values);
+        });
         (out, keys, values)
     }
 }

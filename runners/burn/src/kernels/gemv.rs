@@ -30,13 +30,22 @@ const NARROW_ROWS: usize = 4096;
 /// `x` and each row of `w` are read as `k_vectors` vectors of `N` elements; `plane` is the plane
 /// width the cube was launched with (`CUBE_DIM_X`), so lane `UNIT_POS_X` reads vectors
 /// `lane, lane + plane, ...` of its row: a plane's loads are contiguous.
+///
+/// Two fusions, each a compile-time switch: with `swiglu`, `x` holds a gate and an up projection
+/// side by side (`2 * k_vectors` vectors) and the product's input is `silu(gate) * up`, computed
+/// as it is loaded (silu in f32 rounded to the dtype, then the product in the dtype: PyTorch's
+/// f16 arithmetic); with `add_residual`, `residual[row]` is added to the rounded result in the
+/// dtype (the residual connection's add, which otherwise is a kernel of its own).
 #[cube(launch_unchecked)]
 pub fn gemv_rows_kernel<F: Float, N: Size>(
     x: &Tensor<Vector<F, N>>,
     w: &Tensor<Vector<F, N>>,
+    residual: &Tensor<F>,
     out: &mut Tensor<F>,
     #[comptime] k_vectors: usize,
     #[comptime] plane: usize,
+    #[comptime] swiglu: bool,
+    #[comptime] add_residual: bool,
     #[define(F)] _dtype: ElemType,
 ) {
     let row = (CUBE_POS_X * CUBE_DIM_Y + UNIT_POS_Y) as usize;
@@ -51,18 +60,34 @@ pub fn gemv_rows_kernel<F: Float, N: Size>(
     #[unroll]
     for step in 0..full_steps {
         let k = step * plane + lane;
-        acc += Vector::<f32, N>::cast_from(w[base + k]) * Vector::<f32, N>::cast_from(x[k]);
+        acc += Vector::<f32, N>::cast_from(w[base + k]) * input::<F, N>(x, k, k_vectors, swiglu);
     }
     if comptime!(k_vectors % plane != 0) {
         let k = full_steps * plane + lane;
         if k < k_vectors {
-            acc += Vector::<f32, N>::cast_from(w[base + k]) * Vector::<f32, N>::cast_from(x[k]);
+            acc += Vector::<f32, N>::cast_from(w[base + k]) * input::<F, N>(x, k, k_vectors, swiglu);
         }
     }
     let total = plane_sum(Vector::vector_sum(acc));
     if lane == 0 {
-        out[row] = F::cast_from(total);
+        let mut y = F::cast_from(total);
+        if comptime!(add_residual) {
+            y += residual[row];
+        }
+        out[row] = y;
     }
+}
+
+/// Input vector `k` of the product, in f32: `x[k]`, or with `swiglu` `silu(x[k]) * x[k + k_vectors]`.
+#[cube]
+fn input<F: Float, N: Size>(x: &Tensor<Vector<F, N>>, k: usize, #[comptime] k_vectors: usize, #[comptime] swiglu: bool) -> Vector<f32, N> {
+    let mut value = Vector::<f32, N>::cast_from(x[k]);
+    if comptime!(swiglu) {
+        let one = Vector::<f32, N>::new(f32::new(1.0));
+        let silu = Vector::<F, N>::cast_from(value / (one + Vector::exp(-value)));
+        value = Vector::<f32, N>::cast_from(silu * x[k + k_vectors]);
+    }
+    value
 }
 
 /// The widest vector (in elements, at most 16 bytes) that divides `in_features`.
@@ -92,13 +117,24 @@ pub fn plane_width<R: CubeRuntime>(client: &ComputeClient<R>) -> Result<u32, Str
 
 /// `x` `[.., in]` (one row: every leading axis is 1) times `w_rows` `[out, in]` -> `[.., out]`.
 pub fn gemv_rows<R: CubeRuntime>(x: CubeTensor<R>, w_rows: CubeTensor<R>) -> CubeTensor<R> {
+    launch(x, w_rows, None, false)
+}
+
+/// `residual + x · w_rowsᵀ`, or with `swiglu` (`x` `[.., 2 in]`, gate then up)
+/// `residual + (silu(gate) * up) · w_rowsᵀ`, in one launch; `residual` is `[.., out]`.
+pub fn gemv_rows_add<R: CubeRuntime>(x: CubeTensor<R>, w_rows: CubeTensor<R>, residual: CubeTensor<R>, swiglu: bool) -> CubeTensor<R> {
+    launch(x, w_rows, Some(residual), swiglu)
+}
+
+fn launch<R: CubeRuntime>(x: CubeTensor<R>, w_rows: CubeTensor<R>, residual: Option<CubeTensor<R>>, swiglu: bool) -> CubeTensor<R> {
     x.assert_is_on_same_device(&w_rows);
     let x_shape = x.meta.shape().clone();
     let rank = x_shape.num_dims();
-    let in_features = x_shape[rank - 1];
-    assert_eq!(x_shape.num_elements(), in_features, "gemv_rows: x must hold one row, got shape {x_shape:?}");
+    let x_features = x_shape[rank - 1];
+    assert_eq!(x_shape.num_elements(), x_features, "gemv_rows: x must hold one row, got shape {x_shape:?}");
+    let in_features = if swiglu { x_features / 2 } else { x_features };
     let [out_features, w_in] = [w_rows.meta.shape()[0], w_rows.meta.shape()[1]];
-    assert_eq!(w_in, in_features, "gemv_rows: x has {in_features} features, the weight {w_in}");
+    assert_eq!(w_in, in_features, "gemv_rows: x has {in_features} features (swiglu: {swiglu}), the weight {w_in}");
     assert_eq!(x.dtype, w_rows.dtype, "gemv_rows: x and the weight differ in dtype");
     let dtype = x.dtype;
 
@@ -107,6 +143,13 @@ pub fn gemv_rows<R: CubeRuntime>(x: CubeTensor<R>, w_rows: CubeTensor<R>) -> Cub
     let mut out_shape = x_shape.clone();
     out_shape[rank - 1] = out_features;
     let out = empty_device_contiguous_dtype(x.client.clone(), x.device.clone(), Shape::from(out_shape), dtype);
+    if let Some(residual) = &residual {
+        assert_eq!(residual.meta.shape().num_elements(), out_features, "gemv_rows: the residual is not one row of {out_features}");
+        assert_eq!(residual.dtype, dtype, "gemv_rows: the residual differs in dtype");
+    }
+    let add_residual = residual.is_some();
+    // Without a residual the kernel never reads that argument: any buffer of the dtype will do.
+    let residual = residual.map(into_contiguous).unwrap_or_else(|| out.clone());
 
     let plane = plane_width(&x.client).unwrap_or_else(|e| panic!("gemv_rows: this device cannot run the kernel: {e}"));
     let width = vector_width(in_features, dtype);
@@ -114,7 +157,8 @@ pub fn gemv_rows<R: CubeRuntime>(x: CubeTensor<R>, w_rows: CubeTensor<R>) -> Cub
     let cube_dim = CubeDim::new_2d(plane, rows_per_cube);
     let cube_count = CubeCount::Static((out_features as u32).div_ceil(rows_per_cube), 1, 1);
     // SAFETY: every index is in bounds: rows past `out_features` leave first, and each row reads
-    // `k_vectors` vectors of a contiguous `[out, in]` buffer (`in = k_vectors * width`).
+    // `k_vectors` vectors of a contiguous `[out, in]` buffer (`in = k_vectors * width`), `x` as
+    // many (twice as many with swiglu) and the residual one element per row.
     unsafe {
         gemv_rows_kernel::launch_unchecked::<R>(
             &out.client,
@@ -123,9 +167,12 @@ pub fn gemv_rows<R: CubeRuntime>(x: CubeTensor<R>, w_rows: CubeTensor<R>) -> Cub
             width,
             x.into_tensor_arg(),
             w_rows.into_tensor_arg(),
+            residual.into_tensor_arg(),
             out.clone().into_tensor_arg(),
             in_features / width,
             plane as usize,
+            swiglu,
+            add_residual,
             dtype_to_storage_type(dtype),
         );
     }

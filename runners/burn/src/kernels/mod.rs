@@ -32,15 +32,19 @@ pub struct Kernels {
     /// RMSNorm, RoPE, the cache write, scores, softmax, values) on
     /// [`decode_attention::decode_attention_kernel`], one launch a layer; prefill keeps Burn's ops.
     pub attention: bool,
+    /// The residual connections' adds and the MLP's `silu(gate) * up` folded into the decode
+    /// step's matrix-vector products (`o` and `down`), as inputs and epilogues of
+    /// [`gemv::gemv_rows_kernel`]; needs `gemv`.
+    pub fuse: bool,
 }
 
 impl Kernels {
     /// Burn's own operations throughout (the default).
-    pub const BURN: Self = Self { gemv: false, norm: false, attention: false };
+    pub const BURN: Self = Self { gemv: false, norm: false, attention: false, fuse: false };
     /// Every kernel of this runner.
-    pub const CUSTOM: Self = Self { gemv: true, norm: true, attention: true };
+    pub const CUSTOM: Self = Self { gemv: true, norm: true, attention: true, fuse: true };
 
-    /// `burn`, `custom`, or parts joined with `+`: `gemv`, `norm`, `attention`.
+    /// `burn`, `custom`, or parts joined with `+`: `gemv`, `norm`, `attention`, `fuse` (with `gemv`).
     pub fn parse(name: &str) -> Result<Self, String> {
         match name {
             "burn" => return Ok(Self::BURN),
@@ -53,9 +57,13 @@ impl Kernels {
                 "gemv" => &mut kernels.gemv,
                 "norm" => &mut kernels.norm,
                 "attention" => &mut kernels.attention,
-                other => return Err(format!("unknown kernels {other:?} (burn, custom, or parts joined with +: gemv, norm, attention)")),
+                "fuse" => &mut kernels.fuse,
+                other => return Err(format!("unknown kernels {other:?} (burn, custom, or parts joined with +: gemv, norm, attention, fuse)")),
             };
             *flag = true;
+        }
+        if kernels.fuse && !kernels.gemv {
+            return Err("kernels \"fuse\" folds work into the matrix-vector kernel: add gemv (gemv+fuse)".into());
         }
         Ok(kernels)
     }
@@ -65,7 +73,7 @@ impl Kernels {
         match self {
             Self::BURN => "burn".into(),
             Self::CUSTOM => "custom".into(),
-            k => [("gemv", k.gemv), ("norm", k.norm), ("attention", k.attention)]
+            k => [("gemv", k.gemv), ("norm", k.norm), ("attention", k.attention), ("fuse", k.fuse)]
                 .iter()
                 .filter(|(_, on)| *on)
                 .map(|(part, _)| *part)
@@ -113,6 +121,11 @@ pub fn norm_selected() -> bool {
     selected().norm
 }
 
+/// Whether the residual adds and SwiGLU ride in the matrix-vector kernel ([`Kernels::fuse`]).
+pub fn fuse_selected() -> bool {
+    selected().fuse
+}
+
 /// Whether decode steps' attention runs [`decode_attention::decode_attention_kernel`].
 pub fn attention_selected() -> bool {
     selected().attention
@@ -123,6 +136,20 @@ pub fn attention_selected() -> bool {
 pub fn gemv(x: Tensor<3>, w_rows: &Tensor<2>) -> Tensor<3> {
     use extension::DecodeKernels;
     Tensor::from_dispatch(burn::backend::Dispatch::gemv_rows(x.into_dispatch(), w_rows.clone().into_dispatch()))
+}
+
+/// `residual + x · w_rowsᵀ` on the custom kernel, one launch; with `swiglu`, `x` is `[1, 1, 2 in]`
+/// (gate, up) and the product's input `silu(gate) * up`.
+#[cfg(feature = "kernels")]
+pub fn gemv_add(x: Tensor<3>, w_rows: &Tensor<2>, residual: Tensor<3>, swiglu: bool) -> Tensor<3> {
+    use extension::DecodeKernels;
+    Tensor::from_dispatch(burn::backend::Dispatch::gemv_rows_add(x.into_dispatch(), w_rows.clone().into_dispatch(), residual.into_dispatch(), swiglu))
+}
+
+/// Without a CubeCL backend compiled in, [`select`] refuses `custom`, so this is never reached.
+#[cfg(not(feature = "kernels"))]
+pub fn gemv_add(_x: Tensor<3>, _w_rows: &Tensor<2>, _residual: Tensor<3>, _swiglu: bool) -> Tensor<3> {
+    unreachable!("custom kernels are not compiled in")
 }
 
 /// RMSNorm of `x` over its last axis on the custom kernel; `weight` `[w_rows, width]`.

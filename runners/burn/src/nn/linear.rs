@@ -24,4 +24,25 @@ impl Linear {
             _ => x.matmul(self.weight.clone()),
         }
     }
+
+    /// Whether `x` (one token, the fused kernels selected) runs [`Linear::forward_add`] and
+    /// [`Linear::forward_swiglu_add`] in one launch.
+    pub fn fuses(&self, x: &Tensor<3>) -> bool {
+        self.rows.is_some() && x.dims()[1] == 1 && kernels::fuse_selected()
+    }
+
+    /// `residual + forward(x)`.
+    pub fn forward_add(&self, x: Tensor<3>, residual: Tensor<3>) -> Tensor<3> {
+        match &self.rows {
+            Some(rows) if self.fuses(&x) => kernels::gemv_add(x, rows, residual, false),
+            _ => residual + self.forward(x),
+        }
+    }
+
+    /// `residual + forward(silu(gate) * up)` for `gate_up` `[1, 1, 2 in]`, in one launch; only
+    /// where [`Linear::fuses`] says so.
+    pub fn forward_swiglu_add(&self, gate_up: Tensor<3>, residual: Tensor<3>) -> Tensor<3> {
+        let rows = self.rows.as_ref().expect("forward_swiglu_add: the fused kernels are not selected");
+        kernels::gemv_add(gate_up, rows, residual, true)
+    }
 }
