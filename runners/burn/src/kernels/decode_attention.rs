@@ -26,6 +26,7 @@ use burn::backend::cubecl::dtype_to_storage_type;
 use burn::tensor::Shape;
 use burn_cubecl::{CubeRuntime, kernel::into_contiguous, ops::numeric::empty_device_contiguous_dtype, tensor::CubeTensor};
 use cubecl::prelude::*;
+use super::gemv::sum_lanes;
 
 /// Planes per cube: at least `groups + 2` (the norm/RoPE phase's query, key and value planes).
 const PLANES: usize = 16;
@@ -95,7 +96,7 @@ pub fn decode_attention_kernel<F: Float, N: Size, I: Numeric>(
                 squares += x * x;
             }
         }
-        let mean = plane_sum(Vector::vector_sum(squares)) * f32::new(comptime!(f32::from_bits(inv_width_bits)));
+        let mean = plane_sum(sum_lanes::<N>(squares)) * f32::new(comptime!(f32::from_bits(inv_width_bits)));
         let inv_rms = Vector::<f32, N>::new(f32::recip(f32::sqrt(mean + f32::new(comptime!(f32::from_bits(eps_bits))))));
         #[unroll]
         for i in 0..per_lane {
@@ -157,7 +158,7 @@ pub fn decode_attention_kernel<F: Float, N: Size, I: Numeric>(
             for j in 0..hv {
                 dot += Vector::<f32, N>::cast_from(k_cache[key + j]) * queries[g * hv + j];
             }
-            scores[g * capacity + p] = Vector::vector_sum(dot) * scale;
+            scores[g * capacity + p] = sum_lanes::<N>(dot) * scale;
         }
         p += threads;
     }

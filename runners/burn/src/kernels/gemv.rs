@@ -68,7 +68,7 @@ pub fn gemv_rows_kernel<F: Float, N: Size>(
             acc += Vector::<f32, N>::cast_from(w[base + k]) * input::<F, N>(x, k, k_vectors, swiglu);
         }
     }
-    let total = plane_sum(Vector::vector_sum(acc));
+    let total = plane_sum(sum_lanes::<N>(acc));
     if lane == 0 {
         let mut y = F::cast_from(total);
         if comptime!(add_residual) {
@@ -76,6 +76,20 @@ pub fn gemv_rows_kernel<F: Float, N: Size>(
         }
         out[row] = y;
     }
+}
+
+/// The sum of a vector's lanes, one by one: CubeCL 0.11.0-pre.3's SPIR-V compiler (wgpu on
+/// Vulkan) panics on `Vector::vector_sum` of an 8-wide vector (its unroll pass does not take
+/// `vector.f_sum`); extracting the lanes compiles everywhere.
+#[cube]
+pub fn sum_lanes<N: Size>(v: Vector<f32, N>) -> f32 {
+    let lanes = v.vector_size();
+    let mut total = f32::new(0.0);
+    #[unroll]
+    for i in 0..lanes {
+        total += v.extract(i);
+    }
+    total
 }
 
 /// Input vector `k` of the product, in f32: `x[k]`, or with `swiglu` `silu(x[k]) * x[k + k_vectors]`.

@@ -96,12 +96,6 @@ pub fn select(kernels: Kernels, backend: &str) -> Result<(), String> {
         if !matches!(backend, "cuda" | "wgpu" | "metal") {
             return Err(format!("--kernels {}: the kernels are CubeCL kernels; backend {backend} is not a CubeCL backend (cuda, wgpu, metal)", kernels.name()));
         }
-        // H200, 2026-11-29: CubeCL 0.11.0-pre.3's SPIR-V compiler panics on the kernel
-        // (`vector.f_sum` of an 8-wide f32 vector is not "TriviallyUnrollable" in its unroll pass),
-        // and the launch then writes nothing; Metal's compiler is untested. README, "Custom kernels".
-        if backend != "cuda" {
-            return Err(format!("--kernels {}: not yet on {backend} (CubeCL 0.11.0-pre.3's SPIR-V compiler rejects the kernel's vector sum; see runners/burn/README.md, \"Custom kernels\")", kernels.name()));
-        }
     }
     KERNELS.set(kernels).map_err(|_| "kernels already selected".to_string())
 }

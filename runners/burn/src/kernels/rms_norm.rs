@@ -12,6 +12,7 @@ use burn::backend::cubecl::dtype_to_storage_type;
 use burn_cubecl::{CubeRuntime, kernel::into_contiguous, ops::numeric::empty_device_contiguous_dtype, tensor::CubeTensor};
 use cubecl::num_traits::Zero;
 use cubecl::prelude::*;
+use super::gemv::sum_lanes;
 
 /// Rows (planes) per cube.
 const ROWS_PER_CUBE: u32 = 4;
@@ -49,7 +50,7 @@ pub fn rms_norm_rows_kernel<F: Float, N: Size>(
             acc += v * v;
         }
     }
-    let total = plane_sum(Vector::vector_sum(acc));
+    let total = plane_sum(sum_lanes::<N>(acc));
     // f32 constants travel as their bits: comptime values key the kernel cache, and f32 is not Eq.
     let inv_width = comptime!(f32::from_bits(inv_width_bits));
     let eps = comptime!(f32::from_bits(eps_bits));
