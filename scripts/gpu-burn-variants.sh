@@ -8,7 +8,8 @@
 #   2. a kernel census of each variant without the decode graph (CubeCL's profiling logger,
 #      scripts/cubecl-kernel-census.py: launches per decode step by kernel);
 #   3. Nsight Compute on the runner's own kernels in decode steps of the last variant (GPU time
-#      per launch, DRAM bytes), when ncu is there.
+#      per launch, DRAM bytes) at each of NCU_PROMPTS (529), without the decode graph unless
+#      NCU_GRAPH=on, when ncu is there.
 # Prints the tables last. Times are the host's; compare variants only within one call.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -40,19 +41,28 @@ for k in $kernel_sets; do
 done
 
 last=${kernel_sets##* }
-ncu_csv="$out/ncu-$(stem "$last").csv"
+# NCU_PROMPTS: prompt lengths to profile at (the attention kernel's time grows with the position);
+# NCU_GRAPH=on profiles the kernels as nodes of the replayed decode graph (ncu's default
+# --graph-profiling node) instead of launched one by one.
+ncu_csvs=()
 if command -v ncu > /dev/null; then
-  # Skip the start-up's launches (warm-up, decode check): 28 layers' worth of each kernel a step.
-  timeout 150 ncu --clock-control none -k 'regex:attention|gemv|rms_norm' --launch-skip 1500 --launch-count 290 \
-    --metrics gpu__time_duration.sum,dram__bytes_read.sum,dram__bytes_write.sum --csv --print-units base \
-    "$bin" --model "$model" --dtype f16 --backend cuda --kernels "$last" --decode-graph off --self-bench "${NCU_PROMPT:-529}",128,1 \
-    > "$ncu_csv" 2> "${ncu_csv%.csv}.stderr"
-  echo "ncu rc=$? at ${SECONDS}s"
+  for p in ${NCU_PROMPTS:-529}; do
+    ncu_csv="$out/ncu-$(stem "$last")-p$p-graph-${NCU_GRAPH:-off}.csv"
+    # Skip the start-up's launches (warm-up, decode check): 28 layers' worth of each kernel a step.
+    timeout 150 ncu --clock-control none -k 'regex:attention|gemv|rms_norm' --launch-skip 1500 --launch-count 290 \
+      --metrics gpu__time_duration.sum,dram__bytes_read.sum,dram__bytes_write.sum --csv --print-units base \
+      "$bin" --model "$model" --dtype f16 --backend cuda --kernels "$last" --decode-graph "${NCU_GRAPH:-off}" \
+      --self-bench "$p",128,1 > "$ncu_csv" 2> "${ncu_csv%.csv}.stderr"
+    echo "ncu at $p prompt tokens rc=$? at ${SECONDS}s"
+    ncu_csvs+=("$ncu_csv")
+  done
 fi
 
 echo "== self-bench and tokens"; tail -40 "$out/fidelity.txt"
 for k in $kernel_sets; do echo "== census $k"; head -30 "$out/census-$(stem "$k").md"; done
-[[ -f "$ncu_csv" ]] && python3 - "$ncu_csv" <<'EOF'
+for ncu_csv in "${ncu_csvs[@]}"; do
+echo "== $(basename "$ncu_csv")"
+python3 - "$ncu_csv" <<'EOF'
 import csv, statistics, sys
 from collections import defaultdict
 # The runner's own JSON lines come first on stdout; the CSV starts at its header.
@@ -69,7 +79,8 @@ print("| kernel | launches | median µs | median MB read | GB/s |\n| --- | ---: 
 for name, launches in per.items():
     t = statistics.median(m.get("gpu__time_duration.sum", 0) for m in launches.values())
     b = statistics.median(m.get("dram__bytes_read.sum", 0) for m in launches.values())
-    # gpu__time_duration is in ns or us per ncu's unit column; ncu --csv reports nsecond by default.
+    # --print-units base: nanoseconds and bytes.
     print(f"| {name} | {len(launches)} | {t / 1000:.2f} | {b / 1e6:.3f} | {b / t if t else 0:.0f} |")
 EOF
+done
 exit 0
