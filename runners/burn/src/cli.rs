@@ -163,6 +163,8 @@ mod tests {
         assert_eq!(Kernels::parse("attention+norm+gemv").unwrap().name(), "gemv+norm+attention");
         assert_eq!(Kernels::parse("fuse+attention+norm+gemv").unwrap().name(), "custom");
         assert!(Kernels::parse("norm+fuse").unwrap_err().contains("add gemv"));
+        assert_eq!(Kernels::BURN.describe(), "kernels=burn (Burn's own operations)");
+        assert_eq!(gemv_norm.describe(), "kernels=gemv+norm: this runner's CubeCL kernels for the decode step's matrix-vector products, RMSNorm");
         assert!(args("--model m --kernels gemv+fast").err().unwrap().starts_with("--kernels: unknown kernels \"fast\""));
         assert!(args("--model m --kernels fast").err().unwrap().starts_with("--kernels: unknown kernels"));
         assert!(args("--bench-kernels").ok().unwrap().bench_kernels);

@@ -72,7 +72,7 @@ pub fn run(args: Args, mut device: Device, mut info: BackendInfo, process_start:
 
     info.notes.push(format!("burn device {device:?}"));
     info.notes.push(format!("attention={}", args.attention.name()));
-    info.notes.push(format!("kernels={}", args.kernels.name()));
+    info.notes.push(args.kernels.describe());
     info.notes.push(format!("memory-plan={}", plan.name()));
     let breakdown = memory::summary(&[("after load", &after_load), ("after warm-up", &after_warm_up), ("ready", &after_cleanup)]);
     if !breakdown.is_empty() {

@@ -83,6 +83,25 @@ impl Kernels {
     }
 }
 
+impl Kernels {
+    /// `ready.notes`' entry (the report's notes column): the set and what it replaces.
+    pub fn describe(self) -> String {
+        let parts: Vec<&str> = [
+            (self.gemv, "the decode step's matrix-vector products"),
+            (self.norm, "RMSNorm"),
+            (self.attention, "the decode step's attention (q/k norm, RoPE, cache write, softmax, values)"),
+            (self.fuse, "the residual adds and SwiGLU inside the products"),
+        ]
+        .into_iter()
+        .filter_map(|(on, part)| on.then_some(part))
+        .collect();
+        match parts.is_empty() {
+            true => "kernels=burn (Burn's own operations)".into(),
+            false => format!("kernels={}: this runner's CubeCL kernels for {}", self.name(), parts.join(", ")),
+        }
+    }
+}
+
 /// The process's choice, set once from the command line before the model loads (the layers read
 /// it while loading, to lay their weights out for the kernels).
 static KERNELS: OnceLock<Kernels> = OnceLock::new();
