@@ -61,8 +61,8 @@ impl Attention {
             Positions::Kernel { position, rope } => {
                 // Everything between the two projections in one kernel (src/kernels/decode_attention.rs).
                 let qkv = self.qkv_proj.forward(x);
-                let norm = (self.qk_norm.rows(), self.qk_norm.eps());
-                let output = cache.write_with(|keys, values| kernels::decode_attention(qkv, norm.0, rope, position.clone(), keys, values, norm.1));
+                let (norm, eps) = (self.qk_norm.rows(), self.qk_norm.eps());
+                let output = cache.write_with(|keys, values| kernels::decode_attention(qkv, norm, rope, position.clone(), keys, values, eps));
                 return self.o_proj.forward_add(output, residual);
             }
         };

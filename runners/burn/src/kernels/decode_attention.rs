@@ -13,11 +13,12 @@
 //!    the normalised head rounded to the input dtype, times the weight in that dtype: Hugging
 //!    Face Qwen3's order), then RoPE (`x * cos + rotate_half(x) * sin` in the input dtype, as the
 //!    Burn path computes it); the key goes to its cache slot, another plane copies the value there;
-//! 2. scores: planes take positions in turn, lanes split the head dimension (coalesced reads of
-//!    one cached key), one plane sum per query head, scaled by `1 / sqrt(head_dim)`, kept in f32;
+//! 2. scores: one thread per position, its cached key read as 16-byte vectors against each query
+//!    head of the group, scaled by `1 / sqrt(head_dim)`, kept in f32;
 //! 3. softmax: one plane per query head: maximum, `exp(s - max)` and their sum, all in f32;
-//! 4. values: each thread one output element of one query head over a share of the positions,
-//!    then the shares summed and divided by the softmax sum, rounded once to the input dtype.
+//! 4. values: each thread one vector of one query head's output over one of several streams of
+//!    positions (four positions' loads in flight), then the streams summed and divided by the
+//!    softmax sum, rounded once to the input dtype.
 //!
 //! Scores, probabilities and sums stay in f32 (as flash attention keeps them); shared memory holds
 //! `groups * capacity` scores, so the cache capacity is bounded ([`fits`]).
@@ -238,17 +239,11 @@ pub fn fits(groups: usize, head_dim: usize, capacity: usize, elem_bytes: usize) 
     bytes <= SHARED_BYTES
 }
 
-/// The outputs: the query heads' attention outputs `[1, 1, heads * head_dim]`, then the key and
-/// value caches with this step's slot written (the input buffers, written in place).
-pub struct Attended<R: CubeRuntime> {
-    pub out: CubeTensor<R>,
-    pub k_cache: CubeTensor<R>,
-    pub v_cache: CubeTensor<R>,
-}
-
 /// One decode step's attention: `qkv` `[.., (heads + 2 kv_heads) * head_dim]` (one token),
 /// `norm` `[heads + kv_heads, head_dim]`, `cos`/`sin` `[positions, head_dim]`, `position` `[1]`,
-/// caches `[1, kv_heads, capacity, head_dim]`.
+/// caches `[1, kv_heads, capacity, head_dim]`. Returns the query heads' outputs `[1, 1, heads *
+/// head_dim]`, then the key and value caches with this step's slot written (the input buffers,
+/// written in place).
 #[allow(clippy::too_many_arguments)]
 pub fn decode_attention<R: CubeRuntime>(
     qkv: CubeTensor<R>,
@@ -259,7 +254,7 @@ pub fn decode_attention<R: CubeRuntime>(
     k_cache: CubeTensor<R>,
     v_cache: CubeTensor<R>,
     eps: f32,
-) -> Attended<R> {
+) -> (CubeTensor<R>, CubeTensor<R>, CubeTensor<R>) {
     let cache_shape = k_cache.meta.shape().clone();
     let (kv_heads, capacity, head_dim) = (cache_shape[1], cache_shape[2], cache_shape[3]);
     let heads = norm.meta.shape()[0] - kv_heads;
@@ -313,7 +308,7 @@ pub fn decode_attention<R: CubeRuntime>(
             [dtype_to_storage_type(dtype), dtype_to_storage_type(position_dtype)],
         );
     }
-    Attended { out, k_cache, v_cache }
+    (out, k_cache, v_cache)
 }
 
 #[cfg(test)]

@@ -64,8 +64,7 @@ impl<R: CubeRuntime> DecodeKernels for CubeBackend<R> {
         v_cache: FloatTensor<Self>,
         eps: f32,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-        let a = super::decode_attention::decode_attention(qkv, norm, cos, sin, position, k_cache, v_cache, eps);
-        (a.out, a.k_cache, a.v_cache)
+        super::decode_attention::decode_attention(qkv, norm, cos, sin, position, k_cache, v_cache, eps)
     }
 }
 

@@ -68,37 +68,32 @@ impl Kernels {
         Ok(kernels)
     }
 
+    /// The parts in a fixed order: their name, whether the set has them, what they replace.
+    fn parts(self) -> [(&'static str, bool, &'static str); 4] {
+        [
+            ("gemv", self.gemv, "the decode step's matrix-vector products"),
+            ("norm", self.norm, "RMSNorm"),
+            ("attention", self.attention, "the decode step's attention (q/k norm, RoPE, cache write, softmax, values)"),
+            ("fuse", self.fuse, "the residual adds and SwiGLU inside the products"),
+        ]
+    }
+
     /// The name [`Kernels::parse`] reads back: `burn`, `custom`, or the parts in a fixed order.
     pub fn name(self) -> String {
         match self {
             Self::BURN => "burn".into(),
             Self::CUSTOM => "custom".into(),
-            k => [("gemv", k.gemv), ("norm", k.norm), ("attention", k.attention), ("fuse", k.fuse)]
-                .iter()
-                .filter(|(_, on)| *on)
-                .map(|(part, _)| *part)
-                .collect::<Vec<_>>()
-                .join("+"),
+            k => k.parts().iter().filter(|(_, on, _)| *on).map(|(part, _, _)| *part).collect::<Vec<_>>().join("+"),
         }
     }
-}
 
-impl Kernels {
     /// `ready.notes`' entry (the report's notes column): the set and what it replaces.
     pub fn describe(self) -> String {
-        let parts: Vec<&str> = [
-            (self.gemv, "the decode step's matrix-vector products"),
-            (self.norm, "RMSNorm"),
-            (self.attention, "the decode step's attention (q/k norm, RoPE, cache write, softmax, values)"),
-            (self.fuse, "the residual adds and SwiGLU inside the products"),
-        ]
-        .into_iter()
-        .filter_map(|(on, part)| on.then_some(part))
-        .collect();
-        match parts.is_empty() {
-            true => "kernels=burn (Burn's own operations)".into(),
-            false => format!("kernels={}: this runner's CubeCL kernels for {}", self.name(), parts.join(", ")),
+        if self == Self::BURN {
+            return "kernels=burn (Burn's own operations)".into();
         }
+        let replaced: Vec<&str> = self.parts().iter().filter(|(_, on, _)| *on).map(|(_, _, what)| *what).collect();
+        format!("kernels={}: this runner's CubeCL kernels for {}", self.name(), replaced.join(", "))
     }
 }
 
