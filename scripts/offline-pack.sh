@@ -4,10 +4,67 @@
 # (with --with-mlx) the mlx CUDA wheels for CPython 3.12. Run on a connected Linux x86-64 machine
 # from the repository root after `npm install`; copy the repository with .offline/ to the GPU host
 # and run scripts/offline-run.sh there.
+#
+#   scripts/offline-pack.sh [--with-mlx | --mlx-only]
+#
+# --mlx-only packs the mlx wheels alone and leaves the rest of .offline/ as it is.
+# MLX_CUDA_SM: the SM archs whose CUDA kernels the mlx CUDA wheel keeps, space- or comma-separated
+# (default 90: the H200/H100 of `shared/GPU.md`). A host with another GPU needs its own, e.g.
+# MLX_CUDA_SM=120 for an RTX 50xx: the other archs' kernels are zeroed in the packed wheel.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=.offline
+mode="${1:-}"
+case "$mode" in
+  "" | --with-mlx | --mlx-only) ;;
+  *) echo "usage: $0 [--with-mlx | --mlx-only]" >&2; exit 2 ;;
+esac
 mkdir -p "$out/debs" "$out/wheels"
+
+pack_mlx() {
+  echo "== mlx wheels for CPython 3.12 (CUDA 13)"
+  pip download --quiet --only-binary=:all: --python-version 3.12 --platform manylinux_2_35_x86_64 --no-deps \
+    -d "$out/wheels" "mlx==0.32.4" "mlx-cuda-13==0.32.4" "mlx-lm==0.32.2"
+  # The CUDA wheel (86 MiB; 81 MiB as xz'd files) must travel in uploads of 64 MiB beside other
+  # pieces. Most of it is libmlx.so: its static symbol table (27 MB; the dynamic one stays) and its
+  # kernels for GPUs the host does not have (55 of 64 MiB of .nv_fatbin: sm 75, 80, 100, 120, 121
+  # beside the H200's sm 90; the CUDA runtime loads only the device's own). Stripped and pruned,
+  # with RECORD's hashes made true again, its files go as one xz'd tar in parts of 20 MiB (19.3 MiB
+  # in all for sm 90: one part); scripts/offline-env.sh zips the wheel again on the host.
+  local archs="${MLX_CUDA_SM:-90}" sm_args=() sm
+  for sm in ${archs//,/ }; do sm_args+=(--sm "$sm"); done
+  for whl in "$out"/wheels/mlx_cuda_13-*.whl; do
+    rm -rf "$out/unzipped" && mkdir -p "$out/unzipped" && (cd "$out/unzipped" && unzip -q "../wheels/$(basename "$whl")")
+    strip --strip-unneeded "$out/unzipped/mlx/lib/libmlx.so"
+    python3 scripts/fatbin-keep-arch.py "$out/unzipped/mlx/lib/libmlx.so" "${sm_args[@]}"
+    python3 - "$out/unzipped" mlx/lib/libmlx.so <<'PY'
+import base64, hashlib, pathlib, sys
+# RECORD line of each changed file: path,sha256=<urlsafe base64 without padding>,size (CRLF kept).
+root, changed = pathlib.Path(sys.argv[1]), set(sys.argv[2:])
+record = next(root.glob("*.dist-info/RECORD"))
+lines = record.read_bytes().splitlines(keepends=True)
+for i, line in enumerate(lines):
+    path = line.decode().rsplit(",", 2)[0]
+    if path in changed:
+        data = (root / path).read_bytes()
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        lines[i] = f"{path},sha256={digest},{len(data)}".encode() + line[len(line.rstrip(b"\r\n")) :]
+        changed.remove(path)
+if changed:
+    sys.exit(f"{record} has no line for {', '.join(sorted(changed))}")
+record.write_bytes(b"".join(lines))
+PY
+    rm -f "$whl".tar.xz.part-*
+    tar -C "$out/unzipped" -cf - . | xz -T0 -9 | split -b 20M - "$whl.tar.xz.part-"
+    rm -rf "$out/unzipped" "$whl"
+  done
+}
+
+if [[ "$mode" == --mlx-only ]]; then
+  pack_mlx
+  du -sh "$out"/wheels/*
+  exit 0
+fi
 
 echo "== node $(node_modules/.bin/node --version)"
 xz -T0 -6 -c node_modules/node/bin/node > "$out/node.xz"
@@ -30,16 +87,5 @@ mkdir -p "$out/fonts" && cp /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf /usr
 echo "== Vulkan loader and the GLVND libraries NVIDIA's Vulkan driver loads (Debian packages)"
 (cd "$out/debs" && rm -f ./*.deb && apt-get download libvulkan1 libglvnd0 libegl1 libgl1 libglx0 libopengl0 libgles2)
 
-if [[ "${1:-}" == "--with-mlx" ]]; then
-  echo "== mlx wheels for CPython 3.12 (CUDA 13)"
-  pip download --quiet --only-binary=:all: --python-version 3.12 --platform manylinux_2_35_x86_64 --no-deps \
-    -d "$out/wheels" "mlx==0.32.4" "mlx-cuda-13==0.32.4" "mlx-lm==0.32.2"
-  # The CUDA wheel (86 MiB) as its files in one xz'd tar, in parts of 20 MiB that fit beside other
-  # pieces in a 64 MiB upload; scripts/offline-env.sh zips the wheel again on the host.
-  for whl in "$out"/wheels/mlx_cuda_13-*.whl; do
-    rm -rf "$out/unzipped" && mkdir -p "$out/unzipped" && (cd "$out/unzipped" && unzip -q "../wheels/$(basename "$whl")")
-    tar -C "$out/unzipped" -cf - . | xz -T0 -9 | split -b 20M - "$whl.tar.xz.part-"
-    rm -rf "$out/unzipped" "$whl"
-  done
-fi
+if [[ "$mode" == --with-mlx ]]; then pack_mlx; fi
 du -sh "$out"/*
