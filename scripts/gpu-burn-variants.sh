@@ -6,7 +6,9 @@
 #   1. each variant's --self-bench at two prompt lengths, its greedy tokens checked against the
 #      first variant's (scripts/gpu-fidelity.py --tools burn);
 #   2. a kernel census of each variant without the decode graph (CubeCL's profiling logger,
-#      scripts/cubecl-kernel-census.py: launches per decode step by kernel);
+#      scripts/cubecl-kernel-census.py: launches per decode step by kernel) at 28 prompt tokens,
+#      and of the last variant at each further length of CENSUS_PROMPTS ('28 529': which kernels
+#      grow with the position);
 #   3. Nsight Compute on the runner's own kernels in decode steps of the last variant (GPU time
 #      per launch, DRAM bytes) at each of NCU_PROMPTS (529), without the decode graph unless
 #      NCU_GRAPH=on, when ncu is there.
@@ -31,13 +33,21 @@ echo "fidelity rc=$? at ${SECONDS}s"
 kernel_sets=$(python3 -c 'import re,sys; print(" ".join(re.findall(r"kernels=([^,\]]+)", sys.argv[1])))' "$variants")
 # File names without '+' (`gemv+norm` -> `gemv_norm`).
 stem() { echo "${1//+/_}"; }
-for k in $kernel_sets; do
-  log=/tmp/census-$(stem "$k").log
-  CUBECL_DEBUG_LOG=$log CUBECL_DEBUG_OPTION=profile timeout 150 "$bin" --model "$model" --dtype f16 --backend cuda \
-    --kernels "$k" --decode-graph off --self-bench 28,16,2 > /dev/null 2> "$out/census-$(stem "$k").stderr"
-  python3 scripts/cubecl-kernel-census.py "$log" --steps 45 > "$out/census-$(stem "$k").md" 2>&1
-  echo "census $k rc=$? at ${SECONDS}s"
-  rm -f "$log"
+# CENSUS_PROMPTS: prompt lengths to take the census at (28); the last kernel set only past the first.
+census_prompts=${CENSUS_PROMPTS:-28}
+censuses=()
+for p in $census_prompts; do
+  for k in $kernel_sets; do
+    [[ "$p" != "${census_prompts%% *}" && "$k" != "${kernel_sets##* }" ]] && continue
+    name=census-$(stem "$k")-p$p
+    log=/tmp/$name.log
+    CUBECL_DEBUG_LOG=$log CUBECL_DEBUG_OPTION=profile timeout 150 "$bin" --model "$model" --dtype f16 --backend cuda \
+      --kernels "$k" --decode-graph off --self-bench "$p",16,2 > /dev/null 2> "$out/$name.stderr"
+    python3 scripts/cubecl-kernel-census.py "$log" --steps 45 > "$out/$name.md" 2>&1
+    echo "census $k at $p prompt tokens rc=$? at ${SECONDS}s"
+    censuses+=("$name")
+    rm -f "$log"
+  done
 done
 
 last=${kernel_sets##* }
@@ -59,7 +69,7 @@ if command -v ncu > /dev/null; then
 fi
 
 echo "== self-bench and tokens"; tail -40 "$out/fidelity.txt"
-for k in $kernel_sets; do echo "== census $k"; head -30 "$out/census-$(stem "$k").md"; done
+for name in "${censuses[@]}"; do echo "== $name"; head -30 "$out/$name.md"; done
 for ncu_csv in "${ncu_csvs[@]}"; do
 echo "== $(basename "$ncu_csv")"
 python3 - "$ncu_csv" <<'EOF'

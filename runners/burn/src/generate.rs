@@ -117,8 +117,8 @@ impl Decoder {
             Box::new(move || {
                 let mut guard = state.borrow_mut();
                 let s = &mut *guard;
-                let hidden = model.decode(s.token.clone(), s.position.clone(), &mut s.cache);
-                let next: Tensor<1, Int> = model.logits(hidden).argmax(2).reshape([1]);
+                let logits = model.decode_logits(s.token.clone(), s.position.clone(), &mut s.cache);
+                let next: Tensor<1, Int> = logits.argmax(2).reshape([1]);
                 let advanced = s.position.clone().add_scalar(1);
                 s.set_input(next.clone(), advanced);
                 next

@@ -8,7 +8,7 @@ use crate::cache::{AttentionMask, KvCache, LayerCache, Offset};
 use crate::checkpoint::{Checkpoint, Layout};
 use crate::config::Qwen3Config;
 use crate::kernels;
-use crate::nn::{Linear, RmsNorm, Rope, RopeAngles};
+use crate::nn::{Linear, Normed, RmsNorm, Rope, RopeAngles};
 use crate::sdpa::AttentionKernel;
 use crate::weights::WeightLoader;
 use burn::tensor::activation::silu;
@@ -55,20 +55,20 @@ impl Attention {
 
     /// Project, q/k RMSNorm per head, RoPE at the pass's positions, write and read the cache,
     /// attend, project back, and add to `residual` (the layer's input).
-    pub fn forward_add(&self, x: Tensor<3>, residual: Tensor<3>, at: &Positions, cache: &mut LayerCache) -> Tensor<3> {
+    pub fn forward_add(&self, x: Normed, residual: Tensor<3>, at: &Positions, cache: &mut LayerCache) -> Tensor<3> {
         let (offset, rope, mask) = match at {
             Positions::Ops { offset, rope, mask } => (offset, rope, mask),
             Positions::Kernel { position, rope } => {
                 // Everything between the two projections in one kernel (src/kernels/decode_attention.rs).
-                let qkv = self.qkv_proj.forward(x);
+                let qkv = self.qkv_proj.forward_normed(x);
                 let (norm, eps) = (self.qk_norm.rows(), self.qk_norm.eps());
                 let output = cache.write_with(|keys, values| kernels::decode_attention(qkv, norm, rope, position.clone(), keys, values, eps));
                 return self.o_proj.forward_add(output, residual);
             }
         };
-        let [batch, len, _] = x.dims();
+        let [batch, len, _] = x.x.dims();
         let (heads, kv_heads) = (self.n_heads, self.n_kv_heads);
-        let qkv = self.qkv_proj.forward(x).reshape([batch, len, heads + 2 * kv_heads, self.head_dim]);
+        let qkv = self.qkv_proj.forward_normed(x).reshape([batch, len, heads + 2 * kv_heads, self.head_dim]);
         // Query and key heads share head_dim: one RMSNorm and one RoPE rotation for both.
         let qk = rope.rotate(heads_first(self.qk_norm.forward(qkv.clone().narrow(2, 0, heads + kv_heads))));
         let queries = qk.clone().narrow(1, 0, heads);
@@ -112,8 +112,8 @@ impl Mlp {
     }
 
     /// `residual + down(silu(gate(x)) * up(x))`.
-    pub fn forward_add(&self, x: Tensor<3>, residual: Tensor<3>) -> Tensor<3> {
-        let gate_up = self.gate_up_proj.forward(x);
+    pub fn forward_add(&self, x: Normed, residual: Tensor<3>) -> Tensor<3> {
+        let gate_up = self.gate_up_proj.forward_normed(x);
         if self.down_proj.fuses(&gate_up) {
             return self.down_proj.forward_swiglu_add(gate_up, residual);
         }
@@ -142,8 +142,8 @@ impl TransformerBlock {
     }
 
     pub fn forward(&self, x: Tensor<3>, at: &Positions, cache: &mut LayerCache) -> Tensor<3> {
-        let h = self.self_attn.forward_add(self.input_layernorm.forward(x.clone()), x, at, cache);
-        self.mlp.forward_add(self.post_attention_layernorm.forward(h.clone()), h)
+        let h = self.self_attn.forward_add(Normed { x: x.clone(), norm: &self.input_layernorm }, x, at, cache);
+        self.mlp.forward_add(Normed { x: h.clone(), norm: &self.post_attention_layernorm }, h)
     }
 }
 
@@ -168,8 +168,9 @@ impl Qwen3Model {
         })
     }
 
-    /// `token_ids` (`[L]`) at `offset` -> normalised hidden states `[1, L, hidden_size]`.
-    pub fn forward(&self, token_ids: Tensor<1, Int>, offset: Offset, cache: &mut KvCache) -> Tensor<3> {
+    /// `token_ids` (`[L]`) at `offset` -> hidden states `[1, L, hidden_size]`, the final norm
+    /// pending (the LM head's kernel may take it in).
+    pub fn forward(&self, token_ids: Tensor<1, Int>, offset: Offset, cache: &mut KvCache) -> Normed<'_> {
         let len = token_ids.dims()[0];
         let at = match offset {
             Offset::At(position) if kernels::attention_selected() && cache.fits_attention_kernel() => {
@@ -187,7 +188,7 @@ impl Qwen3Model {
         for (layer, layer_cache) in self.layers.iter().zip(cache.layers()) {
             h = layer.forward(h, &at, layer_cache);
         }
-        self.norm.forward(h)
+        Normed { x: h, norm: &self.norm }
     }
 }
 
@@ -223,13 +224,21 @@ impl Model {
     /// Runs the prompt `token_ids` (`[L]`) through the model from position 0, writing the
     /// cache's first L slots, and returns the final normalised hidden states `[1, L, hidden_size]`.
     pub fn prefill(&self, token_ids: Tensor<1, Int>, cache: &mut KvCache) -> Tensor<3> {
-        self.model.forward(token_ids, Offset::Prompt, cache)
+        self.model.forward(token_ids, Offset::Prompt, cache).apply()
     }
 
     /// One decode step: `token` (`[1]`) at `position` (`[1]`, device data), attending to the
-    /// cache's slots up to it; returns the normalised hidden state `[1, 1, hidden_size]`.
-    pub fn decode(&self, token: Tensor<1, Int>, position: Tensor<1, Int>, cache: &mut KvCache) -> Tensor<3> {
-        self.model.forward(token, Offset::At(position), cache)
+    /// cache's slots up to it; returns the vocabulary logits `[1, 1, vocab_size]`.
+    pub fn decode_logits(&self, token: Tensor<1, Int>, position: Tensor<1, Int>, cache: &mut KvCache) -> Tensor<3> {
+        let hidden = self.model.forward(token, Offset::At(position), cache);
+        match &self.lm_head {
+            Some(lm_head) => lm_head.forward_normed(hidden),
+            // The tied table is already `[vocab, hidden]` rows (see `logits`).
+            None if kernels::prenorm_selected() => {
+                kernels::gemv_norm(hidden.x, &self.model.embed_tokens, hidden.norm.rows(), hidden.norm.eps())
+            }
+            None => self.logits(hidden.apply()),
+        }
     }
 
     /// Vocabulary logits for hidden states `[1, L, hidden_size]` -> `[1, L, vocab_size]`.

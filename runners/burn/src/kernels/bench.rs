@@ -38,6 +38,7 @@ fn sizes() -> (usize, usize) {
 pub fn run(device: &Device, dtype: DType) -> Result<(), String> {
     println!("| shape | weight MB | custom µs | custom GB/s | burn µs | burn GB/s | rel. error custom | rel. error burn | timing |");
     println!("|---|---:|---:|---:|---:|---:|---:|---:|---|");
+    let mut layout_rows = Vec::new();
     for (name, in_features, out_features) in SHAPES {
         let weight_bytes = in_features * out_features * dtype.size();
         let (launches, _) = sizes();
@@ -52,10 +53,20 @@ pub fn run(device: &Device, dtype: DType) -> Result<(), String> {
         let error = |y: Tensor<3>| relative_error(y.cast(DType::F32), reference.clone());
         let error_custom = error(super::gemv(x.clone(), &rows[0]));
         let error_burn = error(x.clone().matmul(cols[0].clone()));
+        let gbps = |seconds: f64| weight_bytes as f64 / seconds / 1e9;
 
         let (custom_s, graph) = time_per_launch(device, &mut || (0..launches).map(|i| super::gemv(x.clone(), &rows[i % copies])).collect())?;
+        // The kernel's other launch layouts on this shape, for its choice (`Layout::for_shape`).
+        let vectors = in_features / super::gemv::vector_width(in_features, dtype);
+        let mut layouts = Vec::new();
+        for layout in super::gemv::Layout::CANDIDATES.into_iter().filter(|l| l.fits(vectors, 32)) {
+            let run = &mut || (0..launches).map(|i| super::gemv_laid_out(x.clone(), &rows[i % copies], Some(layout))).collect();
+            let (seconds, _) = time_per_launch(device, run)?;
+            let error = error(super::gemv_laid_out(x.clone(), &rows[0], Some(layout)));
+            layouts.push(serde_json::json!({"layout": layout.name(), "s": seconds, "rel_error": error}));
+            layout_rows.push(format!("| {name} | {} | {:.2} | {:.0} | {error:.1e} |", layout.name(), seconds * 1e6, gbps(seconds)));
+        }
         let (burn_s, _) = time_per_launch(device, &mut || (0..launches).map(|i| x.clone().matmul(cols[i % copies].clone())).collect())?;
-        let gbps = |seconds: f64| weight_bytes as f64 / seconds / 1e9;
         let timing = if graph { "graph replay" } else { "no graph: includes host overhead" };
         println!(
             "| {name} | {:.1} | {:.2} | {:.0} | {:.2} | {:.0} | {error_custom:.1e} | {error_burn:.1e} | {timing} |",
@@ -68,9 +79,11 @@ pub fn run(device: &Device, dtype: DType) -> Result<(), String> {
         eprintln!(
             "{}",
             serde_json::json!({"shape": name, "in": in_features, "out": out_features, "weight_bytes": weight_bytes, "copies": copies,
-                "custom_s": custom_s, "burn_s": burn_s, "rel_error_custom": error_custom, "rel_error_burn": error_burn, "graph": graph})
+                "custom_s": custom_s, "burn_s": burn_s, "layouts": layouts, "rel_error_custom": error_custom, "rel_error_burn": error_burn, "graph": graph})
         );
     }
+    println!("\n| shape | layout (rows a cube, planes a row) | custom µs | custom GB/s | rel. error |\n|---|---|---:|---:|---:|");
+    println!("{}", layout_rows.join("\n"));
     Ok(())
 }
 

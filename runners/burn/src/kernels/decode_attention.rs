@@ -17,7 +17,7 @@
 //!    head of the group, scaled by `1 / sqrt(head_dim)`, kept in f32;
 //! 3. softmax: one plane per query head: maximum, `exp(s - max)` and their sum, all in f32;
 //! 4. values: each thread one vector of one query head's output over one of several streams of
-//!    positions (four positions' loads in flight), then the streams summed and divided by the
+//!    positions (eight positions' loads in flight), then the streams summed and divided by the
 //!    softmax sum, rounded once to the input dtype.
 //!
 //! Scores, probabilities and sums stay in f32 (as flash attention keeps them); shared memory holds
@@ -35,6 +35,9 @@ const PLANES: usize = 16;
 const PLANE: usize = 32;
 /// Shared memory the kernel may use, in bytes (CUDA's static limit per block).
 const SHARED_BYTES: usize = 48 * 1024;
+/// Positions whose values one thread loads at once in the values phase: each round of loads waits
+/// on memory once, so a longer cache needs fewer rounds (four took 8 rounds at 529 positions).
+const IN_FLIGHT: usize = 8;
 /// Below any score: the softmax maximum's starting value (a finite literal every compiler takes).
 const LOWEST: f32 = -3.0e38;
 
@@ -190,7 +193,7 @@ pub fn decode_attention_kernel<F: Float, N: Size, I: Numeric>(
     sync_cube();
 
     // 4. Values: thread (stream, g, j) sums positions stream, stream + streams, ... of head g's
-    // probabilities times the values' vector j, four positions' loads in flight at a time; then
+    // probabilities times the values' vector j, IN_FLIGHT positions' loads in flight at a time; then
     // the streams are added up and divided by the softmax sum.
     let item = tid % items;
     let stream = tid / items;
@@ -200,14 +203,13 @@ pub fn decode_attention_kernel<F: Float, N: Size, I: Numeric>(
     let values = kv * capacity * hv + j;
     let mut acc = Vector::<f32, N>::new(f32::new(0.0));
     let mut q = stream;
-    while q + 3 * streams < len {
-        let v0 = Vector::<f32, N>::cast_from(v_cache[values + q * hv]);
-        let v1 = Vector::<f32, N>::cast_from(v_cache[values + (q + streams) * hv]);
-        let v2 = Vector::<f32, N>::cast_from(v_cache[values + (q + 2 * streams) * hv]);
-        let v3 = Vector::<f32, N>::cast_from(v_cache[values + (q + 3 * streams) * hv]);
-        acc += v0 * Vector::new(scores[probs + q]) + v1 * Vector::new(scores[probs + q + streams]);
-        acc += v2 * Vector::new(scores[probs + q + 2 * streams]) + v3 * Vector::new(scores[probs + q + 3 * streams]);
-        q += 4 * streams;
+    while q + comptime!(IN_FLIGHT - 1) * streams < len {
+        #[unroll]
+        for u in 0..IN_FLIGHT {
+            let at = q + u * streams;
+            acc += Vector::<f32, N>::cast_from(v_cache[values + at * hv]) * Vector::new(scores[probs + at]);
+        }
+        q += comptime!(IN_FLIGHT) * streams;
     }
     while q < len {
         acc += Vector::<f32, N>::cast_from(v_cache[values + q * hv]) * Vector::new(scores[probs + q]);

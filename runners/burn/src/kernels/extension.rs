@@ -13,16 +13,20 @@ use burn::tensor::{DType, Shape};
 use burn_cubecl::{CubeBackend, CubeRuntime};
 use burn_fusion::stream::{Operation, StreamId};
 use burn_fusion::{Fusion, FusionBackend, FusionRuntime, FusionTensor};
+use super::gemv::Fused;
 use burn_ir::{CustomOpIr, HandleContainer, OperationIr, OperationOutput, TensorIr};
 
 /// Decode-step kernels of this runner (see the module docs of `kernels`).
 #[backend_extension(Cuda: cfg(feature = "cuda"), Vulkan: cfg(feature = "wgpu"), Metal: cfg(feature = "metal"))]
 pub trait DecodeKernels: burn::backend::Backend {
-    /// `x` `[.., in]` holding one row, times `w_rows` `[out, in]` -> `[.., out]`.
-    fn gemv_rows(x: FloatTensor<Self>, w_rows: FloatTensor<Self>) -> FloatTensor<Self>;
-    /// `residual + x · w_rowsᵀ`; with `swiglu`, `x` is `[.., 2 in]` (gate, up) and the product's
-    /// input `silu(gate) * up`. `residual` `[.., out]`.
-    fn gemv_rows_add(x: FloatTensor<Self>, w_rows: FloatTensor<Self>, residual: FloatTensor<Self>, swiglu: bool) -> FloatTensor<Self>;
+    /// `x` `[.., in]` holding one row, times `w_rows` `[out, in]` -> `[.., out]`; with
+    /// `fused.swiglu`, `x` is `[.., 2 in]` (gate, up) and the product's input `silu(gate) * up`.
+    fn gemv_rows(x: FloatTensor<Self>, w_rows: FloatTensor<Self>, fused: Fused) -> FloatTensor<Self>;
+    /// [`DecodeKernels::gemv_rows`] plus `residual` `[.., out]`.
+    fn gemv_rows_add(x: FloatTensor<Self>, w_rows: FloatTensor<Self>, residual: FloatTensor<Self>, fused: Fused) -> FloatTensor<Self>;
+    /// [`DecodeKernels::gemv_rows`] of `x`'s RMSNorm with weight `norm_w` `[1, in]` and
+    /// `fused.norm_eps`.
+    fn gemv_rows_norm(x: FloatTensor<Self>, w_rows: FloatTensor<Self>, norm_w: FloatTensor<Self>, fused: Fused) -> FloatTensor<Self>;
     /// RMSNorm of `x` over its last axis; `weight` `[w_rows, width]`, row r of `x` takes weight
     /// row `r % w_rows`.
     fn rms_norm_rows(x: FloatTensor<Self>, weight: FloatTensor<Self>, eps: f32) -> FloatTensor<Self>;
@@ -42,12 +46,16 @@ pub trait DecodeKernels: burn::backend::Backend {
 }
 
 impl<R: CubeRuntime> DecodeKernels for CubeBackend<R> {
-    fn gemv_rows(x: FloatTensor<Self>, w_rows: FloatTensor<Self>) -> FloatTensor<Self> {
-        super::gemv::gemv_rows(x, w_rows)
+    fn gemv_rows(x: FloatTensor<Self>, w_rows: FloatTensor<Self>, fused: Fused) -> FloatTensor<Self> {
+        super::gemv::gemv_rows(x, w_rows, None, None, fused)
     }
 
-    fn gemv_rows_add(x: FloatTensor<Self>, w_rows: FloatTensor<Self>, residual: FloatTensor<Self>, swiglu: bool) -> FloatTensor<Self> {
-        super::gemv::gemv_rows_add(x, w_rows, residual, swiglu)
+    fn gemv_rows_add(x: FloatTensor<Self>, w_rows: FloatTensor<Self>, residual: FloatTensor<Self>, fused: Fused) -> FloatTensor<Self> {
+        super::gemv::gemv_rows(x, w_rows, Some(residual), None, fused)
+    }
+
+    fn gemv_rows_norm(x: FloatTensor<Self>, w_rows: FloatTensor<Self>, norm_w: FloatTensor<Self>, fused: Fused) -> FloatTensor<Self> {
+        super::gemv::gemv_rows(x, w_rows, None, Some(norm_w), fused)
     }
 
     fn rms_norm_rows(x: FloatTensor<Self>, weight: FloatTensor<Self>, eps: f32) -> FloatTensor<Self> {
@@ -110,27 +118,16 @@ fn register<B: FusionBackend, P: Copy + Send + Sync + core::fmt::Debug + 'static
 }
 
 impl<B: FusionBackend + DecodeKernels> DecodeKernels for Fusion<B> {
-    fn gemv_rows(x: FloatTensor<Self>, w_rows: FloatTensor<Self>) -> FloatTensor<Self> {
-        let mut shape = x.shape.clone();
-        let rank = shape.num_dims();
-        shape[rank - 1] = w_rows.shape[0];
-        let dtype = x.dtype;
-        let [out] = register::<B, (), 1>("qwen3_gemv_rows", vec![x, w_rows], [(shape, dtype)], (), |desc, (), h| {
-            let ([x, w_rows], [out]) = desc.as_fixed();
-            let y = B::gemv_rows(h.get_float_tensor::<B>(x), h.get_float_tensor::<B>(w_rows));
-            h.register_float_tensor::<B>(&out.id, y);
-        });
-        out
+    fn gemv_rows(x: FloatTensor<Self>, w_rows: FloatTensor<Self>, fused: Fused) -> FloatTensor<Self> {
+        fusion_gemv::<B>(x, w_rows, None, fused)
     }
 
-    fn gemv_rows_add(x: FloatTensor<Self>, w_rows: FloatTensor<Self>, residual: FloatTensor<Self>, swiglu: bool) -> FloatTensor<Self> {
-        let (shape, dtype) = (residual.shape.clone(), residual.dtype);
-        let [out] = register::<B, bool, 1>("qwen3_gemv_rows_add", vec![x, w_rows, residual], [(shape, dtype)], swiglu, |desc, swiglu, h| {
-            let ([x, w_rows, residual], [out]) = desc.as_fixed();
-            let y = B::gemv_rows_add(h.get_float_tensor::<B>(x), h.get_float_tensor::<B>(w_rows), h.get_float_tensor::<B>(residual), swiglu);
-            h.register_float_tensor::<B>(&out.id, y);
-        });
-        out
+    fn gemv_rows_add(x: FloatTensor<Self>, w_rows: FloatTensor<Self>, residual: FloatTensor<Self>, fused: Fused) -> FloatTensor<Self> {
+        fusion_gemv::<B>(x, w_rows, Some((GemvExtra::Residual, residual)), fused)
+    }
+
+    fn gemv_rows_norm(x: FloatTensor<Self>, w_rows: FloatTensor<Self>, norm_w: FloatTensor<Self>, fused: Fused) -> FloatTensor<Self> {
+        fusion_gemv::<B>(x, w_rows, Some((GemvExtra::Norm, norm_w)), fused)
     }
 
     fn rms_norm_rows(x: FloatTensor<Self>, weight: FloatTensor<Self>, eps: f32) -> FloatTensor<Self> {
@@ -176,4 +173,37 @@ impl<B: FusionBackend + DecodeKernels> DecodeKernels for Fusion<B> {
         });
         (out, keys, values)
     }
+}
+
+/// The third input of a recorded matrix-vector product, when it has one.
+#[derive(Debug, Clone, Copy)]
+enum GemvExtra {
+    Residual,
+    Norm,
+}
+
+/// Records one of the three matrix-vector products (which one: `extra`'s kind) in the fusion stream.
+fn fusion_gemv<B: FusionBackend + DecodeKernels>(
+    x: FusionTensor<B::FusionRuntime>,
+    w_rows: FusionTensor<B::FusionRuntime>,
+    extra: Option<(GemvExtra, FusionTensor<B::FusionRuntime>)>,
+    fused: Fused,
+) -> FusionTensor<B::FusionRuntime> {
+    let mut shape = x.shape.clone();
+    let rank = shape.num_dims();
+    shape[rank - 1] = w_rows.shape[0];
+    let dtype = x.dtype;
+    let kind = extra.as_ref().map(|(kind, _)| *kind);
+    let inputs = [Some(x), Some(w_rows), extra.map(|(_, t)| t)].into_iter().flatten().collect();
+    let [out] = register::<B, (Fused, Option<GemvExtra>), 1>("qwen3_gemv_rows", inputs, [(shape, dtype)], (fused, kind), |desc, (fused, kind), h| {
+        let mut inputs = desc.inputs.iter().map(|t| h.get_float_tensor::<B>(t)).collect::<Vec<_>>().into_iter();
+        let (x, w_rows) = (inputs.next().unwrap(), inputs.next().unwrap());
+        let y = match kind {
+            None => B::gemv_rows(x, w_rows, fused),
+            Some(GemvExtra::Residual) => B::gemv_rows_add(x, w_rows, inputs.next().unwrap(), fused),
+            Some(GemvExtra::Norm) => B::gemv_rows_norm(x, w_rows, inputs.next().unwrap(), fused),
+        };
+        h.register_float_tensor::<B>(&desc.outputs[0].id, y);
+    });
+    out
 }

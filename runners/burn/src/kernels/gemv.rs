@@ -17,59 +17,133 @@ use cubecl::num_traits::Zero;
 use cubecl::prelude::*;
 use cubecl::ir::features::Plane;
 
-/// Planes (output rows) per cube when the matrix has many rows.
-const ROWS_PER_CUBE_WIDE: u32 = 8;
-/// Planes per cube for narrow outputs (1024 rows here), so the rows spread over more cubes than
-/// the GPU has multiprocessors.
-const ROWS_PER_CUBE_NARROW: u32 = 4;
-/// Outputs at or under this many rows use [`ROWS_PER_CUBE_NARROW`].
-const NARROW_ROWS: usize = 4096;
+/// How a launch lays the rows out: `rows` rows per cube, each row's dot product split over `split`
+/// planes (each a contiguous share of the row's vectors, the shares' sums added in order through
+/// shared memory). `--bench-kernels` times several on each shape ([`Layout::CANDIDATES`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Layout {
+    pub rows: u32,
+    pub split: u32,
+}
 
-/// One plane per output row: `out[row] = sum_k w[row, k] * x[k]`, accumulated in f32.
+impl Layout {
+    /// The layouts `--bench-kernels` compares on every shape.
+    pub const CANDIDATES: [Layout; 7] = [
+        Layout { rows: 8, split: 1 },
+        Layout { rows: 4, split: 1 },
+        Layout { rows: 2, split: 1 },
+        Layout { rows: 1, split: 1 },
+        Layout { rows: 2, split: 2 },
+        Layout { rows: 1, split: 4 },
+        Layout { rows: 4, split: 2 },
+    ];
+
+    /// The layout the decode step uses for `out` rows of `in_vectors` vectors: four rows a cube
+    /// where the outputs are few (1024 or 4096 here), so the rows spread over more cubes than the
+    /// GPU has multiprocessors, eight for the LM head.
+    pub fn for_shape(_in_vectors: usize, out: usize) -> Self {
+        if out <= 4096 { Layout { rows: 4, split: 1 } } else { Layout { rows: 8, split: 1 } }
+    }
+
+    /// Whether a row of `in_vectors` vectors splits evenly over this layout's planes.
+    pub fn fits(self, in_vectors: usize, plane: usize) -> bool {
+        in_vectors.div_ceil(plane) % self.split as usize == 0
+    }
+
+    pub fn name(self) -> String {
+        format!("rows={},split={}", self.rows, self.split)
+    }
+}
+
+/// One plane (or `split` planes) per output row: `out[row] = sum_k w[row, k] * x[k]`,
+/// accumulated in f32.
 ///
 /// `x` and each row of `w` are read as `k_vectors` vectors of `N` elements; `plane` is the plane
 /// width the cube was launched with (`CUBE_DIM_X`), so lane `UNIT_POS_X` reads vectors
-/// `lane, lane + plane, ...` of its row: a plane's loads are contiguous.
+/// `lane, lane + plane, ...` of its row: a plane's loads are contiguous. With `split` planes per
+/// row, plane `part` reads the `part`-th contiguous share of those steps.
 ///
-/// Two fusions, each a compile-time switch: with `swiglu`, `x` holds a gate and an up projection
-/// side by side (`2 * k_vectors` vectors) and the product's input is `silu(gate) * up`, computed
-/// as it is loaded (silu in f32 rounded to the dtype, then the product in the dtype: PyTorch's
-/// f16 arithmetic); with `add_residual`, `residual[row]` is added to the rounded result in the
-/// dtype (the residual connection's add, which otherwise is a kernel of its own).
+/// Three fusions, each a compile-time switch: with `norm`, `x` is the residual stream and the
+/// product's input its RMSNorm with weight `norm_w` (computed by every plane from the whole of `x`
+/// in the order of [`super::rms_norm::rms_norm_rows_kernel`], so the normalised values are that
+/// kernel's bit for bit); with `swiglu`, `x` holds a gate and an up projection side by side
+/// (`2 * k_vectors` vectors) and the product's input is `silu(gate) * up`, computed as it is
+/// loaded (silu in f32 rounded to the dtype, then the product in the dtype: PyTorch's f16
+/// arithmetic); with `add_residual`, `residual[row]` is added to the rounded result in the dtype
+/// (the residual connection's add, which otherwise is a kernel of its own).
 #[cube(launch_unchecked)]
 pub fn gemv_rows_kernel<F: Float, N: Size>(
     x: &Tensor<Vector<F, N>>,
     w: &Tensor<Vector<F, N>>,
     residual: &Tensor<F>,
+    norm_w: &Tensor<Vector<F, N>>,
     out: &mut Tensor<F>,
     #[comptime] k_vectors: usize,
     #[comptime] plane: usize,
+    #[comptime] split: usize,
     #[comptime] swiglu: bool,
     #[comptime] add_residual: bool,
+    #[comptime] norm: bool,
+    #[comptime] inv_width_bits: u32,
+    #[comptime] eps_bits: u32,
     #[define(F)] _dtype: ElemType,
 ) {
-    let row = (CUBE_POS_X * CUBE_DIM_Y + UNIT_POS_Y) as usize;
-    // A whole plane shares its row, so it leaves together and the plane sum below sees all lanes.
-    if row >= out.len() {
+    let part = UNIT_POS_Y as usize % split;
+    let row = (CUBE_POS_X * CUBE_DIM_Y + UNIT_POS_Y) as usize / split;
+    let lane = UNIT_POS_X as usize;
+    // Split rows meet at a cube barrier below, which every plane must reach: only unsplit planes
+    // leave early (a whole plane shares its row, so the plane sum below sees all lanes).
+    let active = row < out.len();
+    if comptime!(split == 1) && !active {
         terminate!();
     }
-    let lane = UNIT_POS_X as usize;
+    let steps = comptime!(k_vectors.div_ceil(plane));
+    let exact = comptime!(k_vectors % plane == 0);
+
+    // RMSNorm's statistics over the whole of `x`, as rms_norm_rows_kernel sums them.
+    let mut inv_rms = Vector::<f32, N>::new(f32::new(1.0));
+    if comptime!(norm) {
+        let mut squares = Vector::<f32, N>::zero();
+        #[unroll]
+        for step in 0..steps {
+            let k = step * plane + lane;
+            if exact || k < k_vectors {
+                let v = Vector::<f32, N>::cast_from(x[k]);
+                squares += v * v;
+            }
+        }
+        let total = plane_sum(sum_lanes::<N>(squares));
+        let inv_width = comptime!(f32::from_bits(inv_width_bits));
+        let eps = comptime!(f32::from_bits(eps_bits));
+        inv_rms = Vector::<f32, N>::recip(Vector::sqrt(Vector::new(total * f32::new(inv_width) + f32::new(eps))));
+    }
+
+    let share = comptime!(steps / split);
     let base = row * k_vectors;
     let mut acc = Vector::<f32, N>::zero();
-    let full_steps = comptime!(k_vectors / plane);
-    #[unroll]
-    for step in 0..full_steps {
-        let k = step * plane + lane;
-        acc += Vector::<f32, N>::cast_from(w[base + k]) * input::<F, N>(x, k, k_vectors, swiglu);
-    }
-    if comptime!(k_vectors % plane != 0) {
-        let k = full_steps * plane + lane;
-        if k < k_vectors {
-            acc += Vector::<f32, N>::cast_from(w[base + k]) * input::<F, N>(x, k, k_vectors, swiglu);
+    if active {
+        #[unroll]
+        for s in 0..share {
+            let k = (part * share + s) * plane + lane;
+            if exact || k < k_vectors {
+                acc += Vector::<f32, N>::cast_from(w[base + k]) * input::<F, N>(x, norm_w, k, k_vectors, swiglu, norm, inv_rms);
+            }
         }
     }
-    let total = plane_sum(sum_lanes::<N>(acc));
-    if lane == 0 {
+    let mut total = plane_sum(sum_lanes::<N>(acc));
+    if comptime!(split > 1) {
+        let mut partials = Shared::<[f32]>::new_slice(comptime!(32 * split));
+        if lane == 0 {
+            partials[UNIT_POS_Y as usize] = total;
+        }
+        sync_cube();
+        total = f32::new(0.0);
+        #[unroll]
+        for p in 0..split {
+            total += partials[UNIT_POS_Y as usize - part + p];
+        }
+    }
+    if active && part == 0 && lane == 0 {
         let mut y = F::cast_from(total);
         if comptime!(add_residual) {
             y += residual[row];
@@ -92,10 +166,23 @@ pub fn sum_lanes<N: Size>(v: Vector<f32, N>) -> f32 {
     total
 }
 
-/// Input vector `k` of the product, in f32: `x[k]`, or with `swiglu` `silu(x[k]) * x[k + k_vectors]`.
+/// Input vector `k` of the product, in f32: `x[k]`; with `norm` `F(F(x[k] * inv_rms) * norm_w[k])`
+/// (RMSNorm's rounding); with `swiglu` `silu(x[k]) * x[k + k_vectors]`.
 #[cube]
-fn input<F: Float, N: Size>(x: &Tensor<Vector<F, N>>, k: usize, #[comptime] k_vectors: usize, #[comptime] swiglu: bool) -> Vector<f32, N> {
+#[allow(clippy::too_many_arguments)]
+fn input<F: Float, N: Size>(
+    x: &Tensor<Vector<F, N>>,
+    norm_w: &Tensor<Vector<F, N>>,
+    k: usize,
+    #[comptime] k_vectors: usize,
+    #[comptime] swiglu: bool,
+    #[comptime] norm: bool,
+    inv_rms: Vector<f32, N>,
+) -> Vector<f32, N> {
     let mut value = Vector::<f32, N>::cast_from(x[k]);
+    if comptime!(norm) {
+        value = Vector::<f32, N>::cast_from(Vector::<F, N>::cast_from(value * inv_rms) * norm_w[k]);
+    }
     if comptime!(swiglu) {
         let one = Vector::<f32, N>::new(f32::new(1.0));
         let silu = Vector::<F, N>::cast_from(value / (one + Vector::exp(-value)));
@@ -129,19 +216,23 @@ pub fn plane_width<R: CubeRuntime>(client: &ComputeClient<R>) -> Result<u32, Str
     Ok(hardware.plane_size_max)
 }
 
-/// `x` `[.., in]` (one row: every leading axis is 1) times `w_rows` `[out, in]` -> `[.., out]`.
-pub fn gemv_rows<R: CubeRuntime>(x: CubeTensor<R>, w_rows: CubeTensor<R>) -> CubeTensor<R> {
-    launch(x, w_rows, None, false)
+/// What a product does besides `x · w_rowsᵀ`, all inside the one launch.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Fused {
+    /// `x` is `[.., 2 in]` (gate, up) and the product's input `silu(gate) * up`.
+    pub swiglu: bool,
+    /// With a norm weight: RMSNorm of `x` with this eps is the product's input.
+    pub norm_eps: Option<f32>,
+    /// The launch layout; `None` for [`Layout::for_shape`].
+    pub layout: Option<Layout>,
 }
 
-/// `residual + x · w_rowsᵀ`, or with `swiglu` (`x` `[.., 2 in]`, gate then up)
-/// `residual + (silu(gate) * up) · w_rowsᵀ`, in one launch; `residual` is `[.., out]`.
-pub fn gemv_rows_add<R: CubeRuntime>(x: CubeTensor<R>, w_rows: CubeTensor<R>, residual: CubeTensor<R>, swiglu: bool) -> CubeTensor<R> {
-    launch(x, w_rows, Some(residual), swiglu)
-}
-
-fn launch<R: CubeRuntime>(x: CubeTensor<R>, w_rows: CubeTensor<R>, residual: Option<CubeTensor<R>>, swiglu: bool) -> CubeTensor<R> {
+/// `x` `[.., in]` (one row: every leading axis is 1) times `w_rows` `[out, in]` -> `[.., out]`,
+/// plus `residual` `[.., out]` where given, the input normalised with `norm_w` `[1, in]` where
+/// given (and `fused.norm_eps`), or `silu(gate) * up` with `fused.swiglu`.
+pub fn gemv_rows<R: CubeRuntime>(x: CubeTensor<R>, w_rows: CubeTensor<R>, residual: Option<CubeTensor<R>>, norm_w: Option<CubeTensor<R>>, fused: Fused) -> CubeTensor<R> {
     x.assert_is_on_same_device(&w_rows);
+    let swiglu = fused.swiglu;
     let x_shape = x.meta.shape().clone();
     let rank = x_shape.num_dims();
     let x_features = x_shape[rank - 1];
@@ -150,6 +241,7 @@ fn launch<R: CubeRuntime>(x: CubeTensor<R>, w_rows: CubeTensor<R>, residual: Opt
     let [out_features, w_in] = [w_rows.meta.shape()[0], w_rows.meta.shape()[1]];
     assert_eq!(w_in, in_features, "gemv_rows: x has {in_features} features (swiglu: {swiglu}), the weight {w_in}");
     assert_eq!(x.dtype, w_rows.dtype, "gemv_rows: x and the weight differ in dtype");
+    assert!(!(swiglu && norm_w.is_some()), "gemv_rows: swiglu and norm do not combine");
     let dtype = x.dtype;
 
     let x = into_contiguous(x);
@@ -161,18 +253,27 @@ fn launch<R: CubeRuntime>(x: CubeTensor<R>, w_rows: CubeTensor<R>, residual: Opt
         assert_eq!(residual.meta.shape().num_elements(), out_features, "gemv_rows: the residual is not one row of {out_features}");
         assert_eq!(residual.dtype, dtype, "gemv_rows: the residual differs in dtype");
     }
-    let add_residual = residual.is_some();
-    // Without a residual the kernel never reads that argument: any buffer of the dtype will do.
+    if let Some(norm_w) = &norm_w {
+        assert_eq!(norm_w.meta.shape().num_elements(), in_features, "gemv_rows: the norm weight is not one row of {in_features}");
+        assert_eq!(norm_w.dtype, dtype, "gemv_rows: the norm weight differs in dtype");
+    }
+    let (add_residual, norm) = (residual.is_some(), norm_w.is_some());
+    // An argument the kernel does not read (no residual, no norm): any buffer of the dtype will do.
     let residual = residual.map(into_contiguous).unwrap_or_else(|| out.clone());
+    let norm_w = norm_w.map(into_contiguous).unwrap_or_else(|| x.clone());
 
     let plane = plane_width(&x.client).unwrap_or_else(|e| panic!("gemv_rows: this device cannot run the kernel: {e}"));
     let width = vector_width(in_features, dtype);
-    let rows_per_cube = if out_features <= NARROW_ROWS { ROWS_PER_CUBE_NARROW } else { ROWS_PER_CUBE_WIDE };
-    let cube_dim = CubeDim::new_2d(plane, rows_per_cube);
-    let cube_count = CubeCount::Static((out_features as u32).div_ceil(rows_per_cube), 1, 1);
-    // SAFETY: every index is in bounds: rows past `out_features` leave first, and each row reads
-    // `k_vectors` vectors of a contiguous `[out, in]` buffer (`in = k_vectors * width`), `x` as
-    // many (twice as many with swiglu) and the residual one element per row.
+    let k_vectors = in_features / width;
+    let layout = fused.layout.unwrap_or_else(|| Layout::for_shape(k_vectors, out_features));
+    assert!(layout.fits(k_vectors, plane as usize) && layout.rows <= 32, "gemv_rows: layout {} does not fit rows of {k_vectors} vectors", layout.name());
+    let cube_dim = CubeDim::new_2d(plane, layout.rows * layout.split);
+    let cube_count = CubeCount::Static((out_features as u32).div_ceil(layout.rows), 1, 1);
+    let eps = fused.norm_eps.unwrap_or(0.0);
+    // SAFETY: every index is in bounds: rows past `out_features` read and write nothing, and each
+    // row reads `k_vectors` vectors of a contiguous `[out, in]` buffer (`in = k_vectors * width`),
+    // `x` and the norm weight as many (`x` twice as many with swiglu) and the residual one element
+    // per row; split planes' partial sums index `rows * split` shared slots (`rows` <= 32).
     unsafe {
         gemv_rows_kernel::launch_unchecked::<R>(
             &out.client,
@@ -182,11 +283,16 @@ fn launch<R: CubeRuntime>(x: CubeTensor<R>, w_rows: CubeTensor<R>, residual: Opt
             x.into_tensor_arg(),
             w_rows.into_tensor_arg(),
             residual.into_tensor_arg(),
+            norm_w.into_tensor_arg(),
             out.clone().into_tensor_arg(),
-            in_features / width,
+            k_vectors,
             plane as usize,
+            layout.split as usize,
             swiglu,
             add_residual,
+            norm,
+            (1.0 / in_features as f32).to_bits(),
+            eps.to_bits(),
             dtype_to_storage_type(dtype),
         );
     }

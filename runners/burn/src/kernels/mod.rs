@@ -36,15 +36,19 @@ pub struct Kernels {
     /// step's matrix-vector products (`o` and `down`), as inputs and epilogues of
     /// [`gemv::gemv_rows_kernel`]; needs `gemv`.
     pub fuse: bool,
+    /// Each RMSNorm of the residual stream computed inside the decode step's product that follows
+    /// it (q/k/v, gate/up, the LM head) rather than by a kernel of its own; needs `gemv`.
+    pub prenorm: bool,
 }
 
 impl Kernels {
     /// Burn's own operations throughout (the default).
-    pub const BURN: Self = Self { gemv: false, norm: false, attention: false, fuse: false };
+    pub const BURN: Self = Self { gemv: false, norm: false, attention: false, fuse: false, prenorm: false };
     /// Every kernel of this runner.
-    pub const CUSTOM: Self = Self { gemv: true, norm: true, attention: true, fuse: true };
+    pub const CUSTOM: Self = Self { gemv: true, norm: true, attention: true, fuse: true, prenorm: true };
 
-    /// `burn`, `custom`, or parts joined with `+`: `gemv`, `norm`, `attention`, `fuse` (with `gemv`).
+    /// `burn`, `custom`, or parts joined with `+`: `gemv`, `norm`, `attention`, `fuse` and
+    /// `prenorm` (these two with `gemv`).
     pub fn parse(name: &str) -> Result<Self, String> {
         match name {
             "burn" => return Ok(Self::BURN),
@@ -58,23 +62,27 @@ impl Kernels {
                 "norm" => &mut kernels.norm,
                 "attention" => &mut kernels.attention,
                 "fuse" => &mut kernels.fuse,
-                other => return Err(format!("unknown kernels {other:?} (burn, custom, or parts joined with +: gemv, norm, attention, fuse)")),
+                "prenorm" => &mut kernels.prenorm,
+                other => return Err(format!("unknown kernels {other:?} (burn, custom, or parts joined with +: gemv, norm, attention, fuse, prenorm)")),
             };
             *flag = true;
         }
-        if kernels.fuse && !kernels.gemv {
-            return Err("kernels \"fuse\" folds work into the matrix-vector kernel: add gemv (gemv+fuse)".into());
+        for (part, on) in [("fuse", kernels.fuse), ("prenorm", kernels.prenorm)] {
+            if on && !kernels.gemv {
+                return Err(format!("kernels \"{part}\" folds work into the matrix-vector kernel: add gemv (gemv+{part})"));
+            }
         }
         Ok(kernels)
     }
 
     /// The parts in a fixed order: their name, whether the set has them, what they replace.
-    fn parts(self) -> [(&'static str, bool, &'static str); 4] {
+    fn parts(self) -> [(&'static str, bool, &'static str); 5] {
         [
             ("gemv", self.gemv, "the decode step's matrix-vector products"),
             ("norm", self.norm, "RMSNorm"),
             ("attention", self.attention, "the decode step's attention (q/k norm, RoPE, cache write, softmax, values)"),
             ("fuse", self.fuse, "the residual adds and SwiGLU inside the products"),
+            ("prenorm", self.prenorm, "the residual stream's RMSNorm inside the products"),
         ]
     }
 
@@ -134,6 +142,11 @@ pub fn fuse_selected() -> bool {
     selected().fuse
 }
 
+/// Whether the residual stream's RMSNorm rides in the product that follows it ([`Kernels::prenorm`]).
+pub fn prenorm_selected() -> bool {
+    selected().prenorm
+}
+
 /// Whether decode steps' attention runs [`decode_attention::decode_attention_kernel`].
 pub fn attention_selected() -> bool {
     selected().attention
@@ -142,8 +155,15 @@ pub fn attention_selected() -> bool {
 /// `x` `[1, 1, in]` times `w_rows` `[out, in]` (row-major) -> `[1, 1, out]`, on the custom kernel.
 #[cfg(feature = "kernels")]
 pub fn gemv(x: Tensor<3>, w_rows: &Tensor<2>) -> Tensor<3> {
+    gemv_laid_out(x, w_rows, None)
+}
+
+/// [`gemv`] in a given launch layout (`None`: the kernel's choice); `--bench-kernels` compares them.
+#[cfg(feature = "kernels")]
+pub fn gemv_laid_out(x: Tensor<3>, w_rows: &Tensor<2>, layout: Option<gemv::Layout>) -> Tensor<3> {
     use extension::DecodeKernels;
-    Tensor::from_dispatch(burn::backend::Dispatch::gemv_rows(x.into_dispatch(), w_rows.clone().into_dispatch()))
+    let fused = gemv::Fused { layout, ..Default::default() };
+    Tensor::from_dispatch(burn::backend::Dispatch::gemv_rows(x.into_dispatch(), w_rows.clone().into_dispatch(), fused))
 }
 
 /// `residual + x · w_rowsᵀ` on the custom kernel, one launch; with `swiglu`, `x` is `[1, 1, 2 in]`
@@ -151,7 +171,23 @@ pub fn gemv(x: Tensor<3>, w_rows: &Tensor<2>) -> Tensor<3> {
 #[cfg(feature = "kernels")]
 pub fn gemv_add(x: Tensor<3>, w_rows: &Tensor<2>, residual: Tensor<3>, swiglu: bool) -> Tensor<3> {
     use extension::DecodeKernels;
-    Tensor::from_dispatch(burn::backend::Dispatch::gemv_rows_add(x.into_dispatch(), w_rows.clone().into_dispatch(), residual.into_dispatch(), swiglu))
+    let fused = gemv::Fused { swiglu, ..Default::default() };
+    Tensor::from_dispatch(burn::backend::Dispatch::gemv_rows_add(x.into_dispatch(), w_rows.clone().into_dispatch(), residual.into_dispatch(), fused))
+}
+
+/// `RMSNorm(x) · w_rowsᵀ` on the custom kernel, one launch: `norm_w` `[1, in]` and `eps` are the
+/// norm's, `x` the un-normalised `[1, 1, in]`.
+#[cfg(feature = "kernels")]
+pub fn gemv_norm(x: Tensor<3>, w_rows: &Tensor<2>, norm_w: &Tensor<2>, eps: f64) -> Tensor<3> {
+    use extension::DecodeKernels;
+    let fused = gemv::Fused { norm_eps: Some(eps as f32), ..Default::default() };
+    Tensor::from_dispatch(burn::backend::Dispatch::gemv_rows_norm(x.into_dispatch(), w_rows.clone().into_dispatch(), norm_w.clone().into_dispatch(), fused))
+}
+
+/// Without a CubeCL backend compiled in, [`select`] refuses `custom`, so this is never reached.
+#[cfg(not(feature = "kernels"))]
+pub fn gemv_norm(_x: Tensor<3>, _w_rows: &Tensor<2>, _norm_w: &Tensor<2>, _eps: f64) -> Tensor<3> {
+    unreachable!("custom kernels are not compiled in")
 }
 
 /// Without a CubeCL backend compiled in, [`select`] refuses `custom`, so this is never reached.

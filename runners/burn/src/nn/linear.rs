@@ -1,4 +1,5 @@
 use crate::kernels;
+use crate::nn::Normed;
 use burn::tensor::Tensor;
 
 /// A bias-free linear layer, `x · W` with `W` as `[1, in, out]`: shaped once at load for the
@@ -22,6 +23,16 @@ impl Linear {
         match &self.rows {
             Some(rows) if x.dims()[1] == 1 => kernels::gemv(x, rows),
             _ => x.matmul(self.weight.clone()),
+        }
+    }
+
+    /// `forward(norm(x))`; for one token with `--kernels prenorm`, the norm inside the product.
+    pub fn forward_normed(&self, input: Normed) -> Tensor<3> {
+        match &self.rows {
+            Some(rows) if input.x.dims()[1] == 1 && kernels::prenorm_selected() => {
+                kernels::gemv_norm(input.x, rows, input.norm.rows(), input.norm.eps())
+            }
+            _ => self.forward(input.apply()),
         }
     }
 

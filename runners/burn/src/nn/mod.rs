@@ -6,5 +6,5 @@ mod rms_norm;
 mod rope;
 
 pub use linear::Linear;
-pub use rms_norm::RmsNorm;
+pub use rms_norm::{Normed, RmsNorm};
 pub use rope::{Rope, RopeAngles};

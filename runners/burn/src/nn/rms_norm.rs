@@ -41,3 +41,18 @@ impl<const D: usize> RmsNorm<D> {
         (x32 * inv_rms).cast(dtype) * self.weight.clone()
     }
 }
+
+/// Hidden states with their RMSNorm still to apply: the linear layer that takes them applies the
+/// norm inside its matrix-vector kernel where `--kernels prenorm` is selected (one launch fewer),
+/// else first, with [`RmsNorm::forward`].
+pub struct Normed<'a> {
+    pub x: Tensor<3>,
+    pub norm: &'a RmsNorm<3>,
+}
+
+impl Normed<'_> {
+    /// The normalised hidden states.
+    pub fn apply(self) -> Tensor<3> {
+        self.norm.forward(self.x)
+    }
+}
