@@ -38,11 +38,19 @@ impl Layout {
         Layout { rows: 4, split: 2 },
     ];
 
-    /// The layout the decode step uses for `out` rows of `in_vectors` vectors: four rows a cube
-    /// where the outputs are few (1024 or 4096 here), so the rows spread over more cubes than the
-    /// GPU has multiprocessors, eight for the LM head.
-    pub fn for_shape(_in_vectors: usize, out: usize) -> Self {
-        if out <= 4096 { Layout { rows: 4, split: 1 } } else { Layout { rows: 8, split: 1 } }
+    /// The layout the decode step uses for `out` rows of `in_vectors` vectors, from
+    /// `--bench-kernels`' comparison on the H200 (docs/results/h200-2026-11-29d/kernels): one row a
+    /// cube for the layer products with up to 4096 outputs (q/k/v 6.3 µs against 7.2 with four,
+    /// o 3.8 against 7.2), two for gate/up (6.9 against 7.0), and for the LM head four rows a cube
+    /// of two planes each (71.6 µs against 78.5 with eight rows of one plane). Where a row's
+    /// vectors do not split over two planes, one plane a row.
+    pub fn for_shape(in_vectors: usize, out: usize, plane: usize) -> Self {
+        let layout = match out {
+            ..=4096 => Layout { rows: 1, split: 1 },
+            ..=8192 => Layout { rows: 2, split: 1 },
+            _ => Layout { rows: 4, split: 2 },
+        };
+        if layout.fits(in_vectors, plane) { layout } else { Layout { split: 1, ..layout } }
     }
 
     /// Whether a row of `in_vectors` vectors splits evenly over this layout's planes.
@@ -265,7 +273,7 @@ pub fn gemv_rows<R: CubeRuntime>(x: CubeTensor<R>, w_rows: CubeTensor<R>, residu
     let plane = plane_width(&x.client).unwrap_or_else(|e| panic!("gemv_rows: this device cannot run the kernel: {e}"));
     let width = vector_width(in_features, dtype);
     let k_vectors = in_features / width;
-    let layout = fused.layout.unwrap_or_else(|| Layout::for_shape(k_vectors, out_features));
+    let layout = fused.layout.unwrap_or_else(|| Layout::for_shape(k_vectors, out_features, plane as usize));
     assert!(layout.fits(k_vectors, plane as usize) && layout.rows <= 32, "gemv_rows: layout {} does not fit rows of {k_vectors} vectors", layout.name());
     let cube_dim = CubeDim::new_2d(plane, layout.rows * layout.split);
     let cube_count = CubeCount::Static((out_features as u32).div_ceil(layout.rows), 1, 1);
@@ -310,5 +318,18 @@ mod tests {
         assert_eq!(vector_width(12, DType::F16), 4);
         assert_eq!(vector_width(7, DType::F16), 1);
         assert_eq!(vector_width(6, DType::F32), 2);
+    }
+
+    #[test]
+    fn layouts_follow_the_outputs_and_split_only_where_the_row_divides() {
+        // Qwen3-0.6B in f16 (vectors of 8) on planes of 32.
+        assert_eq!(Layout::for_shape(128, 4096, 32), Layout { rows: 1, split: 1 });
+        assert_eq!(Layout::for_shape(384, 1024, 32), Layout { rows: 1, split: 1 });
+        assert_eq!(Layout::for_shape(128, 6144, 32), Layout { rows: 2, split: 1 });
+        assert_eq!(Layout::for_shape(128, 151_936, 32), Layout { rows: 4, split: 2 });
+        // A tiny model's 64-wide rows: one step a lane, nothing to split.
+        assert_eq!(Layout::for_shape(8, 151_936, 32), Layout { rows: 4, split: 1 });
+        assert!(Layout { rows: 1, split: 4 }.fits(256, 32));
+        assert!(!Layout { rows: 1, split: 4 }.fits(384 / 2, 32), "6 steps do not split in 4");
     }
 }
