@@ -11,7 +11,6 @@ use crate::kernels;
 use crate::nn::{Linear, Normed, RmsNorm, Rope, RopeAngles};
 use crate::sdpa::AttentionKernel;
 use crate::weights::WeightLoader;
-use burn::tensor::activation::silu;
 use burn::tensor::{DType, Device, Int, Tensor};
 
 /// What every layer of one forward pass shares. mlx-lm derives these in each layer from the
@@ -97,7 +96,6 @@ pub struct Mlp {
     /// `gate_proj` and `up_proj` side by side, `[hidden, 2 * intermediate]`.
     gate_up_proj: Linear,
     down_proj: Linear,
-    intermediate: usize,
 }
 
 impl Mlp {
@@ -105,21 +103,14 @@ impl Mlp {
         let (d, i) = (c.hidden_size, c.intermediate_size);
         let names = ["gate_proj", "up_proj"].map(|p| format!("{prefix}.{p}.weight"));
         Ok(Self {
-            gate_up_proj: loader.fused_linear(&names, d, &[i, i])?,
+            gate_up_proj: Linear::gated(loader.fused_weight(&names, d, &[i, i])?),
             down_proj: loader.linear(&format!("{prefix}.down_proj.weight"), i, d)?,
-            intermediate: i,
         })
     }
 
     /// `residual + down(silu(gate(x)) * up(x))`.
     pub fn forward_add(&self, x: Normed, residual: Tensor<3>) -> Tensor<3> {
-        let gate_up = self.gate_up_proj.forward_normed(x);
-        if self.down_proj.fuses(&gate_up) {
-            return self.down_proj.forward_swiglu_add(gate_up, residual);
-        }
-        let gate = silu(gate_up.clone().narrow(2, 0, self.intermediate));
-        let up = gate_up.narrow(2, self.intermediate, self.intermediate);
-        self.down_proj.forward_add(gate * up, residual)
+        self.down_proj.forward_add(self.gate_up_proj.forward_glu(x), residual)
     }
 }
 
@@ -235,7 +226,7 @@ impl Model {
             Some(lm_head) => lm_head.forward_normed(hidden),
             // The tied table is already `[vocab, hidden]` rows (see `logits`).
             None if kernels::prenorm_selected() => {
-                kernels::gemv_norm(hidden.x, &self.model.embed_tokens, hidden.norm.rows(), hidden.norm.eps())
+                kernels::gemv_in(hidden.x, &self.model.embed_tokens, Some((hidden.norm.rows(), hidden.norm.eps())), false)
             }
             None => self.logits(hidden.apply()),
         }

@@ -35,12 +35,17 @@ impl WeightLoader<'_> {
     /// Several Linears that read the same input, concatenated along the output axis
     /// (`[in, out_1 + out_2 + ...]`): one matrix product per step instead of one per projection.
     pub fn fused_linear(&mut self, names: &[String], in_features: usize, out_features: &[usize]) -> Result<Linear, String> {
+        Ok(Linear::new(self.fused_weight(names, in_features, out_features)?))
+    }
+
+    /// The weights of `names` side by side, `[in_features, sum of out_features]`.
+    pub fn fused_weight(&mut self, names: &[String], in_features: usize, out_features: &[usize]) -> Result<Tensor<2>, String> {
         let parts = names
             .iter()
             .zip(out_features)
             .map(|(name, &out)| self.linear_weight(name, in_features, out))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Linear::new(Tensor::cat(parts, 1)))
+        Ok(Tensor::cat(parts, 1))
     }
 
     pub fn rms_norm(&mut self, name: &str, width: usize, eps: f64) -> Result<RmsNorm<3>, String> {

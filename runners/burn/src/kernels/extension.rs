@@ -20,7 +20,8 @@ use burn_ir::{CustomOpIr, HandleContainer, OperationIr, OperationOutput, TensorI
 #[backend_extension(Cuda: cfg(feature = "cuda"), Vulkan: cfg(feature = "wgpu"), Metal: cfg(feature = "metal"))]
 pub trait DecodeKernels: burn::backend::Backend {
     /// `x` `[.., in]` holding one row, times `w_rows` `[out, in]` -> `[.., out]`; with
-    /// `fused.swiglu`, `x` is `[.., 2 in]` (gate, up) and the product's input `silu(gate) * up`.
+    /// `fused.glu`, `w_rows` holds gate and up rows in pairs and the output is `silu(gate) * up`,
+    /// `[.., out / 2]`.
     fn gemv_rows(x: FloatTensor<Self>, w_rows: FloatTensor<Self>, fused: Fused) -> FloatTensor<Self>;
     /// [`DecodeKernels::gemv_rows`] plus `residual` `[.., out]`.
     fn gemv_rows_add(x: FloatTensor<Self>, w_rows: FloatTensor<Self>, residual: FloatTensor<Self>, fused: Fused) -> FloatTensor<Self>;
@@ -191,7 +192,7 @@ fn fusion_gemv<B: FusionBackend + DecodeKernels>(
 ) -> FusionTensor<B::FusionRuntime> {
     let mut shape = x.shape.clone();
     let rank = shape.num_dims();
-    shape[rank - 1] = w_rows.shape[0];
+    shape[rank - 1] = if fused.glu { w_rows.shape[0] / 2 } else { w_rows.shape[0] };
     let dtype = x.dtype;
     let kind = extra.as_ref().map(|(kind, _)| *kind);
     let inputs = [Some(x), Some(w_rows), extra.map(|(_, t)| t)].into_iter().flatten().collect();

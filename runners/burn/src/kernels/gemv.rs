@@ -74,11 +74,12 @@ impl Layout {
 /// Three fusions, each a compile-time switch: with `norm`, `x` is the residual stream and the
 /// product's input its RMSNorm with weight `norm_w` (computed by every plane from the whole of `x`
 /// in the order of [`super::rms_norm::rms_norm_rows_kernel`], so the normalised values are that
-/// kernel's bit for bit); with `swiglu`, `x` holds a gate and an up projection side by side
-/// (`2 * k_vectors` vectors) and the product's input is `silu(gate) * up`, computed as it is
-/// loaded (silu in f32 rounded to the dtype, then the product in the dtype: PyTorch's f16
-/// arithmetic); with `add_residual`, `residual[row]` is added to the rounded result in the dtype
-/// (the residual connection's add, which otherwise is a kernel of its own).
+/// kernel's bit for bit); with `glu`, the rows of `w` are gate and up rows in pairs (row `2j` is
+/// gate `j`, row `2j + 1` up `j`, in the same cube) and the output is SwiGLU's `silu(gate) * up`,
+/// `out_rows / 2` values: both products rounded to the dtype, silu in f32 rounded to the dtype,
+/// the product in the dtype (PyTorch's f16 arithmetic); with `add_residual`, `residual[row]` is
+/// added to the rounded result in the dtype (the residual connection's add, which otherwise is a
+/// kernel of its own).
 #[cube(launch_unchecked)]
 pub fn gemv_rows_kernel<F: Float, N: Size>(
     x: &Tensor<Vector<F, N>>,
@@ -86,10 +87,11 @@ pub fn gemv_rows_kernel<F: Float, N: Size>(
     residual: &Tensor<F>,
     norm_w: &Tensor<Vector<F, N>>,
     out: &mut Tensor<F>,
+    #[comptime] out_rows: usize,
     #[comptime] k_vectors: usize,
     #[comptime] plane: usize,
     #[comptime] split: usize,
-    #[comptime] swiglu: bool,
+    #[comptime] glu: bool,
     #[comptime] add_residual: bool,
     #[comptime] norm: bool,
     #[comptime] inv_width_bits: u32,
@@ -99,10 +101,11 @@ pub fn gemv_rows_kernel<F: Float, N: Size>(
     let part = UNIT_POS_Y as usize % split;
     let row = (CUBE_POS_X * CUBE_DIM_Y + UNIT_POS_Y) as usize / split;
     let lane = UNIT_POS_X as usize;
-    // Split rows meet at a cube barrier below, which every plane must reach: only unsplit planes
-    // leave early (a whole plane shares its row, so the plane sum below sees all lanes).
-    let active = row < out.len();
-    if comptime!(split == 1) && !active {
+    // Planes that share results meet at a cube barrier below, which every plane must reach: only
+    // planes that share nothing leave early (a whole plane shares its row, so the plane sum below
+    // sees all lanes).
+    let active = row < out_rows;
+    if comptime!(split == 1 && !glu) && !active {
         terminate!();
     }
     let steps = comptime!(k_vectors.div_ceil(plane));
@@ -134,29 +137,52 @@ pub fn gemv_rows_kernel<F: Float, N: Size>(
         for s in 0..share {
             let k = (part * share + s) * plane + lane;
             if exact || k < k_vectors {
-                acc += Vector::<f32, N>::cast_from(w[base + k]) * input::<F, N>(x, norm_w, k, k_vectors, swiglu, norm, inv_rms);
+                acc += Vector::<f32, N>::cast_from(w[base + k]) * input::<F, N>(x, norm_w, k, norm, inv_rms);
             }
         }
     }
     let mut total = plane_sum(sum_lanes::<N>(acc));
-    if comptime!(split > 1) {
+    // The up row's sum, beside its gate row's (`glu`).
+    let mut up = f32::new(0.0);
+    if comptime!(split > 1 || glu) {
+        // Plane y's sum at slot y: a row's planes are `split` consecutive ones, the next row's follow.
         let mut partials = Shared::<[f32]>::new_slice(comptime!(32 * split));
         if lane == 0 {
             partials[UNIT_POS_Y as usize] = total;
         }
         sync_cube();
-        total = f32::new(0.0);
-        #[unroll]
-        for p in 0..split {
-            total += partials[UNIT_POS_Y as usize - part + p];
+        let first = UNIT_POS_Y as usize - part;
+        if comptime!(split > 1) {
+            total = f32::new(0.0);
+            #[unroll]
+            for p in 0..split {
+                total += partials[first + p];
+            }
+        }
+        if comptime!(glu) {
+            if row % 2 == 0 {
+                #[unroll]
+                for p in 0..split {
+                    up += partials[first + split + p];
+                }
+            }
         }
     }
     if active && part == 0 && lane == 0 {
         let mut y = F::cast_from(total);
-        if comptime!(add_residual) {
-            y += residual[row];
+        let mut at = row;
+        if comptime!(glu) {
+            let gate = f32::cast_from(y);
+            let silu = F::cast_from(gate / (f32::new(1.0) + f32::exp(-gate)));
+            y = silu * F::cast_from(up);
+            at = row / 2;
         }
-        out[row] = y;
+        if comptime!(add_residual) {
+            y += residual[at];
+        }
+        if comptime!(!glu) || row % 2 == 0 {
+            out[at] = y;
+        }
     }
 }
 
@@ -174,27 +200,13 @@ pub fn sum_lanes<N: Size>(v: Vector<f32, N>) -> f32 {
     total
 }
 
-/// Input vector `k` of the product, in f32: `x[k]`; with `norm` `F(F(x[k] * inv_rms) * norm_w[k])`
-/// (RMSNorm's rounding); with `swiglu` `silu(x[k]) * x[k + k_vectors]`.
+/// Input vector `k` of the product, in f32: `x[k]`, or with `norm` `F(F(x[k] * inv_rms) * norm_w[k])`
+/// (RMSNorm's rounding).
 #[cube]
-#[allow(clippy::too_many_arguments)]
-fn input<F: Float, N: Size>(
-    x: &Tensor<Vector<F, N>>,
-    norm_w: &Tensor<Vector<F, N>>,
-    k: usize,
-    #[comptime] k_vectors: usize,
-    #[comptime] swiglu: bool,
-    #[comptime] norm: bool,
-    inv_rms: Vector<f32, N>,
-) -> Vector<f32, N> {
+fn input<F: Float, N: Size>(x: &Tensor<Vector<F, N>>, norm_w: &Tensor<Vector<F, N>>, k: usize, #[comptime] norm: bool, inv_rms: Vector<f32, N>) -> Vector<f32, N> {
     let mut value = Vector::<f32, N>::cast_from(x[k]);
     if comptime!(norm) {
         value = Vector::<f32, N>::cast_from(Vector::<F, N>::cast_from(value * inv_rms) * norm_w[k]);
-    }
-    if comptime!(swiglu) {
-        let one = Vector::<f32, N>::new(f32::new(1.0));
-        let silu = Vector::<F, N>::cast_from(value / (one + Vector::exp(-value)));
-        value = Vector::<f32, N>::cast_from(silu * x[k + k_vectors]);
     }
     value
 }
@@ -227,29 +239,29 @@ pub fn plane_width<R: CubeRuntime>(client: &ComputeClient<R>) -> Result<u32, Str
 /// What a product does besides `x · w_rowsᵀ`, all inside the one launch.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Fused {
-    /// `x` is `[.., 2 in]` (gate, up) and the product's input `silu(gate) * up`.
-    pub swiglu: bool,
+    /// The weight's rows are gate and up rows in pairs (`kernels::pair_rows_of`) and the output
+    /// `silu(gate) * up`, half as many values as rows.
+    pub glu: bool,
     /// With a norm weight: RMSNorm of `x` with this eps is the product's input.
     pub norm_eps: Option<f32>,
     /// The launch layout; `None` for [`Layout::for_shape`].
     pub layout: Option<Layout>,
 }
 
-/// `x` `[.., in]` (one row: every leading axis is 1) times `w_rows` `[out, in]` -> `[.., out]`,
-/// plus `residual` `[.., out]` where given, the input normalised with `norm_w` `[1, in]` where
-/// given (and `fused.norm_eps`), or `silu(gate) * up` with `fused.swiglu`.
+/// `x` `[.., in]` (one row: every leading axis is 1) times `w_rows` `[out, in]` -> `[.., out]`
+/// (`[.., out / 2]` of `silu(gate) * up` with `fused.glu`), plus `residual` where given, the input
+/// normalised with `norm_w` `[1, in]` where given (and `fused.norm_eps`).
 pub fn gemv_rows<R: CubeRuntime>(x: CubeTensor<R>, w_rows: CubeTensor<R>, residual: Option<CubeTensor<R>>, norm_w: Option<CubeTensor<R>>, fused: Fused) -> CubeTensor<R> {
     x.assert_is_on_same_device(&w_rows);
-    let swiglu = fused.swiglu;
     let x_shape = x.meta.shape().clone();
     let rank = x_shape.num_dims();
-    let x_features = x_shape[rank - 1];
-    assert_eq!(x_shape.num_elements(), x_features, "gemv_rows: x must hold one row, got shape {x_shape:?}");
-    let in_features = if swiglu { x_features / 2 } else { x_features };
-    let [out_features, w_in] = [w_rows.meta.shape()[0], w_rows.meta.shape()[1]];
-    assert_eq!(w_in, in_features, "gemv_rows: x has {in_features} features (swiglu: {swiglu}), the weight {w_in}");
+    let in_features = x_shape[rank - 1];
+    assert_eq!(x_shape.num_elements(), in_features, "gemv_rows: x must hold one row, got shape {x_shape:?}");
+    let [out_rows, w_in] = [w_rows.meta.shape()[0], w_rows.meta.shape()[1]];
+    assert_eq!(w_in, in_features, "gemv_rows: x has {in_features} features, the weight {w_in}");
     assert_eq!(x.dtype, w_rows.dtype, "gemv_rows: x and the weight differ in dtype");
-    assert!(!(swiglu && norm_w.is_some()), "gemv_rows: swiglu and norm do not combine");
+    assert!(!fused.glu || out_rows % 2 == 0, "gemv_rows: gate and up rows come in pairs, the weight has {out_rows} rows");
+    let out_features = if fused.glu { out_rows / 2 } else { out_rows };
     let dtype = x.dtype;
 
     let x = into_contiguous(x);
@@ -273,15 +285,19 @@ pub fn gemv_rows<R: CubeRuntime>(x: CubeTensor<R>, w_rows: CubeTensor<R>, residu
     let plane = plane_width(&x.client).unwrap_or_else(|e| panic!("gemv_rows: this device cannot run the kernel: {e}"));
     let width = vector_width(in_features, dtype);
     let k_vectors = in_features / width;
-    let layout = fused.layout.unwrap_or_else(|| Layout::for_shape(k_vectors, out_features, plane as usize));
+    let mut layout = fused.layout.unwrap_or_else(|| Layout::for_shape(k_vectors, out_rows, plane as usize));
+    if fused.glu && layout.rows % 2 == 1 {
+        // A gate row and its up row share a cube.
+        layout.rows *= 2;
+    }
     assert!(layout.fits(k_vectors, plane as usize) && layout.rows <= 32, "gemv_rows: layout {} does not fit rows of {k_vectors} vectors", layout.name());
     let cube_dim = CubeDim::new_2d(plane, layout.rows * layout.split);
-    let cube_count = CubeCount::Static((out_features as u32).div_ceil(layout.rows), 1, 1);
+    let cube_count = CubeCount::Static((out_rows as u32).div_ceil(layout.rows), 1, 1);
     let eps = fused.norm_eps.unwrap_or(0.0);
-    // SAFETY: every index is in bounds: rows past `out_features` read and write nothing, and each
-    // row reads `k_vectors` vectors of a contiguous `[out, in]` buffer (`in = k_vectors * width`),
-    // `x` and the norm weight as many (`x` twice as many with swiglu) and the residual one element
-    // per row; split planes' partial sums index `rows * split` shared slots (`rows` <= 32).
+    // SAFETY: every index is in bounds: rows past `out_rows` read and write nothing, and each row
+    // reads `k_vectors` vectors of a contiguous `[out_rows, in]` buffer (`in = k_vectors * width`),
+    // `x` and the norm weight as many and the residual one element per output; the planes' sums
+    // index `rows * split` shared slots (`rows` <= 32), a gate row's up row is in its cube.
     unsafe {
         gemv_rows_kernel::launch_unchecked::<R>(
             &out.client,
@@ -293,10 +309,11 @@ pub fn gemv_rows<R: CubeRuntime>(x: CubeTensor<R>, w_rows: CubeTensor<R>, residu
             residual.into_tensor_arg(),
             norm_w.into_tensor_arg(),
             out.clone().into_tensor_arg(),
+            out_rows,
             k_vectors,
             plane as usize,
             layout.split as usize,
-            swiglu,
+            fused.glu,
             add_residual,
             norm,
             (1.0 / in_features as f32).to_bits(),

@@ -166,33 +166,36 @@ pub fn gemv_laid_out(x: Tensor<3>, w_rows: &Tensor<2>, layout: Option<gemv::Layo
     Tensor::from_dispatch(burn::backend::Dispatch::gemv_rows(x.into_dispatch(), w_rows.clone().into_dispatch(), fused))
 }
 
-/// `residual + x · w_rowsᵀ` on the custom kernel, one launch; with `swiglu`, `x` is `[1, 1, 2 in]`
-/// (gate, up) and the product's input `silu(gate) * up`.
+/// `residual + x · w_rowsᵀ` on the custom kernel, one launch.
 #[cfg(feature = "kernels")]
-pub fn gemv_add(x: Tensor<3>, w_rows: &Tensor<2>, residual: Tensor<3>, swiglu: bool) -> Tensor<3> {
+pub fn gemv_add(x: Tensor<3>, w_rows: &Tensor<2>, residual: Tensor<3>) -> Tensor<3> {
     use extension::DecodeKernels;
-    let fused = gemv::Fused { swiglu, ..Default::default() };
-    Tensor::from_dispatch(burn::backend::Dispatch::gemv_rows_add(x.into_dispatch(), w_rows.clone().into_dispatch(), residual.into_dispatch(), fused))
+    Tensor::from_dispatch(burn::backend::Dispatch::gemv_rows_add(x.into_dispatch(), w_rows.clone().into_dispatch(), residual.into_dispatch(), Default::default()))
 }
 
-/// `RMSNorm(x) · w_rowsᵀ` on the custom kernel, one launch: `norm_w` `[1, in]` and `eps` are the
-/// norm's, `x` the un-normalised `[1, 1, in]`.
+/// `x · w_rowsᵀ` on the custom kernel, one launch, with the input's RMSNorm inside where `norm`
+/// (its weight `[1, in]` and eps) is given (`x` then the un-normalised `[1, 1, in]`), and with
+/// `glu` SwiGLU's `silu(gate) * up` as the output, `w_rows` then being [`pair_rows_of`]'s pairs.
 #[cfg(feature = "kernels")]
-pub fn gemv_norm(x: Tensor<3>, w_rows: &Tensor<2>, norm_w: &Tensor<2>, eps: f64) -> Tensor<3> {
+pub fn gemv_in(x: Tensor<3>, w_rows: &Tensor<2>, norm: Option<(&Tensor<2>, f64)>, glu: bool) -> Tensor<3> {
     use extension::DecodeKernels;
-    let fused = gemv::Fused { norm_eps: Some(eps as f32), ..Default::default() };
-    Tensor::from_dispatch(burn::backend::Dispatch::gemv_rows_norm(x.into_dispatch(), w_rows.clone().into_dispatch(), norm_w.clone().into_dispatch(), fused))
+    let fused = gemv::Fused { glu, norm_eps: norm.map(|(_, eps)| eps as f32), layout: None };
+    let (x, w_rows) = (x.into_dispatch(), w_rows.clone().into_dispatch());
+    Tensor::from_dispatch(match norm {
+        Some((norm_w, _)) => burn::backend::Dispatch::gemv_rows_norm(x, w_rows, norm_w.clone().into_dispatch(), fused),
+        None => burn::backend::Dispatch::gemv_rows(x, w_rows, fused),
+    })
 }
 
 /// Without a CubeCL backend compiled in, [`select`] refuses `custom`, so this is never reached.
 #[cfg(not(feature = "kernels"))]
-pub fn gemv_norm(_x: Tensor<3>, _w_rows: &Tensor<2>, _norm_w: &Tensor<2>, _eps: f64) -> Tensor<3> {
+pub fn gemv_in(_x: Tensor<3>, _w_rows: &Tensor<2>, _norm: Option<(&Tensor<2>, f64)>, _glu: bool) -> Tensor<3> {
     unreachable!("custom kernels are not compiled in")
 }
 
 /// Without a CubeCL backend compiled in, [`select`] refuses `custom`, so this is never reached.
 #[cfg(not(feature = "kernels"))]
-pub fn gemv_add(_x: Tensor<3>, _w_rows: &Tensor<2>, _residual: Tensor<3>, _swiglu: bool) -> Tensor<3> {
+pub fn gemv_add(_x: Tensor<3>, _w_rows: &Tensor<2>, _residual: Tensor<3>) -> Tensor<3> {
     unreachable!("custom kernels are not compiled in")
 }
 
@@ -253,10 +256,35 @@ pub fn gemv(_x: Tensor<3>, _w_rows: &Tensor<2>) -> Tensor<3> {
     unreachable!("custom kernels are not compiled in")
 }
 
+/// A gated pair's weight `[in, 2 n]` (`n` gate columns, then `n` up columns) as the rows the
+/// kernel's SwiGLU epilogue reads (`gemv::Fused::glu`): `gate 0, up 0, gate 1, up 1, ...`,
+/// `[2 n, in]`, contiguous, made once at load.
+pub fn pair_rows_of(weight: &Tensor<2>) -> Tensor<2> {
+    let [width, out] = weight.dims();
+    let pairs = weight.clone().reshape([width, 2, out / 2]).swap_dims(1, 2).reshape([width, out]);
+    rows_of(&pairs)
+}
+
 /// `weight` `[in, out]` as the contiguous row-major `[out, in]` the kernel reads, made once at load
 /// (through the host: a transposed view would be read with a stride of `out` elements).
 pub fn rows_of(weight: &Tensor<2>) -> Tensor<2> {
     let rows = weight.clone().transpose();
     let (device, dtype) = (rows.device(), rows.dtype());
     Tensor::from_data(rows.into_data(), (&device, dtype))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::Device;
+
+    #[test]
+    fn pair_rows_put_each_gate_row_before_its_up_row() {
+        // [in = 2, 2 n = 4]: gate columns g0 g1, then up columns u0 u1.
+        let device = Device::flex();
+        let weight = Tensor::<1>::from_floats([1.0, 2.0, 10.0, 20.0, 3.0, 4.0, 30.0, 40.0], &device).reshape([2, 4]);
+        let rows: Vec<f32> = pair_rows_of(&weight).into_data().iter::<f32>().collect();
+        // Rows g0, u0, g1, u1, each the column's two inputs.
+        assert_eq!(rows, vec![1.0, 3.0, 10.0, 30.0, 2.0, 4.0, 20.0, 40.0]);
+    }
 }
