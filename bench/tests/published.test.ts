@@ -77,19 +77,19 @@ describe("published runs", () => {
     }
   });
 
-  it("the README's first-screen H200 table quotes the medians of docs/results/h200-2026-11-29c", () => {
-    const labels = ["burn-cuda[kernels=custom]", "torch-compile", "burn-cuda[kernels=gemv+norm]", "burn-cuda"];
-    const run = runFolders(join(PUBLISHED, "h200-2026-11-29c"));
+  it("the README's first-screen H200 table quotes the medians of docs/results/h200-2026-11-29d", () => {
+    const labels = ["burn-cuda[kernels=custom]", "torch-compile", "mlx-lm", "burn-cuda"];
+    const run = runFolders(join(PUBLISHED, "h200-2026-11-29d"));
     for (const prompt of ["short", "medium", "long"]) {
       expect(quotedMedians(README, "### NVIDIA H200: Burn with", prompt), `README row ${prompt}`).toEqual(medians(run, labels, prompt));
     }
   });
 
-  it("the README's earlier-lease H200 table quotes the medians of docs/results/h200-2026-11-29b", () => {
-    const labels = ["burn-cuda[kernels=custom]", "torch-compile", "mlx-lm", "burn-cuda", "burn-cuda[memory-plan=fitted]"];
-    for (const prompt of ["short", "medium"]) {
-      const part = [join(PUBLISHED, "h200-2026-11-29b", prompt)];
-      expect(quotedMedians(README, "### NVIDIA H200, earlier lease", prompt), `README row ${prompt}`).toEqual(medians(part, labels, prompt));
+  it("the README's earlier-lease H200 table quotes the medians of docs/results/h200-2026-11-29c", () => {
+    const labels = ["burn-cuda[kernels=custom]", "torch-compile", "burn-cuda[kernels=gemv+norm]", "burn-cuda"];
+    const run = runFolders(join(PUBLISHED, "h200-2026-11-29c"));
+    for (const prompt of ["short", "medium", "long"]) {
+      expect(quotedMedians(README, "### NVIDIA H200, earlier lease", prompt), `README row ${prompt}`).toEqual(medians(run, labels, prompt));
     }
   });
 });
