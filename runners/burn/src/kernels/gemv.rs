@@ -5,7 +5,9 @@
 //! and Metal) reads it with consecutive lanes loading consecutive 16-byte vectors, accumulates
 //! the products in f32 registers and sums its lanes with one plane reduction. Each lane's loads
 //! are unrolled (the row width is a compile-time value) so that all of them are in flight before
-//! the first multiply. A cube holds several planes, one row each.
+//! the first multiply. A cube holds one or more rows ([`Layout`]), each on one plane or split over
+//! several whose partial sums meet in shared memory; the input's RMSNorm, SwiGLU over gate/up row
+//! pairs and the residual add can ride in the same launch ([`gemv_rows_kernel`]).
 //!
 //! Burn's own matmul at m = 1 reads `W` as `[in, out]` and accumulates in f16, on grids too small
 //! to fill the GPU (docs/results/h200-2026-11-26/NOTES.md, "Burn's kernels one by one").

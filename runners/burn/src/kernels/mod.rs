@@ -32,9 +32,9 @@ pub struct Kernels {
     /// RMSNorm, RoPE, the cache write, scores, softmax, values) on
     /// [`decode_attention::decode_attention_kernel`], one launch a layer; prefill keeps Burn's ops.
     pub attention: bool,
-    /// The residual connections' adds and the MLP's `silu(gate) * up` folded into the decode
-    /// step's matrix-vector products (`o` and `down`), as inputs and epilogues of
-    /// [`gemv::gemv_rows_kernel`]; needs `gemv`.
+    /// The residual connections' adds (after `o` and `down`) and the MLP's `silu(gate) * up` (the
+    /// gate/up product's output) folded into the decode step's matrix-vector products, as
+    /// epilogues of [`gemv::gemv_rows_kernel`]; needs `gemv`.
     pub fuse: bool,
     /// Each RMSNorm of the residual stream computed inside the decode step's product that follows
     /// it (q/k/v, gate/up, the LM head) rather than by a kernel of its own; needs `gemv`.
