@@ -27,7 +27,7 @@ use burn::backend::cubecl::dtype_to_storage_type;
 use burn::tensor::Shape;
 use burn_cubecl::{CubeRuntime, kernel::into_contiguous, ops::numeric::empty_device_contiguous_dtype, tensor::CubeTensor};
 use cubecl::prelude::*;
-use super::gemv::sum_lanes;
+use super::plane::sum_lanes;
 
 /// Planes per cube: at least `groups + 2` (the norm/RoPE phase's query, key and value planes).
 const PLANES: usize = 16;

@@ -18,6 +18,7 @@ use burn_cubecl::{CubeRuntime, kernel::into_contiguous, ops::numeric::empty_devi
 use cubecl::num_traits::Zero;
 use cubecl::prelude::*;
 use cubecl::ir::features::Plane;
+use super::plane::{rms_scale, sum_lanes};
 
 /// How a launch lays the rows out: `rows` rows per cube, each row's dot product split over `split`
 /// planes (each a contiguous share of the row's vectors, the shares' sums added in order through
@@ -74,14 +75,14 @@ impl Layout {
 /// row, plane `part` reads the `part`-th contiguous share of those steps.
 ///
 /// Three fusions, each a compile-time switch: with `norm`, `x` is the residual stream and the
-/// product's input its RMSNorm with weight `norm_w` (computed by every plane from the whole of `x`
-/// in the order of [`super::rms_norm::rms_norm_rows_kernel`], so the normalised values are that
-/// kernel's bit for bit); with `glu`, the rows of `w` are gate and up rows in pairs (row `2j` is
-/// gate `j`, row `2j + 1` up `j`, in the same cube) and the output is SwiGLU's `silu(gate) * up`,
-/// `out_rows / 2` values: both products rounded to the dtype, silu in f32 rounded to the dtype,
-/// the product in the dtype (PyTorch's f16 arithmetic); with `add_residual`, `residual[row]` is
-/// added to the rounded result in the dtype (the residual connection's add, which otherwise is a
-/// kernel of its own).
+/// product's input its RMSNorm with weight `norm_w` (statistics computed by every plane from the
+/// whole of `x` with [`super::plane::rms_scale`], so the normalised values are
+/// [`super::rms_norm::rms_norm_rows_kernel`]'s bit for bit); with `glu`, the rows of `w` are gate
+/// and up rows in pairs (row `2j` is gate `j`, row `2j + 1` up `j`, in the same cube) and the
+/// output is SwiGLU's `silu(gate) * up`, `out_rows / 2` values: both products rounded to the
+/// dtype, silu in f32 rounded to the dtype, the product in the dtype (PyTorch's f16 arithmetic);
+/// with `add_residual`, `residual[row]` is added to the rounded result in the dtype (the residual
+/// connection's add, which otherwise is a kernel of its own).
 #[cube(launch_unchecked)]
 pub fn gemv_rows_kernel<F: Float, N: Size>(
     x: &Tensor<Vector<F, N>>,
@@ -113,22 +114,10 @@ pub fn gemv_rows_kernel<F: Float, N: Size>(
     let steps = comptime!(k_vectors.div_ceil(plane));
     let exact = comptime!(k_vectors % plane == 0);
 
-    // RMSNorm's statistics over the whole of `x`, as rms_norm_rows_kernel sums them.
+    // RMSNorm's statistics over the whole of `x`, rms_norm_rows_kernel's own function.
     let mut inv_rms = Vector::<f32, N>::new(f32::new(1.0));
     if comptime!(norm) {
-        let mut squares = Vector::<f32, N>::zero();
-        #[unroll]
-        for step in 0..steps {
-            let k = step * plane + lane;
-            if exact || k < k_vectors {
-                let v = Vector::<f32, N>::cast_from(x[k]);
-                squares += v * v;
-            }
-        }
-        let total = plane_sum(sum_lanes::<N>(squares));
-        let inv_width = comptime!(f32::from_bits(inv_width_bits));
-        let eps = comptime!(f32::from_bits(eps_bits));
-        inv_rms = Vector::<f32, N>::recip(Vector::sqrt(Vector::new(total * f32::new(inv_width) + f32::new(eps))));
+        inv_rms = rms_scale::<F, N>(x, 0, k_vectors, plane, inv_width_bits, eps_bits);
     }
 
     let share = comptime!(steps / split);
@@ -186,20 +175,6 @@ pub fn gemv_rows_kernel<F: Float, N: Size>(
             out[at] = y;
         }
     }
-}
-
-/// The sum of a vector's lanes, one by one: CubeCL 0.11.0-pre.3's SPIR-V compiler (wgpu on
-/// Vulkan) panics on `Vector::vector_sum` of an 8-wide vector (its unroll pass does not take
-/// `vector.f_sum`); extracting the lanes compiles everywhere.
-#[cube]
-pub fn sum_lanes<N: Size>(v: Vector<f32, N>) -> f32 {
-    let lanes = v.vector_size();
-    let mut total = f32::new(0.0);
-    #[unroll]
-    for i in 0..lanes {
-        total += v.extract(i);
-    }
-    total
 }
 
 /// Input vector `k` of the product, in f32: `x[k]`, or with `norm` `F(F(x[k] * inv_rms) * norm_w[k])`

@@ -12,6 +12,8 @@ pub mod gemv;
 #[cfg(feature = "kernels")]
 pub mod bench;
 #[cfg(feature = "kernels")]
+mod plane;
+#[cfg(feature = "kernels")]
 pub mod rms_norm;
 #[cfg(feature = "kernels")]
 pub mod decode_attention;

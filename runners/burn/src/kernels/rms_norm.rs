@@ -10,9 +10,8 @@
 
 use burn::backend::cubecl::dtype_to_storage_type;
 use burn_cubecl::{CubeRuntime, kernel::into_contiguous, ops::numeric::empty_device_contiguous_dtype, tensor::CubeTensor};
-use cubecl::num_traits::Zero;
 use cubecl::prelude::*;
-use super::gemv::sum_lanes;
+use super::plane::rms_scale;
 
 /// Rows (planes) per cube.
 const ROWS_PER_CUBE: u32 = 4;
@@ -41,20 +40,7 @@ pub fn rms_norm_rows_kernel<F: Float, N: Size>(
     let base = row * k_vectors;
     let w_base = (row % w_rows) * k_vectors;
     let steps = comptime!(k_vectors.div_ceil(plane));
-    let mut acc = Vector::<f32, N>::zero();
-    #[unroll]
-    for step in 0..steps {
-        let k = step * plane + lane;
-        if k < k_vectors {
-            let v = Vector::<f32, N>::cast_from(x[base + k]);
-            acc += v * v;
-        }
-    }
-    let total = plane_sum(sum_lanes::<N>(acc));
-    // f32 constants travel as their bits: comptime values key the kernel cache, and f32 is not Eq.
-    let inv_width = comptime!(f32::from_bits(inv_width_bits));
-    let eps = comptime!(f32::from_bits(eps_bits));
-    let inv_rms = Vector::<f32, N>::recip(Vector::sqrt(Vector::new(total * f32::new(inv_width) + f32::new(eps))));
+    let inv_rms = rms_scale::<F, N>(x, base, k_vectors, plane, inv_width_bits, eps_bits);
     #[unroll]
     for step in 0..steps {
         let k = step * plane + lane;
