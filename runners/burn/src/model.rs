@@ -60,7 +60,7 @@ impl Attention {
             Positions::Kernel { position, rope } => {
                 // Everything between the two projections in one kernel (src/kernels/decode_attention.rs).
                 let qkv = self.qkv_proj.forward_normed(x);
-                let (norm, eps) = (self.qk_norm.rows(), self.qk_norm.eps());
+                let (norm, eps) = self.qk_norm.kernel_args();
                 let output = cache.write_with(|keys, values| kernels::decode_attention(qkv, norm, rope, position.clone(), keys, values, eps));
                 return self.o_proj.forward_add(output, residual);
             }
@@ -226,7 +226,7 @@ impl Model {
             Some(lm_head) => lm_head.forward_normed(hidden),
             // The tied table is already `[vocab, hidden]` rows (see `logits`).
             None if kernels::prenorm_selected() => {
-                kernels::gemv_in(hidden.x, &self.model.embed_tokens, Some((hidden.norm.rows(), hidden.norm.eps())), false)
+                kernels::gemv_in(hidden.x, &self.model.embed_tokens, Some(hidden.norm.kernel_args()), false)
             }
             None => self.logits(hidden.apply()),
         }

@@ -18,13 +18,10 @@ impl<const D: usize> RmsNorm<D> {
         Self { weight, eps, rows }
     }
 
-    /// The weight as `[rows, width]` (one row per query/key head for the per-head norm).
-    pub fn rows(&self) -> &Tensor<2> {
-        &self.rows
-    }
-
-    pub fn eps(&self) -> f64 {
-        self.eps
+    /// The weight as `[rows, width]` (one row per query/key head for the per-head norm) and eps,
+    /// as the custom kernels take them.
+    pub fn kernel_args(&self) -> (&Tensor<2>, f64) {
+        (&self.rows, self.eps)
     }
 
     /// `weight * (x * rsqrt(mean(x²) + eps))` over the last axis, the statistics in f32 as in
