@@ -4,10 +4,12 @@ import { synthesizeModel } from "../harness/model/synth.ts";
 import { Dtype, Qwen3Config } from "../harness/schema/model-config.ts";
 import { parseJsonFile } from "../harness/schema/parse.ts";
 
-export const SYNTH_USAGE = `qwen3-bench synth [--preset 0.6b|tiny|tiny-tied | --config FILE] [--dtype bf16|f16|f32] [--seed N] --out DIR
+export const SYNTH_USAGE = `qwen3-bench synth [--preset 0.6b|tiny|tiny-tied | --config FILE] [--dtype bf16|f16|f32] [--seed N] [--shards N] --out DIR
 
 Writes a Hugging Face-layout Qwen3 folder with seeded deterministic weights (Normal(0, 0.02) matrices,
-ones for norms), Qwen3's real tokenizer files, and manifest.json (seed, sha256). Same seed, same bytes.`;
+ones for norms), Qwen3's real tokenizer files, and manifest.json (seed, sha256). Same seed, same bytes.
+--shards N (N > 1) writes the weights as N files and model.safetensors.index.json, as save_pretrained
+does for large checkpoints; the tensors' values do not depend on N.`;
 
 export function synthCommand(argv: string[]): void {
   const { values } = parseArgs({
@@ -17,6 +19,7 @@ export function synthCommand(argv: string[]): void {
       config: { type: "string" },
       dtype: { type: "string", default: "bf16" },
       seed: { type: "string", default: "0" },
+      shards: { type: "string", default: "1" },
       out: { type: "string" },
     },
   });
@@ -35,7 +38,9 @@ export function synthCommand(argv: string[]): void {
     if (!(preset in PRESETS)) throw new Error(`--preset must be one of ${Object.keys(PRESETS).join(", ")}, got ${preset}`);
     config = PRESETS[preset as PresetName];
   }
-  const manifest = synthesizeModel({ config, preset, dtype, seed, outDir: values.out, log: (l) => console.error(l) });
+  const shards = Number(values.shards);
+  if (!Number.isInteger(shards) || shards < 1) throw new Error(`--shards must be a positive integer, got ${values.shards}`);
+  const manifest = synthesizeModel({ config, preset, dtype, seed, shards, outDir: values.out, log: (l) => console.error(l) });
   console.log(JSON.stringify(manifest, null, 2));
 }
 

@@ -45,8 +45,10 @@ export const SynthManifest = z.object({
   /** Normal(0, std) for every matrix; norms are ones. */
   std: z.number().positive(),
   parameter_count: z.int().positive(),
-  /** sha256 of model.safetensors, hex. */
+  /** sha256 of model.safetensors, hex; of model.safetensors.index.json for a sharded model (synth --shards). */
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  /** sha256 of each shard by file name, for a sharded model; absent for one file. */
+  shard_sha256: z.record(z.string(), z.string().regex(/^[0-9a-f]{64}$/)).optional(),
   tokenizer_source: z.string(),
 });
 export type SynthManifest = z.infer<typeof SynthManifest>;
