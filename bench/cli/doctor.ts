@@ -1,5 +1,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { locateCachedHubModel } from "../harness/model/hub.ts";
+import { hubName } from "../harness/model/hub-source.ts";
 import { checkModelDir } from "../harness/model/validate.ts";
 import { platformFacts } from "../harness/platform.ts";
 import { selectFrameworks } from "../harness/plan.ts";
@@ -17,10 +19,23 @@ export async function doctorCommand(): Promise<void> {
     // Label flags (BENCH_FRAMEWORKS=burn-cpu[attention=explicit]), so variants are discoverable here.
     for (const [name, flag] of Object.entries(framework.flags ?? {})) console.log(`  ${"".padEnd(11)}  ${"".padEnd(14)} [${name}=${flag.values.join("|")}]: ${flag.description}`);
   }
-  if (settings.modelIsDefault && !existsSync(join(settings.modelDir, "model.safetensors"))) {
-    console.log(`model: ${settings.modelDir} not generated yet (setup or the first bench run generates it)`);
+  const source = settings.model;
+  if (source.kind === "hub") {
+    // The cache only: doctor makes no request (setup or the first bench run downloads what is missing).
+    const cached = locateCachedHubModel(source, settings.hub);
+    if (!cached.dir || cached.missing.length) {
+      const state = !cached.commit ? `not in the hub cache ${settings.hub.cacheDir}` : !cached.dir ? `commit ${cached.commit} not in the hub cache` : `cached snapshot ${cached.dir} lacks ${cached.missing.join(", ")}`;
+      console.log(`model: ${hubName(source)}: ${state} (${settings.hub.offline ? "HF_HUB_OFFLINE is set: download it elsewhere or unset it" : `setup or the first bench run downloads it from ${settings.hub.endpoint}`})`);
+      return;
+    }
+    const model = checkModelDir(cached.dir);
+    console.log(`model: ${hubName(source)} = commit ${cached.commit}, ${model.dir}: OK (${model.config.num_hidden_layers} layers, hidden ${model.config.hidden_size})`);
     return;
   }
-  const model = checkModelDir(settings.modelDir);
+  if (source.isDefault && !existsSync(join(source.dir, "model.safetensors"))) {
+    console.log(`model: ${source.dir} not generated yet (setup or the first bench run generates it)`);
+    return;
+  }
+  const model = checkModelDir(source.dir);
   console.log(`model: ${model.dir}: OK (${model.config.num_hidden_layers} layers, hidden ${model.config.hidden_size}${model.manifest ? `, synthetic weights, seed ${model.manifest.seed}` : ""})`);
 }

@@ -7,6 +7,6 @@ export async function setupCommand(argv: string[]): Promise<void> {
   const { values } = parseArgs({ args: argv, options: { tests: { type: "boolean", default: false } } });
   const settings = readSettings();
   if (values.tests) ensureTestModels();
-  else ensureBenchModel(settings);
+  else await ensureBenchModel(settings);
   await setupFrameworks(settings);
 }

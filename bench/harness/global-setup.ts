@@ -40,7 +40,7 @@ export default async function setup(project: TestProject): Promise<void> {
     return;
   }
   if (settings.lanes && !process.env[LANE_ENV]) return runLanesSetup(project, settings, settings.lanes);
-  const model = ensureBenchModel(settings);
+  const model = await ensureBenchModel(settings);
   await setupFrameworks(settings);
   const runDir = join(settings.resultsRoot, runDirName());
   mkdirSync(runDir, { recursive: true });
@@ -62,7 +62,7 @@ export default async function setup(project: TestProject): Promise<void> {
  * the reporter writes one report over the lanes.
  */
 async function runLanesSetup(project: TestProject, settings: Settings, spec: string): Promise<void> {
-  const model = ensureBenchModel(settings);
+  const model = await ensureBenchModel(settings);
   const runDir = join(settings.resultsRoot, runDirName());
   mkdirSync(runDir, { recursive: true });
   process.env[RUN_DIR_ENV] = runDir;

@@ -4,6 +4,7 @@ import { buildFootprintHelper } from "./memory/footprint.ts";
 import { selectFrameworks } from "./plan.ts";
 import { PRESETS, type PresetName } from "./model/presets.ts";
 import { synthesizeModel } from "./model/synth.ts";
+import { resolveHubModel, type HubModel } from "./model/hub.ts";
 import { checkModelDir, type CheckedModel } from "./model/validate.ts";
 import { MODELS_DIR } from "./paths.ts";
 import type { Settings } from "./settings.ts";
@@ -28,12 +29,31 @@ export function ensureTestModels(): void {
   ensureSynthetic(TEST_MODELS.tinyTied, "tiny-tied", "f32");
 }
 
-/** The benchmark model: MODEL_PATH, or the default synthetic Qwen3-0.6B generated on first use. */
-export function ensureBenchModel(settings: Settings): CheckedModel {
-  if (settings.modelIsDefault) {
-    ensureSynthetic(settings.modelDir, "0.6b", "bf16");
+/**
+ * The benchmark model: MODEL_PATH's folder, or its hub name resolved to a snapshot folder of the
+ * Hugging Face cache (downloaded where missing), or the default synthetic Qwen3-0.6B generated on
+ * first use. A hub model's results record carries its repo, commit and file hashes.
+ */
+export async function ensureBenchModel(settings: Settings): Promise<CheckedModel> {
+  const source = settings.model;
+  if (source.kind === "folder") {
+    if (source.isDefault) ensureSynthetic(source.dir, "0.6b", "bf16");
+    return checkModelDir(source.dir);
   }
-  return checkModelDir(settings.modelDir);
+  const hub = await resolveHubModel(source, settings.hub, { log });
+  return withHubOrigin(checkModelDir(hub.dir), hub);
+}
+
+/** A checked snapshot folder whose results record names the repo (not the commit-named folder) and carries the hub's provenance. */
+const withHubOrigin = (checked: CheckedModel, hub: HubModel): CheckedModel => ({
+  ...checked,
+  info: (dtype) => ({ ...checked.info(dtype), name: hub.origin.repo_id, hub: hub.origin }),
+});
+
+/** The folder holding the prompt tokenizer's files: MODEL_PATH's folder, or for a hub name only those files, downloaded where missing. */
+export async function tokenizerFolder(settings: Settings): Promise<string> {
+  const source = settings.model;
+  return source.kind === "folder" ? source.dir : (await resolveHubModel(source, settings.hub, { parts: "tokenizer", log })).dir;
 }
 
 /**

@@ -1,15 +1,27 @@
 import { existsSync } from "node:fs";
+import { homedir } from "node:os";
 import { isAbsolute, join, resolve } from "node:path";
 import { z } from "zod";
 import { DEFAULT_MODEL_DIR, PROMPTS_FILE, REPO_ROOT } from "./paths.ts";
 import { Dtype } from "./schema/model-config.ts";
 import { parseProfilers } from "./profiler.ts";
 import { formatIssues } from "./schema/parse.ts";
+import { DEFAULT_ENDPOINT, isTrueEnv, parseModelPath, type HubConfig, type ModelSource } from "./model/hub-source.ts";
 import { splitFrameworkLabels } from "./framework-label.ts";
 
 /** The environment knobs a user sets (README, "Environment"). */
 const Env = z.object({
   MODEL_PATH: z.string().min(1).optional(),
+  // Hugging Face's own variables, read as huggingface_hub reads them (its constants.py).
+  HF_HOME: z.string().min(1).optional(),
+  XDG_CACHE_HOME: z.string().min(1).optional(),
+  HF_HUB_CACHE: z.string().min(1).optional(),
+  HUGGINGFACE_HUB_CACHE: z.string().min(1).optional(),
+  HF_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
+  HF_HUB_OFFLINE: z.string().optional(),
+  TRANSFORMERS_OFFLINE: z.string().optional(),
+  HF_TOKEN: z.string().min(1).optional(),
+  HF_TOKEN_PATH: z.string().min(1).optional(),
   BENCH_FRAMEWORKS: z.string().optional(),
   BENCH_PROFILE: z.enum(["quick", "full"]).optional(),
   BENCH_DTYPE: Dtype.default("f16"),
@@ -31,10 +43,10 @@ const Env = z.object({
 });
 
 export interface Settings {
-  /** Model folder; the synthetic default when MODEL_PATH is unset. */
-  modelDir: string;
-  /** True when modelDir is the default synthetic model, which setup generates if missing. */
-  modelIsDefault: boolean;
+  /** MODEL_PATH: a model folder (the synthetic default when unset), or a hub name `org/name[@revision]` resolved by prepare.ts. */
+  model: ModelSource;
+  /** Where hub names resolve: the Hugging Face cache, endpoint, offline switch and token (model/hub-source.ts). */
+  hub: HubConfig;
   /** Frameworks asked for by name, or null for "every framework available here". */
   frameworks: string[] | null;
   /** null: choose from the hardware (full where a GPU or Apple Silicon runs the runner). */
@@ -82,7 +94,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   const parsed = Env.safeParse(Object.fromEntries(Object.entries(env).filter(([, v]) => v !== "")));
   if (!parsed.success) throw new Error(`environment: ${formatIssues(parsed.error)}`);
   const e = parsed.data;
-  const modelDir = e.MODEL_PATH ? resolve(e.MODEL_PATH) : DEFAULT_MODEL_DIR;
+  const model: ModelSource = e.MODEL_PATH ? parseModelPath(e.MODEL_PATH, (p) => resolve(p), existsSync) : { kind: "folder", dir: DEFAULT_MODEL_DIR, isDefault: true };
   const frameworks = e.BENCH_FRAMEWORKS
     ? splitFrameworkLabels(e.BENCH_FRAMEWORKS)
     : null;
@@ -90,8 +102,8 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     ? (isAbsolute(e.BENCH_RESULTS_DIR) ? e.BENCH_RESULTS_DIR : resolve(e.BENCH_RESULTS_DIR))
     : join(REPO_ROOT, "results");
   return {
-    modelDir,
-    modelIsDefault: !e.MODEL_PATH,
+    model,
+    hub: hubConfig(e),
     frameworks,
     profile: e.BENCH_PROFILE ?? null,
     dtype: e.BENCH_DTYPE,
@@ -114,6 +126,19 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     budgetSecs: e.BENCH_BUDGET_SECS,
     lanes: e.BENCH_LANES ?? null,
     profilers: parseProfilers(e.BENCH_PROFILER),
+  };
+}
+
+/** huggingface_hub's paths and switches (constants.py): HF_HOME defaults to $XDG_CACHE_HOME/huggingface, else ~/.cache/huggingface. */
+function hubConfig(e: z.infer<typeof Env>): HubConfig {
+  const expand = (p: string) => (p === "~" || p.startsWith("~/") ? join(homedir(), p.slice(1)) : p);
+  const home = resolve(expand(e.HF_HOME ?? join(e.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "huggingface")));
+  return {
+    cacheDir: resolve(expand(e.HF_HUB_CACHE ?? e.HUGGINGFACE_HUB_CACHE ?? join(home, "hub"))),
+    endpoint: (e.HF_ENDPOINT ?? DEFAULT_ENDPOINT).replace(/\/+$/, ""),
+    offline: isTrueEnv(e.HF_HUB_OFFLINE ?? e.TRANSFORMERS_OFFLINE),
+    token: e.HF_TOKEN ?? null,
+    tokenFile: resolve(expand(e.HF_TOKEN_PATH ?? join(home, "token"))),
   };
 }
 

@@ -21,8 +21,8 @@ export function runnerBuildText(results: ResultsFile): string | null {
 
 /**
  * What produced the results, as label/value pairs for the report's setup facts: harness commit,
- * runner builds, lockfile hashes, command, knobs, driver. Files written before provenance was recorded
- * say so.
+ * runner builds, a hub model's repo, commit and file hashes, lockfile hashes, command, knobs, driver.
+ * Files written before provenance was recorded say so.
  */
 export function provenanceFacts(model: ResultsModel): Array<[string, string]> {
   const facts: Array<[string, string]> = [];
@@ -34,6 +34,11 @@ export function provenanceFacts(model: ResultsModel): Array<[string, string]> {
   for (const { label, results } of files) {
     const build = runnerBuildText(results);
     if (build) facts.push([`Runner build (${label})`, build]);
+  }
+  const hubs = files.map((f) => f.results.model.hub).filter((h) => h != null);
+  if (hubs.length) {
+    facts.push(["Model source", join(hubs.map((h) => `${h.repo_id}@${h.revision} = commit ${h.commit} from ${h.endpoint}${h.offline ? " (served from the local cache)" : ""}`))]);
+    facts.push(["Model files (sha256)", join(hubs.flatMap((h) => h.files.map((f) => `${f.path} ${f.sha256.slice(0, 12)}`)))]);
   }
   if (withProvenance.length === 0) return facts;
   const p = withProvenance.map((f) => f.results.provenance!);
@@ -83,6 +88,8 @@ export function provenanceDifferences(baseline: ResultsFile, candidate: ResultsF
   differ("fusion", baseline.fusion, candidate.fusion);
   differ("autotune", baseline.autotune, candidate.autotune);
   differ("model config", baseline.model.config_sha256, candidate.model.config_sha256);
+  differ("model commit", baseline.model.hub?.commit, candidate.model.hub?.commit);
+  differ("model files", baseline.model.hub?.files.map((f) => `${f.path}:${f.sha256}`), candidate.model.hub?.files.map((f) => `${f.path}:${f.sha256}`));
   differ("profile", [baseline.profile, baseline.max_new_tokens], [candidate.profile, candidate.max_new_tokens]);
   differ("host", [baseline.host.hostname, baseline.host.cpu, baseline.host.os], [candidate.host.hostname, candidate.host.cpu, candidate.host.os]);
   return differences;

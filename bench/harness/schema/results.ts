@@ -3,11 +3,28 @@ import { Dtype } from "./model-config.ts";
 import { Budget } from "./prompts.ts";
 import { ReadyMessage } from "./protocol.ts";
 
+/** Where a model named on the Hugging Face Hub came from (MODEL_PATH=org/name[@revision]; bench/harness/model/hub.ts). */
+export const HubOrigin = z.object({
+  /** `org/name` on the hub. */
+  repo_id: z.string(),
+  /** The revision asked for: a branch, tag or commit ("main" unless MODEL_PATH said `@revision`). */
+  revision: z.string(),
+  /** The commit hash it resolved to: the snapshot folder the runners loaded. */
+  commit: z.string().regex(/^[0-9a-f]{40}$/),
+  /** HF_ENDPOINT: where the files came from, or would have. */
+  endpoint: z.string(),
+  /** True when no request was made: HF_HUB_OFFLINE, a cached commit hash, or a hub that could not be reached with the snapshot cached. */
+  offline: z.boolean(),
+  /** Every file of the snapshot the harness and runners read: its path in the repo, size in bytes and sha256 (hex) of its content. */
+  files: z.array(z.object({ path: z.string(), bytes: z.int().nonnegative(), sha256: z.string().regex(/^[0-9a-f]{64}$/) })),
+});
+export type HubOrigin = z.infer<typeof HubOrigin>;
+
 /** The model a results file measured. */
 export const ModelInfo = z.object({
   /** Folder the model was loaded from. */
   path: z.string(),
-  /** Folder name, for display. */
+  /** Folder name, for display; the repo id (`Qwen/Qwen3-0.6B`) for a hub model. */
   name: z.string(),
   /** sha256 of config.json's canonical JSON (sorted keys), hex: equal hashes mean the same architecture. */
   config_sha256: z.string().regex(/^[0-9a-f]{64}$/),
@@ -20,6 +37,8 @@ export const ModelInfo = z.object({
   weight_bytes: z.int().positive(),
   num_hidden_layers: z.int().positive(),
   hidden_size: z.int().positive(),
+  /** The hub repo, commit and file hashes when MODEL_PATH named a hub model; null for a folder; absent in older files. */
+  hub: HubOrigin.nullable().optional(),
 });
 export type ModelInfo = z.infer<typeof ModelInfo>;
 
