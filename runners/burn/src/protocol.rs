@@ -1,10 +1,16 @@
 //! The JSON-lines protocol of `runners/PROTOCOL.md`: request parsing with field-level error
 //! messages, reply building, and the server loop. Independent of Burn so it can be tested alone,
 //! and shared through `#[path]` with runners/burn-mlx (Burn 0.16, edition 2021): keep it free of
-//! Burn and of edition-2024-only syntax.
+//! Burn and of edition-2024-only syntax. The process's peak memory, reported in every `generate`
+//! reply, is read by `process_memory.rs` beside it.
 
-use serde::Serialize;
-use serde_json::{Map, Value, json};
+// Relative to this file's folder, so burn-mlx's `#[path]` include finds it too.
+#[path = "process_memory.rs"]
+mod process_memory;
+
+use serde::de::IgnoredAny;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
 use std::io::{BufRead, Write};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Instant;
@@ -105,36 +111,80 @@ pub trait Engine {
     fn score(&mut self, prompt: &[u32], continuation: &[u32], top_k: usize) -> Result<ScoreReply, String>;
 }
 
+/// A request line as serde reads it: every field optional and of any JSON type ([`Field`]), so
+/// that [`parse_request`] checks the protocol's rules in its order and names the field in each
+/// message, whatever the line holds. Unknown fields are ignored.
+#[derive(Deserialize)]
+struct Line {
+    #[serde(default)]
+    id: Field<Integer>,
+    #[serde(default)]
+    op: Field<String>,
+    #[serde(default)]
+    prompt_token_ids: Field<Vec<Integer>>,
+    #[serde(default)]
+    continuation_token_ids: Field<Vec<Integer>>,
+    #[serde(default)]
+    max_new_tokens: Field<Integer>,
+    #[serde(default)]
+    ignore_eos: Field<bool>,
+    #[serde(default)]
+    top_k: Field<Integer>,
+}
+
+/// One field of a [`Line`]: absent, of the expected type, or of another (`null` included).
+#[derive(Deserialize, Default)]
+#[serde(untagged)]
+enum Field<T> {
+    #[default]
+    #[serde(skip)]
+    Missing,
+    Given(T),
+    Mistyped(IgnoredAny),
+}
+
+/// A JSON number read as an integer: one that fits i64, a larger non-negative one, or anything
+/// else (a fraction, a string).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Integer {
+    Signed(i64),
+    Large(u64),
+    Other(IgnoredAny),
+}
+
 pub fn parse_request(line: &str, limits: Limits) -> Result<Request, BadRequest> {
-    let value: Value = serde_json::from_str(line)
-        .map_err(|e| BadRequest { id: None, message: format!("malformed JSON: {e}") })?;
-    let object = value
-        .as_object()
-        .ok_or_else(|| BadRequest { id: None, message: "request must be a JSON object".into() })?;
-    let id = match object.get("id") {
-        Some(Value::Number(n)) if n.is_i64() => n.as_i64().unwrap(),
-        Some(_) => return Err(BadRequest { id: None, message: "id: expected an integer".into() }),
-        None => return Err(BadRequest { id: None, message: "id: missing".into() }),
+    let no_id = |message: String| BadRequest { id: None, message };
+    let value: Value = serde_json::from_str(line).map_err(|e| no_id(format!("malformed JSON: {e}")))?;
+    if !value.is_object() {
+        return Err(no_id("request must be a JSON object".into()));
+    }
+    // Every field of `Line` takes any JSON value, so an object always reads.
+    let line = Line::deserialize(value).map_err(|e| no_id(format!("malformed JSON: {e}")))?;
+    let id = match line.id {
+        Field::Given(Integer::Signed(id)) => id,
+        Field::Missing => return Err(no_id("id: missing".into())),
+        _ => return Err(no_id("id: expected an integer".into())),
     };
     let bad = |message: String| BadRequest { id: Some(id), message };
-    let op = match object.get("op") {
-        Some(Value::String(op)) => op.as_str(),
-        Some(_) => return Err(bad("op: expected a string".into())),
-        None => return Err(bad("op: missing".into())),
+    let op = match line.op {
+        Field::Given(op) => op,
+        Field::Mistyped(_) => return Err(bad("op: expected a string".into())),
+        Field::Missing => return Err(bad("op: missing".into())),
     };
-    match op {
+    match op.as_str() {
         "generate" => {
-            let prompt_token_ids = token_ids(object, "prompt_token_ids", limits).map_err(bad)?;
-            let max_new_tokens = integer(object, "max_new_tokens").map_err(bad)?;
+            let prompt_token_ids = token_ids(line.prompt_token_ids, "prompt_token_ids", limits).map_err(bad)?;
+            let max_new_tokens = integer(line.max_new_tokens, "max_new_tokens").map_err(bad)?;
             if max_new_tokens < 1 {
                 return Err(bad(format!("max_new_tokens: {max_new_tokens} is less than 1")));
             }
             // The benchmark always generates exactly max_new_tokens (PROTOCOL.md, `generate`).
-            match object.get("ignore_eos") {
-                Some(Value::Bool(true)) => {}
-                Some(Value::Bool(false)) => return Err(bad("ignore_eos: must be true (this runner always generates exactly max_new_tokens)".into())),
-                Some(_) => return Err(bad("ignore_eos: expected a boolean".into())),
-                None => return Err(bad("ignore_eos: missing".into())),
+            match line.ignore_eos {
+                Field::Given(true) => {}
+                Field::Given(false) => return Err(bad("ignore_eos: must be true (this runner always generates exactly max_new_tokens)".into())),
+                Field::Mistyped(_) => return Err(bad("ignore_eos: expected a boolean".into())),
+                Field::Missing => return Err(bad("ignore_eos: missing".into())),
             }
             let max_new_tokens = max_new_tokens as usize;
             check_length(prompt_token_ids.len() + max_new_tokens, "prompt_token_ids + max_new_tokens", limits)
@@ -142,9 +192,9 @@ pub fn parse_request(line: &str, limits: Limits) -> Result<Request, BadRequest> 
             Ok(Request::Generate { id, prompt_token_ids, max_new_tokens })
         }
         "score" => {
-            let prompt_token_ids = token_ids(object, "prompt_token_ids", limits).map_err(bad)?;
-            let continuation_token_ids = token_ids(object, "continuation_token_ids", limits).map_err(bad)?;
-            let top_k = integer(object, "top_k").map_err(bad)?;
+            let prompt_token_ids = token_ids(line.prompt_token_ids, "prompt_token_ids", limits).map_err(bad)?;
+            let continuation_token_ids = token_ids(line.continuation_token_ids, "continuation_token_ids", limits).map_err(bad)?;
+            let top_k = integer(line.top_k, "top_k").map_err(bad)?;
             if top_k < 1 || top_k as usize > limits.vocab_size {
                 return Err(bad(format!("top_k: {top_k} is outside 1..={}", limits.vocab_size)));
             }
@@ -161,35 +211,33 @@ pub fn parse_request(line: &str, limits: Limits) -> Result<Request, BadRequest> 
     }
 }
 
-fn integer(object: &Map<String, Value>, field: &str) -> Result<i64, String> {
-    match object.get(field) {
-        Some(Value::Number(n)) if n.is_i64() => Ok(n.as_i64().unwrap()),
-        Some(Value::Number(n)) if n.is_u64() => Err(format!("{field}: {n} is too large")),
-        Some(_) => Err(format!("{field}: expected an integer")),
-        None => Err(format!("{field}: missing")),
+fn integer(value: Field<Integer>, field: &str) -> Result<i64, String> {
+    match value {
+        Field::Given(Integer::Signed(n)) => Ok(n),
+        Field::Given(Integer::Large(n)) => Err(format!("{field}: {n} is too large")),
+        Field::Given(Integer::Other(_)) | Field::Mistyped(_) => Err(format!("{field}: expected an integer")),
+        Field::Missing => Err(format!("{field}: missing")),
     }
 }
 
 /// A non-empty array of token ids inside the vocabulary.
-fn token_ids(object: &Map<String, Value>, field: &str, limits: Limits) -> Result<Vec<u32>, String> {
-    let array = match object.get(field) {
-        Some(Value::Array(array)) => array,
-        Some(_) => return Err(format!("{field}: expected an array of token ids")),
-        None => return Err(format!("{field}: missing")),
+fn token_ids(value: Field<Vec<Integer>>, field: &str, limits: Limits) -> Result<Vec<u32>, String> {
+    let ids = match value {
+        Field::Given(ids) => ids,
+        Field::Mistyped(_) => return Err(format!("{field}: expected an array of token ids")),
+        Field::Missing => return Err(format!("{field}: missing")),
     };
-    if array.is_empty() {
+    if ids.is_empty() {
         return Err(format!("{field}: must not be empty"));
     }
-    array
-        .iter()
+    let outside = |i: usize, id: &dyn std::fmt::Display| format!("{field}[{i}]: {id} is outside the vocabulary ({})", limits.vocab_size);
+    ids.iter()
         .enumerate()
-        .map(|(i, v)| match v.as_i64() {
-            Some(id) if id >= 0 && (id as u64) < limits.vocab_size as u64 => Ok(id as u32),
-            Some(id) => Err(format!("{field}[{i}]: {id} is outside the vocabulary ({})", limits.vocab_size)),
-            None => match v.as_u64() {
-                Some(id) => Err(format!("{field}[{i}]: {id} is outside the vocabulary ({})", limits.vocab_size)),
-                None => Err(format!("{field}[{i}]: expected an integer token id")),
-            },
+        .map(|(i, id)| match *id {
+            Integer::Signed(id) if id >= 0 && (id as u64) < limits.vocab_size as u64 => Ok(id as u32),
+            Integer::Signed(id) => Err(outside(i, &id)),
+            Integer::Large(id) => Err(outside(i, &id)),
+            Integer::Other(_) => Err(format!("{field}[{i}]: expected an integer token id")),
         })
         .collect()
 }
@@ -203,44 +251,6 @@ fn check_length(total: usize, what: &str, limits: Limits) -> Result<(), String> 
 
 pub fn error_reply(id: Option<i64>, kind: &str, message: &str) -> Value {
     json!({"id": id, "ok": false, "error": {"kind": kind, "message": message}})
-}
-
-/// Peak resident set size of this process so far, in bytes.
-pub fn peak_rss_bytes() -> Option<u64> {
-    #[cfg(target_os = "linux")]
-    {
-        let status = std::fs::read_to_string("/proc/self/status").ok()?;
-        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-        let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-        Some(kib * 1024)
-    }
-    #[cfg(not(target_os = "linux"))]
-    {
-        // SAFETY: getrusage only writes into the struct we pass.
-        let mut usage: libc_rusage::rusage = unsafe { std::mem::zeroed() };
-        let ok = unsafe { libc_rusage::getrusage(0, &mut usage) } == 0;
-        // ru_maxrss is bytes on macOS (kilobytes on the BSDs; this branch serves macOS).
-        ok.then_some(usage.ru_maxrss as u64)
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-mod libc_rusage {
-    #[repr(C)]
-    pub struct timeval {
-        pub tv_sec: i64,
-        pub tv_usec: i64,
-    }
-    #[repr(C)]
-    pub struct rusage {
-        pub ru_utime: timeval,
-        pub ru_stime: timeval,
-        pub ru_maxrss: i64,
-        pub rest: [i64; 13],
-    }
-    unsafe extern "C" {
-        pub fn getrusage(who: i32, usage: *mut rusage) -> i32;
-    }
 }
 
 /// Serves requests from `input` until `shutdown` or end of input. Every reply is one line.
@@ -262,7 +272,7 @@ pub fn serve(input: impl BufRead, mut output: impl Write, engine: &mut impl Engi
                         "token_ids": generation.token_ids,
                         "token_times_ns": generation.token_times_ns,
                         "total_time_ns": start.elapsed().as_nanos() as u64,
-                        "peak_rss_bytes": peak_rss_bytes(),
+                        "peak_rss_bytes": process_memory::peak_rss_bytes(),
                         "peak_device_bytes": generation.peak_device_bytes,
                     }),
                     Err(message) => error_reply(Some(id), "internal", &message),
@@ -366,6 +376,40 @@ mod tests {
         assert!(bad(r#"{"id":10,"op":"generate","prompt_token_ids":["a"],"max_new_tokens":1}"#).message.contains("expected an integer"));
         assert_eq!(bad(r#"{"op":"shutdown"}"#).id, None);
         assert!(bad(r#"{"id":11,"op":"score","prompt_token_ids":[1],"continuation_token_ids":[2],"top_k":0}"#).message.starts_with("top_k"));
+    }
+
+    #[test]
+    fn messages_name_the_field_exactly() {
+        let cases = [
+            ("[1, 2]", None, "request must be a JSON object"),
+            (r#"{"op":"shutdown","id":null}"#, None, "id: expected an integer"),
+            (r#"{"op":"shutdown","id":20.5}"#, None, "id: expected an integer"),
+            (r#"{"op":"shutdown","id":"20"}"#, None, "id: expected an integer"),
+            (r#"{"op":"shutdown","id":18446744073709551615}"#, None, "id: expected an integer"),
+            (r#"{"id":1}"#, Some(1), "op: missing"),
+            (r#"{"id":1,"op":null}"#, Some(1), "op: expected a string"),
+            (r#"{"id":1,"op":"fly"}"#, Some(1), "op: unknown op \"fly\""),
+            (r#"{"id":2,"op":"generate","max_new_tokens":1,"ignore_eos":true}"#, Some(2), "prompt_token_ids: missing"),
+            (r#"{"id":2,"op":"generate","prompt_token_ids":"1 2","max_new_tokens":1,"ignore_eos":true}"#, Some(2), "prompt_token_ids: expected an array of token ids"),
+            (r#"{"id":2,"op":"generate","prompt_token_ids":[1,2.5],"max_new_tokens":1,"ignore_eos":true}"#, Some(2), "prompt_token_ids[1]: expected an integer token id"),
+            (r#"{"id":2,"op":"generate","prompt_token_ids":[-3],"max_new_tokens":1,"ignore_eos":true}"#, Some(2), "prompt_token_ids[0]: -3 is outside the vocabulary (100)"),
+            (r#"{"id":2,"op":"generate","prompt_token_ids":[18446744073709551615],"max_new_tokens":1,"ignore_eos":true}"#, Some(2), "prompt_token_ids[0]: 18446744073709551615 is outside the vocabulary (100)"),
+            (r#"{"id":2,"op":"generate","prompt_token_ids":[1]}"#, Some(2), "max_new_tokens: missing"),
+            (r#"{"id":2,"op":"generate","prompt_token_ids":[1],"max_new_tokens":"2"}"#, Some(2), "max_new_tokens: expected an integer"),
+            (r#"{"id":2,"op":"generate","prompt_token_ids":[1],"max_new_tokens":18446744073709551615}"#, Some(2), "max_new_tokens: 18446744073709551615 is too large"),
+            (r#"{"id":2,"op":"generate","prompt_token_ids":[1],"max_new_tokens":0,"ignore_eos":true}"#, Some(2), "max_new_tokens: 0 is less than 1"),
+            (r#"{"id":2,"op":"generate","prompt_token_ids":[1],"max_new_tokens":1,"ignore_eos":null}"#, Some(2), "ignore_eos: expected a boolean"),
+            (r#"{"id":2,"op":"generate","prompt_token_ids":[1,2],"max_new_tokens":15,"ignore_eos":true}"#, Some(2), "prompt_token_ids + max_new_tokens: 17 positions exceed max_position_embeddings (16)"),
+            (r#"{"id":3,"op":"score","prompt_token_ids":[1],"continuation_token_ids":[],"top_k":1}"#, Some(3), "continuation_token_ids: must not be empty"),
+            (r#"{"id":3,"op":"score","prompt_token_ids":[1],"continuation_token_ids":[2],"top_k":2.5}"#, Some(3), "top_k: expected an integer"),
+            (r#"{"id":3,"op":"score","prompt_token_ids":[1],"continuation_token_ids":[2],"top_k":101}"#, Some(3), "top_k: 101 is outside 1..=100"),
+            (r#"{"id":3,"op":"score","prompt_token_ids":[1],"continuation_token_ids":[2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17],"top_k":1}"#, Some(3), "prompt_token_ids + continuation_token_ids: 17 positions exceed max_position_embeddings (16)"),
+        ];
+        for (line, id, message) in cases {
+            assert_eq!(bad(line), BadRequest { id, message: message.into() }, "{line}");
+        }
+        // Unknown fields are ignored, as before.
+        assert_eq!(parse_request(r#"{"id":3,"op":"shutdown","extra":[1]}"#, LIMITS), Ok(Request::Shutdown { id: 3 }));
     }
 
     #[test]
