@@ -5,6 +5,7 @@ import { selectFrameworks } from "./plan.ts";
 import { PRESETS, type PresetName } from "./model/presets.ts";
 import { synthesizeModel } from "./model/synth.ts";
 import { resolveHubModel, type HubModel } from "./model/hub.ts";
+import { hubName } from "./model/hub-source.ts";
 import { checkModelDir, type CheckedModel } from "./model/validate.ts";
 import { MODELS_DIR } from "./paths.ts";
 import type { Settings } from "./settings.ts";
@@ -40,9 +41,14 @@ export async function ensureBenchModel(settings: Settings): Promise<CheckedModel
     if (source.isDefault) ensureSynthetic(source.dir, "0.6b", "bf16");
     return checkModelDir(source.dir);
   }
-  const hub = await resolveHubModel(source, settings.hub, { log });
+  const hub = await resolveHubModel(source, settings.hub, { log }).catch(inMODEL_PATH(source));
   return withHubOrigin(checkModelDir(hub.dir), hub);
 }
+
+/** A hub error as MODEL_PATH's: the name was no folder here, which a mistyped path also is. */
+const inMODEL_PATH = (source: { repoId: string; revision: string }) => (e: Error): never => {
+  throw new Error(`MODEL_PATH=${hubName(source)} (no such folder here, so a Hugging Face repo name): ${e.message}`, { cause: e });
+};
 
 /** A checked snapshot folder whose results record names the repo (not the commit-named folder) and carries the hub's provenance. */
 const withHubOrigin = (checked: CheckedModel, hub: HubModel): CheckedModel => ({
@@ -53,7 +59,7 @@ const withHubOrigin = (checked: CheckedModel, hub: HubModel): CheckedModel => ({
 /** The folder holding the prompt tokenizer's files: MODEL_PATH's folder, or for a hub name only those files, downloaded where missing. */
 export async function tokenizerFolder(settings: Settings): Promise<string> {
   const source = settings.model;
-  return source.kind === "folder" ? source.dir : (await resolveHubModel(source, settings.hub, { parts: "tokenizer", log })).dir;
+  return source.kind === "folder" ? source.dir : (await resolveHubModel(source, settings.hub, { parts: "tokenizer", log }).catch(inMODEL_PATH(source))).dir;
 }
 
 /**

@@ -181,6 +181,14 @@ describe("MODEL_PATH and the Hugging Face variables (settings.ts)", () => {
       process.chdir(cwd);
     }
     expect(readSettings({ MODEL_PATH: "./missing/folder" }).model.kind).toBe("folder");
+    // A path under a folder that exists here is a mistyped folder, not a repo: checkModelDir then says it does not exist.
+    expect(readSettings({ MODEL_PATH: `${work}/nope` }).model.kind).toBe("folder");
+    try {
+      process.chdir(work);
+      expect(readSettings({ MODEL_PATH: "org/typo" }).model).toMatchObject({ kind: "folder" });
+    } finally {
+      process.chdir(cwd);
+    }
     expect(() => readSettings({ HF_ENDPOINT: "ftp://example" })).toThrow(/HF_ENDPOINT/);
   });
 });

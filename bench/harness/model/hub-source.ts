@@ -44,12 +44,13 @@ const HUB_NAME = /^([A-Za-z0-9][\w.-]*\/[A-Za-z0-9][\w.-]*)(?:@(.+))?$/;
 
 /**
  * `org/name` or `org/name@revision` when `value` is not a path that exists; otherwise a folder. A
- * folder that exists always wins, so a local copy named like a repo is never looked up.
+ * folder that exists always wins, so a local copy named like a repo is never looked up; so does a
+ * path whose first part is a folder here (`models/qwen3-typo` is a mistyped folder, not a repo).
  */
 export function parseModelPath(value: string, resolvePath: (p: string) => string, exists: (p: string) => boolean): ModelSource {
   const dir = resolvePath(value);
   const match = HUB_NAME.exec(value);
-  if (exists(dir) || !match || value.startsWith("./") || value.startsWith("../")) return { kind: "folder", dir, isDefault: false };
+  if (!match || exists(dir) || exists(resolvePath(value.split("/")[0]))) return { kind: "folder", dir, isDefault: false };
   return { kind: "hub", repoId: match[1], revision: match[2] ?? DEFAULT_REVISION };
 }
 
