@@ -269,6 +269,15 @@ describe("download into the hub cache layout", () => {
   });
 });
 
+test("a synthetic model pushed with its manifest.json stays labelled synthetic", async () => {
+  const manifest = readFileSync(join(work, "model", "manifest.json"));
+  hub.repos.set("test-org/synthetic", { commit: COMMIT, refs: { main: COMMIT }, files: new Map([...single, ["manifest.json", manifest]]) });
+  const settings = readSettings({ MODEL_PATH: "test-org/synthetic", HF_HOME: mkdtempSync(join(work, "home-")), HF_ENDPOINT: hub.hubUrl });
+  const info = (await ensureBenchModel(settings)).info("bf16");
+  expect(info).toMatchObject({ synthetic: true, synth_seed: 0, name: "test-org/synthetic" });
+  expect(info.hub!.files.map((f) => f.path)).toContain("manifest.json");
+});
+
 describe("failures say what is missing, and leave no half file in snapshots/", () => {
   test("an unknown repo, an unknown revision: the repo and the hub's error code", async () => {
     await expect(resolveHubModel({ repoId: "test-org/nope", revision: "main" }, config(), fast)).rejects.toThrow(/test-org\/nope@main: no such model repo.*HTTP 401, RepoNotFound/);

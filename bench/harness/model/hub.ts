@@ -16,7 +16,8 @@ import { hubName, isCommitHash, type HubConfig } from "./hub-source.ts";
 
 /** The files a part of the model needs, beyond the weights. Optional ones are fetched when the repo has them. */
 const TOKENIZER_FILES = ["tokenizer.json", "tokenizer_config.json"];
-const OPTIONAL_FILES = ["generation_config.json", "chat_template.jinja"];
+// manifest.json: a model `qwen3-bench synth` wrote and someone pushed stays labelled synthetic in results.
+const OPTIONAL_FILES = ["generation_config.json", "chat_template.jinja", "manifest.json"];
 const SINGLE = "model.safetensors";
 const INDEX = "model.safetensors.index.json";
 const ShardIndex = z.looseObject({ weight_map: z.record(z.string(), z.string()) });
