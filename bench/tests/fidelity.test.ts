@@ -89,14 +89,14 @@ describe("readFidelityJsonl", () => {
 
 describe("qwen3-bench fidelity", () => {
   it("joins a published results folder with a fidelity.jsonl into the table", () => {
-    // docs/results/h200-2026-11-26: torch-compile short (28 tokens) median 290.0 tok/s, burn-cuda short 118.3, f16, 128 new tokens.
+    // docs/results/2026-11-26-h200-decode-graph: torch-compile short (28 tokens) median 290.0 tok/s, burn-cuda short 118.3, f16, 128 new tokens.
     const file = jsonl("h200.jsonl", [
       { record: "meta", tool: "hand-written torch", runner: "torch-compile", same_code_path: false, framework_version: "torch 2.11.0", device: "NVIDIA H200", notes: ["static KV cache"] },
       ...run("hand-written torch", "torch-compile", 28, [410, 400, 420], false),
       ...run("burn --self-bench", "burn-cuda", 28, [119, 120, 121]),
       { record: "agreement", tool: "hand-written torch", reference: "transformers generate", device: "cuda", dtype: "f16", prompt_tokens: 28, tokens: 128, identical: false, first_divergence: 40, top1_agreement: 0.98, passed: true },
     ]);
-    const result = spawnSync(process.execPath, [join(REPO_ROOT, "bench", "cli", "main.ts"), "fidelity", join(REPO_ROOT, "docs", "results", "h200-2026-11-26"), file], { encoding: "utf8", cwd: REPO_ROOT });
+    const result = spawnSync(process.execPath, [join(REPO_ROOT, "bench", "cli", "main.ts"), "fidelity", join(REPO_ROOT, "docs", "results", "2026-11-26-h200-decode-graph"), file], { encoding: "utf8", cwd: REPO_ROOT });
     expect(result.stderr).toBe("");
     expect(result.status).toBe(0);
     // 290.0 / 410 = 0.707; 118.3 / 120 = 0.986.
@@ -107,7 +107,7 @@ describe("qwen3-bench fidelity", () => {
   });
 
   it("refuses a missing file with one clear error", () => {
-    const result = spawnSync(process.execPath, [join(REPO_ROOT, "bench", "cli", "main.ts"), "fidelity", join(REPO_ROOT, "docs", "results", "h200-2026-11-26"), join(dir, "missing.jsonl")], { encoding: "utf8", cwd: REPO_ROOT });
+    const result = spawnSync(process.execPath, [join(REPO_ROOT, "bench", "cli", "main.ts"), "fidelity", join(REPO_ROOT, "docs", "results", "2026-11-26-h200-decode-graph"), join(dir, "missing.jsonl")], { encoding: "utf8", cwd: REPO_ROOT });
     expect(result.status).toBe(1);
     expect(result.stderr).toMatch(/missing\.jsonl: cannot be read \(ENOENT\)/);
   });

@@ -7,17 +7,21 @@ import { ResultsFile } from "../harness/schema/results.ts";
 import { HwInfo } from "../harness/schema/hw-info.ts";
 import { loadResults, resultsFilesIn } from "../report/summary.ts";
 
-// Published runs (docs/results/<card>-<date>/) are what the README quotes: they must stay readable
-// by the current schemas, and the figures quoted must be the ones their results files give.
+// Published runs (docs/results/<date>-<card>-<topic>/) are what the README and the results index
+// quote: they must stay readable by the current schemas, and the figures quoted must be the ones
+// their results files give. (That the index lists every folder: docs.test.ts.)
 const PUBLISHED = join(REPO_ROOT, "docs", "results");
 const runs = existsSync(PUBLISHED) ? readdirSync(PUBLISHED).filter((name) => statSync(join(PUBLISHED, name)).isDirectory()) : [];
 const README = join(REPO_ROOT, "README.md");
 const RESULTS_INDEX = join(PUBLISHED, "README.md");
 
+/** The run the README's "Latest results" table quotes, and that table's columns (framework labels). */
+const LATEST = { run: "2026-11-29-h200-kernels-prenorm-vulkan", labels: ["burn-cuda[kernels=custom]", "torch-compile", "mlx-lm", "burn-cuda"] };
+
 /**
- * A run's results folders: its lanes (gpu0/, gpu1/, ...: offline-run.sh BENCH_LANES), else the run
- * itself where it holds results files, else its parts (subfolders with results files: one lease's
- * calls, e.g. short/ and medium/ of docs/results/h200-2026-11-29b).
+ * A run's results folders: its lanes (gpu0/, gpu1/, ...: BENCH_LANES), else the run itself where it
+ * holds results files, else its parts (subfolders with results files: one run's calls, e.g. short/
+ * and medium/ of docs/results/2026-11-29-h200-memory-plan-fidelity).
  */
 function runFolders(dir: string): string[] {
   const subfolders = readdirSync(dir).filter((name) => statSync(join(dir, name)).isDirectory()).sort();
@@ -27,9 +31,45 @@ function runFolders(dir: string): string[] {
   return subfolders.map((name) => join(dir, name)).filter((folder) => resultsFilesIn(folder).length > 0);
 }
 
+/**
+ * The first Markdown table after `heading` in `file`: for the row of `prompt`, the first number of
+ * each cell after the prompt cell.
+ */
+function quotedMedians(file: string, heading: string, prompt: string): string[] {
+  const text = readFileSync(file, "utf8");
+  const start = text.indexOf(heading);
+  expect(start, `${file}: no heading ${heading}`).toBeGreaterThanOrEqual(0);
+  const lines = text.slice(start).split("\n");
+  const tableStart = lines.findIndex((line) => line.startsWith("| "));
+  const table = lines.slice(tableStart, lines.findIndex((line, i) => i > tableStart && !line.startsWith("|")));
+  const row = table.find((line) => line.startsWith(`| ${prompt} (`));
+  expect(row, `${file}: the table under ${heading} has no row for ${prompt}`).toBeDefined();
+  return row!.split("|").slice(2, -1).map((cell) => cell.trim().split(" ")[0]);
+}
+
+/** The column headers of the first Markdown table after `heading`, after the prompt column. */
+function quotedLabels(file: string, heading: string): string[] {
+  const text = readFileSync(file, "utf8");
+  const lines = text.slice(text.indexOf(heading)).split("\n");
+  const header = lines.find((line) => line.startsWith("| ")) ?? "";
+  return header.split("|").slice(2, -1).map((cell) => cell.trim());
+}
+
+/** A median as the docs write it: whole numbers from 100 tok/s, one decimal below. */
+function medians(run: string[], labels: string[], prompt: string): string[] {
+  const model = loadResults(run);
+  return labels.map((label) => {
+    const summary = model.summaries.find((s) => s.label === label && s.promptId === prompt);
+    expect(summary, `${run.join(", ")}: no ${label} on ${prompt}`).toBeDefined();
+    const estimate = summary!.decodeTps.estimate;
+    return estimate >= 100 ? Math.round(estimate).toString() : estimate.toFixed(1);
+  });
+}
+
 describe("published runs", () => {
-  it.each(runs)("%s: results files and hw_info validate; report, charts and notes are there", (run) => {
+  it.each(runs)("%s: results files and hw_info validate; NOTES.md, report and chart at the top", (run) => {
     const dir = join(PUBLISHED, run);
+    expect(run, "folder name: <date>-<card>-<topic>").toMatch(/^\d{4}-\d\d-\d\d-[a-z0-9]+-[a-z0-9-]+$/);
     expect(runFolders(dir).length, `${run}: no results files`).toBeGreaterThan(0);
     for (const folder of runFolders(dir)) {
       const files = resultsFilesIn(folder);
@@ -37,59 +77,36 @@ describe("published runs", () => {
       for (const file of files) expect(() => parseJsonFile(file, ResultsFile)).not.toThrow();
       expect(() => parseJsonFile(join(folder, "hw_info.json"), HwInfo)).not.toThrow();
     }
-    expect(existsSync(join(dir, "NOTES.md")), "NOTES.md").toBe(true);
-    // The report and its chart: of the run, or of each part where the run came in parts.
-    const reported = runFolders(dir).every((folder) => folder === dir || /\/gpu\d+$/.test(folder)) ? [dir] : runFolders(dir);
-    for (const folder of reported) for (const name of ["report.md", "decode_tps_bar.png"]) expect(existsSync(join(folder, name)), join(folder, name)).toBe(true);
+    for (const name of ["NOTES.md", "report.md", "decode_tps_bar.png"]) expect(existsSync(join(dir, name)), join(dir, name)).toBe(true);
   });
 
-  it("docs/results/README.md lists every run folder once, newest first", () => {
-    const index = readFileSync(RESULTS_INDEX, "utf8");
-    const rows = [...index.matchAll(/^\| \[([^\]]+)\]\(\1\/NOTES\.md\) \| [^|]+ \| (\d{4}-\d\d-\d\d \d\d:\d\d) \|/gm)].map((m) => ({ run: m[1], at: m[2] }));
-    expect(rows.map((r) => r.run).sort()).toEqual([...runs].sort());
-    expect(rows.map((r) => r.at)).toEqual(rows.map((r) => r.at).sort().reverse());
-  });
-
-  /** The table under `heading` in a Markdown file: per prompt row, the first number of each cell after the prompt. */
-  function quotedMedians(file: string, heading: string, prompt: string): string[] {
-    const readme = readFileSync(file, "utf8");
-    const start = readme.indexOf(heading);
-    expect(start, `${file}: no heading ${heading}`).toBeGreaterThanOrEqual(0);
-    const section = readme.slice(start, readme.indexOf("Command (on the host", start));
-    const row = section.split("\n").find((line) => line.startsWith(`| ${prompt} (`)) ?? "";
-    return row.split("|").slice(2, -1).map((cell) => cell.trim().split(" ")[0]);
-  }
-
-  /** A median as the README writes it: whole numbers from 100 tok/s, one decimal below. */
-  function medians(run: string[], labels: string[], prompt: string): string[] {
-    const model = loadResults(run);
-    return labels.map((label) => {
-      const estimate = model.summaries.find((s) => s.label === label && s.promptId === prompt)!.decodeTps.estimate;
-      return estimate >= 100 ? Math.round(estimate).toString() : estimate.toFixed(1);
-    });
-  }
-
-  it("docs/results/README.md's H100 table quotes the medians of docs/results/h100x2-2026-11-25", () => {
-    const run = runFolders(join(PUBLISHED, "h100x2-2026-11-25"));
+  it(`the README's "Latest results" table quotes the medians of docs/results/${LATEST.run}`, () => {
+    const run = runFolders(join(PUBLISHED, LATEST.run));
+    expect(quotedLabels(README, "## Latest results")).toEqual(LATEST.labels);
     for (const prompt of ["short", "medium", "long"]) {
-      const labels = ["torch (gpu0)", "torch-compile", "mlx-lm", "burn-cuda", "burn-wgpu"];
+      expect(quotedMedians(README, "## Latest results", prompt), `README row ${prompt}`).toEqual(medians(run, LATEST.labels, prompt));
+    }
+  });
+
+  it("the README's chart is the latest run's", () => {
+    expect(readFileSync(README, "utf8")).toContain(`docs/results/${LATEST.run}/decode_tps_bar.png`);
+  });
+
+  it("docs/results/README.md's H100 table quotes the medians of 2026-11-25-h100x2-all-runners", () => {
+    const run = runFolders(join(PUBLISHED, "2026-11-25-h100x2-all-runners"));
+    const labels = ["torch (gpu0)", "torch-compile", "mlx-lm", "burn-cuda", "burn-wgpu"];
+    for (const prompt of ["short", "medium", "long"]) {
       expect(quotedMedians(RESULTS_INDEX, "### NVIDIA H100", prompt), `docs/results/README.md row ${prompt}`).toEqual(medians(run, labels, prompt));
     }
   });
 
-  it("the README's first-screen H200 table quotes the medians of docs/results/h200-2026-11-29d", () => {
-    const labels = ["burn-cuda[kernels=custom]", "torch-compile", "mlx-lm", "burn-cuda"];
-    const run = runFolders(join(PUBLISHED, "h200-2026-11-29d"));
-    for (const prompt of ["short", "medium", "long"]) {
-      expect(quotedMedians(README, "### NVIDIA H200: Burn with", prompt), `README row ${prompt}`).toEqual(medians(run, labels, prompt));
-    }
-  });
-
-  it("the README's earlier-lease H200 table quotes the medians of docs/results/h200-2026-11-29c", () => {
+  it("docs/results/README.md's kernel-sets table quotes the medians of 2026-11-29-h200-kernel-sets", () => {
+    const run = runFolders(join(PUBLISHED, "2026-11-29-h200-kernel-sets"));
+    const heading = "## 2026-11-29-h200-kernel-sets:";
     const labels = ["burn-cuda[kernels=custom]", "torch-compile", "burn-cuda[kernels=gemv+norm]", "burn-cuda"];
-    const run = runFolders(join(PUBLISHED, "h200-2026-11-29c"));
+    expect(quotedLabels(RESULTS_INDEX, heading)).toEqual(labels);
     for (const prompt of ["short", "medium", "long"]) {
-      expect(quotedMedians(README, "### NVIDIA H200, earlier lease", prompt), `README row ${prompt}`).toEqual(medians(run, labels, prompt));
+      expect(quotedMedians(RESULTS_INDEX, heading, prompt), `docs/results/README.md row ${prompt}`).toEqual(medians(run, labels, prompt));
     }
   });
 });
