@@ -16,8 +16,12 @@ import { PRESETS } from "../harness/model/presets.ts";
 import { synthesizeModel } from "../harness/model/synth.ts";
 import { checkModelDir } from "../harness/model/validate.ts";
 import { ensureBenchModel } from "../harness/prepare.ts";
-import { ModelInfo } from "../harness/schema/results.ts";
+import { FIXTURES_DIR } from "../harness/paths.ts";
+import { parseJsonFile } from "../harness/schema/parse.ts";
+import { ModelInfo, ResultsFile } from "../harness/schema/results.ts";
 import { readSettings } from "../harness/settings.ts";
+import { provenanceDifferences, provenanceFacts } from "../report/provenance.ts";
+import { buildModel } from "../report/summary.ts";
 
 const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 const gitOid = (b: Buffer) => createHash("sha1").update(`blob ${b.length}\0`).update(b).digest("hex");
@@ -394,4 +398,16 @@ test("the harness's files only, for `qwen3-bench tokenize`: no weights downloade
   expect(readdirSync(model.dir).sort()).toEqual(["tokenizer.json", "tokenizer_config.json"]);
   expect(hub.seen.filter((r) => r.server === "cdn")).toEqual([]);
   expect(basename(model.dir)).toBe(COMMIT);
+});
+
+test("the report's provenance names the repo, revision, commit and file hashes; compare names a changed commit", async () => {
+  const model = await resolveHubModel({ repoId: "test-org/tiny", revision: "main" }, config(), fast);
+  const a = parseJsonFile(join(FIXTURES_DIR, "results-sample", "compare-quick-baseline", "torch_results.json"), ResultsFile);
+  a.model = { ...a.model, name: "test-org/tiny", hub: model.origin };
+  const facts = Object.fromEntries(provenanceFacts(buildModel(["x"], [{ file: "t", label: "torch", results: ResultsFile.parse(a) }], null)));
+  expect(facts["Model source"]).toBe(`test-org/tiny@main = commit ${COMMIT} from ${hub.hubUrl}`);
+  expect(facts["Model files (sha256)"]).toBe(model.origin.files.map((f) => `${f.path} ${f.sha256.slice(0, 12)}`).join("; "));
+  const b = structuredClone(a);
+  b.model.hub = { ...model.origin, commit: "f".repeat(40) };
+  expect(provenanceDifferences(a, b)).toEqual([`model commit: "${COMMIT}" vs "${"f".repeat(40)}"`]);
 });

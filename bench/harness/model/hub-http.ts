@@ -53,6 +53,7 @@ export interface DownloadOptions {
 }
 
 const METADATA_TIMEOUT_MS = 10_000;
+const PROGRESS_MIN_BYTES = 50e6;
 const MAX_REDIRECTS = 10;
 
 /** huggingface_hub's _normalize_etag: `W/"abc"` and `"abc"` to `abc`. */
@@ -142,7 +143,7 @@ export class HubClient {
       if (meta.size !== null && have === meta.size) break;
       let failure: string;
       try {
-        await this.fetchInto(meta, partial, have, what);
+        await this.fetchInto(meta, partial, have, what, opts.log);
         if (meta.size === null || sizeNow() >= meta.size) break;
         failure = `the body ended after ${sizeNow()} of ${meta.size} bytes`;
       } catch (e) {
@@ -173,7 +174,7 @@ export class HubClient {
   }
 
   /** One GET from byte `from` to the end, into `partial` (appended after a 206; rewritten after a 200, the Range ignored). */
-  private async fetchInto(meta: FileMetadata, partial: string, from: number, what: string): Promise<void> {
+  private async fetchInto(meta: FileMetadata, partial: string, from: number, what: string, log?: (line: string) => void): Promise<void> {
     const headers: Record<string, string> = { ...(meta.sameOrigin ? this.headers : {}), "accept-encoding": "identity" };
     if (from > 0) headers.range = `bytes=${from}-`;
     const response = await this.request(meta.location, { headers }, what);
@@ -181,9 +182,16 @@ export class HubClient {
     let written = 0;
     try {
       if (!response.body) return;
+      // A line at each tenth of a large file, so a long download shows it is moving.
+      const step = meta.size !== null && meta.size >= PROGRESS_MIN_BYTES ? meta.size / 10 : Infinity;
+      let next = Math.floor(from / step + 1) * step;
       for await (const chunk of response.body) {
         writeSync(fd, chunk);
         written += chunk.byteLength;
+        if (from + written >= next && from + written < meta.size!) {
+          log?.(`hub: ${what}: ${Math.round(((from + written) / meta.size!) * 100)} %`);
+          next += step;
+        }
       }
     } catch (e) {
       throw new HubError(`connection lost after ${written} bytes of this try (${networkCause(e)})`, null, null);

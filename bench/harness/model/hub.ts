@@ -155,7 +155,7 @@ export async function resolveHubModel(ref: { repoId: string; revision: string },
     const blob = cache.blob(meta.etag);
     if (!existsSync(blob)) {
       mkdirSync(dirname(blob), { recursive: true });
-      log(`hub: downloading ${ref.repoId}/${file}${meta.size === null ? "" : ` (${(meta.size / 1e6).toFixed(1)} MB)`} from ${new URL(meta.location).origin}`);
+      log(`hub: downloading ${ref.repoId}/${file}${meta.size === null ? "" : ` (${meta.size < 1e6 ? `${(meta.size / 1e3).toFixed(1)} kB` : `${(meta.size / 1e6).toFixed(1)} MB`})`} from ${new URL(meta.location).origin}`);
       hashes.set(meta.etag, await client.download(meta, `${blob}.incomplete`, blob, `${ref.repoId}@${short(commit)}: ${file}`, { log, ...opts.download }));
     }
     cache.linkSnapshotFile(commit, file, meta.etag);
