@@ -32,10 +32,10 @@ function runFolders(dir: string): string[] {
 }
 
 /**
- * The first Markdown table after `heading` in `file`: for the row of `prompt`, the first number of
- * each cell after the prompt cell.
+ * The first Markdown table after `heading` in `file`: for the row of `prompt`, each cell after the
+ * prompt cell (`756 (749–760)`: the median and its 95 % interval).
  */
-function quotedMedians(file: string, heading: string, prompt: string): string[] {
+function quotedCells(file: string, heading: string, prompt: string): string[] {
   const text = readFileSync(file, "utf8");
   const start = text.indexOf(heading);
   expect(start, `${file}: no heading ${heading}`).toBeGreaterThanOrEqual(0);
@@ -44,7 +44,7 @@ function quotedMedians(file: string, heading: string, prompt: string): string[] 
   const table = lines.slice(tableStart, lines.findIndex((line, i) => i > tableStart && !line.startsWith("|")));
   const row = table.find((line) => line.startsWith(`| ${prompt} (`));
   expect(row, `${file}: the table under ${heading} has no row for ${prompt}`).toBeDefined();
-  return row!.split("|").slice(2, -1).map((cell) => cell.trim().split(" ")[0]);
+  return row!.split("|").slice(2, -1).map((cell) => cell.trim());
 }
 
 /** The column headers of the first Markdown table after `heading`, after the prompt column. */
@@ -55,14 +55,17 @@ function quotedLabels(file: string, heading: string): string[] {
   return header.split("|").slice(2, -1).map((cell) => cell.trim());
 }
 
-/** A median as the docs write it: whole numbers from 100 tok/s, one decimal below. */
-function medians(run: string[], labels: string[], prompt: string): string[] {
+/** tok/s as the docs write it: whole numbers from 100 tok/s, one decimal below. */
+const tokPerSec = (value: number): string => (value >= 100 ? Math.round(value).toString() : value.toFixed(1));
+
+/** Each label's median decode tok/s on `prompt` with its 95 % interval, as the docs' tables write it. */
+function figures(run: string[], labels: string[], prompt: string): string[] {
   const model = loadResults(run);
   return labels.map((label) => {
     const summary = model.summaries.find((s) => s.label === label && s.promptId === prompt);
     expect(summary, `${run.join(", ")}: no ${label} on ${prompt}`).toBeDefined();
-    const estimate = summary!.decodeTps.estimate;
-    return estimate >= 100 ? Math.round(estimate).toString() : estimate.toFixed(1);
+    const { estimate, low, high } = summary!.decodeTps;
+    return `${tokPerSec(estimate)} (${tokPerSec(low)}–${tokPerSec(high)})`;
   });
 }
 
@@ -80,11 +83,11 @@ describe("published runs", () => {
     for (const name of ["NOTES.md", "report.md", "decode_tps_bar.png"]) expect(existsSync(join(dir, name)), join(dir, name)).toBe(true);
   });
 
-  it(`the README's "Latest results" table quotes the medians of docs/results/${LATEST.run}`, () => {
+  it(`the README's "Latest results" table quotes the medians and intervals of docs/results/${LATEST.run}`, () => {
     const run = runFolders(join(PUBLISHED, LATEST.run));
     expect(quotedLabels(README, "## Latest results")).toEqual(LATEST.labels);
     for (const prompt of ["short", "medium", "long"]) {
-      expect(quotedMedians(README, "## Latest results", prompt), `README row ${prompt}`).toEqual(medians(run, LATEST.labels, prompt));
+      expect(quotedCells(README, "## Latest results", prompt), `README row ${prompt}`).toEqual(figures(run, LATEST.labels, prompt));
     }
   });
 
@@ -92,21 +95,21 @@ describe("published runs", () => {
     expect(readFileSync(README, "utf8")).toContain(`docs/results/${LATEST.run}/decode_tps_bar.png`);
   });
 
-  it("docs/results/README.md's H100 table quotes the medians of 2026-11-25-h100x2-all-runners", () => {
+  it("docs/results/README.md's H100 table quotes the medians and intervals of 2026-11-25-h100x2-all-runners", () => {
     const run = runFolders(join(PUBLISHED, "2026-11-25-h100x2-all-runners"));
     const labels = ["torch (gpu0)", "torch-compile", "mlx-lm", "burn-cuda", "burn-wgpu"];
     for (const prompt of ["short", "medium", "long"]) {
-      expect(quotedMedians(RESULTS_INDEX, "### NVIDIA H100", prompt), `docs/results/README.md row ${prompt}`).toEqual(medians(run, labels, prompt));
+      expect(quotedCells(RESULTS_INDEX, "### NVIDIA H100", prompt), `docs/results/README.md row ${prompt}`).toEqual(figures(run, labels, prompt));
     }
   });
 
-  it("docs/results/README.md's kernel-sets table quotes the medians of 2026-11-29-h200-kernel-sets", () => {
+  it("docs/results/README.md's kernel-sets table quotes the medians and intervals of 2026-11-29-h200-kernel-sets", () => {
     const run = runFolders(join(PUBLISHED, "2026-11-29-h200-kernel-sets"));
     const heading = "## 2026-11-29-h200-kernel-sets:";
     const labels = ["burn-cuda[kernels=custom]", "torch-compile", "burn-cuda[kernels=gemv+norm]", "burn-cuda"];
     expect(quotedLabels(RESULTS_INDEX, heading)).toEqual(labels);
     for (const prompt of ["short", "medium", "long"]) {
-      expect(quotedMedians(RESULTS_INDEX, heading, prompt), `docs/results/README.md row ${prompt}`).toEqual(medians(run, labels, prompt));
+      expect(quotedCells(RESULTS_INDEX, heading, prompt), `docs/results/README.md row ${prompt}`).toEqual(figures(run, labels, prompt));
     }
   });
 });
