@@ -1,4 +1,7 @@
 import { hostname, cpus, totalmem, type as osType, release } from "node:os";
+import { join } from "node:path";
+import { checkContextFits } from "./context-limit.ts";
+import { depthPrompts } from "./depth.ts";
 import { FRAMEWORKS, type Availability } from "./frameworks.ts";
 import { hasSharedBase } from "./framework-label.ts";
 import { plainVariant, probeVariant, resolveVariants, type Variant } from "./variants.ts";
@@ -79,6 +82,17 @@ export async function makePlan(settings: Settings, model: CheckedModel, runDir: 
   const facts = await platformFacts();
   const profileName = settings.profile ?? (hasAccelerator(facts) ? "full" : "quick");
   const tokenizer = new PromptTokenizer(model.dir);
+  const profile = resolveProfile(prompts.config.profiles[profileName], settings.profileOverrides, settings.budgetSecs);
+  const planned = planPrompts(settings, selectPrompts(prompts.prompts, settings.promptIds), tokenizer);
+  checkContextFits(
+    planned.map((p) => ({ id: p.id, promptTokens: p.promptTokenIds.length, source: p.depth === undefined ? promptsFile : `BENCH_DEPTHS=${settings.depths!.join(",")}` })),
+    {
+      maxPositions: model.config.max_position_embeddings,
+      configFile: join(model.dir, "config.json"),
+      maxNewTokens: profile.max_new_tokens,
+      maxNewTokensSource: settings.profileOverrides.max_new_tokens === undefined ? `config.profiles.${profileName}.max_new_tokens of the prompts file` : "BENCH_MAX_NEW_TOKENS",
+    },
+  );
   const frameworks = [];
   for (const v of selectFrameworks(settings)) frameworks.push({ name: v.label, ...(await probeVariant(v)) });
   return {
@@ -86,7 +100,7 @@ export async function makePlan(settings: Settings, model: CheckedModel, runDir: 
     model: model.info(settings.dtype),
     dtype: settings.dtype,
     profileName,
-    profile: resolveProfile(prompts.config.profiles[profileName], settings.profileOverrides, settings.budgetSecs),
+    profile,
     agreement: prompts.config.agreement,
     requestTimeoutMs: prompts.config.request_timeout_secs * 1000,
     startupTimeoutMs: prompts.config.startup_timeout_secs * 1000,
@@ -98,7 +112,7 @@ export async function makePlan(settings: Settings, model: CheckedModel, runDir: 
     profilers: settings.profilers ?? [],
     frameworks,
     interleave: decideInterleave(settings, hasAccelerator(facts), frameworks.map((f) => f.name)),
-    prompts: selectPrompts(prompts.prompts, settings.promptIds).map((p) => tokenizer.tokenize(p)),
+    prompts: planned,
     host: {
       hostname: hostname(),
       os: `${osType()} ${release()} (${process.platform}/${process.arch})`,
@@ -108,6 +122,15 @@ export async function makePlan(settings: Settings, model: CheckedModel, runDir: 
     },
     provenance: collectProvenance(),
   };
+}
+
+/**
+ * The cases' prompts: the selected prompts through the chat template, or with BENCH_DEPTHS the
+ * first selected prompt at each depth (harness/depth.ts; BENCH_PROMPT_IDS picks the base).
+ */
+function planPrompts(settings: Settings, selected: Prompt[], tokenizer: PromptTokenizer): TokenizedPrompt[] {
+  if (!settings.depths) return selected.map((p) => tokenizer.tokenize(p));
+  return depthPrompts(tokenizer, selected[0], settings.depths);
 }
 
 function selectPrompts(prompts: Prompt[], ids: string[] | null): Prompt[] {

@@ -255,6 +255,7 @@ export class FrameworkSession {
       record.process_memory_mb = memory?.peak_mb ?? null;
       record.process_memory_source = memory?.source ?? null;
       record.process_index = this.processIndex;
+      if (prompt.depth !== undefined) record.depth = prompt.depth;
       if (!warmup) this.timedInProcess++;
       this.writer!.addRun(record, warmup);
       if (warmup) this.rewarmPending = false;

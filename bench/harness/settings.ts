@@ -8,6 +8,7 @@ import { parseProfilers } from "./profiler.ts";
 import { formatIssues } from "./schema/parse.ts";
 import { DEFAULT_ENDPOINT, isTrueEnv, parseModelPath, type HubConfig, type ModelSource } from "./model/hub-source.ts";
 import { splitFrameworkLabels } from "./framework-label.ts";
+import { parseDepths } from "./depth.ts";
 
 /** The environment knobs a user sets (README, "Environment"). */
 const Env = z.object({
@@ -40,6 +41,7 @@ const Env = z.object({
   BENCH_BUDGET_SECS: z.coerce.number().nonnegative().optional(),
   BENCH_LANES: z.string().optional(),
   BENCH_PROFILER: z.string().optional(),
+  BENCH_DEPTHS: z.string().optional(),
 });
 
 export interface Settings {
@@ -88,6 +90,8 @@ export interface Settings {
   lanes?: string | null;
   /** BENCH_PROFILER: the runners' profiling switches to set (bench/harness/profiler.ts); empty for none. */
   profilers?: string[];
+  /** BENCH_DEPTHS: KV-cache depths, tokens, ascending (bench/harness/depth.ts; the cases become the base prompt at each depth), or null for the prompts as they are. */
+  depths?: number[] | null;
 }
 
 export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
@@ -126,6 +130,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     budgetSecs: e.BENCH_BUDGET_SECS,
     lanes: e.BENCH_LANES ?? null,
     profilers: parseProfilers(e.BENCH_PROFILER),
+    depths: e.BENCH_DEPTHS ? parseDepths(e.BENCH_DEPTHS) : null,
   };
 }
 

@@ -18,6 +18,8 @@ export interface TokenizedPrompt {
   /** The rendered chat-template text (system + user, generation prompt, thinking disabled). */
   text: string;
   promptTokenIds: number[];
+  /** Depth case (BENCH_DEPTHS, harness/depth.ts): the KV-cache depth, tokens, at which decode is timed; absent for a plain prompt. */
+  depth?: number;
 }
 
 /**

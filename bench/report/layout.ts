@@ -3,6 +3,7 @@ import { code, type Block, type ReportDocument, type Section } from "./document.
 import { summariesFor, type ResultsModel } from "./summary.ts";
 import { frameworksTable, METHOD_NOTES, pairTable, promptTable, ratioTable, setupFacts } from "./tables.ts";
 import { pairedComparisons } from "./pairing.ts";
+import { depthTable, hasDepthCases } from "./depth.ts";
 import { provenanceFacts } from "./provenance.ts";
 import type { ReportWarning } from "./warnings.ts";
 
@@ -56,6 +57,16 @@ function decodeSpeed({ model }: ReportInputs): Section {
   });
   return section(["Decode speed per prompt"], [], prompts);
 }
+function decodeAtDepth({ model }: ReportInputs): Section | null {
+  if (!hasDepthCases(model)) return null;
+  const text = [
+    "BENCH_DEPTHS: the base prompt extended with real text to each depth (docs/precision-and-depth.md), prefilled, then the timed decode. ",
+    "\"vs shallowest\" is the share of the framework's decode speed at its smallest measured depth; memory is the harness's peak for the runner's processes during the depth's timed runs. ",
+    "A depth a runner could not hold says why.",
+  ];
+  return section(["Decode at depth"], [{ kind: "paragraph", text }, { kind: "table", table: depthTable(model) }]);
+}
+
 
 function ratios({ model, options }: ReportInputs): Section | null {
   const ratio = ratioTable(model, options.baseline);
@@ -112,7 +123,7 @@ function method(): Section {
  * The report's outline, written once for every format: a section is one function here and one entry
  * in this list (null leaves it out).
  */
-const SECTIONS: Array<(inputs: ReportInputs) => Section | null> = [setup, provenance, decodeSpeed, ratios, abPairs, charts, warnings, tokenAgreement, method];
+const SECTIONS: Array<(inputs: ReportInputs) => Section | null> = [setup, provenance, decodeSpeed, decodeAtDepth, ratios, abPairs, charts, warnings, tokenAgreement, method];
 
 /** The report document of a results model. */
 export function reportDocument(inputs: ReportInputs): ReportDocument {

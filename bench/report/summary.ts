@@ -40,6 +40,8 @@ export interface PromptSummary {
   autotune: boolean | null;
   promptId: string;
   promptTokens: number;
+  /** KV-cache depth of a depth case (BENCH_DEPTHS), tokens; null for a plain prompt. */
+  depth: number | null;
   /** Timed runs, in iteration order. */
   runs: RunRecord[];
   /** New tokens per run (median over runs). */
@@ -133,6 +135,7 @@ function summarise(loaded: LoadedResults, promptId: string, runs: RunRecord[], h
     autotune: results.autotune,
     promptId,
     promptTokens: runs[0].prompt_tokens,
+    depth: runs[0].depth ?? null,
     runs,
     tokensGenerated: median(runs.map((r) => r.tokens_generated)),
     decodeTpsSamples,

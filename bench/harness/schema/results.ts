@@ -86,6 +86,11 @@ export const RunRecord = z.object({
    * crash or a planned one under runs_per_process starts the next); absent in older files.
    */
   process_index: z.int().nonnegative().optional(),
+  /**
+   * KV-cache depth of a depth case (BENCH_DEPTHS, bench/harness/depth.ts), tokens: the prompt fills the
+   * cache with this many tokens (0: the base prompt as it is) before the timed decode; absent for plain prompts.
+   */
+  depth: z.int().nonnegative().optional(),
 });
 export type RunRecord = z.infer<typeof RunRecord>;
 
