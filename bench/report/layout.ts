@@ -1,10 +1,9 @@
 import type { ChartImage } from "./charts/index.ts";
 import { code, type Block, type ReportDocument, type Section } from "./document.ts";
 import { summariesFor, type ResultsModel } from "./summary.ts";
-import { frameworksTable, METHOD_NOTES, pairTable, promptTable, ratioTable, setupFacts } from "./tables.ts";
-import { pairedComparisons } from "./pairing.ts";
-import { depthTable, hasDepthCases } from "./depth.ts";
+import { abTable, frameworksTable, METHOD_NOTES, promptTable, ratioTable, setupFacts } from "./tables.ts";
 import { provenanceFacts } from "./provenance.ts";
+import { depthTable, hasDepthCases } from "./depth.ts";
 import type { ReportWarning } from "./warnings.ts";
 
 /** Options shared by the report artefacts. */
@@ -57,6 +56,7 @@ function decodeSpeed({ model }: ReportInputs): Section {
   });
   return section(["Decode speed per prompt"], [], prompts);
 }
+
 function decodeAtDepth({ model }: ReportInputs): Section | null {
   if (!hasDepthCases(model)) return null;
   const text = [
@@ -67,21 +67,20 @@ function decodeAtDepth({ model }: ReportInputs): Section | null {
   return section(["Decode at depth"], [{ kind: "paragraph", text }, { kind: "table", table: depthTable(model) }]);
 }
 
-
 function ratios({ model, options }: ReportInputs): Section | null {
   const ratio = ratioTable(model, options.baseline);
   if (!ratio) return null;
   return section(
     [`Relative to ${ratio.baseline}`],
     [
-      { kind: "paragraph", text: [`Ratio of median decode tok/s (above 1 = faster than ${ratio.baseline}).`] },
+      { kind: "paragraph", text: [`Decode speed relative to ${ratio.baseline} (above 1 = faster), from the median decode-step latency, with its 95 % interval and verdict against a ±2 % noise band (see Method).`] },
       { kind: "table", table: ratio.table },
     ],
   );
 }
 
 function abPairs({ model }: ReportInputs): Section | null {
-  const table = pairTable(pairedComparisons(model));
+  const table = abTable(model);
   if (!table) return null;
   return section(
     ["A/B pairs"],
@@ -93,7 +92,7 @@ function abPairs({ model }: ReportInputs): Section | null {
           code("@name"),
           " or runner flags ",
           code("[flag=value]"),
-          "), B against A. Timed run i of each forms pair i (sent back to back when interleaved, so a shift of the host's speed falls on both); each cell is the median over pairs of the pair's ratio, with a 95 % percentile-bootstrap interval over the pairs. ",
+          "), the candidate against its baseline. Timed run i of each forms pair i (sent back to back when interleaved, so a shift of the host's speed falls on both); the speed ratio is the median over pairs of the pair's ratio of median step latency, with a 95 % percentile-bootstrap interval over the pairs. ",
           code("npx qwen3-bench ab DIR"),
           " gates on it.",
         ],

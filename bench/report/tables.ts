@@ -1,8 +1,8 @@
-import { chooseBaseline, compareDecodeTps } from "./comparison.ts";
-import { formatBandwidth, formatNumber, formatP, formatPercent, formatRatio, formatSwitch } from "./format.ts";
+import { abCases, againstBaseline, chooseBaseline } from "./cases.ts";
+import { compareCases, DEFAULT_GATE, type SpeedComparison } from "./comparison.ts";
+import { formatBandwidth, formatNumber, formatPercent, formatRatio, formatSwitch } from "./format.ts";
 import type { Table } from "./document.ts";
 import { summariesFor, type ResultsModel } from "./summary.ts";
-import type { PairedComparison } from "./pairing.ts";
 
 /** Setup facts as label/value pairs: hardware, profile, model. */
 export function setupFacts(model: ResultsModel): Array<[string, string]> {
@@ -80,46 +80,44 @@ export function promptTable(model: ResultsModel, promptId: string): Table {
   };
 }
 
-/** Decode speed of every framework relative to the baseline, per prompt, with the ratio's CI and the rank-test p. */
-export function ratioTable(model: ResultsModel, baselineLabel?: string): { baseline: string; table: Table } | null {
-  if (model.labels.length < 2) return null;
-  const baseline = chooseBaseline(model.labels, baselineLabel);
-  const rows: string[][] = [];
-  for (const promptId of model.promptIds) {
-    const summaries = summariesFor(model, promptId);
-    const base = summaries.find((s) => s.label === baseline);
-    if (!base) continue;
-    for (const s of summaries.filter((x) => x.label !== baseline)) {
-      const c = compareDecodeTps(base.decodeTpsSamples, s.decodeTpsSamples);
-      const floorNote = c.pFloor > 0.05 ? ` (floor ${formatP(c.pFloor)} at ${base.runs.length} vs ${s.runs.length} runs)` : "";
-      rows.push([promptId, s.label, formatRatio(c.ratio.estimate), `${formatRatio(c.ratio.low)}–${formatRatio(c.ratio.high)}`, `${formatP(c.p)}${floorNote}`]);
-    }
-  }
+/**
+ * Comparisons as one table, the same for the report and the CLIs (`compare`, `ab`): per row the two
+ * labels, their decode speeds, the speed ratio with its interval, the evidence (runs × decode steps
+ * per side, or pairs) and the verdict (bench/stats/gate.ts).
+ */
+export function comparisonTable(comparisons: SpeedComparison[]): Table {
+  const confidence = Math.round((comparisons[0]?.ratio.confidence ?? DEFAULT_GATE.confidence) * 100);
+  const perRun = (runs: number, steps: number) => `${runs}×${Math.round(steps / runs)}`;
   return {
-    baseline,
-    table: { headers: ["Prompt", "Framework", `Decode speed vs ${baseline}`, "95 % CI", "p (Mann-Whitney U)"], numeric: [false, false, true, true, true], rows },
-  };
-}
-
-/** A/B pairs of one framework's labels, per prompt: paired ratios of decode tok/s and step latency with their intervals. */
-export function pairTable(comparisons: PairedComparison[]): Table | null {
-  if (comparisons.length === 0) return null;
-  const interval = (ci: PairedComparison["decodeTpsRatio"]) => `${formatRatio(ci.low)}–${formatRatio(ci.high)}`;
-  return {
-    headers: ["Prompt", "B", "A", "Pairs", "Interleaved", "Decode tok/s B ÷ A", "95 % CI", "Step latency B ÷ A", "95 % CI"],
-    numeric: [false, false, false, true, false, true, true, true, true],
+    headers: ["Prompt", "Candidate", "Baseline", "Baseline tok/s", "Candidate tok/s", "Speed ratio", `${confidence} % CI`, "Evidence", "Verdict"],
+    numeric: [false, false, false, true, true, true, true, true, false],
     rows: comparisons.map((c) => [
       c.promptId,
       c.candidate,
       c.baseline,
-      String(c.pairs),
-      c.interleaved ? "yes" : "no",
-      formatRatio(c.decodeTpsRatio.estimate),
-      interval(c.decodeTpsRatio),
-      formatRatio(c.stepLatencyRatio.estimate),
-      interval(c.stepLatencyRatio),
+      formatNumber(c.baselineTps),
+      formatNumber(c.candidateTps),
+      formatRatio(c.ratio.estimate),
+      `${formatRatio(c.ratio.low)}–${formatRatio(c.ratio.high)}`,
+      c.pairing === "paired"
+        ? `${c.baselineRuns} pairs${c.interleaved ? "" : ", not interleaved"}`
+        : `${perRun(c.baselineRuns, c.baselineSteps)} / ${perRun(c.candidateRuns, c.candidateSteps)}`,
+      c.verdict,
     ]),
   };
+}
+
+/** Decode speed of every framework relative to the baseline (independent runs), per prompt and over all prompts. */
+export function ratioTable(model: ResultsModel, baselineLabel?: string): { baseline: string; table: Table } | null {
+  if (model.labels.length < 2) return null;
+  const baseline = chooseBaseline(model.labels, baselineLabel);
+  return { baseline, table: comparisonTable(compareCases(againstBaseline(model, baseline), "independent")) };
+}
+
+/** The A/B pairs of one run (two labels of one framework), per prompt and over all prompts; null when there are none. */
+export function abTable(model: ResultsModel): Table | null {
+  const comparisons = compareCases(abCases(model), "paired");
+  return comparisons.length === 0 ? null : comparisonTable(comparisons);
 }
 
 /** How the numbers were computed, for the report's footer. */
@@ -127,6 +125,7 @@ export const METHOD_NOTES = [
   "Decode tok/s per run = (tokens − 1) / (last token time − first token time), timed by the runner with a monotonic clock, token ids read back to the host each step.",
   "Medians are over timed runs; the 95 % CI is a percentile bootstrap of the median (10,000 resamples, fixed seed), the ratio CI resamples both frameworks' runs independently.",
   "Step latency percentiles pool every decode step of every timed run (the first token, i.e. TTFT, excluded), linear interpolation between closest ranks (numpy's default).",
-  "p is a two-sided Mann-Whitney U test on per-run decode tok/s (exact when a sample has ≤ 8 runs and no ties); with 3 runs against 3 it cannot go below 0.1.",
+  "Speed ratios (candidate ÷ baseline) compare the median decode-step latency (TTFT excluded): frameworks as independent samples, by a two-stage bootstrap (runs with replacement, then steps within each run; 10,000 resamples, fixed seed); A/B labels of one run pair by pair (the median of the pairs' ratios, bootstrapped over the pairs). Over all prompts: the geometric mean of the prompts' ratios (pairs: the median over every pair).",
+  "Verdict against a ±2 % noise band: slower or faster when the whole 95 % interval lies beyond the band, within noise when it lies inside, else inconclusive (the rule of `qwen3-bench compare` and `ab`).",
   "Share of bandwidth ceiling = median decode tok/s × weight bytes per token / peak memory bandwidth (known-chip table); 100 % would mean every weight byte is read at peak bandwidth.",
 ];

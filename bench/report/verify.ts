@@ -1,6 +1,6 @@
 import { firstDivergence, matchShare } from "../harness/agreement.ts";
 import type { AgreementRecord } from "../harness/schema/results.ts";
-import { chooseBaseline } from "./comparison.ts";
+import { chooseBaseline } from "./cases.ts";
 import { formatPercent } from "./format.ts";
 import type { ResultsModel } from "./summary.ts";
 

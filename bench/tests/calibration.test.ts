@@ -19,17 +19,13 @@
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { ALL_PROMPTS_ROW, compareRuns, type CompareRow } from "../cli/compare.ts";
 import { FIXTURES_DIR } from "../harness/paths.ts";
 import type { RunRecord } from "../harness/schema/results.ts";
-import { DEFAULT_GATE, stepLatenciesMs } from "../report/comparison.ts";
-import { compareRunPairs, pairVerdict, pooledComparison, speedFromTimeRatio, type PairedComparison } from "../report/pairing.ts";
+import { ALL_PROMPTS, compareCases, DEFAULT_GATE, stepLatenciesMs, type Case, type SpeedComparison } from "../report/comparison.ts";
 import { loadResults, type PromptSummary } from "../report/summary.ts";
 import { gateVerdict } from "../stats/gate.ts";
 
 const CALIBRATION_DIR = join(FIXTURES_DIR, "calibration", "burn-cpu");
-/** `qwen3-bench ab`'s default noise band (scripts/ab-burn.sh's AB_NOISE). */
-const AB_NOISE = 0.02;
 const RUNS = 10;
 const TIMED = 20;
 const PROMPTS = ["short", "medium", "long"];
@@ -51,21 +47,29 @@ const slowed = (runs: RunRecord[], factor: number): RunRecord[] =>
  * scaled median, so each bootstrap resample of the ratio, drawn with the same seed, is the
  * unscaled one ÷ factor: the interval is computed once (10,000 resamples a prompt take a while).
  */
-const verdictAt = (row: CompareRow, factor: number) => gateVerdict({ low: row.ratioLow / factor, high: row.ratioHigh / factor }, DEFAULT_GATE.band);
+const verdictAt = (row: SpeedComparison, factor: number) => gateVerdict({ low: row.ratio.low / factor, high: row.ratio.high / factor }, DEFAULT_GATE.band);
 
-/** `ab`'s pooled comparison over the prompts. */
-const abComparison = (baseline: PromptSummary[], candidate: PromptSummary[], factor: number): PairedComparison =>
-  pooledComparison(PROMPTS.map((p) => compareRunPairs("base", "head", p, baseline.find((s) => s.promptId === p)!.runs, slowed(candidate.find((s) => s.promptId === p)!.runs, factor))!));
+/** The cases of one direction, every candidate step × factor: one label against the other per prompt. */
+const cases = (baseline: PromptSummary[], candidate: PromptSummary[], factor = 1): Case[] =>
+  PROMPTS.map((promptId) => ({
+    promptId,
+    baseline: { label: "burn-cpu", runs: baseline.find((s) => s.promptId === promptId)!.runs },
+    candidate: { label: "burn-cpu", runs: slowed(candidate.find((s) => s.promptId === promptId)!.runs, factor) },
+  }));
+
+/** `ab`'s comparison pooled over the prompts, the row its gate reads. */
+const abComparison = (baseline: PromptSummary[], candidate: PromptSummary[], factor: number): SpeedComparison =>
+  compareCases(cases(baseline, candidate, factor), "paired").find((c) => c.promptId === ALL_PROMPTS)!;
 
 describe("regression gates on recorded identical runs (burn-cpu, quick profile, one process per timed run)", () => {
   const runs = recorded();
   const directions = runs.flatMap(({ run, a, b }) => [{ name: `${run} a→b`, baseline: a, candidate: b }, { name: `${run} b→a`, baseline: b, candidate: a }]);
-  // compare's rows for every direction: one per prompt, then the prompts pooled (the CLI's relabelling: @b compared as @a).
-  const rows = directions.flatMap((d) => compareRuns(d.baseline, d.candidate.map((s) => ({ ...s, framework: d.baseline[0].framework }))));
-  const perPrompt = rows.filter((r) => r.promptId !== ALL_PROMPTS_ROW);
-  const pooled = rows.filter((r) => r.promptId === ALL_PROMPTS_ROW);
-  const flagged = (which: CompareRow[], factor: number) => which.filter((r) => verdictAt(r, factor) === "slower").length / which.length;
-  const abFlags = (factor: number) => directions.filter((d) => pairVerdict(speedFromTimeRatio(abComparison(d.baseline, d.candidate, factor).stepLatencyRatio), AB_NOISE) === "slower").length / directions.length;
+  // compare's rows for every direction: one per prompt, then the prompts pooled (@b compared as @a).
+  const rows = directions.flatMap((d) => compareCases(cases(d.baseline, d.candidate), "independent"));
+  const perPrompt = rows.filter((r) => r.promptId !== ALL_PROMPTS);
+  const pooled = rows.filter((r) => r.promptId === ALL_PROMPTS);
+  const flagged = (which: SpeedComparison[], factor: number) => which.filter((r) => verdictAt(r, factor) === "slower").length / which.length;
+  const abFlags = (factor: number) => directions.filter((d) => abComparison(d.baseline, d.candidate, factor).verdict === "slower").length / directions.length;
 
   it(`holds ${RUNS} runs × 3 prompts × 2 labels of ${TIMED} timed runs of 31 steps, each run its own process`, () => {
     expect(runs).toHaveLength(RUNS);

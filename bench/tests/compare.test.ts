@@ -3,11 +3,12 @@ import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { compareRuns, ALL_PROMPTS_ROW } from "../cli/compare.ts";
 import { FIXTURES_DIR, REPO_ROOT } from "../harness/paths.ts";
+import { resultsFileName } from "../harness/results-writer.ts";
 import { parseJsonFile } from "../harness/schema/parse.ts";
 import { ResultsFile } from "../harness/schema/results.ts";
-import { chooseBaseline } from "../report/comparison.ts";
+import { acrossRuns, chooseBaseline } from "../report/cases.ts";
+import { ALL_PROMPTS, compareCases } from "../report/comparison.ts";
 import { loadResults } from "../report/summary.ts";
 
 const sample = (name: string) => join(FIXTURES_DIR, "results-sample", name);
@@ -22,28 +23,28 @@ describe("qwen3-bench compare", () => {
   it("exits 1 and names the regression when a framework is slower beyond the noise band", () => {
     const { status, stdout, stderr } = cli("compare", sample("compare-baseline"), sample("compare-slower"));
     expect(status).toBe(1);
-    expect(stdout).toMatch(/framework +prompt +baseline tok\/s +new tok\/s +change +ratio 95% CI +runs × steps +verdict/);
+    expect(stdout).toMatch(/Prompt +Candidate +Baseline +Baseline tok\/s +Candidate tok\/s +Speed ratio +95 % CI +Evidence +Verdict/);
     // The decision rule is printed with the band's edge.
-    expect(stdout).toContain('decision: "slower" (exit 1) when the whole interval is below 0.980×');
+    expect(stdout).toContain('decision (every row gates): "slower" (exit 1) when the whole interval is below 0.980×');
     // medium: every run's speed × 0.92 (± 0.2 %): the median step latency grows by 1/0.92 → −8.0 %,
     // and 10 runs of 31 steps pin the interval well inside 0.98.
-    expect(stdout).toMatch(/torch +medium +61\.\d +56\.\d +-8\.0 % +0\.9[01]\d×–0\.9[23]\d× +10×31 \/ 10×31 +slower/);
-    expect(stdout).toMatch(/torch +short +63\.0 +63\.0 +\+0\.0 % .* within noise/);
+    expect(stdout).toMatch(/medium +torch +torch +61\.\d +56\.\d +0\.920× +0\.9[01]\d×–0\.9[23]\d× +10×31 \/ 10×31 +slower/);
+    expect(stdout).toMatch(/short +torch +torch +63\.0 +63\.0 +1\.000× .* within noise/);
     expect(stderr).toMatch(/significant slowdown beyond the noise band: torch\/medium 8\.0 % slower \(interval 0\.9\d\d×–0\.9\d\d×\)/);
   });
 
   it("exits 0 when every change is within the noise band", () => {
     const { status, stdout } = cli("compare", sample("compare-baseline"), sample("compare-noise"));
     expect(status).toBe(0);
-    expect(stdout).toMatch(/torch +short .* -0\.5 % .* within noise/);
-    expect(stdout).toMatch(/torch +medium .* \+0\.4 % .* within noise/);
+    expect(stdout).toMatch(/short +torch +torch .* 0\.995× .* within noise/);
+    expect(stdout).toMatch(/medium +torch +torch .* 1\.004× .* within noise/);
     expect(stdout).toContain("no significant slowdown beyond the noise band");
   });
 
   it("a noise band wider than the change turns the regression into a pass", () => {
     const { status, stdout } = cli("compare", sample("compare-baseline"), sample("compare-slower"), "--noise", "0.1");
     expect(status).toBe(0);
-    expect(stdout).toMatch(/torch +medium .* within noise/);
+    expect(stdout).toMatch(/medium +torch +torch .* within noise/);
   });
 
   it("quick profile (3 runs a side): a 20 % slower copy exits 1, a rerun exits 0", () => {
@@ -51,7 +52,7 @@ describe("qwen3-bench compare", () => {
     const slower = cli("compare", sample("compare-quick-baseline"), sample("compare-quick-slower"));
     expect(slower.status).toBe(1);
     for (const framework of ["torch", "mlx-lm"]) {
-      for (const prompt of ["short", "medium", "long"]) expect(slower.stdout).toMatch(new RegExp(`${framework} +${prompt} .* -(19|20|21)\\.\\d % .* 3×31 / 3×31 +slower`));
+      for (const prompt of ["short", "medium", "long"]) expect(slower.stdout).toMatch(new RegExp(`${prompt} +${framework} +${framework} .* 0\\.(7[89]|8[01])\\d× .* 3×31 / 3×31 +slower`));
     }
     // The slower copy was written by another harness commit: compare says so.
     expect(slower.stdout).toContain('warning: torch: besides the label, the two sides differ in:\n  - harness version: "0.1.0+c0ffee1" vs "0.1.0+badc0de"');
@@ -71,7 +72,7 @@ describe("qwen3-bench compare", () => {
       writeFileSync(file, JSON.stringify(results));
       const refused = cli("compare", sample("compare-quick-baseline"), dir);
       expect(refused.status).toBe(2);
-      expect(refused.stderr).toContain("refusing to gate: a runner restarted during torch/medium (new: SIGKILL at iteration 1, 2026-11-20T12:01:00.000Z)");
+      expect(refused.stderr).toContain("refusing to gate: a runner restarted during torch/medium (candidate: SIGKILL at iteration 1, 2026-11-20T12:01:00.000Z)");
       expect(refused.stderr).toContain("--allow-restarts");
       const allowed = cli("compare", sample("compare-quick-baseline"), dir, "--allow-restarts");
       expect(allowed.status).toBe(0);
@@ -81,15 +82,15 @@ describe("qwen3-bench compare", () => {
     }
   });
 
-  it("compareRuns gates on step latencies: scaling every step by 1.25 is a 20 % slowdown in every case", () => {
-    const baseline = loadResults([sample("run")]).summaries;
-    const slower = baseline.map((s) => ({ ...s, runs: s.runs.map((r) => ({ ...r, per_token_latencies_ms: r.per_token_latencies_ms.map((ms) => ms * 1.25) })) }));
-    const rows = compareRuns(baseline, slower);
+  it("the engine gates on step latencies: scaling every step by 1.25 is a 20 % slowdown in every case", () => {
+    const baseline = loadResults([sample("run")]);
+    const slower = { ...baseline, summaries: baseline.summaries.map((s) => ({ ...s, runs: s.runs.map((r) => ({ ...r, per_token_latencies_ms: r.per_token_latencies_ms.map((ms) => ms * 1.25) })) })) };
+    const rows = compareCases(acrossRuns(baseline, slower).cases, "independent");
     // 3 frameworks × 3 prompts, then each framework's prompts pooled.
-    expect(rows.filter((r) => r.promptId !== ALL_PROMPTS_ROW)).toHaveLength(9);
-    expect(rows.filter((r) => r.promptId === ALL_PROMPTS_ROW).map((r) => [r.framework, r.baselineRuns])).toHaveLength(3);
+    expect(rows.filter((r) => r.promptId !== ALL_PROMPTS)).toHaveLength(9);
+    expect(rows.filter((r) => r.promptId === ALL_PROMPTS)).toHaveLength(3);
     for (const row of rows) {
-      expect(row.ratio).toBeCloseTo(0.8, 12);
+      expect(row.ratio.estimate).toBeCloseTo(0.8, 12);
       expect(row.verdict).toBe("slower");
     }
   });
@@ -101,7 +102,40 @@ describe("qwen3-bench compare", () => {
     expect(cli("compare", sample("compare-baseline"), sample("compare-noise"), "--statistic", "mode").stderr).toContain("--statistic must be median, mean or a percentile p1..p99 (p10), got mode");
     const p10 = cli("compare", sample("compare-baseline"), sample("compare-slower"), "--statistic", "p10");
     expect(p10.status).toBe(1);
-    expect(p10.stdout).toContain("speed ratio NEW/BASELINE = p10 decode-step latency of BASELINE / of NEW");
+    expect(p10.stdout).toContain("speed ratio candidate/baseline = p10 decode-step latency of the baseline / of the candidate");
+  });
+});
+
+describe("qwen3-bench ab", () => {
+  /** An A/B folder: torch's quick-profile runs as torch@base, another run's as torch@head (same iterations). */
+  function abFolder(head: string, restart = false): string {
+    const dir = mkdtempSync(join(tmpdir(), "qwen3-bench-ab-"));
+    for (const [label, from] of [["torch@base", "compare-quick-baseline"], ["torch@head", head]]) {
+      const results = parseJsonFile(join(sample(from), "torch_results.json"), ResultsFile);
+      results.framework = label;
+      if (restart && label === "torch@head") results.restarts.push({ prompt_id: null, iteration: null, exit_code: 1, signal: null, stderr_tail: "", at: "2026-11-20T12:00:00.000Z" });
+      writeFileSync(join(dir, resultsFileName(label)), JSON.stringify(results));
+    }
+    return dir;
+  }
+
+  it("reads the same table and verdicts as compare, pair by pair; exits 1 on the pooled slowdown, 2 on a restart", () => {
+    const dirs = [abFolder("compare-quick-slower"), abFolder("compare-quick-rerun"), abFolder("compare-quick-slower", true)];
+    try {
+      const slower = cli("ab", dirs[0]);
+      expect(slower.status).toBe(1);
+      expect(slower.stdout).toMatch(/Prompt +Candidate +Baseline +Baseline tok\/s +Candidate tok\/s +Speed ratio +95 % CI +Evidence +Verdict/);
+      expect(slower.stdout).toContain('decision (each pair of labels\' "all prompts" row gates, or its one prompt\'s)');
+      expect(slower.stdout).toMatch(/all prompts +torch@head +torch@base .* 0\.(7[89]|8[01])\d× .* 9 pairs +slower/);
+      expect(slower.stderr).toMatch(/significant slowdown beyond the noise band: torch@head vs torch@base\/all prompts (19|20|21)\.\d % slower/);
+      expect(cli("ab", dirs[1]).status).toBe(0);
+      const restarted = cli("ab", dirs[2]);
+      expect(restarted.status).toBe(2);
+      expect(restarted.stderr).toContain("refusing to gate: a runner restarted during torch@head/short (candidate: exit 1 at start-up");
+      expect(cli("ab", dirs[2], "--allow-restarts").status).toBe(1);
+    } finally {
+      for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

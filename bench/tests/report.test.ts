@@ -157,8 +157,9 @@ describe("written report", () => {
     expect(md).toContain("### Prompt `short` (28 prompt tokens, 32 new tokens)");
     expect(md).toContain("| torch | 63.0 | 62.0–64.0 | 14.5 | 1933 | 15.9 / 16.1 / 16.1 | not measured | 1893 | 1263 | 2.2 % | 0.30 | not measured | 3 |");
     expect(md).toContain("## Relative to torch");
-    // 24.8 / 63.0 = 0.3937; 3 runs against 3: the exact rank test's floor 2 / C(6, 3) = 0.1.
-    expect(md).toMatch(/\| short \| mlx-lm \| 0\.394× \| [0-9.]+×–[0-9.]+× \| 0\.10 \(floor 0\.10 at 3 vs 3 runs\) \|/);
+    // The engine of `compare`: median step latency of torch / of mlx-lm, 3 runs × 31 steps a side, and its verdict.
+    expect(md).toMatch(/\| short \| mlx-lm \| torch \| [0-9.]+ \| [0-9.]+ \| 0\.\d{3}× \| [0-9.]+×–[0-9.]+× \| 3×31 \/ 3×31 \| slower \|/);
+    expect(md).toMatch(/\| all prompts \| mlx-lm \| torch \| .* \| 9×31 \/ 9×31 \| slower \|/);
     expect(md).toContain("**warning** (burn-cpu / long): greedy tokens fail the agreement check");
     for (const chart of CHART_FILES) expect(md).toContain(`![${chart}](${chart})`);
     expect(md).not.toContain("<script>");

@@ -1,5 +1,5 @@
 // Runner variants as framework labels (framework-label.ts, variants.ts) and the A/B pairing of the
-// report (report/pairing.ts): label syntax and validation errors, the paired ratio on runs built
+// report (report/cases.ts, report/comparison.ts): label syntax and validation errors, the paired ratio on runs built
 // by hand, and a real A/B run of two burn-cpu labels, interleaved, on the tiny f32 model.
 import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -15,9 +15,9 @@ import type { RunRecord } from "../harness/schema/results.ts";
 import { FrameworkSession } from "../harness/session.ts";
 import { readSettings } from "../harness/settings.ts";
 import { buildBinaryEnv, launchVariant, resolveVariant, resolveVariants } from "../harness/variants.ts";
-import { ALL_PROMPTS, compareRunPairs, pairedComparisons, pairVerdict, pooledComparison, speedFromTimeRatio } from "../report/pairing.ts";
-import { loadResults, type ResultsModel } from "../report/summary.ts";
-import { abRows } from "../cli/ab.ts";
+import { abCases } from "../report/cases.ts";
+import { ALL_PROMPTS, compareCases, DEFAULT_GATE, pooledComparison } from "../report/comparison.ts";
+import { loadResults } from "../report/summary.ts";
 import { tinyPlan } from "./tiny-plan.ts";
 
 describe("framework labels", () => {
@@ -103,72 +103,47 @@ function run(iteration: number, tps: number, startedAtMs: number): RunRecord {
   };
 }
 
+const ab = (a: RunRecord[], b: RunRecord[], promptId = "p") => ({ promptId, baseline: { label: "x@base", runs: a }, candidate: { label: "x@head", runs: b } });
+
 describe("A/B pairing", () => {
   test("the paired ratio cancels drift that the independent ratio cannot", () => {
     // The host slows down 30 % over the run; B is 5 % slower than A in every pair.
     const drift = [100, 90, 80, 75, 70];
     const a = drift.map((tps, i) => run(i, tps, 1000 * (2 * i)));
     const b = drift.map((tps, i) => run(i, tps * 0.95, 1000 * (2 * i + 1)));
-    const c = compareRunPairs("x@base", "x@head", "p", a, b)!;
-    expect(c.pairs).toBe(5);
-    expect(c.interleaved).toBe(true);
-    expect(c.decodeTpsRatio.estimate).toBeCloseTo(0.95, 10);
-    expect(c.decodeTpsRatio.low).toBeCloseTo(0.95, 10);
-    expect(c.decodeTpsRatio.high).toBeCloseTo(0.95, 10);
-    expect(c.stepLatencyRatio.estimate).toBeCloseTo(1 / 0.95, 10);
-    expect(pairVerdict(c.decodeTpsRatio, 0.02)).toBe("slower");
-    expect(pairVerdict(c.decodeTpsRatio, 0.1)).toBe("within noise");
+    const [c] = compareCases([ab(a, b)], "paired");
+    expect(c).toMatchObject({ pairing: "paired", baselineRuns: 5, interleaved: true, verdict: "slower" });
+    expect(c.ratio.estimate).toBeCloseTo(0.95, 10);
+    expect(c.ratio.low).toBeCloseTo(0.95, 10);
+    expect(c.ratio.high).toBeCloseTo(0.95, 10);
+    expect(compareCases([ab(a, b)], "paired", { ...DEFAULT_GATE, band: 0.1 })[0].verdict).toBe("within noise");
+    // The same runs as independent samples: the drift swamps the 5 %.
+    expect(compareCases([ab(a, b)], "independent")[0].verdict).toBe("inconclusive");
   });
 
   test("pooling the prompts' pairs: nine pairs, whose interval is narrower than [min, max] of three", () => {
     // Per prompt, B's step takes 8 %, 12 % or 10 % longer (±1 % noise per pair).
-    const perPrompt = [1.08, 1.12, 1.1].map((slow, k) => {
+    const cases = [1.08, 1.12, 1.1].map((slow, k) => {
       const a = [0, 1, 2].map((i) => run(i, 100, 1000 * (2 * i)));
       const b = [0, 1, 2].map((i) => run(i, 100 / (slow + (i - 1) * 0.01), 1000 * (2 * i + 1)));
-      return compareRunPairs("x@base", "x@head", `p${k}`, a, b)!;
+      return ab(a, b, `p${k}`);
     });
-    const pooled = pooledComparison(perPrompt);
-    expect(pooled.promptId).toBe(ALL_PROMPTS);
-    expect(pooled.pairs).toBe(9);
-    expect(pooled.stepLatencyRatio.estimate).toBeCloseTo(1.1, 10);
-    expect(pooled.stepLatencyRatio.low).toBeGreaterThan(1.07);
-    expect(pooled.stepLatencyRatio.high).toBeLessThan(1.13);
-    expect(pairVerdict(speedFromTimeRatio(pooled.stepLatencyRatio), 0.02)).toBe("slower");
-    expect(() => pooledComparison([perPrompt[0], { ...perPrompt[1], candidate: "y" }])).toThrow(/one \(baseline, candidate\)/);
-  });
-
-  test("the ab gate reads the pooled row and will not gate on a run with a restart unless allowed", () => {
-    const perPrompt = ["p0", "p1"].map((promptId) => {
-      const a = [0, 1, 2].map((i) => run(i, 100, 1000 * (2 * i)));
-      const b = [0, 1, 2].map((i) => run(i, 80 + i, 1000 * (2 * i + 1)));
-      return compareRunPairs("x@base", "x@head", promptId, a, b)!;
-    });
-    const comparisons = [...perPrompt, pooledComparison(perPrompt)];
-    const restart = { prompt_id: "p1", iteration: 2, exit_code: null, signal: "SIGKILL", stderr_tail: "", at: "2026-11-29T00:00:00Z" };
-    const model = (restarts: (typeof restart)[]) =>
-      ({ files: [{ label: "x@base", results: { restarts: [] } }, { label: "x@head", results: { restarts } }] }) as unknown as ResultsModel;
-    const clean = abRows(model([]), comparisons, 0.02, false);
-    expect(clean.map((r) => [r.comparison.promptId, r.gated, r.verdict])).toEqual([
-      ["p0", false, "slower"],
-      ["p1", false, "slower"],
-      [ALL_PROMPTS, true, "slower"],
-    ]);
-    expect(abRows(model([restart]), comparisons, 0.02, false).map((r) => r.verdict)).toEqual(["slower", "restarted", "restarted"]);
-    expect(abRows(model([restart]), comparisons, 0.02, true).map((r) => r.verdict)).toEqual(["slower", "slower", "slower"]);
+    const comparisons = compareCases(cases, "paired");
+    const pooled = comparisons.at(-1)!;
+    expect(comparisons.map((c) => c.promptId)).toEqual(["p0", "p1", "p2", ALL_PROMPTS]);
+    expect(pooled.baselineRuns).toBe(9);
+    expect(1 / pooled.ratio.estimate).toBeCloseTo(1.1, 10);
+    expect(1 / pooled.ratio.high).toBeGreaterThan(1.07);
+    expect(1 / pooled.ratio.low).toBeLessThan(1.13);
+    expect(pooled.verdict).toBe("slower");
+    expect(() => pooledComparison([comparisons[0], { ...comparisons[1], candidate: "y" }])).toThrow(/one \(baseline, candidate, pairing\)/);
+    expect(() => pooledComparison([comparisons[0], pooled])).toThrow(/itself pooled/);
   });
 
   test("runs in blocks are paired by iteration but not called interleaved", () => {
     const a = [0, 1, 2].map((i) => run(i, 100, 1000 * i));
     const b = [0, 1, 2].map((i) => run(i, 100, 10_000 + 1000 * i));
-    expect(compareRunPairs("x", "x[f=1]", "p", a, b)!.interleaved).toBe(false);
-  });
-
-  test("verdicts: an interval that includes 1 is not significant, however large the change", () => {
-    const ci = (estimate: number, low: number, high: number) => ({ estimate, low, high, confidence: 0.95, resamples: 10_000 });
-    expect(pairVerdict(ci(0.8, 0.6, 1.05), 0.02)).toBe("not significant");
-    expect(pairVerdict(ci(0.8, 0.7, 0.9), 0.02)).toBe("slower");
-    expect(pairVerdict(ci(1.2, 1.1, 1.3), 0.02)).toBe("faster");
-    expect(pairVerdict(ci(0.99, 0.9, 1.1), 0.02)).toBe("within noise");
+    expect(compareCases([ab(a, b)], "paired")[0].interleaved).toBe(false);
   });
 });
 
@@ -198,8 +173,8 @@ describe.runIf(burnAvailable)("a real A/B run (burn-cpu, tiny f32 model)", () =>
     expect(notes("burn-cpu")).toContain("attention=explicit");
     expect(notes("burn-cpu[attention=burn]")).toContain("attention=burn");
     expect(readFileSync(join(runDir, "burn-cpu.attention=burn_results.json"), "utf8")).toContain('"framework": "burn-cpu[attention=burn]"');
-    const [pair] = pairedComparisons(model);
-    expect(pair).toMatchObject({ baseline: "burn-cpu", candidate: "burn-cpu[attention=burn]", promptId: "short", pairs: 3, interleaved: true });
+    const [pair] = compareCases(abCases(model), "paired");
+    expect(pair).toMatchObject({ baseline: "burn-cpu", candidate: "burn-cpu[attention=burn]", promptId: "short", baselineRuns: 3, interleaved: true });
     // Both attention bodies compute the same greedy tokens (f32).
     expect(outcomes[1].runs[0].token_ids).toEqual(outcomes[0].runs[0].token_ids);
   }, 300_000);
