@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { locateCachedHubModel } from "../harness/model/hub.ts";
 import { hubName } from "../harness/model/hub-source.ts";
 import { checkModelDir } from "../harness/model/validate.ts";
-import { platformFacts } from "../harness/platform.ts";
+import { platformFacts } from "../harness/host/platform.ts";
 import { selectFrameworks } from "../harness/plan.ts";
 import { readSettings } from "../harness/settings.ts";
 

@@ -2,7 +2,7 @@ import { binaryRunner } from "./frameworks-binary.ts";
 import { burnRunner } from "./frameworks-burn.ts";
 import { pythonRunner } from "./frameworks-python.ts";
 import type { Framework } from "./framework.ts";
-import { platformFacts } from "./platform.ts";
+import { platformFacts } from "./host/platform.ts";
 import { MLX_FLAGS } from "./runner-flags.ts";
 import { BURN_MLX_LINUX_CPU, MLX_CPU_VERSION, buildBurnMlx, burnMlxBinary, burnMlxLinuxCpuRequested } from "./setup/burn-mlx-build.ts";
 import { buildMlxSwift, mlxSwiftBinary } from "./setup/mlx-swift-build.ts";

@@ -2,15 +2,16 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
 import type { TestProject } from "vitest/node";
-import { collectHwInfo } from "./hw-info.ts";
+import { collectHwInfo } from "./host/hw-info.ts";
 import { makePlan, runDirName, type BenchPlan } from "./plan.ts";
 import { ensureBenchModel, ensureTestModels, setupFrameworks } from "./prepare.ts";
 import { HW_INFO_FILE } from "./schema/hw-info.ts";
 import { RUN_STARTED_ENV } from "./progress.ts";
 import { LANE_ENV, planLanes, runLanes, startGpuLog } from "./lanes.ts";
-import { platformFacts } from "./platform.ts";
+import { listNvidiaGpus } from "./host/nvidia.ts";
+import { platformFacts } from "./host/platform.ts";
 import { readSettings, type Settings } from "./settings.ts";
-import { tryOutput } from "./setup/exec.ts";
+import { tryOutput } from "./host/command.ts";
 import { resolveVariants } from "./variants.ts";
 
 declare module "vitest" {
@@ -66,10 +67,9 @@ async function runLanesSetup(project: TestProject, settings: Settings, spec: str
   const runDir = join(settings.resultsRoot, runDirName());
   mkdirSync(runDir, { recursive: true });
   process.env[RUN_DIR_ENV] = runDir;
-  const smi = await tryOutput("nvidia-smi", ["-L"]);
   const lanes = planLanes({
     spec,
-    gpuCount: (await platformFacts()).nvidiaGpu && smi !== null ? smi.split("\n").filter((l) => l.startsWith("GPU")).length : null,
+    gpuCount: (await platformFacts()).nvidiaGpu ? (await listNvidiaGpus()).length : null,
     cores: cpus().length,
     taskset: (await tryOutput("taskset", ["--version"])) !== null,
     runDir,

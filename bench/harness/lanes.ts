@@ -7,6 +7,7 @@ import { createWriteStream, existsSync, mkdirSync, readdirSync, renameSync, rmSy
 import { join } from "node:path";
 import { execa } from "execa";
 import { splitOutsideBrackets } from "./framework-label.ts";
+import { followNvidia } from "./host/nvidia.ts";
 
 /** Environment variable a lane's child run carries: its lane index (and it never splits again). */
 export const LANE_ENV = "QWEN3_BENCH_LANE";
@@ -127,13 +128,12 @@ function collectLaneResults(lane: LanePlan, runDir: string): string | null {
 /** Logs every GPU's utilisation, memory and power every 5 s to `<runDir>/gpus.csv` (shows where each lane ran); a no-op without nvidia-smi. */
 export function startGpuLog(runDir: string): () => void {
   const out = createWriteStream(join(runDir, "gpus.csv"));
-  const child = execa("nvidia-smi", ["--query-gpu=timestamp,index,pci.bus_id,utilization.gpu,memory.used,power.draw", "--format=csv", "-l", "5"], { reject: false, buffer: false });
-  child.stdout?.pipe(out);
-  child.catch(() => {});
-  return () => {
-    child.kill();
-    out.end();
-  };
+  const following = followNvidia({ gpu: ["timestamp", "index", "pci.bus_id", "utilization.gpu", "memory.used", "power.draw"] }, 5000, (line) => out.write(`${line}\n`), { csv: true });
+  return () =>
+    void following.then((f) => {
+      f.stop();
+      out.end();
+    });
 }
 
 /** The lanes' results folders inside a run folder (`gpu0`, `gpu1`, ...), in lane order. */

@@ -7,7 +7,7 @@ import { hasSharedBase } from "./framework-label.ts";
 import { plainVariant, probeVariant, resolveVariants, type Variant } from "./variants.ts";
 import { resolveProfile } from "./budget.ts";
 import type { LaneOutcome } from "./lanes.ts";
-import { hasAccelerator, platformFacts } from "./platform.ts";
+import { hasAccelerator, platformFacts } from "./host/platform.ts";
 import { loadPromptsFile } from "./prompts-file.ts";
 import { collectProvenance } from "./provenance.ts";
 import { type AgreementConfig, type Profile, type Prompt } from "./schema/prompts.ts";

@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { buildFootprintHelper } from "./memory/footprint.ts";
+import { buildFootprintHelper } from "./host/memory/footprint.ts";
 import { selectFrameworks } from "./plan.ts";
 import { PRESETS, type PresetName } from "./model/presets.ts";
 import { synthesizeModel } from "./model/synth.ts";

@@ -1,7 +1,8 @@
-import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { tryOutputSync } from "./host/command.ts";
+import { nvidiaQuerySync } from "./host/nvidia.ts";
 import { REPO_ROOT } from "./paths.ts";
 import type { Provenance } from "./schema/results.ts";
 import { PACKAGE_VERSION } from "./version.ts";
@@ -17,12 +18,6 @@ const KNOB = /^(BENCH_|QWEN3_)|^(MODEL_PATH|CUDA_VISIBLE_DEVICES|HIP_VISIBLE_DEV
 /** Set by the harness itself (the run folder for its reporter, the start time for progress lines), not by the user. */
 const HARNESS_SET = new Set(["QWEN3_BENCH_RUN_DIR", "QWEN3_BENCH_STARTED_MS"]);
 
-/** Standard output of a command, trimmed; null when it cannot run or fails. */
-function outputOf(command: string, args: string[], cwd = REPO_ROOT): string | null {
-  const result = spawnSync(command, args, { cwd, encoding: "utf8", timeout: 10_000 });
-  return result.status === 0 && typeof result.stdout === "string" ? result.stdout.trim() : null;
-}
-
 /**
  * The harness checkout: the commit given in QWEN3_BENCH_COMMIT, else `git describe --always --dirty`.
  * The variable wins because a copied working tree can carry a stale .git: the GPU host's copy of
@@ -32,7 +27,7 @@ function outputOf(command: string, args: string[], cwd = REPO_ROOT): string | nu
 export function harnessCommit(env: NodeJS.ProcessEnv = process.env): { commit: string | null; dirty: boolean | null } {
   const given = env[COMMIT_ENV]?.trim();
   if (given) return { commit: given, dirty: given.endsWith("-dirty") ? true : null };
-  const described = outputOf("git", ["describe", "--always", "--dirty"]);
+  const described = tryOutputSync("git", ["describe", "--always", "--dirty"], { cwd: REPO_ROOT });
   return described ? { commit: described, dirty: described.endsWith("-dirty") } : { commit: null, dirty: null };
 }
 
@@ -64,8 +59,7 @@ export function knobsOf(env: NodeJS.ProcessEnv): Record<string, string> {
 
 /** NVIDIA driver version of the first GPU, or null without nvidia-smi. */
 function gpuDriver(): string | null {
-  const out = outputOf("nvidia-smi", ["--query-gpu=driver_version", "--format=csv,noheader"]);
-  return out ? out.split("\n")[0].trim() || null : null;
+  return nvidiaQuerySync({ gpu: ["driver_version"] })?.[0]?.[0] || null;
 }
 
 /**

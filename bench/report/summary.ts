@@ -6,7 +6,7 @@ import { bootstrapMedianCi, type ConfidenceInterval } from "../stats/bootstrap.t
 import { mean } from "../stats/mean.ts";
 import { median } from "../stats/median.ts";
 import { quantile } from "../stats/quantile.ts";
-import { knownBandwidth } from "../harness/hw-bandwidth.ts";
+import { knownBandwidth } from "../harness/host/hw-bandwidth.ts";
 import { HW_INFO_FILE, HwInfo } from "../harness/schema/hw-info.ts";
 
 export const RESULTS_SUFFIX = "_results.json";

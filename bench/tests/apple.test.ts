@@ -8,7 +8,7 @@ import { dirname, join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { FRAMEWORKS } from "../harness/frameworks.ts";
 import { REPO_ROOT, RUNNERS_DIR } from "../harness/paths.ts";
-import { platformFacts } from "../harness/platform.ts";
+import { platformFacts } from "../harness/host/platform.ts";
 
 const appleSilicon = (await platformFacts()).appleSilicon;
 const APPLE_FRAMEWORKS = FRAMEWORKS.filter((f) => ["mlx-swift", "burn-metal", "burn-mlx"].includes(f.name));

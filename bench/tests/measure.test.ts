@@ -1,7 +1,7 @@
 import { describe, expect, test } from "vitest";
 import { checkAgreement, firstDivergence, matchShare } from "../harness/agreement.ts";
 import { runRecord } from "../harness/measure.ts";
-import { GpuPowerSampler, integrateEnergy, visibleGpuIndex } from "../harness/power.ts";
+import { GpuPowerSampler, integrateEnergy, visibleGpuIndex } from "../harness/host/power.ts";
 
 const reply = (times: number[]) => ({
   id: 1, ok: true as const, op: "generate" as const,

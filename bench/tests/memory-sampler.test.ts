@@ -1,8 +1,8 @@
 // The harness-side memory sampler (bench/harness/memory/): checked on processes whose use is known.
 import { execa } from "execa";
 import { describe, expect, test } from "vitest";
-import { descendants } from "../harness/memory/process-tree.ts";
-import { nvmlBytesFor, peakBetween, ProcessMemorySampler } from "../harness/memory/sampler.ts";
+import { descendants } from "../harness/host/memory/process-tree.ts";
+import { nvmlBytesFor, peakBetween, ProcessMemorySampler } from "../harness/host/memory/sampler.ts";
 
 const MIB = 1024 * 1024;
 
@@ -29,8 +29,8 @@ async function nextLine(child: ReturnType<typeof allocator>): Promise<string> {
 describe("memory sampler", () => {
   test("pure parts: process tree, NVML CSV, peak in a window", () => {
     expect(descendants(10, new Map([[11, 10], [12, 11], [13, 1], [14, 10]]))).toEqual([10, 11, 14, 12]);
-    expect(nvmlBytesFor("123, 1500\n456, 700\n789, 20\n", [123, 789])).toBe(1520 * MIB);
-    expect(nvmlBytesFor("999, 1500\n", [123])).toBeNull();
+    expect(nvmlBytesFor([["123", "1500"], ["456", "700"], ["789", "20"]], [123, 789])).toBe(1520 * MIB);
+    expect(nvmlBytesFor([["999", "1500"]], [123])).toBeNull();
     const samples = [{ atMs: 0, bytes: 5 }, { atMs: 10, bytes: 9 }, { atMs: 20, bytes: 7 }, { atMs: 30, bytes: 50 }];
     expect(peakBetween(samples, 5, 25)).toBe(9);
     expect(peakBetween(samples, 12, 18)).toBe(9); // nothing inside: the last reading before the window

@@ -5,8 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FIXTURES_DIR } from "../harness/paths.ts";
 import { parseJsonFile } from "../harness/schema/parse.ts";
 import { ResultsFile } from "../harness/schema/results.ts";
-import { knownBandwidth } from "../harness/hw-bandwidth.ts";
-import { collectHwInfo, parseNvidiaSmi } from "../harness/hw-info.ts";
+import { knownBandwidth } from "../harness/host/hw-bandwidth.ts";
+import { collectHwInfo, parseNvidiaSmi } from "../harness/host/hw-info.ts";
 import { HwInfo } from "../harness/schema/hw-info.ts";
 import { bandwidthFor, buildModel, loadResultsDir, resultsFilesIn, type ResultsModel } from "../report/summary.ts";
 import { computeAgreement, verifyText } from "../report/verify.ts";
@@ -191,7 +191,7 @@ describe("written report", () => {
 describe("hardware info", () => {
   it("parses nvidia-smi's CSV and looks up bandwidths in the known-chip table", () => {
     // First line as printed by nvidia-smi 580.159.04 on an H100 SXM machine.
-    const gpus = parseNvidiaSmi("NVIDIA H100 80GB HBM3, 580.159.04, 81559, 700.00\nNVIDIA H100 PCIe, 570.133.20, 81559, 350.00\n", 16);
+    const gpus = parseNvidiaSmi([["NVIDIA H100 80GB HBM3", "580.159.04", "81559", "700.00"], ["NVIDIA H100 PCIe", "570.133.20", "81559", "350.00"]], 16);
     expect(gpus.map((g) => [g.name, g.bandwidth_bytes_per_s, g.memory_mb, g.power_limit_w])).toEqual([
       ["NVIDIA H100 80GB HBM3", 3.35e12, 81559, 700],
       ["NVIDIA H100 PCIe", 2.0e12, 81559, 350],

@@ -3,9 +3,9 @@ import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "
 import { homedir } from "node:os";
 import { join, relative } from "node:path";
 import { RUNNERS_DIR } from "../paths.ts";
-import { platformFacts } from "../platform.ts";
+import { platformFacts } from "../host/platform.ts";
 import { parseProfilers, profilerBurnFeatures } from "../profiler.ts";
-import { runLogged, tryOutput } from "./exec.ts";
+import { runLogged, tryOutput } from "../host/command.ts";
 
 /** Cargo's target folder, outside the clone so builds survive between CI runs and fresh clones. */
 export const burnTargetDir = (): string =>

@@ -4,7 +4,7 @@ import { homedir } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { RUNNERS_DIR } from "../paths.ts";
 import { burnTargetDir } from "./burn-build.ts";
-import { runLogged, tryOutput } from "./exec.ts";
+import { runLogged, tryOutput } from "../host/command.ts";
 import { MLX_SYS_BURN_PATCHES, SYSTEM_MLX_ENV } from "./mlx-sys-burn-patch.ts";
 import { uvCommand } from "./python-env.ts";
 

@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import { RUNNERS_DIR } from "../paths.ts";
-import { runLogged, tryOutput } from "./exec.ts";
+import { runLogged, tryOutput } from "../host/command.ts";
 
 const mlxSwiftDir = join(RUNNERS_DIR, "mlx-swift-runner");
 

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { runLogged, tryOutput } from "./exec.ts";
+import { runLogged, tryOutput } from "../host/command.ts";
 
 let uv: Promise<string[]> | null = null;
 

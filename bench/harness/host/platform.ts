@@ -1,6 +1,7 @@
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { tryOutput } from "./setup/exec.ts";
+import { tryOutput } from "./command.ts";
+import { listNvidiaGpus } from "./nvidia.ts";
 
 /** What this machine can run, probed once per process. */
 export interface PlatformFacts {
@@ -21,13 +22,13 @@ export function platformFacts(): Promise<PlatformFacts> {
   cached ??= (async () => {
     const os = process.platform;
     const arch = process.arch;
-    const nvidia = await tryOutput("nvidia-smi", ["-L"]);
+    const nvidiaGpus = await listNvidiaGpus();
     const ldconfig = os === "linux" ? await tryOutput("/sbin/ldconfig", ["-p"]) : null;
     return {
       os,
       arch,
       appleSilicon: os === "darwin" && arch === "arm64",
-      nvidiaGpu: nvidia !== null && nvidia.includes("GPU"),
+      nvidiaGpu: nvidiaGpus.length > 0,
       vulkanLoader: os === "darwin" || (ldconfig ?? "").includes("libvulkan.so.1") || onLibraryPath("libvulkan.so.1"),
       gpuDeviceNode: os === "darwin" || hasGpuDeviceNode(),
     };

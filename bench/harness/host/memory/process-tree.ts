@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync } from "node:fs";
-import { execa } from "execa";
+import { tryOutput } from "../command.ts";
 
 /**
  * The pid and every descendant of it. A runner may be a wrapper (a chroot launcher, `uv run`) whose
@@ -42,9 +42,9 @@ function procParents(): Map<number, number> {
 }
 
 async function psParents(): Promise<Map<number, number>> {
-  const { stdout } = await execa("ps", ["-A", "-o", "pid=,ppid="], { reject: false });
+  const stdout = (await tryOutput("ps", ["-A", "-o", "pid=,ppid="], undefined, { timeoutMs: 10_000 })) ?? "";
   const parents = new Map<number, number>();
-  for (const line of String(stdout).split("\n")) {
+  for (const line of stdout.split("\n")) {
     const [pid, ppid] = line.trim().split(/\s+/).map(Number);
     if (Number.isInteger(pid) && Number.isInteger(ppid)) parents.set(pid, ppid);
   }

@@ -1,21 +1,15 @@
-import { execFile } from "node:child_process";
 import { cpus, hostname } from "node:os";
-import { promisify } from "node:util";
 import si from "systeminformation";
+import { tryOutput } from "./command.ts";
 import { knownBandwidth } from "./hw-bandwidth.ts";
-import { GpuInfo, HwInfo } from "./schema/hw-info.ts";
+import { nvidiaQuery } from "./nvidia.ts";
+import { GpuInfo, HwInfo } from "../schema/hw-info.ts";
 
-const run = promisify(execFile);
+/** A tool's stdout, or null when it is missing or fails (hardware probing is best-effort). */
+const tryRun = (file: string, args: string[]): Promise<string | null> => tryOutput(file, args, undefined, { timeoutMs: 10_000 });
 
-/** Runs a tool and returns its stdout, or null when it is missing or fails (hardware probing is best-effort). */
-async function tryRun(file: string, args: string[]): Promise<string | null> {
-  try {
-    const { stdout } = await run(file, args, { timeout: 10_000 });
-    return stdout;
-  } catch {
-    return null;
-  }
-}
+/** The fields of NVIDIA_FIELDS' query, in the order parseNvidiaSmi reads them. */
+const NVIDIA_FIELDS = ["name", "driver_version", "memory.total", "power.limit"];
 
 const numberOrNull = (text: string | undefined): number | null => {
   const value = Number(text?.trim());
@@ -27,14 +21,11 @@ function withBandwidth(gpu: Omit<GpuInfo, "bandwidth_bytes_per_s" | "bandwidth_s
   return { ...gpu, bandwidth_bytes_per_s: bandwidth, bandwidth_source: bandwidth === null ? null : "known-chip table" };
 }
 
-/** Parses `nvidia-smi --query-gpu=name,driver_version,memory.total,power.limit --format=csv,noheader,nounits`: one GpuInfo per line. */
-export function parseNvidiaSmi(csv: string, cpuCores: number): GpuInfo[] {
-  return csv
-    .split("\n")
-    .map((line) => line.trim())
-    .filter((line) => line !== "")
-    .map((line) => {
-      const [name = "", driver, memory, power] = line.split(",").map((field) => field.trim());
+/** One GpuInfo per row of nvidia-smi's answer to NVIDIA_FIELDS (name, driver_version, memory.total MiB, power.limit W). */
+export function parseNvidiaSmi(rows: string[][], cpuCores: number): GpuInfo[] {
+  return rows
+    .filter((row) => row.join("") !== "")
+    .map(([name = "", driver, memory, power]) => {
       return withBandwidth(
         { name, vendor: "NVIDIA", memory_mb: numberOrNull(memory), driver_version: driver || null, power_limit_w: numberOrNull(power) },
         cpuCores,
@@ -70,7 +61,7 @@ export async function collectHwInfo(): Promise<HwInfo> {
   let cpuName = [cpu?.manufacturer, cpu?.brand].filter(Boolean).join(" ") || cpus()[0]?.model || "unknown CPU";
 
   let gpus: GpuInfo[] = [];
-  const smi = await tryRun("nvidia-smi", ["--query-gpu=name,driver_version,memory.total,power.limit", "--format=csv,noheader,nounits"]);
+  const smi = await nvidiaQuery({ gpu: NVIDIA_FIELDS });
   if (smi !== null) {
     sources.push("nvidia-smi");
     gpus = parseNvidiaSmi(smi, logicalCores);

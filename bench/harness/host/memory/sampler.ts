@@ -1,8 +1,8 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
-import { execa, type ResultPromise } from "execa";
+import { followLines, type Follow } from "../command.ts";
+import { followNvidia, nvidiaQuery } from "../nvidia.ts";
 import { processTree } from "./process-tree.ts";
 
 /**
@@ -33,7 +33,7 @@ interface Sample {
 const MIB = 1024 * 1024;
 const INTERVAL_MS = 50;
 
-/** macOS helper (bench/harness/memory/footprint.c), compiled by setup into the cache where a C compiler exists. */
+/** macOS helper (bench/harness/host/memory/footprint.c), compiled by setup into the cache where a C compiler exists. */
 export const FOOTPRINT_HELPER = join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "qwen3-bench", "qwen3-footprint");
 
 /**
@@ -43,7 +43,7 @@ export const FOOTPRINT_HELPER = join(process.env.XDG_CACHE_HOME ?? join(homedir(
 export class ProcessMemorySampler {
   private samples: Sample[] = [];
   /** A looping reader (nvidia-smi -lms, the footprint helper); polling loops watch `running`. */
-  private child: ResultPromise | null = null;
+  private following: Follow | null = null;
   private running = true;
   private windowStartMs = 0;
 
@@ -101,14 +101,17 @@ export class ProcessMemorySampler {
 
   stop(): void {
     this.running = false;
-    this.child?.kill();
-    this.child = null;
+    this.following?.stop();
+    this.following = null;
   }
 
   /** nvidia-smi in a loop: per-process lines ("pid, MiB") grouped by tick, or the device's used memory. */
   private followNvidiaSmi(gpuIndex: number): void {
     if (this.source === "nvml-device") {
-      this.followLines(["nvidia-smi", "--query-gpu=memory.used", "--format=csv,noheader,nounits", "-i", String(gpuIndex), "-lms", String(INTERVAL_MS)], (line) => Number(line) * MIB);
+      void followNvidia({ gpu: ["memory.used"], gpuIndex }, INTERVAL_MS, this.reading((line) => Number(line) * MIB)).then((f) => {
+        if (this.running) this.following = f;
+        else f.stop();
+      });
       return;
     }
     // Compute-apps queries cannot loop with -lms on every driver: poll instead.
@@ -123,29 +126,27 @@ export class ProcessMemorySampler {
 
   /** One reading per stdout line of a looping command (or a repeated one-shot command). */
   private followLines(command: string[], bytesOf: (line: string) => number, repeat = false): void {
-    const run = () => {
-      const child = execa(command[0], command.slice(1), { reject: false, buffer: false });
-      child.catch(() => {});
-      let tick = 0;
-      createInterface({ input: child.stdout! }).on("line", (line) => {
-        const bytes = bytesOf(line.trim());
-        if (!Number.isFinite(bytes)) return;
-        // A repeated `ps` prints one line per pid: sum the lines of one invocation.
-        if (repeat && tick++ > 0) this.samples[this.samples.length - 1].bytes += bytes;
-        else this.samples.push({ atMs: performance.now(), bytes });
-      });
-      return child;
-    };
     if (!repeat) {
-      this.child = run();
+      this.following = followLines(command, this.reading(bytesOf));
       return;
     }
     void (async () => {
       while (this.running) {
-        await run();
+        await followLines(command, this.reading(bytesOf, true)).exited;
         await new Promise((resolve) => setTimeout(resolve, INTERVAL_MS));
       }
     })();
+  }
+
+  /** A line handler pushing one sample per line; `summed`: the lines of one invocation are one sample (a repeated `ps` prints one line per pid). */
+  private reading(bytesOf: (line: string) => number, summed = false): (line: string) => void {
+    let tick = 0;
+    return (line) => {
+      const bytes = bytesOf(line.trim());
+      if (!Number.isFinite(bytes)) return;
+      if (summed && tick++ > 0) this.samples[this.samples.length - 1].bytes += bytes;
+      else this.samples.push({ atMs: performance.now(), bytes });
+    };
   }
 }
 
@@ -160,19 +161,19 @@ export function peakBetween(samples: Sample[], startMs: number, endMs: number): 
   return peak ?? before?.bytes ?? null;
 }
 
-/** Pure: bytes that NVML's compute-apps CSV ("pid, used MiB" lines) attributes to `pids`; null when none is listed. */
-export function nvmlBytesFor(csv: string, pids: number[]): number | null {
+/** Pure: bytes that NVML's compute-apps rows ([pid, used MiB]) attribute to `pids`; null when none is listed. */
+export function nvmlBytesFor(rows: string[][], pids: number[]): number | null {
   let total: number | null = null;
-  for (const line of csv.split("\n")) {
-    const [pid, mib] = line.split(",").map((s) => Number(s.trim()));
+  for (const row of rows) {
+    const [pid, mib] = row.map(Number);
     if (pids.includes(pid) && Number.isFinite(mib)) total = (total ?? 0) + mib * MIB;
   }
   return total;
 }
 
 async function nvmlProcessMemory(pids: number[]): Promise<number | null> {
-  const result = await execa("nvidia-smi", ["--query-compute-apps=pid,used_memory", "--format=csv,noheader,nounits"], { reject: false }).catch(() => null);
-  return result && result.exitCode === 0 ? nvmlBytesFor(String(result.stdout), pids) : null;
+  const rows = await nvidiaQuery({ computeApps: ["pid", "used_memory"] });
+  return rows === null ? null : nvmlBytesFor(rows, pids);
 }
 
 /** Linux: resets each process's peak RSS (VmHWM) to its current RSS; false where not permitted. */

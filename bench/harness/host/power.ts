@@ -1,5 +1,5 @@
-import { createInterface } from "node:readline";
-import { execa, type ResultPromise } from "execa";
+import { followLines, type Follow } from "./command.ts";
+import { followNvidia, nvidiaQuery } from "./nvidia.ts";
 
 /** One power reading: host monotonic time (ms, performance.now()) and board power (W). */
 interface Sample {
@@ -19,38 +19,33 @@ const LATE_SAMPLE_WAIT_MS = 1000;
  */
 export class GpuPowerSampler {
   private readonly samples: Sample[] = [];
-  private child: ResultPromise | null = null;
+  private following: Follow | null = null;
 
   static async start(gpuIndex = 0): Promise<GpuPowerSampler> {
     const sampler = new GpuPowerSampler();
     for (const field of ["power.draw.instant", "power.draw"]) {
-      const query = [`--query-gpu=${field}`, "--format=csv,noheader,nounits", "-i", String(gpuIndex)];
-      const probe = await execa("nvidia-smi", query, { reject: false }).catch(() => null);
-      if (!probe || probe.exitCode !== 0 || !Number.isFinite(Number.parseFloat(String(probe.stdout)))) continue;
-      // nvidia-smi's stdout is a pipe here: without line buffering its readings could arrive in
-      // 4 KiB bursts, long after the requests they belong to.
-      const lineBuffered = (await execa("stdbuf", ["--version"], { reject: false }).catch(() => null))?.exitCode === 0;
-      const loop = ["nvidia-smi", ...query, "-lms", String(SAMPLE_INTERVAL_MS)];
-      sampler.follow(lineBuffered ? ["stdbuf", "-oL", ...loop] : loop);
+      const query = { gpu: [field], gpuIndex };
+      const probe = await nvidiaQuery(query);
+      if (!Number.isFinite(Number.parseFloat(probe?.[0]?.[0] ?? ""))) continue;
+      sampler.following = await followNvidia(query, SAMPLE_INTERVAL_MS, sampler.read);
       break;
     }
     return sampler;
   }
 
-  /** Reads one power reading in watts per stdout line of `command` (nvidia-smi, or a fake in tests). */
+  /** Reads one power reading in watts per stdout line of `command` (a fake nvidia-smi in tests). */
   follow(command: string[]): this {
-    const child = execa(command[0], command.slice(1), { reject: false, buffer: false });
-    child.catch(() => {});
-    createInterface({ input: child.stdout! }).on("line", (line) => {
-      const watts = Number.parseFloat(line);
-      if (Number.isFinite(watts)) this.samples.push({ atMs: performance.now(), watts });
-    });
-    this.child = child;
+    this.following = followLines(command, this.read);
     return this;
   }
 
+  private readonly read = (line: string): void => {
+    const watts = Number.parseFloat(line);
+    if (Number.isFinite(watts)) this.samples.push({ atMs: performance.now(), watts });
+  };
+
   get active(): boolean {
-    return this.child !== null;
+    return this.following !== null;
   }
 
   /**
@@ -60,15 +55,15 @@ export class GpuPowerSampler {
    */
   async energyBetween(startMs: number, endMs: number): Promise<number | null> {
     const deadline = performance.now() + LATE_SAMPLE_WAIT_MS;
-    while (this.child && (this.samples.at(-1)?.atMs ?? -Infinity) < endMs && performance.now() < deadline) {
+    while (this.following && (this.samples.at(-1)?.atMs ?? -Infinity) < endMs && performance.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, SAMPLE_INTERVAL_MS / 5));
     }
     return integrateEnergy(this.samples, startMs, endMs);
   }
 
   stop(): void {
-    this.child?.kill();
-    this.child = null;
+    this.following?.stop();
+    this.following = null;
   }
 }
 

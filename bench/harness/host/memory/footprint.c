@@ -3,7 +3,7 @@
 // ri_phys_footprint is what Activity Monitor calls "Memory" and counts Metal's unified-memory
 // allocations, which RSS does not. proc_pid_rusage reads it without stopping the process
 // (vmmap and footprint(1) inspect the task and would disturb a timed run).
-// Built by the harness's setup on macOS (bench/harness/memory/footprint.ts).
+// Built by the harness's setup on macOS (bench/harness/host/memory/footprint.ts).
 #include <libproc.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import { runLogged, tryOutput } from "../setup/exec.ts";
+import { runLogged, tryOutput } from "../command.ts";
 import { FOOTPRINT_HELPER } from "./sampler.ts";
 
 /** macOS: compiles the physical-footprint helper (footprint.c) once; elsewhere nothing to do. */

@@ -1,0 +1,53 @@
+// The harness's one way to run a command on the host: logged (setup builds), quietly for its
+// output (probes), or followed line by line (samplers). Each is best-effort where it says so.
+import { spawnSync } from "node:child_process";
+import { createInterface } from "node:readline";
+import { execa } from "execa";
+
+/** Runs a command, streaming its output to stderr with a prefix; throws with the tail on failure. */
+export async function runLogged(label: string, command: string, args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Promise<void> {
+  const tail: string[] = [];
+  const child = execa(command, args, { ...options, all: true, buffer: false, reject: false, env: { ...process.env, ...options.env } });
+  if (child.all) {
+    createInterface({ input: child.all }).on("line", (line) => {
+      if (!line.trim()) return;
+      tail.push(line);
+      if (tail.length > 30) tail.shift();
+      process.stderr.write(`[${label}] ${line}\n`);
+    });
+  }
+  const result = await child;
+  if (result.exitCode !== 0) {
+    throw new Error(`${label}: \`${command} ${args.join(" ")}\` failed with exit code ${result.exitCode}\n${tail.join("\n")}`);
+  }
+}
+
+/** Runs a command quietly; returns trimmed stdout, or null when it fails, is missing or outlasts the timeout. */
+export async function tryOutput(command: string, args: string[], env?: Record<string, string>, options: { cwd?: string; timeoutMs?: number } = {}): Promise<string | null> {
+  try {
+    const result = await execa(command, args, { reject: false, timeout: options.timeoutMs ?? 120_000, cwd: options.cwd, env: { ...process.env, ...env } });
+    return result.exitCode === 0 ? String(result.stdout).trim() : null;
+  } catch {
+    return null;
+  }
+}
+
+/** tryOutput for callers that must stay synchronous (provenance is collected while a plan is made). */
+export function tryOutputSync(command: string, args: string[], options: { cwd?: string; timeoutMs?: number } = {}): string | null {
+  const result = spawnSync(command, args, { cwd: options.cwd, encoding: "utf8", timeout: options.timeoutMs ?? 10_000 });
+  return result.status === 0 && typeof result.stdout === "string" ? result.stdout.trim() : null;
+}
+
+/** A followed command: stop() ends it; `exited` settles when it ends (it never rejects). */
+export interface Follow {
+  stop(): void;
+  exited: Promise<unknown>;
+}
+
+/** Starts a long-running (or looping) command and calls onLine with each line of its stdout as it arrives; a missing command gives no lines. */
+export function followLines(command: string[], onLine: (line: string) => void): Follow {
+  const child = execa(command[0], command.slice(1), { reject: false, buffer: false });
+  const exited = child.catch(() => {});
+  if (child.stdout) createInterface({ input: child.stdout }).on("line", onLine);
+  return { stop: () => void child.kill(), exited };
+}
