@@ -1,4 +1,4 @@
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { buildFootprintHelper } from "./host/memory/footprint.ts";
 import { selectFrameworks } from "./plan.ts";
@@ -8,13 +8,24 @@ import { resolveHubModel, type HubModel } from "./model/hub.ts";
 import { hubName } from "./model/hub-source.ts";
 import { checkModelDir, type CheckedModel } from "./model/validate.ts";
 import { MODELS_DIR } from "./paths.ts";
+import { SynthManifest } from "./schema/model-config.ts";
 import type { Settings } from "./settings.ts";
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
-/** Generates a synthetic model folder unless it is already complete. */
-export function ensureSynthetic(dir: string, preset: PresetName, dtype: "bf16" | "f32"): void {
-  if (existsSync(join(dir, "model.safetensors")) && existsSync(join(dir, "manifest.json"))) return;
+/**
+ * Generates a synthetic model folder unless it is already complete. `exact`: also unless its
+ * manifest says the preset, dtype and seed asked for (the test models, whose goldens are of those
+ * bytes: a folder overwritten by hand with another dtype is generated again, not silently used).
+ */
+export function ensureSynthetic(dir: string, preset: PresetName, dtype: "bf16" | "f32", exact = false): void {
+  const manifestFile = join(dir, "manifest.json");
+  if (existsSync(join(dir, "model.safetensors")) && existsSync(manifestFile)) {
+    if (!exact) return;
+    const manifest = SynthManifest.safeParse(JSON.parse(readFileSync(manifestFile, "utf8")));
+    if (manifest.success && manifest.data.preset === preset && manifest.data.dtype === dtype && manifest.data.seed === 0) return;
+    log(`qwen3-bench: ${manifestFile} is not the ${preset} preset in ${dtype} with seed 0: generating it again`);
+  }
   log(`qwen3-bench: generating synthetic ${preset} model in ${dir} (seed 0, ${dtype})`);
   synthesizeModel({ config: PRESETS[preset], preset, dtype, seed: 0, outDir: dir, log });
 }
@@ -26,8 +37,8 @@ export const TEST_MODELS = {
 };
 
 export function ensureTestModels(): void {
-  ensureSynthetic(TEST_MODELS.tiny, "tiny", "f32");
-  ensureSynthetic(TEST_MODELS.tinyTied, "tiny-tied", "f32");
+  ensureSynthetic(TEST_MODELS.tiny, "tiny", "f32", true);
+  ensureSynthetic(TEST_MODELS.tinyTied, "tiny-tied", "f32", true);
 }
 
 /**
