@@ -82,12 +82,15 @@ describe("documentation links", () => {
 });
 
 describe("docs/configuration.md and settings.ts", () => {
-  /** The keys of settings.ts's `const Env = z.object({ ... })`, read from its source. */
+  /**
+   * The keys of settings.ts's environment schemas, read from its source: every
+   * `const <Name>Env = z.object({ ... });` (`Env`, `LlamaCppEnv`, ...).
+   */
   function settingsKnobs(): string[] {
     const source = read(join(REPO_ROOT, "bench", "harness", "settings.ts"));
-    const block = /const Env = z\.object\(\{\n([\s\S]*?)\n\}\);/.exec(source);
-    expect(block, "bench/harness/settings.ts: no `const Env = z.object({ ... });` to read the knobs from").not.toBeNull();
-    return [...block![1].matchAll(/^\s*([A-Z][A-Z0-9_]*)\s*:/gm)].map((m) => m[1]);
+    const blocks = [...source.matchAll(/^const \w*Env = z\.object\(\{\n([\s\S]*?)\n\}\);/gm)];
+    expect(blocks.length, "bench/harness/settings.ts: no `const Env = z.object({ ... });` to read the knobs from").toBeGreaterThan(0);
+    return blocks.flatMap((block) => [...block[1].matchAll(/^\s*([A-Z][A-Z0-9_]*)\s*:/gm)].map((m) => m[1]));
   }
 
   /** Every variable named in the first column of the tables in the "Environment knobs" section. */
@@ -103,6 +106,7 @@ describe("docs/configuration.md and settings.ts", () => {
 
   it("settings.ts has knobs to check", () => {
     expect(settingsKnobs()).toContain("BENCH_FRAMEWORKS");
+    expect(new Set(settingsKnobs()).size, "a knob in two schemas").toBe(settingsKnobs().length);
   });
 
   it("every knob settings.ts reads is documented under Environment knobs", () => {
