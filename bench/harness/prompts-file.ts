@@ -24,7 +24,8 @@ export function labelToPromptId(label: string): string {
 function isOriginalFormat(value: unknown): boolean {
   const prompts = (value as { prompts?: unknown } | null)?.prompts;
   if (!Array.isArray(prompts)) return false;
-  const originalKeys = Object.keys(OriginalPrompt.shape);
+  // `id` is a key of both formats: the others tell them apart.
+  const originalKeys = Object.keys(OriginalPrompt.shape).filter((k) => k !== "id");
   return prompts.some((p) => typeof p === "object" && p !== null && originalKeys.some((k) => k in p));
 }
 
@@ -50,14 +51,19 @@ function unknownKeys(object: unknown, known: string[], path: string): string[] {
     .map((k) => `${path}${k}`);
 }
 
-/** The original format in this project's shape: labels become ids, the config keys that correspond set the full profile. */
+/**
+ * The original format in this project's shape: each prompt's `id` where it has one, else its label
+ * made into an id (so results match the original tools' `prompt_id` prompt by prompt); the config
+ * keys that correspond set the full profile.
+ */
 function fromOriginal(file: string, value: unknown, defaults: PromptsFile): LoadedPrompts {
   const original = parseWith(file, OriginalPromptsFile, value);
-  const prompts: Prompt[] = original.prompts.map((p) => ({ id: labelToPromptId(p.label), system: p.system_prompt, user: p.user_message }));
+  const prompts: Prompt[] = original.prompts.map((p) => ({ id: p.id ?? labelToPromptId(p.label), system: p.system_prompt, user: p.user_message }));
+  const source = (i: number) => `prompts.${i}.${original.prompts[i].id === undefined ? "label" : "id"}`;
   const seen = new Map<string, number>();
   prompts.forEach((p, i) => {
     const earlier = seen.get(p.id);
-    if (earlier !== undefined) throw new InputFileError(file, `prompts.${i}.label: gives the prompt id ${JSON.stringify(p.id)}, as prompts.${earlier}.label does; labels must differ in more than case and punctuation`);
+    if (earlier !== undefined) throw new InputFileError(file, `${source(i)}: gives the prompt id ${JSON.stringify(p.id)}, as ${source(earlier)} does; prompt ids must differ (labels in more than case and punctuation)`);
     seen.set(p.id, i);
   });
   const raw = value as { config?: unknown; prompts: unknown[] };

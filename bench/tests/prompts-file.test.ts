@@ -95,6 +95,27 @@ describe("the original benchmark's format", () => {
     for (const field of ["config.max_new_tokens: ", "config.temperature: this benchmark decodes greedily", "prompts.0.user_message: ", "prompts.1.label: needs at least one letter"]) expect(message).toContain(field);
   });
 
+  test("a prompt's own id wins over its label: a copy whose ids differ from ours keeps them, so results match the original tools' prompt_id", () => {
+    // The original's prompts.json names its prompts by id ("short") and labels them for display
+    // ("short-20-input-tokens"); this copy renames the ids so that none equals ours or its label's.
+    const copy = {
+      ...original,
+      prompts: [
+        { id: "tiny_q", label: "short-20-input-tokens", system_prompt: "You are terse.", user_message: "Say hi." },
+        { id: "essay-9", label: "long-500-input-tokens", system_prompt: "", user_message: "Review this." },
+        { label: "No id here", user_message: "Hello?" },
+      ],
+    };
+    const loaded = loadPromptsFile(file(copy));
+    expect(loaded.prompts.prompts.map((p) => p.id)).toEqual(["tiny_q", "essay-9", "no-id-here"]);
+    expect(loaded.ignoredKeys).not.toContain("prompts.0.id");
+    expect(loaded.prompts.prompts.filter((p) => defaults.prompts.some((d) => d.id === p.id))).toEqual([]);
+    const bad = file({ prompts: [{ id: "Short Prompt", label: "x", user_message: "a" }] });
+    expect(() => loadPromptsFile(bad)).toThrow(new RegExp(`^${bad}: prompts\\.0\\.id: `));
+    const twice = file({ prompts: [{ id: "short", label: "A", user_message: "a" }, { label: "Short", user_message: "b" }] });
+    expect(() => loadPromptsFile(twice)).toThrow(`${twice}: prompts.1.label: gives the prompt id "short", as prompts.0.id does`);
+  });
+
   test("two labels that give one id", () => {
     const path = file({ prompts: [{ label: "Short", user_message: "a" }, { label: "short!", user_message: "b" }] });
     expect(() => loadPromptsFile(path)).toThrow(`${path}: prompts.1.label: gives the prompt id "short", as prompts.0.label does`);

@@ -80,7 +80,9 @@ export type CustomPromptsFile = z.infer<typeof CustomPromptsFile>;
 
 /** One prompt of the original benchmark's prompts file. */
 export const OriginalPrompt = z.object({
-  /** Becomes the prompt id, lower-cased with every other character than a-z, 0-9, '_' and '-' turned into '-' ("Long prompt" → "long-prompt"). */
+  /** The prompt id, as the original's own tools write it into `prompt_id` ("short"); where absent, the id is made from the label. */
+  id: Prompt.shape.id.optional(),
+  /** The display name; the prompt id where there is no `id`, lower-cased with every other character than a-z, 0-9, '_' and '-' turned into '-' ("Long prompt" → "long-prompt"). */
   label: z.string().regex(/[A-Za-z0-9_-]/, "needs at least one letter, digit, '_' or '-' to make a prompt id from"),
   system_prompt: z.string().default(""),
   user_message: z.string().min(1),
