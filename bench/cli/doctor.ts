@@ -6,6 +6,7 @@ import { checkModelDir } from "../harness/model/validate.ts";
 import { platformFacts } from "../harness/host/platform.ts";
 import { selectFrameworks } from "../harness/plan.ts";
 import { readSettings } from "../harness/settings.ts";
+import { probeFramework } from "../harness/setup/outcome.ts";
 
 /** `qwen3-bench doctor`: every known runner, available here or not and why; the model's state. */
 export async function doctorCommand(): Promise<void> {
@@ -14,7 +15,7 @@ export async function doctorCommand(): Promise<void> {
   console.log(`platform: ${facts.os}/${facts.arch}${facts.appleSilicon ? ", Apple Silicon" : ""}${facts.nvidiaGpu ? ", NVIDIA GPU" : ""}${facts.vulkanLoader ? ", Vulkan loader" : ""}`);
   console.log("runners:");
   for (const { framework } of selectFrameworks({ ...settings, frameworks: null })) {
-    const probe = await framework.probe();
+    const probe = await probeFramework(framework);
     console.log(`  ${probe.available ? "available  " : "unavailable"}  ${framework.name.padEnd(14)} ${probe.reason}`);
     // Label flags (BENCH_FRAMEWORKS=burn-cpu[attention=explicit]), so variants are discoverable here.
     for (const [name, flag] of Object.entries(framework.flags ?? {})) console.log(`  ${"".padEnd(11)}  ${"".padEnd(14)} [${name}=${flag.values.join("|")}]: ${flag.description}`);

@@ -8,6 +8,7 @@ import { resolveHubModel, type HubModel } from "./model/hub.ts";
 import { hubName } from "./model/hub-source.ts";
 import { checkModelDir, type CheckedModel } from "./model/validate.ts";
 import { MODELS_DIR } from "./paths.ts";
+import { recordSetupOutcome } from "./setup/outcome.ts";
 import { SynthManifest } from "./schema/model-config.ts";
 import type { Settings } from "./settings.ts";
 
@@ -86,8 +87,10 @@ export async function setupFrameworks(settings: Settings): Promise<void> {
     for (let framework = queue.shift(); framework; framework = queue.shift()) {
       try {
         await framework.setup();
+        recordSetupOutcome(framework.name, null);
       } catch (e) {
         log(`qwen3-bench setup: ${framework.name} could not be set up: ${(e as Error).message}`);
+        recordSetupOutcome(framework.name, e as Error);
       }
     }
   };

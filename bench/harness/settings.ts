@@ -149,3 +149,6 @@ function hubConfig(e: z.infer<typeof Env>): HubConfig {
 
 /** True when the default model folder exists with its weights. */
 export const defaultModelExists = (): boolean => existsSync(join(DEFAULT_MODEL_DIR, "model.safetensors"));
+
+/** This project's cache folder: $XDG_CACHE_HOME/qwen3-bench, else ~/.cache/qwen3-bench (builds, venvs, setup outcomes). */
+export const benchCacheDir = (env: NodeJS.ProcessEnv = process.env): string => join(env.XDG_CACHE_HOME || join(homedir(), ".cache"), "qwen3-bench");

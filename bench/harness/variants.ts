@@ -2,6 +2,7 @@ import { accessSync, constants } from "node:fs";
 import { frameworkByName, type Availability, type Framework } from "./frameworks.ts";
 import { formatFrameworkLabel, labelFileStem, parseFrameworkLabel } from "./framework-label.ts";
 import type { LaunchSpec } from "./runner-process.ts";
+import { probeFramework } from "./setup/outcome.ts";
 import type { Dtype } from "./schema/model-config.ts";
 
 /**
@@ -79,7 +80,7 @@ export const plainVariant = (framework: Framework): Variant => ({ label: framewo
 
 /** Whether the variant can run here: its framework's availability (a build's program was checked when resolved). */
 export async function probeVariant(variant: Variant): Promise<Availability> {
-  const base = await variant.framework.probe();
+  const base = await probeFramework(variant.framework);
   if (!base.available || variant.binary === null) return base;
   return { available: true, reason: `${variant.binary} (${buildBinaryEnv(variant.build!)}); ${base.reason}` };
 }

@@ -18,7 +18,10 @@ export async function runLogged(label: string, command: string, args: string[], 
   }
   const result = await child;
   if (result.exitCode !== 0) {
-    throw new Error(`${label}: \`${command} ${args.join(" ")}\` failed with exit code ${result.exitCode}\n${tail.join("\n")}`);
+    // A command that could not start has no exit code: say why (execa's "spawn cmake ENOENT").
+    const code = (result as { code?: string }).code;
+    const how = result.exitCode !== undefined ? `failed with exit code ${result.exitCode}` : code === "ENOENT" ? `could not start: spawn ${command} ENOENT (not on PATH)` : `could not start: ${result.shortMessage}`;
+    throw new Error(`${label}: \`${command} ${args.join(" ")}\` ${how}\n${tail.join("\n")}`);
   }
 }
 
