@@ -1,16 +1,21 @@
 // No import cycles in bench/ (tinybench's one-concept-per-file layering): a cycle means two modules
-// that cannot be read, tested or moved one without the other.
+// that cannot be read, tested or moved one without the other. And no import that runs up a layer
+// (LAYERS: stats < schema < host < harness < report < cli < entry points and tests).
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
 import { REPO_ROOT } from "../harness/paths.ts";
-import { findImportCycles } from "./import-cycles.ts";
+import { findImportCycles, findLayerViolations } from "./import-cycles.ts";
 
 describe("import cycles", () => {
   test("bench/ has none", () => {
     const cycles = findImportCycles(join(REPO_ROOT, "bench"));
     expect(cycles.map((c) => c.join(" → "))).toEqual([]);
+  });
+
+  test("no import runs from a lower layer to a higher one", () => {
+    expect(findLayerViolations(join(REPO_ROOT, "bench"))).toEqual([]);
   });
 
   const fixture = mkdtempSync(join(tmpdir(), "qwen3-bench-cycles-"));
@@ -36,5 +41,18 @@ describe("import cycles", () => {
     rmSync(join(fixture, "self.ts"));
     write("sub/c.ts", `export const c = 1;\n`);
     expect(findImportCycles(fixture)).toEqual([]);
+  });
+
+  test("the layer check names an import that runs up, and only that one", () => {
+    const layers = [
+      { name: "low", prefix: "low/" },
+      { name: "high", prefix: "high/" },
+      { name: "top", prefix: "" },
+    ];
+    write("low/x.ts", `import { y } from "../high/y.ts";\nexport const x = y;\n`);
+    write("high/y.ts", `export const y = 1;\n`);
+    write("high/z.ts", `import { x } from "../low/x.ts";\nexport const z = x;\n`);
+    write("main.ts", `import { z } from "./high/z.ts";\nexport const main = z;\n`);
+    expect(findLayerViolations(join(fixture), layers).filter((v) => v.startsWith("low/") || v.startsWith("high/"))).toEqual(["low/x.ts (low) → high/y.ts (high)"]);
   });
 });

@@ -99,3 +99,40 @@ function cyclePath(graph: Map<string, string[]>, component: Set<string>): string
   }
   return [start];
 }
+
+/**
+ * bench/'s layers, lowest first, each a folder prefix under bench/ (the longest matching prefix
+ * decides): a module may import from its own layer and the ones below, never from one above.
+ * Statistics know nothing of the harness; schemas only of each other; host probing only of schemas;
+ * the report reads what the harness wrote; the command line drives both; the bench file and the
+ * tests sit on top.
+ */
+export const LAYERS: Array<{ name: string; prefix: string }> = [
+  { name: "stats", prefix: "stats/" },
+  { name: "schema", prefix: "harness/schema/" },
+  { name: "host", prefix: "harness/host/" },
+  { name: "harness", prefix: "harness/" },
+  { name: "report", prefix: "report/" },
+  { name: "cli", prefix: "cli/" },
+  { name: "entry points and tests", prefix: "" },
+];
+
+/** Every import under `root` from a lower layer to a higher one, as "importer (layer) → imported (layer)". */
+export function findLayerViolations(root: string, layers = LAYERS): string[] {
+  const layerOf = (file: string): number => {
+    const path = relative(resolve(root), file);
+    let best = -1;
+    layers.forEach((layer, i) => {
+      if (path.startsWith(layer.prefix) && (best === -1 || layer.prefix.length > layers[best].prefix.length)) best = i;
+    });
+    return best;
+  };
+  const violations: string[] = [];
+  for (const [file, targets] of [...importGraph(root)].sort(([a], [b]) => a.localeCompare(b))) {
+    for (const target of targets) {
+      const [from, to] = [layerOf(file), layerOf(target)];
+      if (to > from) violations.push(`${relative(resolve(root), file)} (${layers[from].name}) → ${relative(resolve(root), target)} (${layers[to].name})`);
+    }
+  }
+  return violations;
+}
