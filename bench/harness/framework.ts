@@ -28,4 +28,8 @@ export interface Framework {
   launch(modelDir: string, dtype: Dtype): Promise<LaunchSpec>;
   /** Runner flags a label may set (`burn-cuda[decode-graph=off]`), by name; none when absent. */
   flags?: Record<string, RunnerFlag>;
+  /** The dtypes the runner computes in, when not every one: a label's `dtype` flag outside them is skipped with that reason (harness/precision.ts). */
+  dtypes?: readonly Dtype[];
+  /** Why only `dtypes`, for that reason. */
+  dtypeNote?: string;
 }

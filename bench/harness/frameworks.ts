@@ -102,7 +102,7 @@ const mlxSwift = binaryRunner({
   args: [],
 });
 
-const burnMlx = binaryRunner({
+const burnMlx: Framework = { ...binaryRunner({
   name: "burn-mlx",
   readyFramework: "burn-mlx",
   flags: MLX_FLAGS,
@@ -114,7 +114,7 @@ const burnMlx = binaryRunner({
     (await platformFacts()).appleSilicon || burnMlxLinuxCpuRequested() ? null : `needs macOS on Apple Silicon, or Linux with BENCH_BURN_MLX=${BURN_MLX_LINUX_CPU}`,
   notBuiltHint: "run `npx qwen3-bench setup` (cargo, cmake) or set BENCH_BURN_MLX_BIN",
   args: ["--backend", "mlx"],
-});
+}), dtypes: ["f32"], dtypeNote: "burn-mlx 0.1.2's float element is f32; its float_cast ignores f16 and bf16" };
 
 /**
  * Every framework the suite knows, in the order cases run (the reference first). A new framework is

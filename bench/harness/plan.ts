@@ -4,6 +4,7 @@ import { checkContextFits } from "./context-limit.ts";
 import { depthPrompts } from "./depth.ts";
 import { FRAMEWORKS, type Availability } from "./frameworks.ts";
 import { hasSharedBase } from "./framework-label.ts";
+import { expandByDtype, withoutDtype } from "./precision.ts";
 import { plainVariant, probeVariant, resolveVariants, type Variant } from "./variants.ts";
 import { resolveProfile } from "./budget.ts";
 import type { LaneOutcome } from "./lanes.ts";
@@ -53,8 +54,12 @@ export interface BenchPlan {
 
 /** Framework variants in run order: the labels asked for (or every known framework), the reference first. */
 export function selectFrameworks(settings: Settings): Variant[] {
-  const chosen = settings.frameworks ? resolveVariants(settings.frameworks) : FRAMEWORKS.map(plainVariant);
-  return [...chosen].sort((a, b) => Number(b.label === settings.reference) - Number(a.label === settings.reference));
+  const labels = settings.frameworks ?? FRAMEWORKS.map((f) => f.name);
+  const dtypes = settings.dtypes ?? [settings.dtype];
+  const chosen = settings.frameworks || dtypes.length > 1 ? resolveVariants(expandByDtype(labels, dtypes)) : FRAMEWORKS.map(plainVariant);
+  // The reference first; over several dtypes, the reference framework at each (torch[dtype=f16], torch[dtype=bf16]).
+  const isReference = (v: Variant) => Number(withoutDtype(v.label) === settings.reference);
+  return [...chosen].sort((a, b) => isReference(b) - isReference(a));
 }
 
 /**

@@ -6,6 +6,7 @@ import { formatSecs, profileShape, RunnerBudget, type CasePlan, type CaseShape }
 import { etaLine, withElapsed } from "./progress.ts";
 import { profilerLaunch } from "./profiler.ts";
 import { launchVariant, resolveVariant } from "./variants.ts";
+import { labelDtype } from "./precision.ts";
 import { harnessVersion } from "./version.ts";
 import { collectProvenance } from "./provenance.ts";
 import { runRecord } from "./measure.ts";
@@ -152,7 +153,7 @@ export class FrameworkSession {
       backend: ready.backend,
       device: ready.device,
       precision: ready.dtype,
-      requested_precision: this.plan.dtype,
+      requested_precision: labelDtype(this.name) ?? this.plan.dtype,
       fusion: ready.fusion,
       device_memory_metric: frameworkMemoryMetric(ready.framework, ready.backend),
       autotune: ready.autotune,

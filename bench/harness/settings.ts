@@ -9,6 +9,7 @@ import { formatIssues } from "./schema/parse.ts";
 import { DEFAULT_ENDPOINT, isTrueEnv, parseModelPath, type HubConfig, type ModelSource } from "./model/hub-source.ts";
 import { splitFrameworkLabels } from "./framework-label.ts";
 import { parseDepths } from "./depth.ts";
+import { parseDtypes } from "./precision.ts";
 
 /** The environment knobs a user sets (README, "Environment"). */
 const Env = z.object({
@@ -25,7 +26,7 @@ const Env = z.object({
   HF_TOKEN_PATH: z.string().min(1).optional(),
   BENCH_FRAMEWORKS: z.string().optional(),
   BENCH_PROFILE: z.enum(["quick", "full"]).optional(),
-  BENCH_DTYPE: Dtype.default("f16"),
+  BENCH_DTYPE: z.string().default("f16"),
   BENCH_RESULTS_DIR: z.string().min(1).optional(),
   BENCH_REFERENCE: z.string().min(1).default("torch"),
   BENCH_PROMPT_IDS: z.string().optional(),
@@ -53,7 +54,10 @@ export interface Settings {
   frameworks: string[] | null;
   /** null: choose from the hardware (full where a GPU or Apple Silicon runs the runner). */
   profile: "quick" | "full" | null;
+  /** The run's dtype: BENCH_DTYPE's first (default f16). */
   dtype: Dtype;
+  /** BENCH_DTYPE's dtypes, in order ("f16,bf16": each framework once per dtype, harness/precision.ts). */
+  dtypes: Dtype[];
   /** Absolute results root; each run writes <resultsRoot>/<timestamp>/. */
   resultsRoot: string;
   /** Framework whose tokens the others are checked against, when it runs. */
@@ -98,6 +102,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   const parsed = Env.safeParse(Object.fromEntries(Object.entries(env).filter(([, v]) => v !== "")));
   if (!parsed.success) throw new Error(`environment: ${formatIssues(parsed.error)}`);
   const e = parsed.data;
+  const dtypes = parseDtypes(e.BENCH_DTYPE);
   const model: ModelSource = e.MODEL_PATH ? parseModelPath(e.MODEL_PATH, (p) => resolve(p), existsSync) : { kind: "folder", dir: DEFAULT_MODEL_DIR, isDefault: true };
   const frameworks = e.BENCH_FRAMEWORKS
     ? splitFrameworkLabels(e.BENCH_FRAMEWORKS)
@@ -110,7 +115,8 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     hub: hubConfig(e),
     frameworks,
     profile: e.BENCH_PROFILE ?? null,
-    dtype: e.BENCH_DTYPE,
+    dtype: dtypes[0],
+    dtypes,
     resultsRoot,
     reference: e.BENCH_REFERENCE,
     promptIds: e.BENCH_PROMPT_IDS ? e.BENCH_PROMPT_IDS.split(",").map((s) => s.trim()).filter(Boolean) : null,

@@ -3,7 +3,8 @@ import { frameworkByName, type Availability, type Framework } from "./frameworks
 import { formatFrameworkLabel, labelFileStem, parseFrameworkLabel } from "./framework-label.ts";
 import type { LaunchSpec } from "./runner-process.ts";
 import { probeFramework } from "./setup/outcome.ts";
-import type { Dtype } from "./schema/model-config.ts";
+import { DTYPE_FLAG, dtypeUnsupported } from "./precision.ts";
+import { Dtype } from "./schema/model-config.ts";
 
 /**
  * A framework as a run names it: a registered framework, the runner flags its label sets, and the
@@ -20,6 +21,8 @@ export interface Variant {
   build: string | null;
   /** The program that replaces the framework's runner command (BENCH_BIN_<BUILD>), or null. */
   binary: string | null;
+  /** The dtype the label's `dtype` flag sets (harness/precision.ts), or null: the run's dtype. Not a runner flag. */
+  dtype: Dtype | null;
 }
 
 /** Environment variable holding the runner program of a build: `head` → BENCH_BIN_HEAD. */
@@ -32,9 +35,13 @@ export const buildBinaryEnv = (build: string): string => `BENCH_BIN_${build.toUp
 export function resolveVariant(text: string, env: NodeJS.ProcessEnv = process.env): Variant {
   const parsed = parseFrameworkLabel(text);
   const framework = frameworkByName(parsed.base);
+  const dtypeValue = parsed.flags.find(([name]) => name === DTYPE_FLAG)?.[1];
+  if (dtypeValue !== undefined && !Dtype.safeParse(dtypeValue).success) throw new Error(`BENCH_FRAMEWORKS: ${text}: flag dtype takes ${Dtype.options.join(" or ")}, got ${JSON.stringify(dtypeValue)}`);
+  const dtype = dtypeValue === undefined ? null : Dtype.parse(dtypeValue);
+  const runnerFlags = parsed.flags.filter(([name]) => name !== DTYPE_FLAG);
   const declared = framework.flags ?? {};
   const names = Object.keys(declared);
-  for (const [name, value] of parsed.flags) {
+  for (const [name, value] of runnerFlags) {
     const flag = declared[name];
     if (!flag) {
       const accepts = names.length ? `accepts: ${names.join(", ")}` : "it accepts no flags";
@@ -45,7 +52,7 @@ export function resolveVariant(text: string, env: NodeJS.ProcessEnv = process.en
     }
   }
   const flags = names.flatMap((name): Array<[string, string]> => {
-    const given = parsed.flags.find(([n]) => n === name);
+    const given = runnerFlags.find(([n]) => n === name);
     return given ? [given] : [];
   });
   let binary: string | null = null;
@@ -59,7 +66,8 @@ export function resolveVariant(text: string, env: NodeJS.ProcessEnv = process.en
       throw new Error(`${variable}: ${binary} is not an executable file (runner program of build ${JSON.stringify(parsed.build)} in BENCH_FRAMEWORKS)`);
     }
   }
-  return { label: formatFrameworkLabel({ base: framework.name, flags, build: parsed.build }), framework, flags, build: parsed.build, binary };
+  const labelFlags: Array<[string, string]> = dtype === null ? flags : [...flags, [DTYPE_FLAG, dtype]];
+  return { label: formatFrameworkLabel({ base: framework.name, flags: labelFlags, build: parsed.build }), framework, flags, build: parsed.build, binary, dtype };
 }
 
 /** Resolves BENCH_FRAMEWORKS's labels; two labels that are the same variant (or file name) are an error. */
@@ -76,17 +84,20 @@ export function resolveVariants(texts: string[], env: NodeJS.ProcessEnv = proces
 }
 
 /** The plain variant of a registered framework. */
-export const plainVariant = (framework: Framework): Variant => ({ label: framework.name, framework, flags: [], build: null, binary: null });
+export const plainVariant = (framework: Framework): Variant => ({ label: framework.name, framework, flags: [], build: null, binary: null, dtype: null });
 
 /** Whether the variant can run here: its framework's availability (a build's program was checked when resolved). */
 export async function probeVariant(variant: Variant): Promise<Availability> {
   const base = await probeFramework(variant.framework);
+  const unsupported = variant.dtype === null ? null : dtypeUnsupported(variant.framework, variant.dtype);
+  if (base.available && unsupported) return { available: false, reason: unsupported };
   if (!base.available || variant.binary === null) return base;
   return { available: true, reason: `${variant.binary} (${buildBinaryEnv(variant.build!)}); ${base.reason}` };
 }
 
-/** The framework's launch command with the build's program and the flags' arguments. */
-export async function launchVariant(variant: Variant, modelDir: string, dtype: Dtype): Promise<LaunchSpec> {
+/** The framework's launch command with the build's program and the flags' arguments; a label's own dtype replaces the run's. */
+export async function launchVariant(variant: Variant, modelDir: string, runDtype: Dtype): Promise<LaunchSpec> {
+  const dtype = variant.dtype ?? runDtype;
   const spec = await variant.framework.launch(modelDir, dtype);
   const flagArgs = variant.flags.flatMap(([name, value]) => variant.framework.flags![name].args(value));
   return { ...spec, framework: variant.label, command: variant.binary ?? spec.command, args: [...spec.args, ...flagArgs] };

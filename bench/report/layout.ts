@@ -3,7 +3,9 @@ import { code, type Block, type ReportDocument, type Section } from "./document.
 import { summariesFor, type ResultsModel } from "./summary.ts";
 import { abTable, frameworksTable, METHOD_NOTES, promptTable, ratioTable, setupFacts } from "./tables.ts";
 import { provenanceFacts } from "./provenance.ts";
-import { depthTable, hasDepthCases } from "./depth.ts";
+import { depthTable } from "./depth.ts";
+import { hasDepthCases } from "./depth-rows.ts";
+import { modelInGroup, precisionGroups } from "./precision.ts";
 import type { ReportWarning } from "./warnings.ts";
 
 /** Options shared by the report artefacts. */
@@ -50,9 +52,18 @@ function provenance({ model }: ReportInputs): Section | null {
 }
 
 function decodeSpeed({ model }: ReportInputs): Section {
+  // Several precisions (BENCH_DTYPE=f16,bf16, quantized labels): one table per precision under each prompt.
+  const groups = precisionGroups(model);
+  const tables = (promptId: string): Block[] =>
+    groups.length < 2
+      ? [{ kind: "table", table: promptTable(model, promptId) }]
+      : groups.flatMap((group): Block[] => {
+          const part = modelInGroup(model, group);
+          return summariesFor(part, promptId).length ? [{ kind: "paragraph", text: ["Precision: ", code(group)] }, { kind: "table", table: promptTable(part, promptId) }] : [];
+        });
   const prompts = model.promptIds.map((promptId) => {
     const first = summariesFor(model, promptId)[0];
-    return section(["Prompt ", code(promptId), ` (${first.promptTokens} prompt tokens, ${first.tokensGenerated} new tokens)`], [{ kind: "table", table: promptTable(model, promptId) }]);
+    return section(["Prompt ", code(promptId), ` (${first.promptTokens} prompt tokens, ${first.tokensGenerated} new tokens)`], tables(promptId));
   });
   return section(["Decode speed per prompt"], [], prompts);
 }

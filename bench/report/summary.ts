@@ -6,6 +6,7 @@ import { bootstrapMedianCi, type ConfidenceInterval } from "../stats/bootstrap.t
 import { mean } from "../stats/mean.ts";
 import { median } from "../stats/median.ts";
 import { quantile } from "../stats/quantile.ts";
+import { precisionGroup } from "./precision-group.ts";
 import { knownBandwidth } from "../harness/host/hw-bandwidth.ts";
 import { HW_INFO_FILE, HwInfo } from "../harness/schema/hw-info.ts";
 
@@ -36,6 +37,8 @@ export interface PromptSummary {
   backend: string;
   device: string;
   precision: string;
+  /** The precision the numbers belong to (report/precision.ts): the dtype, or a quantized copy's bits and scheme. */
+  precisionGroup: string;
   fusion: boolean | null;
   autotune: boolean | null;
   promptId: string;
@@ -131,6 +134,7 @@ function summarise(loaded: LoadedResults, promptId: string, runs: RunRecord[], h
     backend: results.backend,
     device: results.device,
     precision: results.precision,
+    precisionGroup: precisionGroup(results),
     fusion: results.fusion,
     autotune: results.autotune,
     promptId,

@@ -42,6 +42,33 @@ export const ModelInfo = z.object({
 });
 export type ModelInfo = z.infer<typeof ModelInfo>;
 
+/**
+ * A quantized copy of the benchmark model that a runner loaded instead of it, as the harness made it
+ * with the framework's own converter (bench/harness/mlx-quant.ts; llama.cpp's quantizer).
+ */
+export const QuantizationRecord = z.object({
+  /** Scheme: "mlx-affine" (mlx's affine: per group of group_size weights a scale and a bias), or a GGUF type ("q8_0"). */
+  method: z.string(),
+  /** Bits per quantized weight (scales and biases not counted). */
+  bits: z.int().positive(),
+  /** Weights per scale/bias group; null where the scheme has no single group size. */
+  group_size: z.int().positive().nullable(),
+  /** The converter that made the copy ("mlx_lm.convert") and its version ("mlx-lm 0.32.2"). */
+  converter: z.string(),
+  converter_version: z.string(),
+  /** The converter's command line as run. */
+  command: z.array(z.string()),
+  /** Folder of the quantized copy (the harness's cache). */
+  dir: z.string(),
+  /** sha256 (hex) of each weights file of the copy, by file name. */
+  weights_sha256: z.record(z.string(), z.string().regex(/^[0-9a-f]{64}$/)),
+  /** Bytes of every tensor of the copy (quantized weights, scales, biases, unquantized norms): what one decoded token reads. */
+  weight_bytes: z.int().positive(),
+  /** Fingerprint of the source model folder the copy was made from (model/fingerprint.ts), hex. */
+  source_fingerprint: z.string(),
+});
+export type QuantizationRecord = z.infer<typeof QuantizationRecord>;
+
 /** One generate request as measured. Times are runner-measured unless named harness_*. */
 export const RunRecord = z.object({
   prompt_id: z.string(),
@@ -209,7 +236,10 @@ export const ResultsFile = z.object({
   /** What the runner's own peak_device_mb counts (e.g. "allocated (torch.cuda.max_memory_allocated)"); null on CPU or where unknown. */
   device_memory_metric: z.string().nullable().optional(),
   ready: ReadyMessage,
+  /** model.weight_bytes is the quantized copy's when `quantization` is set. */
   model: ModelInfo,
+  /** The quantized copy the runner loaded (a label's quantizing flag, `mlx-lm[quant=4bit]`); null or absent: the model's own weights. */
+  quantization: QuantizationRecord.nullable().optional(),
   profile: z.enum(["full", "quick"]),
   max_new_tokens: z.int().positive(),
   warmup_iterations: z.int().nonnegative(),

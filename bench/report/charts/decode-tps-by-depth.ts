@@ -1,5 +1,5 @@
 import type { TopLevelSpec } from "vega-lite";
-import { depthRows } from "../depth.ts";
+import { depthRows } from "../depth-rows.ts";
 import type { ResultsModel } from "../summary.ts";
 import { logAxis } from "./log-axis.ts";
 import { frameworkColourScale } from "./palette.ts";
