@@ -5,13 +5,13 @@ import { hubName } from "../harness/model/hub-source.ts";
 import { checkModelDir } from "../harness/model/validate.ts";
 import { platformFacts } from "../harness/host/platform.ts";
 import { selectFrameworks } from "../harness/plan.ts";
-import { readSettings } from "../harness/settings.ts";
+import { hostSettings, readSettings } from "../harness/settings.ts";
 import { probeFramework } from "../harness/setup/outcome.ts";
 
 /** `qwen3-bench doctor`: every known runner, available here or not and why; the model's state. */
 export async function doctorCommand(): Promise<void> {
   const settings = readSettings();
-  const facts = await platformFacts();
+  const facts = await platformFacts(hostSettings().LD_LIBRARY_PATH);
   console.log(`platform: ${facts.os}/${facts.arch}${facts.appleSilicon ? ", Apple Silicon" : ""}${facts.nvidiaGpu ? ", NVIDIA GPU" : ""}${facts.vulkanLoader ? ", Vulkan loader" : ""}`);
   console.log("runners:");
   for (const { framework } of selectFrameworks({ ...settings, frameworks: null })) {

@@ -4,6 +4,7 @@ import type { Framework } from "./framework.ts";
 import type { RunnerFlag } from "./runner-flags.ts";
 import { RUNNERS_DIR } from "./paths.ts";
 import { canImport, ensureVenv, venvPython } from "./setup/python-env.ts";
+import { hostSettings } from "./settings.ts";
 
 /** A Python runner at runners/<folder>/runner.py, in its own uv venv (runners/python-common serves the protocol). */
 export function pythonRunner(opts: {
@@ -50,7 +51,7 @@ export function pythonRunner(opts: {
         if (await opts.fallbackPython?.()) return;
         if (opts.installWhen && !opts.installWhen()) return;
       }
-      await ensureVenv(`setup ${opts.name}`, dir, extras, process.env.BENCH_WHEELS_DIR || undefined);
+      await ensureVenv(`setup ${opts.name}`, dir, extras, hostSettings().BENCH_WHEELS_DIR);
     },
     async launch(modelDir, dtype) {
       const python = await resolvePython();

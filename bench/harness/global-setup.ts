@@ -10,7 +10,7 @@ import { RUN_STARTED_ENV } from "./progress.ts";
 import { LANE_ENV, planLanes, runLanes, startGpuLog } from "./lanes.ts";
 import { listNvidiaGpus } from "./host/nvidia.ts";
 import { platformFacts } from "./host/platform.ts";
-import { readSettings, type Settings } from "./settings.ts";
+import { harnessVariable, readSettings, setHarnessVariable, type Settings } from "./settings.ts";
 import { tryOutput } from "./host/command.ts";
 import { resolveVariants } from "./variants.ts";
 
@@ -30,7 +30,7 @@ export const RUN_DIR_ENV = "QWEN3_BENCH_RUN_DIR";
  * and creates results/<timestamp>/.
  */
 export default async function setup(project: TestProject): Promise<void> {
-  process.env[RUN_STARTED_ENV] ??= String(Date.now());
+  if (!harnessVariable(RUN_STARTED_ENV)) setHarnessVariable(RUN_STARTED_ENV, String(Date.now()));
   const settings = readSettings();
   if (!project.config.benchmark.enabled) {
     // `vitest bench` also starts the plain test project beside the bench one: it has nothing to
@@ -40,12 +40,12 @@ export default async function setup(project: TestProject): Promise<void> {
     await setupFrameworks({ ...settings, frameworks: null });
     return;
   }
-  if (settings.lanes && !process.env[LANE_ENV]) return runLanesSetup(project, settings, settings.lanes);
+  if (settings.lanes && !harnessVariable(LANE_ENV)) return runLanesSetup(project, settings, settings.lanes);
   const model = await ensureBenchModel(settings);
   await setupFrameworks(settings);
   const runDir = join(settings.resultsRoot, runDirName());
   mkdirSync(runDir, { recursive: true });
-  process.env[RUN_DIR_ENV] = runDir;
+  setHarnessVariable(RUN_DIR_ENV, runDir);
   writeFileSync(join(runDir, HW_INFO_FILE), JSON.stringify(await collectHwInfo(), null, 1) + "\n");
   const plan = await makePlan(settings, model, runDir);
   process.stderr.write(
@@ -66,7 +66,7 @@ async function runLanesSetup(project: TestProject, settings: Settings, spec: str
   const model = await ensureBenchModel(settings);
   const runDir = join(settings.resultsRoot, runDirName());
   mkdirSync(runDir, { recursive: true });
-  process.env[RUN_DIR_ENV] = runDir;
+  setHarnessVariable(RUN_DIR_ENV, runDir);
   const lanes = planLanes({
     spec,
     gpuCount: (await platformFacts()).nvidiaGpu ? (await listNvidiaGpus()).length : null,

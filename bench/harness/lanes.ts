@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { execa } from "execa";
 import { splitOutsideBrackets } from "./framework-label.ts";
 import { followNvidia } from "./host/nvidia.ts";
+import { processEnvironment } from "./settings.ts";
 
 /** Environment variable a lane's child run carries: its lane index (and it never splits again). */
 export const LANE_ENV = "QWEN3_BENCH_LANE";
@@ -106,7 +107,7 @@ export async function runLanes(lanes: LanePlan[], runDir: string, command: strin
       const [program, ...rest] = lane.cpuList ? ["taskset", "-c", lane.cpuList, ...command] : command;
       process.stderr.write(`qwen3-bench: lane gpu${lane.index} (${lane.frameworks.join(", ")}) on cores ${lane.cpuList ?? "all"}: log ${log}\n`);
       const out = createWriteStream(log);
-      const child = execa(program, rest, { env: { ...process.env, ...lane.env }, reject: false, all: true, buffer: false });
+      const child = execa(program, rest, { env: { ...processEnvironment(), ...lane.env }, reject: false, all: true, buffer: false });
       child.all?.pipe(out);
       const result = await child;
       await new Promise((done) => out.end(done));

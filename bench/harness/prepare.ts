@@ -10,7 +10,7 @@ import { checkModelDir, type CheckedModel } from "./model/validate.ts";
 import { MODELS_DIR } from "./paths.ts";
 import { recordSetupOutcome } from "./setup/outcome.ts";
 import { SynthManifest } from "./schema/model-config.ts";
-import type { Settings } from "./settings.ts";
+import { benchCacheDir, type Settings } from "./settings.ts";
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -80,7 +80,7 @@ export async function tokenizerFolder(settings: Settings): Promise<string> {
  * (cargo), which on a fresh clone saves the whole install time.
  */
 export async function setupFrameworks(settings: Settings): Promise<void> {
-  await buildFootprintHelper().catch((e) => log(`qwen3-bench setup: the macOS memory sampler could not be built: ${(e as Error).message}`));
+  await buildFootprintHelper(benchCacheDir()).catch((e) => log(`qwen3-bench setup: the macOS memory sampler could not be built: ${(e as Error).message}`));
   // Variants of one framework (`burn-cpu`, `burn-cpu[attention=explicit]`) share its setup.
   const queue = [...new Set(selectFrameworks(settings).map((v) => v.framework))];
   const worker = async () => {

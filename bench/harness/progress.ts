@@ -2,13 +2,14 @@
 // started, and each case's plan is followed by an estimate of what is left.
 import { formatSecs } from "./budget.ts";
 import type { Profile } from "./schema/prompts.ts";
+import { harnessVariable } from "./settings.ts";
 
 /** Environment variable through which workers learn when the run (its global setup) started, ms since the epoch. */
 export const RUN_STARTED_ENV = "QWEN3_BENCH_STARTED_MS";
 
 /** When the run started: the global setup's stamp, or this process's start. */
 function runStartedMs(): number {
-  const stamp = Number(process.env[RUN_STARTED_ENV]);
+  const stamp = Number(harnessVariable(RUN_STARTED_ENV));
   return Number.isFinite(stamp) && stamp > 0 ? stamp : Date.now() - process.uptime() * 1000;
 }
 

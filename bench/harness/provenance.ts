@@ -6,6 +6,7 @@ import { nvidiaQuerySync } from "./host/nvidia.ts";
 import { REPO_ROOT } from "./paths.ts";
 import type { Provenance } from "./schema/results.ts";
 import { PACKAGE_VERSION } from "./version.ts";
+import { processEnvironment } from "./settings.ts";
 
 /** Commit of a checkout without git (an unpacked copy), when whoever copied it says so. */
 export const COMMIT_ENV = "QWEN3_BENCH_COMMIT";
@@ -24,7 +25,7 @@ const HARNESS_SET = new Set(["QWEN3_BENCH_RUN_DIR", "QWEN3_BENCH_STARTED_MS"]);
  * 2026-11-29 described itself as the session's first commit, 298aaaa-dirty, five commits behind
  * the tree it ran.
  */
-export function harnessCommit(env: NodeJS.ProcessEnv = process.env): { commit: string | null; dirty: boolean | null } {
+export function harnessCommit(env: NodeJS.ProcessEnv = processEnvironment()): { commit: string | null; dirty: boolean | null } {
   const given = env[COMMIT_ENV]?.trim();
   if (given) return { commit: given, dirty: given.endsWith("-dirty") ? true : null };
   const described = tryOutputSync("git", ["describe", "--always", "--dirty"], { cwd: REPO_ROOT });
@@ -66,7 +67,7 @@ function gpuDriver(): string | null {
  * What produced a run, collected once in the harness's main process (where process.argv is the
  * command the user typed) and handed to the bench workers in the plan.
  */
-export function collectProvenance(argv: string[] = process.argv, env: NodeJS.ProcessEnv = process.env): Provenance {
+export function collectProvenance(argv: string[] = process.argv, env: NodeJS.ProcessEnv = processEnvironment()): Provenance {
   const { commit, dirty } = harnessCommit(env);
   return {
     harness: { version: PACKAGE_VERSION, commit, dirty },

@@ -1,5 +1,6 @@
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { hostSettings, processEnvironment } from "./settings.ts";
 
 /** Where Vitest's own bench result of a case is saved (BENCH_VITEST_SAVE) and its baseline read from (BENCH_VITEST_BASELINE). */
 export interface VitestResultFiles {
@@ -19,9 +20,10 @@ export const vitestResultName = (framework: string, promptId: string): string =>
  * BENCH_VITEST_SAVE=DIR saves every case's result in DIR; BENCH_VITEST_BASELINE=DIR adds the saved
  * result of the same case to its table. Vitest requires DIR inside the project root.
  */
-export function vitestResultFiles(framework: string, promptId: string, env: NodeJS.ProcessEnv = process.env): VitestResultFiles {
+export function vitestResultFiles(framework: string, promptId: string, env: NodeJS.ProcessEnv = processEnvironment()): VitestResultFiles {
+  const { BENCH_VITEST_SAVE, BENCH_VITEST_BASELINE } = hostSettings(env);
   const name = vitestResultName(framework, promptId);
-  const save = env.BENCH_VITEST_SAVE ? join(resolve(env.BENCH_VITEST_SAVE), name) : null;
-  const baselineFile = env.BENCH_VITEST_BASELINE ? join(resolve(env.BENCH_VITEST_BASELINE), name) : null;
+  const save = BENCH_VITEST_SAVE ? join(resolve(BENCH_VITEST_SAVE), name) : null;
+  const baselineFile = BENCH_VITEST_BASELINE ? join(resolve(BENCH_VITEST_BASELINE), name) : null;
   return { save, baseline: baselineFile && existsSync(baselineFile) ? baselineFile : null };
 }

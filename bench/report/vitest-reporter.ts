@@ -3,6 +3,7 @@ import type { Reporter, TestCase } from "vitest/node";
 import { laneResultsDirs } from "../harness/lanes.ts";
 import { loadResults, resultsFilesIn } from "./summary.ts";
 import { writeReport } from "./write-report.ts";
+import { harnessVariable } from "../harness/settings.ts";
 
 /**
  * Environment variables that may name the run's results folder, in order: the harness's global setup
@@ -14,7 +15,7 @@ const RESULTS_DIR_ENV = ["QWEN3_BENCH_RUN_DIR", "BENCH_RESULTS_DIR"] as const;
 /** The first of the variables that names a folder holding results files; null when none does. */
 function resultsDir(): string | null {
   for (const name of RESULTS_DIR_ENV) {
-    const dir = process.env[name];
+    const dir = harnessVariable(name);
     if (dir && existsSync(dir) && resultsFilesIn(dir).length > 0) return dir;
   }
   return null;
@@ -32,7 +33,7 @@ export default class BenchReportReporter implements Reporter {
 
   async onTestRunEnd(): Promise<void> {
     // BENCH_LANES: the run's folder holds one folder of results per lane (gpu0/, gpu1/): one report over them.
-    const runDir = process.env.QWEN3_BENCH_RUN_DIR;
+    const runDir = harnessVariable("QWEN3_BENCH_RUN_DIR");
     const lanes = runDir ? laneResultsDirs(runDir).filter((d) => resultsFilesIn(d).length > 0) : [];
     const dir = lanes.length ? runDir! : resultsDir();
     if (!dir) return;

@@ -3,6 +3,7 @@ import { execa } from "execa";
 import { describe, expect, test } from "vitest";
 import { descendants } from "../harness/host/memory/process-tree.ts";
 import { nvmlBytesFor, peakBetween, ProcessMemorySampler } from "../harness/host/memory/sampler.ts";
+import { benchCacheDir } from "../harness/settings.ts";
 
 const MIB = 1024 * 1024;
 
@@ -41,7 +42,7 @@ describe("memory sampler", () => {
     const child = allocator(200, 300);
     try {
       expect(await nextLine(child)).toMatch(/^ready/);
-      const sampler = await ProcessMemorySampler.start(child.pid!, { gpu: false, nvidiaGpuIndex: null });
+      const sampler = await ProcessMemorySampler.start(child.pid!, { gpu: false, nvidiaGpuIndex: null, cacheDir: benchCacheDir() });
       expect(sampler.source).toBe("rss");
 
       sampler.beginWindow();

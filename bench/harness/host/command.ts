@@ -7,7 +7,8 @@ import { execa } from "execa";
 /** Runs a command, streaming its output to stderr with a prefix; throws with the tail on failure. */
 export async function runLogged(label: string, command: string, args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Promise<void> {
   const tail: string[] = [];
-  const child = execa(command, args, { ...options, all: true, buffer: false, reject: false, env: { ...process.env, ...options.env } });
+  // execa extends this process's environment with `env` (extendEnv).
+  const child = execa(command, args, { ...options, all: true, buffer: false, reject: false });
   if (child.all) {
     createInterface({ input: child.all }).on("line", (line) => {
       if (!line.trim()) return;
@@ -28,7 +29,7 @@ export async function runLogged(label: string, command: string, args: string[], 
 /** Runs a command quietly; returns trimmed stdout, or null when it fails, is missing or outlasts the timeout. */
 export async function tryOutput(command: string, args: string[], env?: Record<string, string>, options: { cwd?: string; timeoutMs?: number } = {}): Promise<string | null> {
   try {
-    const result = await execa(command, args, { reject: false, timeout: options.timeoutMs ?? 120_000, cwd: options.cwd, env: { ...process.env, ...env } });
+    const result = await execa(command, args, { reject: false, timeout: options.timeoutMs ?? 120_000, cwd: options.cwd, env });
     return result.exitCode === 0 ? String(result.stdout).trim() : null;
   } catch {
     return null;

@@ -16,10 +16,17 @@ export interface PlatformFacts {
   gpuDeviceNode: boolean;
 }
 
-let cached: Promise<PlatformFacts> | null = null;
+const cached = new Map<string, Promise<PlatformFacts>>();
 
-export function platformFacts(): Promise<PlatformFacts> {
-  cached ??= (async () => {
+/**
+ * What this machine can run, probed once per process. `libraryPath`: the dynamic loader's extra
+ * folders (LD_LIBRARY_PATH, colon-separated, which the caller reads from settings), where a Vulkan
+ * loader brought to an offline host is found; only vulkanLoader depends on it.
+ */
+export function platformFacts(libraryPath = ""): Promise<PlatformFacts> {
+  const known = cached.get(libraryPath);
+  if (known) return known;
+  const probed = (async () => {
     const os = process.platform;
     const arch = process.arch;
     const nvidiaGpus = await listNvidiaGpus();
@@ -29,11 +36,12 @@ export function platformFacts(): Promise<PlatformFacts> {
       arch,
       appleSilicon: os === "darwin" && arch === "arm64",
       nvidiaGpu: nvidiaGpus.length > 0,
-      vulkanLoader: os === "darwin" || (ldconfig ?? "").includes("libvulkan.so.1") || onLibraryPath("libvulkan.so.1"),
+      vulkanLoader: os === "darwin" || (ldconfig ?? "").includes("libvulkan.so.1") || onLibraryPath("libvulkan.so.1", libraryPath),
       gpuDeviceNode: os === "darwin" || hasGpuDeviceNode(),
     };
   })();
-  return cached;
+  cached.set(libraryPath, probed);
+  return probed;
 }
 
 function hasGpuDeviceNode(): boolean {
@@ -41,9 +49,8 @@ function hasGpuDeviceNode(): boolean {
   return dri || readdirSync("/dev").some((f) => /^nvidia\d+$/.test(f));
 }
 
-/** True when a folder of LD_LIBRARY_PATH holds the library (a loader brought to an offline host). */
-const onLibraryPath = (library: string): boolean =>
-  (process.env.LD_LIBRARY_PATH ?? "").split(":").some((dir) => dir && existsSync(join(dir, library)));
+/** True when a folder of the library path holds the library (a loader brought to an offline host). */
+const onLibraryPath = (library: string, libraryPath: string): boolean => libraryPath.split(":").some((dir) => dir && existsSync(join(dir, library)));
 
 /** A GPU or Apple Silicon runs the runners: the `full` profile is worth its time. */
 export const hasAccelerator = (p: PlatformFacts): boolean => p.nvidiaGpu || p.appleSilicon;

@@ -72,7 +72,7 @@ export class GpuPowerSampler {
  * CUDA_VISIBLE_DEVICES when it is a plain index (scripts/offline-run.sh's lanes set it, with
  * CUDA_DEVICE_ORDER=PCI_BUS_ID so that CUDA's and nvidia-smi's numbering agree), else 0.
  */
-export function visibleGpuIndex(env: NodeJS.ProcessEnv = process.env): number {
+export function visibleGpuIndex(env: { CUDA_VISIBLE_DEVICES?: string }): number {
   const first = env.CUDA_VISIBLE_DEVICES?.split(",")[0]?.trim() ?? "";
   return /^\d+$/.test(first) ? Number(first) : 0;
 }

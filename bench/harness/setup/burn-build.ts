@@ -1,28 +1,28 @@
 import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { homedir } from "node:os";
 import { join, relative } from "node:path";
 import { RUNNERS_DIR } from "../paths.ts";
 import { platformFacts } from "../host/platform.ts";
 import { parseProfilers, profilerBurnFeatures } from "../profiler.ts";
 import { runLogged, tryOutput } from "../host/command.ts";
+import { benchCacheDir, hostSettings } from "../settings.ts";
 
 /** Cargo's target folder, outside the clone so builds survive between CI runs and fresh clones. */
-export const burnTargetDir = (): string =>
-  process.env.CARGO_TARGET_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "qwen3-bench", "cargo-target");
+export const burnTargetDir = (): string => hostSettings().CARGO_TARGET_DIR ?? join(benchCacheDir(), "cargo-target");
 
 /** The runner binary: BENCH_BURN_BIN (a prebuilt binary, e.g. on an offline GPU host) or the cargo build. */
-export const burnBinary = (): string => process.env.BENCH_BURN_BIN || join(burnTargetDir(), "release", "qwen3-burn-runner");
+export const burnBinary = (): string => hostSettings().BENCH_BURN_BIN ?? join(burnTargetDir(), "release", "qwen3-burn-runner");
 
 /**
  * Cargo features for this machine: `cpu` always; `wgpu` where a Vulkan loader and a GPU exist (or macOS,
  * as `metal`); `cuda` with an NVIDIA GPU; a Burn profiler's feature (BENCH_PROFILER). BENCH_BURN_FEATURES (comma list) overrides.
  */
 export async function burnFeatures(): Promise<string[]> {
-  if (process.env.BENCH_BURN_FEATURES) return process.env.BENCH_BURN_FEATURES.split(",").map((s) => s.trim()).filter(Boolean);
-  const p = await platformFacts();
+  const host = hostSettings();
+  if (host.BENCH_BURN_FEATURES) return host.BENCH_BURN_FEATURES.split(",").map((s) => s.trim()).filter(Boolean);
+  const p = await platformFacts(host.LD_LIBRARY_PATH);
   // BENCH_PROFILER's Burn profilers need their feature compiled in (never in the benchmark's own build).
-  const profiling = profilerBurnFeatures(parseProfilers(process.env.BENCH_PROFILER));
+  const profiling = profilerBurnFeatures(parseProfilers(host.BENCH_PROFILER));
   if (p.os === "darwin") return [...(p.appleSilicon ? ["cpu", "metal"] : ["cpu"]), ...profiling];
   return ["cpu", ...(p.vulkanLoader && p.gpuDeviceNode ? ["wgpu"] : []), ...(p.nvidiaGpu ? ["cuda"] : []), ...profiling];
 }
@@ -75,7 +75,7 @@ let building: Promise<void> | null = null;
  * so edits to the runner and feature changes are always picked up.
  */
 export function buildBurn(): Promise<void> {
-  if (process.env.BENCH_BURN_BIN) return Promise.resolve();
+  if (hostSettings().BENCH_BURN_BIN) return Promise.resolve();
   building ??= (async () => {
     const rustc = await tryOutput("rustc", ["--version"]);
     if ((await tryOutput("cargo", ["--version"])) === null || rustc === null) throw new Error("cargo not found: install Rust >= 1.92 (rustup) to build the Burn runner");

@@ -1,12 +1,12 @@
 import { createHash } from "node:crypto";
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { homedir } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { RUNNERS_DIR } from "../paths.ts";
 import { burnTargetDir } from "./burn-build.ts";
 import { runLogged, tryOutput } from "../host/command.ts";
 import { MLX_SYS_BURN_PATCHES, SYSTEM_MLX_ENV } from "./mlx-sys-burn-patch.ts";
 import { uvCommand } from "./python-env.ts";
+import { benchCacheDir, hostSettings } from "../settings.ts";
 
 /**
  * burn-mlx on Linux's CPU from the registries only (crates.io, PyPI), switched on by
@@ -30,9 +30,8 @@ export const MLX_CPU_VERSION = "0.26.5";
 export const MLX_SYS_BURN_VERSION = "0.2.2";
 
 /** True when `BENCH_BURN_MLX=linux-cpu` on Linux. */
-export const burnMlxLinuxCpuRequested = (): boolean => process.platform === "linux" && process.env.BENCH_BURN_MLX === BURN_MLX_LINUX_CPU;
+export const burnMlxLinuxCpuRequested = (): boolean => process.platform === "linux" && hostSettings().BENCH_BURN_MLX === BURN_MLX_LINUX_CPU;
 
-const benchCacheDir = (): string => join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "qwen3-bench");
 
 /** The folder the mlx-cpu wheel is unpacked into (`uv pip install --target`). */
 export const mlxCpuTarget = (): string => join(benchCacheDir(), `mlx-cpu-${MLX_CPU_VERSION}`);
@@ -126,7 +125,7 @@ export async function buildBurnMlxLinuxCpu(): Promise<void> {
 }
 
 /** BENCH_BURN_MLX_BIN, or the cargo build's binary (in the same target folder as runners/burn). */
-export const burnMlxBinary = (): string => process.env.BENCH_BURN_MLX_BIN || join(burnTargetDir(), "release", "qwen3-burn-mlx-runner");
+export const burnMlxBinary = (): string => hostSettings().BENCH_BURN_MLX_BIN ?? join(burnTargetDir(), "release", "qwen3-burn-mlx-runner");
 
 /**
  * Builds runners/burn-mlx: on macOS with cargo, mlx-sys-burn building MLX with CMake; on Linux

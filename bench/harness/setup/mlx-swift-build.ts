@@ -1,12 +1,13 @@
 import { join } from "node:path";
 import { RUNNERS_DIR } from "../paths.ts";
 import { runLogged, tryOutput } from "../host/command.ts";
+import { hostSettings } from "../settings.ts";
 
 const mlxSwiftDir = join(RUNNERS_DIR, "mlx-swift-runner");
 
 /** BENCH_MLX_SWIFT_BIN, or xcodebuild's products folder (the MLX Metal library, mlx-swift_Cmlx.bundle, sits beside the binary). */
 export const mlxSwiftBinary = (): string =>
-  process.env.BENCH_MLX_SWIFT_BIN || join(mlxSwiftDir, ".build", "xcode", "Build", "Products", "Release", "qwen3-mlx-swift-runner");
+  hostSettings().BENCH_MLX_SWIFT_BIN ?? join(mlxSwiftDir, ".build", "xcode", "Build", "Products", "Release", "qwen3-mlx-swift-runner");
 
 /**
  * xcodebuild, not `swift build`: SwiftPM on the command line cannot compile MLX's Metal shaders

@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { Resvg } from "@resvg/resvg-js";
 import * as vega from "vega";
 import { compile, type TopLevelSpec } from "vega-lite";
+import { hostSettings } from "../../harness/settings.ts";
 
 /** Font every chart names; the file is loaded explicitly so rendering does not depend on fontconfig. */
 export const CHART_FONT = "DejaVu Sans";
@@ -9,7 +10,7 @@ export const CHART_FONT = "DejaVu Sans";
 /** Font files tried in order: Debian/Ubuntu's fonts-dejavu-core, Fedora, Homebrew and macOS fallbacks. */
 const FONT_CANDIDATES = [
   // BENCH_CHART_FONT: a DejaVuSans.ttf brought along (scripts/offline-pack.sh packs one).
-  ...(process.env.BENCH_CHART_FONT ? [process.env.BENCH_CHART_FONT] : []),
+  ...[hostSettings().BENCH_CHART_FONT].filter((font): font is string => font !== undefined),
   "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
   "/usr/share/fonts/dejavu/DejaVuSans.ttf",
   "/usr/share/fonts/dejavu-sans-fonts/DejaVuSans.ttf",

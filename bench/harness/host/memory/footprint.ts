@@ -1,12 +1,13 @@
 import { existsSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { runLogged, tryOutput } from "../command.ts";
-import { FOOTPRINT_HELPER } from "./sampler.ts";
+import { footprintHelper } from "./sampler.ts";
 
-/** macOS: compiles the physical-footprint helper (footprint.c) once; elsewhere nothing to do. */
-export async function buildFootprintHelper(): Promise<void> {
-  if (process.platform !== "darwin" || existsSync(FOOTPRINT_HELPER)) return;
+/** macOS: compiles the physical-footprint helper (footprint.c) into the project's cache folder once; elsewhere nothing to do. */
+export async function buildFootprintHelper(cacheDir: string): Promise<void> {
+  const helper = footprintHelper(cacheDir);
+  if (process.platform !== "darwin" || existsSync(helper)) return;
   if ((await tryOutput("cc", ["--version"])) === null) return;
-  mkdirSync(dirname(FOOTPRINT_HELPER), { recursive: true });
-  await runLogged("setup memory sampler", "cc", ["-O2", "-o", FOOTPRINT_HELPER, new URL("./footprint.c", import.meta.url).pathname]);
+  mkdirSync(dirname(helper), { recursive: true });
+  await runLogged("setup memory sampler", "cc", ["-O2", "-o", helper, new URL("./footprint.c", import.meta.url).pathname]);
 }

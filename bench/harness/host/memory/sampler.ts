@@ -1,5 +1,4 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import { homedir } from "node:os";
 import { join } from "node:path";
 import { followLines, type Follow } from "../command.ts";
 import { followNvidia, nvidiaQuery } from "../nvidia.ts";
@@ -33,8 +32,8 @@ interface Sample {
 const MIB = 1024 * 1024;
 const INTERVAL_MS = 50;
 
-/** macOS helper (bench/harness/host/memory/footprint.c), compiled by setup into the cache where a C compiler exists. */
-export const FOOTPRINT_HELPER = join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "qwen3-bench", "qwen3-footprint");
+/** macOS helper (bench/harness/host/memory/footprint.c), compiled by setup into the project's cache folder where a C compiler exists. */
+export const footprintHelper = (cacheDir: string): string => join(cacheDir, "qwen3-footprint");
 
 /**
  * Samples one runner's memory from outside it, in windows (one per request). GPU runners on NVIDIA
@@ -58,7 +57,8 @@ export class ProcessMemorySampler {
     this.hwm = hwm;
   }
 
-  static async start(rootPid: number, opts: { gpu: boolean; nvidiaGpuIndex: number | null }): Promise<ProcessMemorySampler> {
+  /** `cacheDir`: the project's cache folder (settings' benchCacheDir), where the macOS footprint helper is. */
+  static async start(rootPid: number, opts: { gpu: boolean; nvidiaGpuIndex: number | null; cacheDir: string }): Promise<ProcessMemorySampler> {
     const pids = await processTree(rootPid);
     if (opts.gpu && opts.nvidiaGpuIndex !== null) {
       const perProcess = await nvmlProcessMemory(pids);
@@ -66,9 +66,9 @@ export class ProcessMemorySampler {
       sampler.followNvidiaSmi(opts.nvidiaGpuIndex);
       return sampler;
     }
-    if (process.platform === "darwin" && existsSync(FOOTPRINT_HELPER)) {
+    if (process.platform === "darwin" && existsSync(footprintHelper(opts.cacheDir))) {
       const sampler = new ProcessMemorySampler("phys-footprint", pids, false);
-      sampler.followLines([FOOTPRINT_HELPER, String(INTERVAL_MS), ...pids.map(String)], (line) => Number(line));
+      sampler.followLines([footprintHelper(opts.cacheDir), String(INTERVAL_MS), ...pids.map(String)], (line) => Number(line));
       return sampler;
     }
     const hwm = process.platform === "linux" && resetPeakRss(pids);
