@@ -9,6 +9,7 @@ import { CaseScheduler, type CaseOutcome } from "./harness/schedule.ts";
 import { FrameworkSession, type ReferenceTokens } from "./harness/session.ts";
 import type { TokenizedPrompt } from "./harness/tokenize.ts";
 import { vitestResultFiles } from "./harness/vitest-results.ts";
+import { worstCaseMs } from "./harness/restart-policy.ts";
 
 const plan = inject("plan");
 const references = new Map<string, ReferenceTokens>();
@@ -16,13 +17,9 @@ const available = plan.frameworks.filter((f) => f.available);
 const sessions = new Map(available.map((f) => [f.name, new FrameworkSession(plan, f.name)]));
 const scheduler = new CaseScheduler(sessions, plan.interleave, plan.parallelStart ?? false);
 
-// Each request has its own timeout (the runner is killed past it); a case may take all of them: its
-// warm-ups twice (repeated after a restart), its timed runs, a budget's calibration request and
-// the agreement `score`, and two runner starts. Interleaved, the first case of a prompt runs every
-// framework's.
-const { warmup_iterations, timed_iterations } = plan.profile;
-const oneCaseMs = (2 * warmup_iterations + timed_iterations + 2) * plan.requestTimeoutMs + 2 * plan.startupTimeoutMs;
-const caseTimeoutMs = plan.interleave ? oneCaseMs * Math.max(1, available.length) : oneCaseMs;
+// A case may take every request at its own timeout (restart-policy.ts); interleaved, the first case
+// of a prompt runs every framework's.
+const caseTimeoutMs = worstCaseMs(plan) * (plan.interleave ? Math.max(1, available.length) : 1);
 
 /** The error a case fails with when requests failed: each failure, and what became of the runner. */
 function failedRequests(outcome: CaseOutcome): Error {

@@ -20,6 +20,7 @@ import { ResultsWriter, writeStartupFailure } from "./results-writer.ts";
 import { RunnerError, RunnerProcess, type LaunchSpec } from "./runner-process.ts";
 import type { AgreementRecord, RunRecord } from "./schema/results.ts";
 import type { TokenizedPrompt } from "./tokenize.ts";
+import { rewarmRequests } from "./restart-policy.ts";
 
 /** Reference tokens per prompt, filled by the first framework that runs each prompt. */
 export interface ReferenceTokens {
@@ -238,7 +239,7 @@ export class FrameworkSession {
     if (this.rewarmPending && !warmup) {
       // After a restart no timed request is a fresh process's first: repeat the case's warm-ups
       // (at least one) with this prompt, as untimed warm-up runs.
-      const repeats = Math.max(1, shape.warmupIterations);
+      const repeats = rewarmRequests(shape);
       for (let k = 0; k < repeats; k++) await this.measure(prompt, k, { ...shape, warmupIterations: repeats });
     }
     const startedAt = new Date();
