@@ -36,16 +36,23 @@ const mlxLm = pythonRunner({
   },
 });
 
-/** The reference: transformers on PyTorch, as `torch` (eager) or `torch-compile` (CUDA graphs). */
-function torchRunner(variant: "eager" | "compile"): Framework {
+/** The torch runner's variants (runners/torch/runner.py --variant). */
+const TORCH_VARIANTS = {
+  eager: { name: "torch", description: "PyTorch reference (Python): Hugging Face transformers Qwen3ForCausalLM, eager, on CUDA, MPS or CPU" },
+  compile: { name: "torch-compile", description: "PyTorch reference, compiled: transformers generate() with a static cache and torch.compile (CUDA graphs); CUDA only" },
+  fast: {
+    name: "torch-fast",
+    description: "PyTorch at its fastest (Python): a hand-written Qwen3 (fused projections, static KV cache), decode step compiled with CUDA graphs on CUDA, eager on MPS or CPU",
+  },
+} as const;
+
+/** The reference: transformers on PyTorch, as `torch` (eager) or `torch-compile` (CUDA graphs); and `torch-fast`, PyTorch without transformers. */
+function torchRunner(variant: keyof typeof TORCH_VARIANTS): Framework {
   return pythonRunner({
-    name: variant === "eager" ? "torch" : "torch-compile",
-    readyFramework: variant === "eager" ? "torch" : "torch-compile",
+    name: TORCH_VARIANTS[variant].name,
+    readyFramework: TORCH_VARIANTS[variant].name,
     folder: "torch",
-    description:
-      variant === "eager"
-        ? "PyTorch reference (Python): Hugging Face transformers Qwen3ForCausalLM, eager, on CUDA, MPS or CPU"
-        : "PyTorch reference, compiled: transformers generate() with a static cache and torch.compile (CUDA graphs); CUDA only",
+    description: TORCH_VARIANTS[variant].description,
     modules: ["torch", "transformers", "safetensors"],
     async extras() {
       if (variant === "compile" && !(await platformFacts()).nvidiaGpu) return { unavailable: "needs an NVIDIA GPU (torch.compile with CUDA graphs)" };
@@ -120,7 +127,7 @@ const burnMlx: Framework = { ...binaryRunner({
  * Every framework the suite knows, in the order cases run (the reference first). A new framework is
  * a runner folder plus one entry here, made with the builder for its kind of runner.
  */
-export const FRAMEWORKS: Framework[] = [torchRunner("eager"), torchRunner("compile"), mlxLm, burnCuda, burnWgpu, burnCpu, mlxSwift, burnMetal, burnMlx];
+export const FRAMEWORKS: Framework[] = [torchRunner("eager"), torchRunner("compile"), torchRunner("fast"), mlxLm, burnCuda, burnWgpu, burnCpu, mlxSwift, burnMetal, burnMlx];
 
 export function frameworkByName(name: string): Framework {
   const found = FRAMEWORKS.find((f) => f.name === name);

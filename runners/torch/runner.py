@@ -7,6 +7,10 @@ Two variants of the same reference model:
   which makes transformers compile the decode step with torch.compile (CUDA graphs): the path
   PyTorch users take for speed. Tokens are timed in a streamer, which generate() hands each new id
   after copying it to the host. CUDA only.
+
+And one model of its own, PyTorch at its fastest for this shape of work:
+- `fast` (framework `torch-fast`): fast_model.py's Qwen3 (fused q/k/v and gate/up, static KV cache)
+  decoded by fast_decode.py, the step compiled with CUDA graphs on CUDA, eager on the CPU and MPS.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from transformers.generation.streamers import BaseStreamer  # noqa: E402
 from qwen3_bench_protocol import ReadyInfo, parse_args, serve  # noqa: E402
 
 import request_profile  # noqa: E402
+from fast_decode import CAPACITY_STEP, FastQwen3  # noqa: E402
 
 TORCH_DTYPES = {"f16": torch.float16, "bf16": torch.bfloat16, "f32": torch.float32}
 
@@ -170,9 +175,59 @@ class TorchCompileRunner(TorchRunner):
         return streamer.token_ids, streamer.times
 
 
+class TorchFastRunner:
+    def __init__(self, model_dir: str, dtype: str, device: str) -> None:
+        config = json.loads((Path(model_dir) / "config.json").read_text())
+        self.vocab_size = int(config["vocab_size"])
+        self.max_positions = int(config["max_position_embeddings"])
+        self.dtype = dtype
+        self.device = pick_device(device)
+        self.model = FastQwen3(model_dir, TORCH_DTYPES[dtype], self.device, self.max_positions)
+        self.parameter_count = sum(p.numel() for p in self.model.decoder.model.parameters())
+        # Warm-up: on CUDA, compiles the step and records its CUDA graph (reduce-overhead records
+        # from the step's third call on), so the first request is served from the graph.
+        self.generate([0, 1, 2], 5, time.perf_counter_ns())
+
+    def ready_info(self) -> ReadyInfo:
+        compiled = self.model.decoder.compiled
+        return ReadyInfo(
+            framework="torch-fast",
+            framework_version=f"torch {torch.__version__}",
+            backend=self.device.type,
+            device=device_label(self.device),
+            dtype=self.dtype,
+            parameter_count=self.parameter_count,
+            notes=[
+                "hand-written Qwen3 (runners/torch/fast_model.py): fused q/k/v and gate/up, static KV cache attended whole under a mask "
+                f"({CAPACITY_STEP}-position steps), argmax on the device, one id read back per token",
+                "decode step compiled: torch.compile(mode=reduce-overhead, fullgraph=True), CUDA graphs" if compiled
+                else f"eager ({self.device.type}): compiled only on CUDA",
+            ],
+        )
+
+    def generate(self, prompt_ids: list[int], max_new_tokens: int, t0_ns: int) -> tuple[list[int], list[int]]:
+        return self.model.generate(prompt_ids, max_new_tokens, t0_ns)
+
+    def score(self, prompt_ids: list[int], continuation_ids: list[int], top_k: int):
+        logits = self.model.score(prompt_ids, continuation_ids)
+        values, order = logits.topk(top_k, dim=-1)
+        pairs = [[[int(i), float(v)] for i, v in zip(ids, vals)] for ids, vals in zip(order.tolist(), values.tolist())]
+        return logits.argmax(dim=-1).tolist(), pairs
+
+    def peak_device_bytes(self) -> int | None:
+        if self.device.type == "cuda":
+            return int(torch.cuda.max_memory_allocated(self.device))
+        if self.device.type == "mps":
+            return int(torch.mps.driver_allocated_memory())
+        return None
+
+
+RUNNERS = {"eager": TorchRunner, "compile": TorchCompileRunner, "fast": TorchFastRunner}
+
+
 def main() -> int:
-    args = parse_args(__doc__, variants=["eager", "compile"])
-    runner_class = TorchCompileRunner if args.variant == "compile" else TorchRunner
+    args = parse_args(__doc__, variants=list(RUNNERS))
+    runner_class = RUNNERS[args.variant]
     def make_runner():
         runner = runner_class(args.model, args.dtype, args.device)
         return request_profile.attach(runner, runner.device)
