@@ -7,10 +7,10 @@ import { MLX_FLAGS } from "./runner-flags.ts";
 import { BURN_MLX_LINUX_CPU, MLX_CPU_VERSION, buildBurnMlx, burnMlxBinary, burnMlxLinuxCpuRequested } from "./setup/burn-mlx-build.ts";
 import { buildMlxSwift, mlxSwiftBinary } from "./setup/mlx-swift-build.ts";
 import { canImport } from "./setup/python-env.ts";
+import { hostSettings } from "./settings.ts";
 
 export type { Availability, Framework } from "./framework.ts";
 
-const env = process.env;
 
 /** Why an Apple runner cannot run here, or null on macOS with Apple Silicon. */
 async function notAppleSilicon(): Promise<string | null> {
@@ -28,7 +28,7 @@ const mlxLm = pythonRunner({
     const p = await platformFacts();
     if (p.appleSilicon) return [];
     if (p.os === "linux" && p.arch === "x64") {
-      const backend = env.BENCH_MLX_BACKEND ?? (p.nvidiaGpu ? "cuda13" : "cpu");
+      const backend = hostSettings().BENCH_MLX_BACKEND ?? (p.nvidiaGpu ? "cuda13" : "cpu");
       if (backend !== "cpu" && backend !== "cuda13") return { unavailable: `BENCH_MLX_BACKEND must be cpu or cuda13, got ${backend}` };
       return [backend];
     }
@@ -60,10 +60,10 @@ function torchRunner(variant: keyof typeof TORCH_VARIANTS): Framework {
     },
     // A Python that already has torch and transformers (the GPU host's) is used as it is.
     async fallbackPython() {
-      const python = env.BENCH_TORCH_PYTHON || "python3";
+      const python = hostSettings().BENCH_TORCH_PYTHON ?? "python3";
       return (await canImport(python, ["torch", "transformers", "safetensors"])) ? python : null;
     },
-    installWhen: () => env.BENCH_INSTALL_TORCH === "1",
+    installWhen: () => hostSettings().BENCH_INSTALL_TORCH === "1",
     installHint: "torch is several GB: set BENCH_INSTALL_TORCH=1 and run `npx qwen3-bench setup`, or point BENCH_TORCH_PYTHON at a Python that has torch and transformers",
     args: ["--variant", variant],
   });
@@ -79,10 +79,10 @@ const burnWgpu = burnRunner({
   backend: "wgpu",
   description: "Burn (Rust): Qwen3 on Burn's wgpu backend (Vulkan), fusion and autotune on",
   async unavailableHere() {
-    const p = await platformFacts();
+    const p = await platformFacts(hostSettings().LD_LIBRARY_PATH);
     if (!p.vulkanLoader) return "no Vulkan loader (libvulkan.so.1): install libvulkan1 and a Vulkan driver";
     // Without a GPU, Vulkan is Mesa's software rasterizer (lavapipe): minutes per case, nothing learnt.
-    if (!p.gpuDeviceNode && env.BENCH_ALLOW_SOFTWARE_VULKAN !== "1") return "no GPU device node: Vulkan here would be software (lavapipe); BENCH_ALLOW_SOFTWARE_VULKAN=1 runs it anyway";
+    if (!p.gpuDeviceNode && hostSettings().BENCH_ALLOW_SOFTWARE_VULKAN !== "1") return "no GPU device node: Vulkan here would be software (lavapipe); BENCH_ALLOW_SOFTWARE_VULKAN=1 runs it anyway";
     return null;
   },
 });
@@ -102,7 +102,7 @@ const mlxSwift = binaryRunner({
   flags: MLX_FLAGS,
   description: "MLX Swift: Qwen3 written on mlx-swift 0.31.4 ops (MLXFast rmsNorm/RoPE/attention), pipelined greedy decode, on Metal (MLX's CPU backend on Linux, prebuilt: BENCH_MLX_SWIFT_BIN)",
   binary: mlxSwiftBinary,
-  prebuilt: () => Boolean(env.BENCH_MLX_SWIFT_BIN),
+  prebuilt: () => Boolean(hostSettings().BENCH_MLX_SWIFT_BIN),
   build: buildMlxSwift,
   notHere: notAppleSilicon,
   notBuiltHint: "run `npx qwen3-bench setup` (xcodebuild) or set BENCH_MLX_SWIFT_BIN",
@@ -115,7 +115,7 @@ const burnMlx: Framework = { ...binaryRunner({
   flags: MLX_FLAGS,
   description: `Burn 0.16 + burn-mlx 0.1.2 (Rust): Qwen3 on the MLX backend, on Metal (on Linux, BENCH_BURN_MLX=${BURN_MLX_LINUX_CPU}: MLX ${MLX_CPU_VERSION}'s CPU backend from the mlx-cpu wheel); f32 only`,
   binary: burnMlxBinary,
-  prebuilt: () => Boolean(env.BENCH_BURN_MLX_BIN),
+  prebuilt: () => Boolean(hostSettings().BENCH_BURN_MLX_BIN),
   build: buildBurnMlx,
   notHere: async () =>
     (await platformFacts()).appleSilicon || burnMlxLinuxCpuRequested() ? null : `needs macOS on Apple Silicon, or Linux with BENCH_BURN_MLX=${BURN_MLX_LINUX_CPU}`,

@@ -21,6 +21,7 @@ import { RunnerError, RunnerProcess, type LaunchSpec } from "./runner-process.ts
 import type { AgreementRecord, RunRecord } from "./schema/results.ts";
 import type { TokenizedPrompt } from "./tokenize.ts";
 import { rewarmRequests } from "./restart-policy.ts";
+import { benchCacheDir, hostSettings } from "./settings.ts";
 
 /** Reference tokens per prompt, filled by the first framework that runs each prompt. */
 export interface ReferenceTokens {
@@ -100,10 +101,10 @@ export class FrameworkSession {
     }
     this.writer ??= this.makeWriter(this.runner);
     // GPU power is sampled for GPU backends; without nvidia-smi the sampler stays inactive.
-    if (!this.power && this.plan.gpuPower && this.runner.ready.backend !== "cpu") this.power = await GpuPowerSampler.start(visibleGpuIndex());
+    if (!this.power && this.plan.gpuPower && this.runner.ready.backend !== "cpu") this.power = await GpuPowerSampler.start(visibleGpuIndex(hostSettings()));
     this.memory?.stop();
     const onGpu = this.runner.ready.backend !== "cpu";
-    this.memory = this.runner.pid === undefined || this.plan.memorySampling === false ? null : await ProcessMemorySampler.start(this.runner.pid, { gpu: onGpu, nvidiaGpuIndex: (await platformFacts()).nvidiaGpu ? visibleGpuIndex() : null });
+    this.memory = this.runner.pid === undefined || this.plan.memorySampling === false ? null : await ProcessMemorySampler.start(this.runner.pid, { gpu: onGpu, nvidiaGpuIndex: (await platformFacts()).nvidiaGpu ? visibleGpuIndex(hostSettings()) : null, cacheDir: benchCacheDir() });
     progress(`[${this.name}] ready: ${this.runner.ready.backend} / ${this.runner.ready.device}, ${this.runner.ready.dtype}, loaded in ${(this.runner.ready.load_time_ms / 1000).toFixed(1)} s`);
     return this.runner;
   }

@@ -156,5 +156,71 @@ function hubConfig(e: z.infer<typeof Env>): HubConfig {
 /** True when the default model folder exists with its weights. */
 export const defaultModelExists = (): boolean => existsSync(join(DEFAULT_MODEL_DIR, "model.safetensors"));
 
+/**
+ * The process's environment, live. Every read of it in bench/ goes through this file
+ * (bench/tests/env-reads.test.ts): the knob readers here parse it, and a child process inherits a
+ * copy of it with its own additions (`{ ...processEnvironment(), ...extra }`).
+ */
+export const processEnvironment = (): NodeJS.ProcessEnv => process.env;
+
+/**
+ * Knobs read where a build, a probe or the report needs them rather than fixed in a run's plan
+ * (readSettings): where runner binaries are built or found, and facts of the host's environment.
+ */
+const HostEnv = z.object({
+  // XDG_CACHE_HOME (the cache root; the project's is its qwen3-bench/ folder, benchCacheDir) and
+  // BENCH_PROFILER (also read by the Burn build for its profiling features), as Env reads them.
+  ...Env.pick({ XDG_CACHE_HOME: true, BENCH_PROFILER: true }).shape,
+  /** Cargo's target folder for the Burn runners; default <benchCacheDir>/cargo-target. */
+  CARGO_TARGET_DIR: z.string().min(1).optional(),
+  /** A prebuilt Burn runner binary (runners/burn); setup then builds nothing. */
+  BENCH_BURN_BIN: z.string().min(1).optional(),
+  /** Cargo features of the Burn runner build, comma-separated; default: those this host can run. */
+  BENCH_BURN_FEATURES: z.string().min(1).optional(),
+  /** "linux-cpu": build burn-mlx on Linux against the mlx-cpu wheel (harness/setup/burn-mlx-build.ts); other values mean nothing. */
+  BENCH_BURN_MLX: z.string().min(1).optional(),
+  /** A prebuilt burn-mlx runner binary; setup then builds nothing. */
+  BENCH_BURN_MLX_BIN: z.string().min(1).optional(),
+  /** A prebuilt mlx-swift runner binary; setup then builds nothing. */
+  BENCH_MLX_SWIFT_BIN: z.string().min(1).optional(),
+  /** A folder of wheels the Python runners' venvs install from (offline hosts: scripts/offline-pack.sh). */
+  BENCH_WHEELS_DIR: z.string().min(1).optional(),
+  /** A font file (TTF/OTF) for the report's charts, before the bundled fallbacks. */
+  BENCH_CHART_FONT: z.string().min(1).optional(),
+  /** The dynamic loader's extra library folders (colon-separated): a Vulkan loader brought to an offline host is looked for there. */
+  LD_LIBRARY_PATH: z.string().optional(),
+  /** CUDA's visible devices; a plain index first names the GPU whose power and memory are sampled (host/power.ts visibleGpuIndex). */
+  CUDA_VISIBLE_DEVICES: z.string().optional(),
+  /** mlx-lm's MLX wheel: "cuda13", "cpu"...; default cuda13 with an NVIDIA GPU, else cpu (frameworks.ts). */
+  BENCH_MLX_BACKEND: z.string().min(1).optional(),
+  /** A Python with torch and transformers for the torch runners instead of their venv; default python3 where it has them. */
+  BENCH_TORCH_PYTHON: z.string().min(1).optional(),
+  /** "1": setup installs torch into the torch runners' venv (a large download). */
+  BENCH_INSTALL_TORCH: z.string().optional(),
+  /** "1": run burn-wgpu on software Vulkan (lavapipe) where there is no GPU device node. */
+  BENCH_ALLOW_SOFTWARE_VULKAN: z.string().optional(),
+  /** A folder where each case's raw vitest bench result is saved (harness/vitest-results.ts). */
+  BENCH_VITEST_SAVE: z.string().min(1).optional(),
+  /** A folder of saved vitest bench results each case is compared with. */
+  BENCH_VITEST_BASELINE: z.string().min(1).optional(),
+});
+
+export type HostSettings = z.infer<typeof HostEnv>;
+
+/** The host knobs (HostEnv) as set now; empty values mean unset. */
+export function hostSettings(env: NodeJS.ProcessEnv = processEnvironment()): HostSettings {
+  const parsed = HostEnv.safeParse(Object.fromEntries(Object.entries(env).filter(([, v]) => v !== "")));
+  if (!parsed.success) throw new Error(`environment: ${formatIssues(parsed.error)}`);
+  return parsed.data;
+}
+
 /** This project's cache folder: $XDG_CACHE_HOME/qwen3-bench, else ~/.cache/qwen3-bench (builds, venvs, setup outcomes). */
-export const benchCacheDir = (env: NodeJS.ProcessEnv = process.env): string => join(env.XDG_CACHE_HOME || join(homedir(), ".cache"), "qwen3-bench");
+export const benchCacheDir = (env: NodeJS.ProcessEnv = processEnvironment()): string => join(hostSettings(env).XDG_CACHE_HOME ?? join(homedir(), ".cache"), "qwen3-bench");
+
+/** A variable the harness sets for its own processes (the run folder for the reporter, the run's start, a lane's index), or null. */
+export const harnessVariable = (name: string, env: NodeJS.ProcessEnv = processEnvironment()): string | null => env[name] || null;
+
+/** Sets a harness variable for this process and the processes it starts (the reporter, a lane's vitest). */
+export const setHarnessVariable = (name: string, value: string): void => {
+  processEnvironment()[name] = value;
+};

@@ -5,6 +5,7 @@ import type { LaunchSpec } from "./runner-process.ts";
 import { probeFramework } from "./setup/outcome.ts";
 import { DTYPE_FLAG, dtypeUnsupported } from "./precision.ts";
 import { Dtype } from "./schema/model-config.ts";
+import { processEnvironment } from "./settings.ts";
 
 /**
  * A framework as a run names it: a registered framework, the runner flags its label sets, and the
@@ -32,7 +33,7 @@ export const buildBinaryEnv = (build: string): string => `BENCH_BIN_${build.toUp
  * Resolves a label against the framework list: unknown framework, flag or value, or a build without
  * its BENCH_BIN_<BUILD>, is one error naming BENCH_FRAMEWORKS.
  */
-export function resolveVariant(text: string, env: NodeJS.ProcessEnv = process.env): Variant {
+export function resolveVariant(text: string, env: NodeJS.ProcessEnv = processEnvironment()): Variant {
   const parsed = parseFrameworkLabel(text);
   const framework = frameworkByName(parsed.base);
   const dtypeValue = parsed.flags.find(([name]) => name === DTYPE_FLAG)?.[1];
@@ -71,7 +72,7 @@ export function resolveVariant(text: string, env: NodeJS.ProcessEnv = process.en
 }
 
 /** Resolves BENCH_FRAMEWORKS's labels; two labels that are the same variant (or file name) are an error. */
-export function resolveVariants(texts: string[], env: NodeJS.ProcessEnv = process.env): Variant[] {
+export function resolveVariants(texts: string[], env: NodeJS.ProcessEnv = processEnvironment()): Variant[] {
   const variants = texts.map((t) => resolveVariant(t, env));
   const stems = new Map<string, string>();
   for (const v of variants) {
