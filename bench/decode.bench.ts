@@ -5,14 +5,19 @@
 // (BENCH_INTERLEAVE), every framework's case of a prompt rotated request by request, the first case
 // of the prompt measuring them all. Plan: bench/harness/global-setup.ts.
 import { afterAll, describe, expect, inject, test } from "vitest";
+import { unquantizedLabels } from "./harness/agreement.ts";
 import { CaseScheduler, type CaseOutcome } from "./harness/schedule.ts";
 import { FrameworkSession, type ReferenceTokens } from "./harness/session.ts";
 import type { TokenizedPrompt } from "./harness/tokenize.ts";
+import { resolveVariant } from "./harness/variants.ts";
 import { vitestResultFiles } from "./harness/vitest-results.ts";
 import { worstCaseMs } from "./harness/restart-policy.ts";
 
 const plan = inject("plan");
 const references = new Map<string, ReferenceTokens>();
+/** Every label's greedy tokens per prompt: a quantized label is checked against its unquantized row (agreement.ts). */
+const rows = new Map<string, ReferenceTokens>();
+const rowKey = (label: string, promptId: string) => `${label}\0${promptId}`;
 const available = plan.frameworks.filter((f) => f.available);
 const sessions = new Map(available.map((f) => [f.name, new FrameworkSession(plan, f.name)]));
 const scheduler = new CaseScheduler(sessions, plan.interleave, plan.parallelStart ?? false);
@@ -54,12 +59,16 @@ function benchCase(framework: string, prompt: TokenizedPrompt): void {
     // Greedy decoding is deterministic: every timed run must produce the same tokens.
     for (const run of runs) expect(run.token_ids, `iteration ${run.iteration} tokens`).toEqual(last.token_ids);
 
-    const reference = references.get(prompt.id);
+    rows.set(rowKey(framework, prompt.id), { framework, isConfiguredReference: true, tokens: last.token_ids });
+    // A quantized label (llama-cpp[type=q8_0]) is checked against its own framework's unquantized row when that ran first.
+    const unquantized = unquantizedLabels(framework, resolveVariant(framework).framework.flags, plan.dtype);
+    const baseline = unquantized?.map((label) => rows.get(rowKey(label, prompt.id))).find((row) => row !== undefined);
+    const reference = baseline ?? references.get(prompt.id);
     if (!reference) {
       references.set(prompt.id, { framework, isConfiguredReference: framework === plan.reference, tokens: last.token_ids });
       return;
     }
-    const agreement = await sessions.get(framework)!.agreement(prompt, last.token_ids, reference);
+    const agreement = await sessions.get(framework)!.agreement(prompt, last.token_ids, reference, unquantized !== null);
     expect(
       agreement.passed,
       `${framework} vs ${agreement.reference} on "${prompt.id}": first divergence ${agreement.first_divergence}, ` +

@@ -61,5 +61,9 @@ PY
 )
   [[ -n "$nvidia_libs" ]] && export LD_LIBRARY_PATH="$nvidia_libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 fi
+# llama.cpp's trimmed tree (offline-pack.sh): the harness's setup builds the llama-cpp runner,
+# llama-bench and llama-quantize from it, with CUDA for the GPU's arch; the converter runs on the
+# host's python3 (torch, transformers) with the tree's gguf-py.
+[[ -f "$off/llama.cpp.tar.xz" && -z "${BENCH_LLAMA_CPP_SOURCE:-}" ]] && export BENCH_LLAMA_CPP_SOURCE="$off/llama.cpp.tar.xz"
 [[ -f "$off/fonts/DejaVuSans.ttf" ]] && export BENCH_CHART_FONT="$off/fonts/DejaVuSans.ttf"
 true

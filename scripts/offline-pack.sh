@@ -5,9 +5,11 @@
 # from the repository root after `npm install`; copy the repository with .offline/ to the GPU host
 # and run scripts/offline-run.sh there.
 #
-#   scripts/offline-pack.sh [--with-mlx | --mlx-only]
+#   scripts/offline-pack.sh [--with-mlx | --mlx-only | --llama-cpp-only]
 #
-# --mlx-only packs the mlx wheels alone and leaves the rest of .offline/ as it is.
+# --mlx-only packs the mlx wheels alone and leaves the rest of .offline/ as it is; --llama-cpp-only
+# the llama.cpp source alone (.offline/llama.cpp.tar.xz: the tree the harness builds the llama-cpp
+# runner, llama-bench and llama-quantize from, with CUDA, on the host; runners/llama-cpp/README.md).
 # MLX_CUDA_SM: the SM archs whose CUDA kernels the mlx CUDA wheel keeps, space- or comma-separated
 # (default 90: the H200/H100 of `shared/GPU.md`). A host with another GPU needs its own, e.g.
 # MLX_CUDA_SM=120 for an RTX 50xx: the other archs' kernels are zeroed in the packed wheel.
@@ -16,8 +18,8 @@ cd "$(dirname "$0")/.."
 out=.offline
 mode="${1:-}"
 case "$mode" in
-  "" | --with-mlx | --mlx-only) ;;
-  *) echo "usage: $0 [--with-mlx | --mlx-only]" >&2; exit 2 ;;
+  "" | --with-mlx | --mlx-only | --llama-cpp-only) ;;
+  *) echo "usage: $0 [--with-mlx | --mlx-only | --llama-cpp-only]" >&2; exit 2 ;;
 esac
 mkdir -p "$out/debs" "$out/wheels"
 
@@ -60,6 +62,32 @@ PY
   done
 }
 
+# The llama.cpp tree of the llama-cpp-python sdist (fetched by the harness's setup if missing),
+# trimmed to what the CPU + CUDA build (the library, ggml's CPU and CUDA backends, llama-common,
+# llama-bench, llama-quantize), convert_hf_to_gguf.py with conversion/ and gguf-py need: no vocab
+# models, docs, tests, examples, server or other backends. About 176 MB unpacked in the sdist.
+pack_llama_cpp() {
+  local tree
+  tree="$(node_modules/.bin/node --input-type=module -e '
+    const { ensureLlamaCppSource } = await import("./bench/harness/setup/llama-cpp-build.ts");
+    const { readLlamaCppSettings } = await import("./bench/harness/settings.ts");
+    console.log(await ensureLlamaCppSource({ ...readLlamaCppSettings(), source: null }));')"
+  echo "== llama.cpp source: $(cat "$tree/.qwen3-bench-source") (trimmed)"
+  local drop=(models docs tests examples pocs benches app media scripts ci grammars skills .devops .github
+    tools/server tools/ui tools/mtmd tools/cli tools/tts tools/perplexity tools/imatrix tools/completion tools/batched-bench
+    tools/cvector-generator tools/export-lora tools/gguf-split tools/rpc tools/tokenize tools/fit-params tools/results tools/tuning
+    ggml/src/ggml-vulkan ggml/src/ggml-metal ggml/src/ggml-sycl ggml/src/ggml-opencl ggml/src/ggml-cann ggml/src/ggml-hexagon
+    ggml/src/ggml-webgpu ggml/src/ggml-openvino ggml/src/ggml-et ggml/src/ggml-virtgpu ggml/src/ggml-zdnn ggml/src/ggml-zendnn
+    gguf-py/tests gguf-py/examples)
+  tar -C "$(dirname "$tree")" -cf - "${drop[@]/#/--exclude=llama.cpp/}" llama.cpp | xz -T0 -9 > "$out/llama.cpp.tar.xz"
+  du -h "$out/llama.cpp.tar.xz"
+}
+
+if [[ "$mode" == --llama-cpp-only ]]; then
+  pack_llama_cpp
+  exit 0
+fi
+
 if [[ "$mode" == --mlx-only ]]; then
   pack_mlx
   du -sh "$out"/wheels/*
@@ -80,6 +108,8 @@ cargo build --release --features cuda,wgpu,cpu,pprof --manifest-path runners/bur
 # Debug info goes, the symbol table stays: QWEN3_BURN_PPROF host profiles need function names.
 strip --strip-debug -o "$out/qwen3-burn-runner" "$CARGO_TARGET_DIR/release/qwen3-burn-runner"
 xz -T0 -6 -f "$out/qwen3-burn-runner"
+
+pack_llama_cpp
 
 echo "== chart fonts (DejaVu Sans)"
 mkdir -p "$out/fonts" && cp /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf /usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf "$out/fonts/"

@@ -1,3 +1,5 @@
+import { formatFrameworkLabel, parseFrameworkLabel } from "./framework-label.ts";
+import type { RunnerFlag } from "./runner-flags.ts";
 import type { AgreementConfig } from "./schema/prompts.ts";
 import type { Dtype } from "./schema/model-config.ts";
 import type { AgreementRecord } from "./schema/results.ts";
@@ -24,9 +26,37 @@ export function matchShare(tokens: number[], reference: number[]): number {
 }
 
 /**
+ * Teacher-forced top-1 agreement a quantized label (llama-cpp[type=q8_0], [type=q4_k_m]) must reach
+ * against its own framework's unquantized row: the share of positions where its argmax, fed the
+ * unquantized row's tokens, is the unquantized row's token. Greedy continuations of a quantized
+ * model drift apart after the first near-tie, so only the teacher-forced share is checked.
+ * Measured (runners/llama-cpp/README.md, "Agreement"): see QUANTIZED_MIN_TOP1's note there.
+ */
+export const QUANTIZED_MIN_TOP1 = 0.9;
+
+/**
+ * The labels a quantized label is checked against, in order of preference: the same framework and
+ * flags with the quantizing flag at the run's dtype (llama-cpp[type=f16]), then without that flag
+ * (llama-cpp, whose default is the run's dtype); null when no flag of the label quantizes
+ * (RunnerFlag.quantizes), i.e. the label is checked against the reference as usual.
+ */
+export function unquantizedLabels(label: string, flags: Record<string, RunnerFlag> | undefined, dtype: Dtype): string[] | null {
+  const parsed = parseFrameworkLabel(label);
+  const quantizing = parsed.flags.find(([name, value]) => flags?.[name]?.quantizes?.(value) ?? false);
+  if (!quantizing) return null;
+  const [name] = quantizing;
+  const labels: string[] = [];
+  if (flags![name].values.includes(dtype)) labels.push(formatFrameworkLabel({ ...parsed, flags: parsed.flags.map(([n, v]): [string, string] => [n, n === name ? dtype : v]) }));
+  labels.push(formatFrameworkLabel({ ...parsed, flags: parsed.flags.filter(([n]) => n !== name) }));
+  return labels;
+}
+
+/**
  * Checks a runner's greedy tokens against the reference's. f32 (with f32_exact) must be identical;
  * f16/bf16 must agree up to min_first_divergence and, teacher-forced, on min_top1_agreement of the
  * positions. `teacherForcedArgmax` is the runner's argmax on the reference continuation (score).
+ * `quantized`: the runner's weights are quantized and the "reference" is its own unquantized row:
+ * only the teacher-forced top-1 share counts, against QUANTIZED_MIN_TOP1.
  */
 export function checkAgreement(args: {
   promptId: string;
@@ -36,12 +66,15 @@ export function checkAgreement(args: {
   teacherForcedArgmax: number[] | null;
   dtype: Dtype;
   config: AgreementConfig;
+  quantized?: boolean;
 }): AgreementRecord {
   const { tokens, referenceTokens, config } = args;
   const divergence = firstDivergence(tokens, referenceTokens);
   const top1 = args.teacherForcedArgmax === null ? null : matchShare(args.teacherForcedArgmax, referenceTokens);
   const exact = args.dtype === "f32" && config.f32_exact;
-  const passed = exact
+  const passed = args.quantized
+    ? top1 !== null && top1 >= QUANTIZED_MIN_TOP1
+    : exact
     ? divergence === null
     : (divergence === null || divergence >= Math.min(config.min_first_divergence, referenceTokens.length)) &&
       (top1 === null || top1 >= config.min_top1_agreement);

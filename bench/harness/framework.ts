@@ -24,8 +24,12 @@ export interface Framework {
   probe(): Promise<Availability>;
   /** Installs or builds what this machine can run (idempotent); does nothing when it cannot. */
   setup(): Promise<void>;
-  /** The command that starts the runner; call only after probe() said available. */
-  launch(modelDir: string, dtype: Dtype): Promise<LaunchSpec>;
+  /**
+   * The command that starts the runner; call only after probe() said available. `flags` are the
+   * label's runner flags (their arguments are appended by variants.ts): a runner whose model file
+   * depends on one (llama-cpp's GGUF type) reads it here.
+   */
+  launch(modelDir: string, dtype: Dtype, flags?: Array<[string, string]>): Promise<LaunchSpec>;
   /** Runner flags a label may set (`burn-cuda[decode-graph=off]`), by name; none when absent. */
   flags?: Record<string, RunnerFlag>;
   /** The dtypes the runner computes in, when not every one: a label's `dtype` flag outside them is skipped with that reason (harness/precision.ts). */

@@ -1,5 +1,6 @@
 import { binaryRunner } from "./frameworks-binary.ts";
 import { burnRunner } from "./frameworks-burn.ts";
+import { llamaCppRunner } from "./frameworks-llama-cpp.ts";
 import { pythonRunner } from "./frameworks-python.ts";
 import type { Framework } from "./framework.ts";
 import { platformFacts } from "./host/platform.ts";
@@ -127,7 +128,7 @@ const burnMlx: Framework = { ...binaryRunner({
  * Every framework the suite knows, in the order cases run (the reference first). A new framework is
  * a runner folder plus one entry here, made with the builder for its kind of runner.
  */
-export const FRAMEWORKS: Framework[] = [torchRunner("eager"), torchRunner("compile"), torchRunner("fast"), mlxLm, burnCuda, burnWgpu, burnCpu, mlxSwift, burnMetal, burnMlx];
+export const FRAMEWORKS: Framework[] = [torchRunner("eager"), torchRunner("compile"), torchRunner("fast"), mlxLm, burnCuda, burnWgpu, burnCpu, mlxSwift, burnMetal, burnMlx, llamaCppRunner()];
 
 export function frameworkByName(name: string): Framework {
   const found = FRAMEWORKS.find((f) => f.name === name);

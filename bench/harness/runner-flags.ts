@@ -9,6 +9,11 @@ export interface RunnerFlag {
   values: readonly string[];
   /** The runner's command-line arguments for one value. */
   args(value: string): string[];
+  /**
+   * True for a value that quantizes the weights: such a label's tokens are checked against the same
+   * framework's unquantized label, not the reference (agreement.ts, unquantizedLabels).
+   */
+  quantizes?(value: string): boolean;
 }
 
 /** Flags of the Burn runner (runners/burn, every backend): its `--attention`, `--decode-graph`, `--kernels` and `--memory-plan`. */
@@ -45,5 +50,20 @@ export const MLX_FLAGS: Record<string, RunnerFlag> = {
     description: "MLX device: auto (the GPU where MLX has one, else the CPU), gpu, or cpu",
     values: ["auto", "gpu", "cpu"],
     args: (value) => ["--device", value],
+  },
+};
+
+/**
+ * The llama.cpp runner's `--type` (runners/llama-cpp): the GGUF weight type, made from the model
+ * folder by llama.cpp's converter (f32, f16, bf16) or quantizer (q8_0, q4_k_m, from the run's
+ * dtype). Default: the run's dtype. A quantized type's tokens are checked against the same
+ * framework's unquantized row (`quantizes`, agreement.ts).
+ */
+export const LLAMA_CPP_FLAGS: Record<string, RunnerFlag> = {
+  type: {
+    description: "GGUF weight type: f32, f16, bf16 (llama.cpp's convert_hf_to_gguf.py) or q8_0, q4_k_m (llama-quantize of the run's dtype); default the run's dtype",
+    values: ["f32", "f16", "bf16", "q8_0", "q4_k_m"],
+    args: (value) => ["--type", value],
+    quantizes: (value) => value === "q8_0" || value === "q4_k_m",
   },
 };

@@ -275,9 +275,10 @@ export class FrameworkSession {
 
   /**
    * Checks this framework's greedy tokens for a prompt against the reference's, teacher-forced top-1
-   * included (a `score` request on the reference continuation), and records the result.
+   * included (a `score` request on the reference continuation), and records the result. `quantized`:
+   * this label's weights are quantized and `reference` is its own framework's unquantized row.
    */
-  async agreement(prompt: TokenizedPrompt, tokens: number[], reference: ReferenceTokens): Promise<AgreementRecord> {
+  async agreement(prompt: TokenizedPrompt, tokens: number[], reference: ReferenceTokens, quantized = false): Promise<AgreementRecord> {
     const runner = await this.ensureRunner();
     // Under a time budget the two may have generated different numbers of tokens: compare the common prefix.
     const compared = Math.min(tokens.length, reference.tokens.length);
@@ -299,6 +300,7 @@ export class FrameworkSession {
       teacherForcedArgmax: reply.argmax_ids,
       dtype: runner.ready.dtype,
       config: this.plan.agreement,
+      quantized,
     });
     this.writer!.addAgreement(record);
     return record;

@@ -224,3 +224,38 @@ export const harnessVariable = (name: string, env: NodeJS.ProcessEnv = processEn
 export const setHarnessVariable = (name: string, value: string): void => {
   processEnvironment()[name] = value;
 };
+
+/** The llama.cpp runner's knobs (runners/llama-cpp/README.md, "Build"), read where its setup and launch need them. */
+const LlamaCppEnv = z.object({
+  BENCH_LLAMA_CPP_BIN: z.string().min(1).optional(),
+  BENCH_LLAMA_CPP_SOURCE: z.string().min(1).optional(),
+  BENCH_LLAMA_CPP_PYTHON: z.string().min(1).optional(),
+  BENCH_LLAMA_CPP_BACKEND: z.enum(["cpu", "cuda", "metal"]).optional(),
+  BENCH_LLAMA_CPP_CUDA_ARCH: z.string().regex(/^[0-9a-z;,-]+$/).optional(),
+});
+
+export interface LlamaCppSettings {
+  /** A prebuilt folder holding qwen3-bench-llama-cpp, llama-bench and llama-quantize (BENCH_LLAMA_CPP_BIN); setup then builds nothing. */
+  prebuiltBin: string | null;
+  /** A llama.cpp tree, or one packed by scripts/offline-pack.sh (.tar.xz), to build from instead of the llama-cpp-python sdist (BENCH_LLAMA_CPP_SOURCE). */
+  source: string | null;
+  /** A Python with torch and transformers for llama.cpp's converter, instead of the converter venv (BENCH_LLAMA_CPP_PYTHON; else python3 when it has them). */
+  converterPython: string | null;
+  /** The ggml backend to build (BENCH_LLAMA_CPP_BACKEND), or null: CUDA with an NVIDIA GPU and nvcc, Metal on macOS, else the CPU. */
+  backend: "cpu" | "cuda" | "metal" | null;
+  /** CMAKE_CUDA_ARCHITECTURES (BENCH_LLAMA_CPP_CUDA_ARCH), or null: the GPU's compute capability. */
+  cudaArch: string | null;
+}
+
+export function readLlamaCppSettings(env: NodeJS.ProcessEnv = process.env): LlamaCppSettings {
+  const parsed = LlamaCppEnv.safeParse(Object.fromEntries(Object.entries(env).filter(([, v]) => v !== "")));
+  if (!parsed.success) throw new Error(`environment: ${formatIssues(parsed.error)}`);
+  const e = parsed.data;
+  return {
+    prebuiltBin: e.BENCH_LLAMA_CPP_BIN ? resolve(e.BENCH_LLAMA_CPP_BIN) : null,
+    source: e.BENCH_LLAMA_CPP_SOURCE ? resolve(e.BENCH_LLAMA_CPP_SOURCE) : null,
+    converterPython: e.BENCH_LLAMA_CPP_PYTHON ?? null,
+    backend: e.BENCH_LLAMA_CPP_BACKEND ?? null,
+    cudaArch: e.BENCH_LLAMA_CPP_CUDA_ARCH ?? null,
+  };
+}

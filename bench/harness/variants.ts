@@ -99,7 +99,7 @@ export async function probeVariant(variant: Variant): Promise<Availability> {
 /** The framework's launch command with the build's program and the flags' arguments; a label's own dtype replaces the run's. */
 export async function launchVariant(variant: Variant, modelDir: string, runDtype: Dtype): Promise<LaunchSpec> {
   const dtype = variant.dtype ?? runDtype;
-  const spec = await variant.framework.launch(modelDir, dtype);
+  const spec = await variant.framework.launch(modelDir, dtype, variant.flags);
   const flagArgs = variant.flags.flatMap(([name, value]) => variant.framework.flags![name].args(value));
   return { ...spec, framework: variant.label, command: variant.binary ?? spec.command, args: [...spec.args, ...flagArgs] };
 }

@@ -1,0 +1,92 @@
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Availability, Framework } from "./framework.ts";
+import { LLAMA_CPP_FLAGS } from "./runner-flags.ts";
+import type { Dtype } from "./schema/model-config.ts";
+import { readLlamaCppSettings, type LlamaCppSettings } from "./settings.ts";
+import { converterPython, ensureConverterPython, ensureGguf, GGUF_TYPES, ggufPath, isQuantizedType, type GgufType } from "./setup/gguf-convert.ts";
+import {
+  buildLlamaCpp,
+  ensureLlamaCppSource,
+  LLAMA_BENCH_PROGRAM,
+  llamaCppBinDir,
+  lastSetupError,
+  llamaCppTree,
+  missingBuildTools,
+  recordingSetupError,
+  RUNNER_PROGRAM,
+} from "./setup/llama-cpp-build.ts";
+
+/** The GGUF type a label's flags ask for (`llama-cpp[type=q8_0]`), else the run's dtype. */
+export function ggufTypeOf(flags: Array<[string, string]>, dtype: Dtype): GgufType {
+  const given = flags.find(([name]) => name === "type")?.[1] ?? dtype;
+  if (!(GGUF_TYPES as readonly string[]).includes(given)) throw new Error(`llama-cpp: type ${given} is not a GGUF type this runner makes (${GGUF_TYPES.join(", ")})`);
+  return given as GgufType;
+}
+
+/**
+ * Where the llama.cpp programs and GGUFs of this machine are, for the fidelity tools (llama-bench
+ * beside the runner on the same file): the build folder (runner, llama-bench, llama-quantize) and,
+ * for a (model, type), the GGUF path the runner loads (made by `launch` or setup; it may not exist yet).
+ */
+export async function llamaCppArtifacts(modelDir: string, type: GgufType, dtype: Dtype, settings: LlamaCppSettings = readLlamaCppSettings()) {
+  const binDir = await llamaCppBinDir(settings);
+  return { binDir, runner: join(binDir, RUNNER_PROGRAM), llamaBench: join(binDir, LLAMA_BENCH_PROGRAM), gguf: ggufPath(modelDir, type, dtype) };
+}
+
+/**
+ * llama.cpp (runners/llama-cpp): a C++ runner on libllama built with llama-bench and llama-quantize
+ * from the llama-cpp-python sdist's tree; the GGUF is made from the model folder at launch (cached).
+ */
+export function llamaCppRunner(): Framework {
+  // Read when first needed, not at import: a bad knob then fails this framework's calls only.
+  let cached: LlamaCppSettings | null = null;
+  const knobs = (): LlamaCppSettings => (cached ??= readLlamaCppSettings());
+  return {
+    name: "llama-cpp",
+    readyFramework: "llama-cpp",
+    flags: LLAMA_CPP_FLAGS,
+    description:
+      "llama.cpp (C++ runner on libllama, built with llama-bench from the llama-cpp-python sdist's tree): a GGUF made from the model folder by llama.cpp's converter/quantizer (labels [type=f32|f16|bf16|q8_0|q4_k_m]), argmax in the graph; CUDA, Metal or CPU",
+    async probe(): Promise<Availability> {
+      const settings = knobs();
+      const binDir = await llamaCppBinDir(settings);
+      const runner = join(binDir, RUNNER_PROGRAM);
+      if (!existsSync(runner)) {
+        if (settings.prebuiltBin) return { available: false, reason: `${runner} missing (BENCH_LLAMA_CPP_BIN=${settings.prebuiltBin})` };
+        const missing = await missingBuildTools();
+        const failed = lastSetupError();
+        if (missing || failed) return { available: false, reason: missing ?? `setup failed: ${failed}` };
+        return { available: false, reason: `not built: run \`npx qwen3-bench setup\` (cmake, a C++ compiler; fetches llama-cpp-python's sdist from PyPI) (${runner} missing)` };
+      }
+      const tree = llamaCppTree(settings);
+      if (!existsSync(join(tree, "convert_hf_to_gguf.py"))) return { available: false, reason: `llama.cpp's converter missing: ${join(tree, "convert_hf_to_gguf.py")} (run \`npx qwen3-bench setup\`)` };
+      const python = await converterPython(settings, tree);
+      if (!python) {
+        const failed = lastSetupError();
+        return { available: false, reason: failed ? `setup failed: ${failed}` : "no Python for llama.cpp's converter (torch, transformers): run `npx qwen3-bench setup` (a venv from PyPI) or set BENCH_LLAMA_CPP_PYTHON" };
+      }
+      const features = existsSync(join(binDir, "build-features")) ? readFileSync(join(binDir, "build-features"), "utf8").trim().split("\n").join(",") : "prebuilt";
+      return { available: true, reason: `${runner} (${features}); converter: ${python}` };
+    },
+    async setup() {
+      const settings = knobs();
+      if (!settings.prebuiltBin && (await missingBuildTools())) return;
+      await recordingSetupError(async () => {
+        await buildLlamaCpp(settings);
+        await ensureConverterPython(settings, await ensureLlamaCppSource(settings));
+      });
+    },
+    async launch(modelDir, dtype, flags = []) {
+      const settings = knobs();
+      const type = ggufTypeOf(flags, dtype);
+      const tree = llamaCppTree(settings);
+      const python = await converterPython(settings, tree);
+      if (!python) throw new Error("llama-cpp: no Python for llama.cpp's converter (run `npx qwen3-bench setup`)");
+      const binDir = await llamaCppBinDir(settings);
+      // An unquantized type is loaded as itself; a quantized one is made from the run's dtype.
+      const gguf = await ensureGguf(modelDir, type, isQuantizedType(type) ? dtype : (type as Dtype), { tree, python, binDir });
+      return { framework: "llama-cpp", command: join(binDir, RUNNER_PROGRAM), args: ["--model", modelDir, "--dtype", isQuantizedType(type) ? dtype : type, "--gguf", gguf] };
+    },
+  };
+}

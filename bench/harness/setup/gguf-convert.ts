@@ -1,0 +1,173 @@
+import { createHash } from "node:crypto";
+import { createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve, sep } from "node:path";
+import { execa } from "execa";
+import type { Dtype } from "../schema/model-config.ts";
+import type { LlamaCppSettings } from "../settings.ts";
+import { runLogged, tryOutput } from "../host/command.ts";
+import { LLAMA_QUANTIZE_PROGRAM, llamaCppCacheDir, llamaCppTree, SOURCE_VERSION_FILE } from "./llama-cpp-build.ts";
+import { uvCommand } from "./python-env.ts";
+
+/**
+ * GGUF files made from the benchmark's own model folder by llama.cpp's own tools, never downloaded:
+ * `convert_hf_to_gguf.py --outtype f32|f16|bf16` (with the tree's gguf-py), then `llama-quantize`
+ * for the quantized types, from the GGUF of the run's dtype (f16 or f32, as llama.cpp's docs do).
+ * Each file is cached by (model fingerprint, type) with a provenance file beside it (FILE.json:
+ * sha256, the tools that made it), which the runner puts in its ready line's notes.
+ */
+export const GGUF_TYPES = ["f32", "f16", "bf16", "q8_0", "q4_k_m"] as const;
+export type GgufType = (typeof GGUF_TYPES)[number];
+/** Types llama-quantize makes, with its name for each. */
+const QUANTIZE_NAMES: Partial<Record<GgufType, string>> = { q8_0: "Q8_0", q4_k_m: "Q4_K_M" };
+export const isQuantizedType = (type: GgufType): boolean => type in QUANTIZE_NAMES;
+
+/**
+ * The converter's Python packages, as the tree's requirements/requirements-convert_hf_to_gguf.txt
+ * pins them (its extra index, PyTorch's CPU wheels, left out: PyPI only); gguf comes from the
+ * tree's own gguf-py (PYTHONPATH), never from PyPI.
+ */
+export const CONVERTER_REQUIREMENTS = ["torch==2.11.0", "numpy~=2.2.6", "sentencepiece>=0.1.98,<0.3.0", "transformers==4.57.6", "protobuf>=4.21.0,<5.0.0", "pyyaml", "tqdm", "requests"];
+const CONVERTER_MODULES = ["torch", "transformers", "numpy", "gguf"];
+
+const converterVenv = (): string => join(llamaCppCacheDir(), "converter-venv");
+const venvPython = (): string => join(converterVenv(), "bin", "python");
+
+/** The environment the converter runs in: the tree's gguf-py first on the import path. */
+const converterEnv = (tree: string): Record<string, string> => ({ PYTHONPATH: join(tree, "gguf-py"), NO_LOCAL_GGUF: "" });
+
+/** True when `python` finds the converter's modules (importlib's find_spec: no torch import, which takes 10-40 s here). */
+async function findsConverterModules(python: string, tree: string): Promise<boolean> {
+  const check = `import importlib.util as u, sys; sys.exit(0 if all(u.find_spec(m) for m in ${JSON.stringify(CONVERTER_MODULES)}) else 1)`;
+  return (await tryOutput(python, ["-c", check], converterEnv(tree))) !== null;
+}
+
+/**
+ * The Python that runs convert_hf_to_gguf.py: BENCH_LLAMA_CPP_PYTHON, else the converter venv,
+ * else python3 when it already has torch and transformers (the offline GPU host's); null when
+ * none imports them (setup then makes the venv).
+ */
+export async function converterPython(settings: LlamaCppSettings, tree: string): Promise<string | null> {
+  const candidates = settings.converterPython ? [settings.converterPython] : [venvPython(), "python3"];
+  for (const python of candidates) if ((python === "python3" || existsSync(python)) && (await findsConverterModules(python, tree))) return python;
+  return null;
+}
+
+/** Makes the converter venv (uv, PyPI) unless a Python with the converter's modules is already here. */
+export async function ensureConverterPython(settings: LlamaCppSettings, tree: string): Promise<string> {
+  const found = await converterPython(settings, tree);
+  if (found) return found;
+  if (settings.converterPython) throw new Error(`BENCH_LLAMA_CPP_PYTHON=${settings.converterPython} cannot import ${CONVERTER_MODULES.join(", ")} (with PYTHONPATH=${join(tree, "gguf-py")})`);
+  const [cmd, ...pre] = await uvCommand();
+  await runLogged("setup llama-cpp (converter venv)", cmd, [...pre, "venv", "--quiet", "--allow-existing", "--python", "python3", converterVenv()]);
+  // Bytecode compiled at install: the first conversion then does not compile transformers' modules.
+  await runLogged("setup llama-cpp (converter venv)", cmd, [...pre, "pip", "install", "--quiet", "--compile-bytecode", "--python", venvPython(), ...CONVERTER_REQUIREMENTS]);
+  // One real import (the wheels load: torch's CUDA libraries are among its dependencies on PyPI).
+  await runLogged("setup llama-cpp (converter venv)", venvPython(), ["-c", `import ${CONVERTER_MODULES.join(", ")}`], { env: converterEnv(tree) });
+  return venvPython();
+}
+
+/**
+ * The model folder's fingerprint: config.json's bytes and, for every weight, index and tokenizer
+ * file, its name, size and modification time (hashing 1.2 GB of weights on every launch would cost
+ * seconds; a rewritten file changes its time).
+ */
+export function modelFingerprint(modelDir: string): string {
+  const hash = createHash("sha256");
+  const files = readdirSync(modelDir).filter((f) => /\.(safetensors|json|txt|model)$/.test(f)).sort();
+  for (const file of files) {
+    const stat = statSync(join(modelDir, file));
+    hash.update(`\0${file}\0${stat.size}\0${stat.mtimeMs}`);
+    if (file === "config.json") hash.update(readFileSync(join(modelDir, file)));
+  }
+  return hash.digest("hex").slice(0, 16);
+}
+
+/**
+ * Where the GGUF of (model, type) lives. A quantized file names the type it was made from
+ * (`q8_0-from-f16.gguf`). A model folder under the OS's temporary folder (the conformance test's
+ * broken copies) keeps its GGUFs inside itself, so they go with it.
+ */
+export function ggufPath(modelDir: string, type: GgufType, dtype: Dtype): string {
+  const dir = resolve(modelDir);
+  const folder = dir.startsWith(resolve(tmpdir()) + sep) ? join(dir, ".gguf") : join(llamaCppCacheDir(), "gguf", `${dir.split(sep).pop()}-${modelFingerprint(dir)}`);
+  return join(folder, isQuantizedType(type) ? `${type}-from-${dtype}.gguf` : `${type}.gguf`);
+}
+
+async function sha256File(file: string): Promise<string> {
+  const hash = createHash("sha256");
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest("hex");
+}
+
+/** The provenance file beside a GGUF; the runner reads `sha256` and `made_by`. */
+export interface GgufProvenance {
+  sha256: string;
+  made_by: string;
+  type: GgufType;
+  model_dir: string;
+  model_fingerprint: string;
+  made_at: string;
+}
+
+/** Runs a tool, keeping its output; on failure the error names the tool and ends with its last lines. */
+async function runTool(label: string, command: string, args: string[], env: Record<string, string>): Promise<void> {
+  // execa adds `env` to this process's environment.
+  const result = await execa(command, args, { all: true, reject: false, env });
+  if (result.exitCode !== 0) {
+    const tail = String(result.all ?? "").trim().split("\n").slice(-12).join("\n");
+    throw new Error(`${label} failed (exit ${result.exitCode}): ${tail}`);
+  }
+}
+
+export interface GgufTools {
+  tree: string;
+  python: string;
+  binDir: string;
+}
+
+/** What made the files (the provenance's made_by). */
+function treeVersion(tree: string): string {
+  const file = join(tree, SOURCE_VERSION_FILE);
+  return existsSync(file) ? readFileSync(file, "utf8").trim() : tree;
+}
+
+/**
+ * Makes the GGUF of (model, type) unless it is cached, and returns its path. A failure leaves
+ * FILE.error (the tool's message) instead of FILE, for the runner to report as its fatal line;
+ * a later call tries again.
+ */
+export async function ensureGguf(modelDir: string, type: GgufType, dtype: Dtype, tools: GgufTools): Promise<string> {
+  const out = ggufPath(modelDir, type, dtype);
+  if (existsSync(out) && existsSync(`${out}.json`)) return out;
+  mkdirSync(join(out, ".."), { recursive: true });
+  rmSync(`${out}.error`, { force: true });
+  const partial = `${out}.partial-${process.pid}`;
+  let madeBy: string;
+  try {
+    if (isQuantizedType(type)) {
+      const source = await ensureGguf(modelDir, dtype, dtype, tools);
+      if (!existsSync(source)) throw new Error(`the ${dtype} GGUF it is quantized from was not made: ${readFileSync(`${source}.error`, "utf8")}`);
+      await runTool(`${LLAMA_QUANTIZE_PROGRAM} ${QUANTIZE_NAMES[type]}`, join(tools.binDir, LLAMA_QUANTIZE_PROGRAM), [source, partial, QUANTIZE_NAMES[type]!], {});
+      madeBy = `llama-quantize ${QUANTIZE_NAMES[type]} of ${source.split(sep).pop()} (sha256 ${JSON.parse(readFileSync(`${source}.json`, "utf8")).sha256.slice(0, 12)}), ${treeVersion(tools.tree)}`;
+    } else {
+      await runTool(`convert_hf_to_gguf.py --outtype ${type}`, tools.python, [join(tools.tree, "convert_hf_to_gguf.py"), resolve(modelDir), "--outtype", type, "--outfile", partial], converterEnv(tools.tree));
+      madeBy = `convert_hf_to_gguf.py --outtype ${type}, ${treeVersion(tools.tree)}`;
+    }
+  } catch (e) {
+    rmSync(partial, { force: true });
+    writeFileSync(`${out}.error`, `${(e as Error).message}\n`);
+    return out;
+  }
+  const provenance: GgufProvenance = {
+    sha256: await sha256File(partial),
+    made_by: madeBy,
+    type,
+    model_dir: resolve(modelDir),
+    model_fingerprint: modelFingerprint(modelDir),
+    made_at: new Date().toISOString(),
+  };
+  writeFileSync(`${out}.json`, `${JSON.stringify(provenance, null, 2)}\n`);
+  renameSync(partial, out);
+  return out;
+}

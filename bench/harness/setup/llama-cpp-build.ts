@@ -1,0 +1,173 @@
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { join, relative } from "node:path";
+import { RUNNERS_DIR } from "../paths.ts";
+import { platformFacts } from "../host/platform.ts";
+import type { LlamaCppSettings } from "../settings.ts";
+import { runLogged, tryOutput } from "../host/command.ts";
+import { benchCacheDir } from "../settings.ts";
+
+/**
+ * llama.cpp from the registries only: PyPI's llama-cpp-python sdist vendors the whole llama.cpp tree
+ * (vendor/llama.cpp: the library, ggml's CPU/CUDA/Metal/Vulkan backends, tools/llama-bench,
+ * tools/quantize, convert_hf_to_gguf.py and gguf-py). `pip download` fetches the sdist into the
+ * cache, the tree is unpacked beside it, and runners/llama-cpp/build.sh builds the runner,
+ * llama-bench and llama-quantize from it in one CMake build (runners/llama-cpp/README.md).
+ */
+export const LLAMA_CPP_PYTHON_VERSION = "0.3.36";
+/** The llama.cpp commit that sdist vendors (its CHANGELOG: "update llama.cpp to ggml-org/llama.cpp@0c1e57098"). */
+export const LLAMA_CPP_COMMIT = "0c1e57098";
+/** What the tree is, as ready.framework_version and the build record it. */
+export const LLAMA_CPP_SOURCE_VERSION = `llama.cpp ${LLAMA_CPP_COMMIT} (llama-cpp-python ${LLAMA_CPP_PYTHON_VERSION} sdist)`;
+/** File the unpacked tree carries with that line (build.sh reads it; offline-pack.sh packs it). */
+export const SOURCE_VERSION_FILE = ".qwen3-bench-source";
+
+/** The three programs one build makes. */
+export const RUNNER_PROGRAM = "qwen3-bench-llama-cpp";
+export const LLAMA_BENCH_PROGRAM = "llama-bench";
+export const LLAMA_QUANTIZE_PROGRAM = "llama-quantize";
+
+export type LlamaCppBackend = "cpu" | "cuda" | "metal";
+
+export const llamaCppCacheDir = (): string => join(benchCacheDir(), "llama-cpp");
+
+/** The tree as unpacked from the sdist. */
+export const sdistTree = (): string => join(llamaCppCacheDir(), `llama-cpp-python-${LLAMA_CPP_PYTHON_VERSION}`, "llama.cpp");
+
+/** Where a build for one backend lives: <cache>/build-<backend>/{build,bin}. */
+const buildDir = (backend: LlamaCppBackend): string => join(llamaCppCacheDir(), `build-${backend}`);
+
+/** The last failed setup's message (build or converter venv), kept for the probe's reason; null after a success. */
+const setupErrorFile = (): string => join(llamaCppCacheDir(), "setup-error.txt");
+export const lastSetupError = (): string | null => (existsSync(setupErrorFile()) ? readFileSync(setupErrorFile(), "utf8").trim() : null);
+
+/** Runs a setup step, recording its failure for the probe (and clearing an old one on success). */
+export async function recordingSetupError<T>(step: () => Promise<T>): Promise<T> {
+  try {
+    const result = await step();
+    rmSync(setupErrorFile(), { force: true });
+    return result;
+  } catch (e) {
+    mkdirSync(llamaCppCacheDir(), { recursive: true });
+    writeFileSync(setupErrorFile(), `${(e as Error).message.split("\n").slice(-6).join("\n")}\n`);
+    throw e;
+  }
+}
+
+/**
+ * The backend this machine builds: BENCH_LLAMA_CPP_BACKEND, else CUDA with an NVIDIA GPU and nvcc,
+ * Metal on macOS (llama.cpp's default there), else the CPU.
+ */
+export async function llamaCppBackend(settings: LlamaCppSettings): Promise<LlamaCppBackend> {
+  if (settings.backend) return settings.backend;
+  const p = await platformFacts();
+  if (p.os === "darwin") return "metal";
+  if (p.nvidiaGpu && (await tryOutput("nvcc", ["--version"])) !== null) return "cuda";
+  return "cpu";
+}
+
+/** The folder holding the three programs: BENCH_LLAMA_CPP_BIN, or this machine's build. */
+export async function llamaCppBinDir(settings: LlamaCppSettings): Promise<string> {
+  return settings.prebuiltBin ?? join(buildDir(await llamaCppBackend(settings)), "bin");
+}
+
+/** Why llama.cpp cannot be built here (a missing tool), or null. */
+export async function missingBuildTools(): Promise<string | null> {
+  if ((await tryOutput("cmake", ["--version"])) === null) return "cmake not found: install CMake >= 3.18 to build llama.cpp";
+  const compiler = process.platform === "darwin" ? "clang++" : "c++";
+  if ((await tryOutput(compiler, ["--version"])) === null) return `${compiler} not found: install a C++17 compiler (g++ or clang++) to build llama.cpp`;
+  return null;
+}
+
+/** Downloads the sdist with pip (no binary, no dependencies) and unpacks its vendor/llama.cpp; once. */
+async function ensureSdistTree(): Promise<string> {
+  const tree = sdistTree();
+  if (existsSync(join(tree, SOURCE_VERSION_FILE))) return tree;
+  const cache = llamaCppCacheDir();
+  const sdistDir = join(cache, "sdist");
+  mkdirSync(sdistDir, { recursive: true });
+  const archive = join(sdistDir, `llama_cpp_python-${LLAMA_CPP_PYTHON_VERSION}.tar.gz`);
+  if (!existsSync(archive)) {
+    await runLogged("setup llama-cpp (pip download)", "python3", [
+      "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary=:all:", `llama-cpp-python==${LLAMA_CPP_PYTHON_VERSION}`, "-d", sdistDir,
+    ]);
+  }
+  const staging = join(cache, "unpacking");
+  rmSync(staging, { recursive: true, force: true });
+  mkdirSync(staging, { recursive: true });
+  const inner = `llama_cpp_python-${LLAMA_CPP_PYTHON_VERSION}/vendor/llama.cpp`;
+  await runLogged("setup llama-cpp (unpack)", "tar", ["-xzf", archive, "-C", staging, inner]);
+  // The sdist's tree carries a git submodule pointer (.git) to a folder the sdist lacks: without it,
+  // CMake's build-info takes the commit given, not whatever repository encloses the cache.
+  rmSync(join(staging, inner, ".git"), { force: true });
+  writeFileSync(join(staging, inner, SOURCE_VERSION_FILE), `${LLAMA_CPP_SOURCE_VERSION}\n`);
+  rmSync(join(tree, ".."), { recursive: true, force: true });
+  mkdirSync(join(tree, ".."), { recursive: true });
+  renameSync(join(staging, inner), tree);
+  rmSync(staging, { recursive: true, force: true });
+  return tree;
+}
+
+/** The unpacked copy of a tree packed by scripts/offline-pack.sh, by the archive's hash. */
+function packedTree(archive: string): string {
+  const key = createHash("sha256").update(readFileSync(archive)).digest("hex").slice(0, 12);
+  return join(llamaCppCacheDir(), `packed-${key}`, "llama.cpp");
+}
+
+/** Where the llama.cpp tree is (or will be, after setup): BENCH_LLAMA_CPP_SOURCE (a tree, or a packed .tar.xz unpacked into the cache), else the sdist's. */
+export function llamaCppTree(settings: LlamaCppSettings): string {
+  if (!settings.source) return sdistTree();
+  return statSync(settings.source).isDirectory() ? settings.source : packedTree(settings.source);
+}
+
+/** The llama.cpp tree to build and convert with, fetched or unpacked once. */
+export async function ensureLlamaCppSource(settings: LlamaCppSettings): Promise<string> {
+  if (!settings.source) return ensureSdistTree();
+  const tree = llamaCppTree(settings);
+  if (existsSync(join(tree, "include", "llama.h"))) return tree;
+  mkdirSync(tree, { recursive: true });
+  await runLogged("setup llama-cpp (unpack)", "tar", ["-xJf", settings.source, "-C", tree, "--strip-components=1"]);
+  return tree;
+}
+
+function filesUnder(path: string): string[] {
+  if (!existsSync(path)) return [];
+  if (!statSync(path).isDirectory()) return [path];
+  return readdirSync(path).sort().flatMap((name) => filesUnder(join(path, name)));
+}
+
+/** sha256 of the runner's sources and build script, the tree's version line and the backend's arguments. */
+export function llamaCppBuildKey(runnerDir: string, sourceVersion: string, args: string[]): string {
+  const hash = createHash("sha256").update(JSON.stringify({ sourceVersion, args }));
+  for (const file of ["CMakeLists.txt", "build.sh", "src"].flatMap((p) => filesUnder(join(runnerDir, p)))) {
+    hash.update(`\0${relative(runnerDir, file)}\0`).update(readFileSync(file));
+  }
+  return hash.digest("hex");
+}
+
+let building: Promise<void> | null = null;
+
+/**
+ * Builds the runner, llama-bench and llama-quantize for this machine's backend (build.sh), once per
+ * process; skipped when BENCH_LLAMA_CPP_BIN names a prebuilt folder or the build's stamp holds the
+ * current key (runner sources, tree, backend, CUDA arch).
+ */
+export function buildLlamaCpp(settings: LlamaCppSettings): Promise<void> {
+  if (settings.prebuiltBin) return Promise.resolve();
+  building ??= (async () => {
+    const missing = await missingBuildTools();
+    if (missing) throw new Error(missing);
+    const tree = await ensureLlamaCppSource(settings);
+    const backend = await llamaCppBackend(settings);
+    const args = ["--backend", backend, ...(backend === "cuda" && settings.cudaArch ? ["--cuda-arch", settings.cudaArch] : [])];
+    const runnerDir = join(RUNNERS_DIR, "llama-cpp");
+    const version = existsSync(join(tree, SOURCE_VERSION_FILE)) ? readFileSync(join(tree, SOURCE_VERSION_FILE), "utf8").trim() : tree;
+    const key = llamaCppBuildKey(runnerDir, version, args);
+    const out = buildDir(backend);
+    const stamp = join(out, "bin", ".qwen3-bench-build-key");
+    if (existsSync(stamp) && readFileSync(stamp, "utf8").trim() === key && existsSync(join(out, "bin", RUNNER_PROGRAM))) return;
+    await runLogged(`setup llama-cpp (${backend})`, join(runnerDir, "build.sh"), ["--source", tree, "--out", out, ...args]);
+    writeFileSync(stamp, `${key}\n`);
+  })();
+  return building;
+}
