@@ -13,9 +13,6 @@ export function formatNumber(x: number | null | undefined): string {
 export const formatPercent = (share: number | null | undefined): string =>
   share === null || share === undefined || Number.isNaN(share) ? "–" : `${(share * 100).toFixed(1)} %`;
 
-/** A p-value: two significant digits, "< 0.001" below that. */
-export const formatP = (p: number): string => (p < 0.001 ? "< 0.001" : p.toPrecision(2));
-
 /** A ratio such as 1.23×. */
 export const formatRatio = (ratio: number): string => `${ratio.toFixed(3)}×`;
 
