@@ -4,11 +4,12 @@ import { llamaCppRunner } from "./frameworks-llama-cpp.ts";
 import { pythonRunner } from "./frameworks-python.ts";
 import type { Framework } from "./framework.ts";
 import { platformFacts } from "./host/platform.ts";
-import { MLX_FLAGS } from "./runner-flags.ts";
+import { withMlxQuant } from "./mlx-quant.ts";
+import { MLX_FLAGS, MLX_LM_FLAGS } from "./runner-flags.ts";
 import { BURN_MLX_LINUX_CPU, MLX_CPU_VERSION, buildBurnMlx, burnMlxBinary, burnMlxLinuxCpuRequested } from "./setup/burn-mlx-build.ts";
 import { buildMlxSwift, mlxSwiftBinary } from "./setup/mlx-swift-build.ts";
 import { canImport } from "./setup/python-env.ts";
-import { hostSettings } from "./settings.ts";
+import { benchCacheDir, hostSettings } from "./settings.ts";
 
 export type { Availability, Framework } from "./framework.ts";
 
@@ -18,9 +19,9 @@ async function notAppleSilicon(): Promise<string | null> {
   return (await platformFacts()).appleSilicon ? null : "needs macOS on Apple Silicon";
 }
 
-const mlxLm = pythonRunner({
+const mlxLm = withMlxQuant(pythonRunner({
   name: "mlx-lm",
-  flags: MLX_FLAGS,
+  flags: MLX_LM_FLAGS,
   readyFramework: "mlx-lm",
   folder: "mlx-lm",
   description: "mlx-lm (Python): mlx-lm's own Qwen3 model and generate_step, on Metal, CUDA or CPU",
@@ -35,7 +36,7 @@ const mlxLm = pythonRunner({
     }
     return { unavailable: `mlx has no build for ${p.os}/${p.arch} (macOS on Apple Silicon, or Linux x86-64)` };
   },
-});
+}), benchCacheDir());
 
 /** The torch runner's variants (runners/torch/runner.py --variant). */
 const TORCH_VARIANTS = {

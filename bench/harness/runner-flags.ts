@@ -67,3 +67,19 @@ export const LLAMA_CPP_FLAGS: Record<string, RunnerFlag> = {
     quantizes: (value) => value === "q8_0" || value === "q4_k_m",
   },
 };
+
+/**
+ * mlx-lm's flags: MLX's `device`, and `quant`: MLX affine 4- or 8-bit weights, group size 64
+ * (mlx-lm's defaults), in a copy the harness makes with mlx_lm convert (bench/harness/mlx-quant.ts)
+ * and starts the runner on; no runner argument of its own. Its tokens are checked against the same
+ * framework's unquantized row (`quantizes`, agreement.ts).
+ */
+export const MLX_LM_FLAGS: Record<string, RunnerFlag> = {
+  ...MLX_FLAGS,
+  quant: {
+    description: "MLX affine quantized weights, group size 64, made by mlx_lm convert -q from the model: 4bit or 8bit",
+    values: ["4bit", "8bit"],
+    args: () => [],
+    quantizes: () => true,
+  },
+};

@@ -1,3 +1,4 @@
+import type { QuantizationRecord } from "./schema/results.ts";
 import { createInterface } from "node:readline";
 import { execa, type ResultPromise } from "execa";
 import type { z } from "zod";
@@ -21,6 +22,8 @@ export interface LaunchSpec {
   args: string[];
   cwd?: string;
   env?: Record<string, string>;
+  /** The quantized copy of the model the runner is started on, when a label's flag asked for one (results file `quantization`). */
+  quantization?: QuantizationRecord;
 }
 
 /** How a runner process ended: an exit code, or the signal that killed it. */

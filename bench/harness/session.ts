@@ -18,7 +18,7 @@ import { modelInfoFor } from "./model/validate.ts";
 import { rotatesFrameworks, type BenchPlan } from "./plan.ts";
 import { ResultsWriter, writeStartupFailure } from "./results-writer.ts";
 import { RunnerError, RunnerProcess, type LaunchSpec } from "./runner-process.ts";
-import type { AgreementRecord, RunRecord } from "./schema/results.ts";
+import type { AgreementRecord, QuantizationRecord, RunRecord } from "./schema/results.ts";
 import type { TokenizedPrompt } from "./tokenize.ts";
 import { rewarmRequests } from "./restart-policy.ts";
 import { benchCacheDir, hostSettings } from "./settings.ts";
@@ -55,6 +55,8 @@ export class FrameworkSession {
   /** Timed runs the current runner process has served (plan.runsPerProcess ends it after that many). */
   private timedInProcess = 0;
   private lastStartFailed = false;
+  /** The quantized copy the runner was started on (a quantizing label flag), or null. */
+  private quantization: QuantizationRecord | null = null;
   /** The runner's time budget (the profile's), or null when every case runs the profile's counts. */
   private readonly budget: RunnerBudget | null;
   /** Profiler environment and stderr file (BENCH_PROFILER), or null when no profiler applies. */
@@ -99,7 +101,8 @@ export class FrameworkSession {
       else writeStartupFailure(this.plan.runDir, this.name, error);
       throw e;
     }
-    this.writer ??= this.makeWriter(this.runner);
+    this.quantization = launched.quantization ?? null;
+    this.writer ??= this.makeWriter(this.runner, this.quantization);
     // GPU power is sampled for GPU backends; without nvidia-smi the sampler stays inactive.
     if (!this.power && this.plan.gpuPower && this.runner.ready.backend !== "cpu") this.power = await GpuPowerSampler.start(visibleGpuIndex(hostSettings()));
     this.memory?.stop();
@@ -144,7 +147,7 @@ export class FrameworkSession {
     return this.plan.profile.cooldown_secs;
   }
 
-  private makeWriter(runner: RunnerProcess): ResultsWriter {
+  private makeWriter(runner: RunnerProcess, quantization: QuantizationRecord | null): ResultsWriter {
     const ready = runner.ready;
     const provenance = this.plan.provenance ?? collectProvenance();
     return new ResultsWriter(this.plan.runDir, {
@@ -160,7 +163,9 @@ export class FrameworkSession {
       device_memory_metric: frameworkMemoryMetric(ready.framework, ready.backend),
       autotune: ready.autotune,
       ready,
-      model: modelInfoFor(this.plan.model, ready.dtype),
+      // A quantized copy's weight bytes are its own (the bandwidth ceiling's share uses them).
+      model: quantization ? { ...modelInfoFor(this.plan.model, ready.dtype), weight_bytes: quantization.weight_bytes } : modelInfoFor(this.plan.model, ready.dtype),
+      quantization,
       profile: this.plan.profileName,
       max_new_tokens: this.plan.profile.max_new_tokens,
       warmup_iterations: this.plan.profile.warmup_iterations,
@@ -301,6 +306,7 @@ export class FrameworkSession {
       dtype: runner.ready.dtype,
       config: this.plan.agreement,
       quantized,
+      quantizedBits: this.quantization?.bits ?? null,
     });
     this.writer!.addAgreement(record);
     return record;

@@ -50,6 +50,21 @@ def linux_cpu_blas_notes() -> list[str]:
     return [f"mlx-cpu links the BLAS bundled in its wheel ({blas[0].name}: netlib's reference BLAS, unoptimised and single-threaded), which sets its CPU matmul speed"]
 
 
+def quantization_notes(model_dir: Path) -> list[str]:
+    """What a quantized copy is (config.json's `quantization`) and how the harness made it
+    (qwen3-bench-quant.json, bench/harness/mlx-quant.ts): converter version and weights sha256."""
+    quantization = json.loads((model_dir / "config.json").read_text()).get("quantization")
+    if not quantization:
+        return []
+    note = f"weights quantized: mlx {quantization.get('mode', 'affine')} {quantization['bits']}-bit, group size {quantization['group_size']}"
+    record_file = model_dir / "qwen3-bench-quant.json"
+    if record_file.exists():
+        record = json.loads(record_file.read_text())
+        shas = ", ".join(f"{name} sha256 {sha[:12]}…" for name, sha in record["weights_sha256"].items())
+        note += f", made by {record['converter']} ({record['converter_version']}); {shas}"
+    return [note]
+
+
 class MlxLmRunner:
     def __init__(self, model_dir: str, dtype: str, device: str) -> None:
         if device == "cpu":
@@ -60,6 +75,8 @@ class MlxLmRunner:
         self.vocab_size = int(config["vocab_size"])
         self.max_positions = int(config["max_position_embeddings"])
         self.dtype = dtype
+        self.model_dir = Path(model_dir)
+        # mlx-lm's loader reads a quantized copy's config.json `quantization` and builds QuantizedLinear layers.
         self.model, _ = load_model(Path(model_dir))
         target = MX_DTYPES[dtype]
         # Cast every floating parameter to the run dtype, as mlx_lm.convert --dtype does.
@@ -78,6 +95,7 @@ class MlxLmRunner:
         notes = ["mlx_lm.generate.generate_step with async_eval pipelining; prompt prefilled in chunks of 2048 tokens plus the last token, as mlx-lm does"]
         if self.wired_limit_set:
             notes.append("wired limit set to max_recommended_working_set_size, as mlx-lm's stream_generate does")
+        notes += quantization_notes(self.model_dir)
         notes += linux_cpu_blas_notes() if backend == "cpu" else []
         return ReadyInfo(
             framework="mlx-lm",
