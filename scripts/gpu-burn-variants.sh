@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # One GPU-host call comparing the Burn runner's kernel sets (runners/burn/README.md, "Custom
-# kernels"), with the runner binary alone (no Node): usage
+# kernels"), with the runner binary and Node (scripts/offline-env.sh unpacks it): usage
 #   scripts/gpu-burn-variants.sh BINARY MODEL OUT [VARIANTS]
-# VARIANTS: --burn-backends labels, the first the baseline (default: gemv+norm, then custom).
-#   1. each variant's --self-bench at two prompt lengths, its greedy tokens checked against the
-#      first variant's (scripts/gpu-fidelity.py --tools burn);
+# VARIANTS: harness labels of burn-cuda, the first the baseline (default: gemv+norm, then custom).
+#   1. each variant's --self-bench at PROMPT_LENGTHS, its greedy tokens checked against the first
+#      variant's by the harness's rule (`qwen3-bench fidelity --run`, BENCH_BURN_BIN=BINARY);
 #   2. a kernel census of each variant without the decode graph (CubeCL's profiling logger,
 #      scripts/cubecl-kernel-census.py: launches per decode step by kernel) at 28 prompt tokens,
 #      and of the last variant at each further length of CENSUS_PROMPTS ('28 529': which kernels
@@ -16,7 +16,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bin=$1 model=$2 out=$3
-variants=${4:-'cuda[kernels=gemv+norm],cuda[kernels=custom]'}
+variants=${4:-'burn-cuda[kernels=gemv+norm],burn-cuda[kernels=custom]'}
 mkdir -p "$out"
 export PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,power.draw,temperature.gpu --format=csv > "$out/nvidia-smi.csv" 2>&1
@@ -24,9 +24,13 @@ nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,power.draw,tempe
 # Its own budget (FIDELITY_BUDGET_S) ends the part with the tables of what ran: a first process
 # autotunes Burn's prefill at each new prompt length (about a minute at 529 tokens on the H200).
 budget=${FIDELITY_BUDGET_S:-300}
-timeout $((budget + 30)) python3 scripts/gpu-fidelity.py --model "$model" --dtype f16 --tools burn --burn-bin "$bin" \
-  --burn-backends "$variants" --prompt-lengths "${PROMPT_LENGTHS:-28,99}" --new-tokens 128 --warmup 1 --repeats 3 \
-  --budget-s "$budget" --out "$out/fidelity" > "$out/fidelity.txt" 2>&1
+[[ -f scripts/offline-env.sh && -d .offline ]] && source scripts/offline-env.sh
+# As offline-run.sh does: an archived CubeCL cache saves Burn minutes of autotuning.
+cubecl_parent="${XDG_CACHE_HOME:-$HOME/.cache}"
+[[ -f .offline/cubecl-cache.tar.gz && ! -d "$cubecl_parent/cubecl" ]] && mkdir -p "$cubecl_parent" && tar -xzf .offline/cubecl-cache.tar.gz -C "$cubecl_parent"
+BENCH_BURN_BIN="$bin" timeout $((budget + 30)) node bench/cli/main.ts fidelity --run --frameworks "$variants" --model "$model" --dtype f16 \
+  --prompt-lengths "${PROMPT_LENGTHS:-28,99}" --new-tokens 128 --warmup 1 --repeats 3 \
+  --budget-s "$budget" --tool-budget-s "$budget" --out "$out/fidelity" > "$out/fidelity.txt" 2>&1
 echo "fidelity rc=$? at ${SECONDS}s"
 
 # `cuda[kernels=gemv+norm]` -> `gemv+norm`

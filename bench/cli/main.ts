@@ -22,7 +22,7 @@ commands:
   verify    print greedy-token agreement of results files with the reference
   compare   compare decode speed of two runs; exit 1 on a significant slowdown
   ab        pair two labels of one framework in one run (A/B); exit 1 on a significant slowdown
-  fidelity  our runners' decode speed beside each framework's own tool (scripts/gpu-fidelity.py)
+  fidelity  our runners' decode speed beside each framework's own tool (--run: measure the tools)
 
 ${SYNTH_USAGE}
 

@@ -7,7 +7,7 @@ import type { ResultsModel } from "./summary.ts";
 
 /**
  * The fidelity table (issue 14, item 5): each runner's decode speed in a harness run beside the
- * same thing measured by the framework's own tool (scripts/gpu-fidelity.py), with the ratio.
+ * same thing measured by the framework's own tool (`qwen3-bench fidelity --run`), with the ratio.
  */
 
 /** Where the tool runs the runner's own code path, our runner should be within this share of it. */
@@ -112,7 +112,7 @@ export function fidelityRows(cases: RunnerCase[], records: FidelityRecord[]): Fi
 
 const cell = (text: string) => text.replace(/\|/g, "/").replace(/\s+/g, " ");
 
-/** The published table (markdown), the tools' notes, and the hand-written model's token checks. */
+/** The published table (markdown), the tools' notes, and the token checks between tools. */
 export function fidelityMarkdown(rows: FidelityRow[], records: FidelityRecord[]): string {
   const pct = Math.round(FIDELITY_TARGET * 100);
   const lines = [

@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
@@ -83,7 +83,7 @@ describe("readFidelityJsonl", () => {
     const file = jsonl("bad.jsonl", [...run("burn --self-bench", "burn-cuda", 28, [119]), { record: "run", tool: "x", runner: "y", same_code_path: true, prompt_tokens: 28, new_tokens: 128, repeat: 0, dtype: "f16" }]);
     expect(() => readFidelityJsonl(file)).toThrow(new RegExp(`${file}: line 2: decode_tps: `));
     expect(() => readFidelityJsonl(jsonl("notjson.jsonl", ["{", ""]))).toThrow(/line 1: not valid JSON/);
-    expect(() => readFidelityJsonl(jsonl("empty.jsonl", [{ record: "meta", tool: "gpu-fidelity.py", runner: null }]))).toThrow(/holds no run or error records/);
+    expect(() => readFidelityJsonl(jsonl("empty.jsonl", [{ record: "meta", tool: "qwen3-bench fidelity --run", runner: null }]))).toThrow(/holds no run or error records/);
   });
 });
 
@@ -113,38 +113,36 @@ describe("qwen3-bench fidelity", () => {
   });
 });
 
-// scripts/gpu-fidelity.py runs once on a GPU host, with no second chance: check here, with the Burn
-// CPU runner on the tiny model, that it drives a real runner without the protocol, parses its lines,
-// and keeps going past a tool that fails (a backend the runner refuses).
+// `fidelity --run` runs once on a GPU host, with no second chance: check here, with the Burn CPU
+// runner on the tiny model, that it drives a real runner's --self-bench with a label's flags, checks
+// the variants' tokens by the harness's rule, and keeps going past a label it cannot run here.
 const burnRequired = (process.env.BENCH_REQUIRE ?? "").split(",").includes("burn-cpu");
 
-describe.skipIf(!existsSync(burnBinary()) && !burnRequired)("scripts/gpu-fidelity.py", () => {
-  it("times the Burn runner's --self-bench (a label's runner flags passed on), writes fidelity.jsonl the CLI reads, and reports a failing backend as an error row", async () => {
+describe.skipIf(!existsSync(burnBinary()) && !burnRequired)("qwen3-bench fidelity --run (Burn)", () => {
+  it("times the Burn runner's --self-bench (a label's runner flags passed on), writes fidelity.jsonl the CLI reads, and reports a label it cannot run as an error row", async () => {
     const out = join(dir, "fidelity-run");
-    const args = ["scripts/gpu-fidelity.py", "--model", TEST_MODELS.tiny, "--dtype", "f32", "--prompt-lengths", "8,16", "--new-tokens", "8", "--repeats", "2",
-      "--tools", "burn", "--burn-bin", burnBinary(), "--burn-backends", "cpu,cpu[attention=explicit],no-such-backend", "--out", out];
-    const result = await execa("python3", args, { cwd: REPO_ROOT, reject: false });
-    expect(result.exitCode).toBe(0);
+    const explicit = "burn-cpu[attention=explicit]";
+    const args = [join(REPO_ROOT, "bench", "cli", "main.ts"), "fidelity", "--run", "--frameworks", `burn-cpu,${explicit},burn-cuda`, "--model", TEST_MODELS.tiny,
+      "--dtype", "f32", "--prompt-lengths", "8,16", "--new-tokens", "8", "--repeats", "2", "--out", out];
+    const result = await execa(process.execPath, args, { cwd: REPO_ROOT, reject: false });
+    expect(result.exitCode, result.stderr).toBe(0);
     const records = readFidelityJsonl(join(out, "fidelity.jsonl"));
     const runs = records.filter((r) => r.record === "run");
-    const explicit = "burn-cpu[attention=explicit]";
     expect(runs.map((r) => [r.runner, r.prompt_tokens, r.repeat])).toEqual([
       ["burn-cpu", 8, 0], ["burn-cpu", 8, 1], ["burn-cpu", 16, 0], ["burn-cpu", 16, 1],
       [explicit, 8, 0], [explicit, 8, 1], [explicit, 16, 0], [explicit, 16, 1],
     ]);
-    // A label's runner flags reach the runner as its arguments (the meta record's note names them).
-    expect(records.find((r) => r.record === "meta" && r.runner === explicit)).toMatchObject({ notes: expect.arrayContaining([expect.stringContaining("--backend cpu --attention explicit")]) });
+    // A label's runner flags reach the runner as its arguments (the log holds the command line).
+    expect(readFileSync(join(out, "burn-cpu.attention=explicit.burn---self-bench.log"), "utf8")).toContain("--backend cpu --attention explicit --self-bench 8,8,3");
     for (const r of runs) expect(r.decode_tps).toBeGreaterThan(0);
     // Each variant's greedy tokens against the first's: f32 on the CPU, both attention bodies give the same tokens.
     expect(records.filter((r) => r.record === "agreement").map((r) => [r.tool, r.reference, r.prompt_tokens, r.identical, r.passed])).toEqual([
-      [`${explicit} --self-bench`, "burn-cpu --self-bench", 8, true, true],
-      [`${explicit} --self-bench`, "burn-cpu --self-bench", 16, true, true],
+      [`burn --self-bench (${explicit})`, "burn --self-bench (burn-cpu)", 8, true, true],
+      [`burn --self-bench (${explicit})`, "burn --self-bench (burn-cpu)", 16, true, true],
     ]);
-    const errors = records.filter((r) => r.record === "error");
-    expect(errors.map((e) => [e.runner, e.prompt_tokens])).toEqual([["burn-no-such-backend", 8], ["burn-no-such-backend", 16]]);
+    expect(records.filter((r) => r.record === "error").map((e) => [e.runner, e.prompt_tokens])).toEqual([["burn-cuda", null]]);
     expect(records.find((r) => r.record === "meta" && r.runner === "burn-cpu")).toMatchObject({ framework_version: expect.stringMatching(/^burn /) });
-    // The table is printed last: two measured rows, two error rows.
-    expect(result.stdout).toMatch(/\| burn --self-bench \| burn-cpu \| 8 \| 8 \| [0-9.]+ \| [0-9.]+–[0-9.]+ \| 2 \|/);
-    expect(result.stdout).toMatch(/\| burn --self-bench \| burn-no-such-backend \| 16 \| \| error: exit \d+/);
+    expect(result.stdout).toMatch(/\| burn-cpu \| – \(8\) \| – \| burn --self-bench \| [0-9.]+ \([0-9.]+–[0-9.]+, 2\) \|/);
+    expect(result.stdout).toMatch(/\| burn-cuda \| – \| – \| burn --self-bench \| – \| – \| – \| tool error: burn-cuda is not available here/);
   });
 });

@@ -1,25 +1,26 @@
 import { z } from "zod";
 
 /**
- * One line of the JSON-lines file scripts/gpu-fidelity.py writes (`fidelity.jsonl`): decode speed
- * of a model measured with each framework's own tool, outside the harness. Lines carry more fields
- * than these (each tool's raw figures); they are kept and ignored.
+ * One line of `fidelity.jsonl`, which `qwen3-bench fidelity --run` writes (bench/harness/fidelity/;
+ * files from the former scripts/gpu-fidelity.py read the same): decode speed of a model measured
+ * with each framework's own tool, outside the protocol. Lines carry more fields than these (each
+ * tool's raw figures, prompt_id, round); they are kept and ignored.
  */
 
 /** One timed generation by a framework's own tool. */
 export const FidelityRun = z.looseObject({
   record: z.literal("run"),
-  /** The tool: "mlx_lm.benchmark", "transformers generate", "hand-written torch", "burn --self-bench". */
+  /** The tool: "mlx_lm.benchmark", "mlx-lm generate_step loop", "transformers generate (static cache)", "torch-fast loop", "burn --self-bench", "llama-bench". */
   tool: z.string(),
-  /** The harness framework it is compared with ("torch-compile", "mlx-lm", "burn-cuda"). */
+  /** The harness label it is compared with ("torch-compile", "mlx-lm", "burn-cuda[kernels=custom]"). */
   runner: z.string(),
   /** True when the tool runs the runner's own code path (target: within 3 %); false for another path (the gap is explained). */
   same_code_path: z.boolean(),
   prompt_tokens: z.int().positive(),
   new_tokens: z.int().min(2),
-  /** 0-based index among the tool's timed generations of this prompt. */
+  /** 0-based index among the tool's timed generations of this prompt (over all rounds). */
   repeat: z.int().nonnegative(),
-  /** (new_tokens − 1) / (last token's time − first token's time), tokens per second. */
+  /** Decode tokens per second after the first token: (new_tokens − 1) / (t_N − t_1) where the tool times tokens, else the tool's own rate as its adapter states it. */
   decode_tps: z.number().positive(),
   dtype: z.string(),
 });
@@ -35,7 +36,7 @@ export const FidelityError = z.looseObject({
 });
 export type FidelityError = z.infer<typeof FidelityError>;
 
-/** Greedy-token agreement of a tool with a reference (the hand-written model against transformers). */
+/** Greedy-token agreement of a tool with the first tool that decoded after the same prompt ids (the harness's rule, agreement.ts). */
 export const FidelityAgreement = z.looseObject({
   record: z.literal("agreement"),
   tool: z.string(),
@@ -52,7 +53,7 @@ export const FidelityAgreement = z.looseObject({
 });
 export type FidelityAgreement = z.infer<typeof FidelityAgreement>;
 
-/** What a tool was (version, device, notes), or the whole check's setting when tool is "gpu-fidelity.py". */
+/** What a tool was (version, device, notes), or the whole run's setting when runner is null (tool "qwen3-bench fidelity --run"). */
 export const FidelityMeta = z.looseObject({
   record: z.literal("meta"),
   tool: z.string(),

@@ -1,0 +1,118 @@
+"""PyTorch's own ways of decoding, timed outside the protocol, for `qwen3-bench fidelity --run`.
+
+    python fidelity_tools.py generate --model DIR --dtype f16 --prompts FILE --new-tokens N --repeats R --warmup W [--cache static|dynamic]
+    python fidelity_tools.py loop     --model DIR --dtype f16 --prompts FILE --new-tokens N --repeats R --warmup W [--reference FILE]
+
+- `generate`: transformers' `generate()` as its users call it, no streamer, timed from outside:
+  T(k) is the wall time of generate() with k new tokens (EOS ignored, device synchronised), and
+  the harness takes (N − 1) / (T(N) − T(1)) per repeat. `--cache static` is what torch-compile runs
+  (on CUDA transformers compiles the step with CUDA graphs); `dynamic` what `torch` runs.
+- `loop`: the torch-fast runner's model and decode loop (fast_decode.py) called directly: per-token
+  times as the protocol takes them. With `--reference` (a JSON object {prompt id: token ids}) it
+  also prints the teacher-forced argmax on those tokens, for the harness's agreement rule.
+
+FILE is a JSON list of {"id", "ids"}. Prompts run longest first, so the static caches are sized once.
+Output, one JSON object a line (bench/harness/fidelity/python-tools.ts parses it):
+{"kind": "meta", "framework_version", "device", "notes"}; {"kind": "run", "prompt_id", "repeat",
+"token_ids", and "token_times_ns" (loop) or "t1_ns", "tn_ns" (generate)}; {"kind": "teacher_forced",
+"prompt_id", "argmax_ids"}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+import torch  # noqa: E402
+
+from runner import TORCH_DTYPES, device_label, pick_device, synchronize  # noqa: E402
+
+
+def emit(kind: str, **fields) -> None:
+    print(json.dumps({"kind": kind, **fields}), flush=True)
+
+
+def transformers_generate(args: argparse.Namespace, prompts: list[dict], device: torch.device) -> None:
+    import transformers
+    from transformers import GenerationConfig, Qwen3ForCausalLM
+
+    model = Qwen3ForCausalLM.from_pretrained(args.model, dtype=TORCH_DTYPES[args.dtype], attn_implementation="sdpa").to(device).eval()
+    static = args.cache == "static"
+
+    @torch.inference_mode()
+    def timed(ids: list[int], k: int) -> tuple[int, list[int]]:
+        # The torch-compile runner's GenerationConfig without its streamer (torch: the default, dynamic cache).
+        config = GenerationConfig(max_new_tokens=k, do_sample=False, eos_token_id=None, pad_token_id=0, **({"cache_implementation": "static"} if static else {}))
+        inputs = torch.tensor([ids], device=device)
+        synchronize(device)
+        t0 = time.perf_counter_ns()
+        # An explicit all-ones mask: with pad_token_id=0 generate() would hide every prompt token of id 0.
+        out = model.generate(inputs, attention_mask=torch.ones_like(inputs), generation_config=config)
+        synchronize(device)
+        return time.perf_counter_ns() - t0, out[0, len(ids):].tolist()
+
+    compiled = static and device.type == "cuda"
+    emit("meta", framework_version=f"transformers {transformers.__version__}, torch {torch.__version__}", device=device_label(device),
+         notes=[f'generate({"cache_implementation=static" if static else "dynamic cache"})'
+                + (", torch.compile reduce-overhead (CUDA graphs)" if compiled else ", eager") + "; no streamer; T(1) and T(N) alternate per repeat"])
+    for p in prompts:
+        for _ in range(args.warmup):
+            timed(p["ids"], args.new_tokens)
+            timed(p["ids"], 1)
+    for r in range(args.repeats):
+        for p in prompts:
+            t1, _ = timed(p["ids"], 1)
+            tn, tokens = timed(p["ids"], args.new_tokens)
+            emit("run", prompt_id=p["id"], repeat=r, t1_ns=t1, tn_ns=tn, token_ids=tokens)
+
+
+def fast_loop(args: argparse.Namespace, prompts: list[dict], device: torch.device) -> None:
+    from fast_decode import FastQwen3
+
+    config = json.loads((Path(args.model) / "config.json").read_text())
+    model = FastQwen3(args.model, TORCH_DTYPES[args.dtype], device, int(config["max_position_embeddings"]))
+    model.fit(max(len(p["ids"]) for p in prompts) + args.new_tokens)
+    compiled = model.decoder.compiled
+    emit("meta", framework_version=f"torch {torch.__version__}", device=device_label(device),
+         notes=["runners/torch/fast_decode.py's loop called directly, no protocol",
+                "decode step: torch.compile(mode=reduce-overhead, fullgraph=True), CUDA graphs" if compiled else f"eager ({device.type})"])
+    for p in prompts:
+        for _ in range(max(1, args.warmup)):  # the first call compiles the step and records its graph
+            model.generate(p["ids"], args.new_tokens, time.perf_counter_ns())
+    for r in range(args.repeats):
+        for p in prompts:
+            tokens, times = model.generate(p["ids"], args.new_tokens, time.perf_counter_ns())
+            emit("run", prompt_id=p["id"], repeat=r, token_ids=tokens, token_times_ns=times)
+    reference = json.loads(Path(args.reference).read_text()) if args.reference else {}
+    for p in prompts:
+        if p["id"] in reference:
+            argmax = model.score(p["ids"], reference[p["id"]]).argmax(dim=-1).tolist()
+            emit("teacher_forced", prompt_id=p["id"], argmax_ids=argmax)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("tool", choices=["generate", "loop"])
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--dtype", choices=list(TORCH_DTYPES), default="f16")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--prompts", required=True)
+    parser.add_argument("--new-tokens", type=int, required=True)
+    parser.add_argument("--repeats", type=int, required=True)
+    parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--cache", choices=["static", "dynamic"], default="static")
+    parser.add_argument("--reference")
+    args = parser.parse_args()
+    prompts = sorted(json.loads(Path(args.prompts).read_text()), key=lambda p: -len(p["ids"]))
+    device = pick_device(args.device)
+    (transformers_generate if args.tool == "generate" else fast_loop)(args, prompts, device)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
