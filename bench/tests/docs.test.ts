@@ -3,10 +3,11 @@ import { dirname, join, relative, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { REPO_ROOT } from "../harness/paths.ts";
 
-// The user documentation stays true to the repository: every relative link resolves (to a file, a
-// folder, or a heading of a Markdown file), every environment knob settings.ts reads is documented
-// in docs/configuration.md and nothing there is a knob settings.ts does not read, and the index of
-// published runs lists exactly the folders of docs/results/.
+// The user documentation (README.md, docs/, scripts/README.md, runners/*/README.md) stays true to
+// the repository: every relative link resolves (to a file, a folder, or a heading of a Markdown
+// file), every environment knob settings.ts reads is documented in docs/configuration.md and nothing
+// there is a knob settings.ts does not read, and the index of published runs lists exactly the
+// folders of docs/results/.
 
 const read = (path: string): string => readFileSync(path, "utf8");
 
@@ -22,6 +23,7 @@ function markdownUnder(dir: string): string[] {
 const RUNNERS = join(REPO_ROOT, "runners");
 const DOCS = [
   join(REPO_ROOT, "README.md"),
+  join(REPO_ROOT, "scripts", "README.md"),
   ...markdownUnder(join(REPO_ROOT, "docs")),
   ...readdirSync(RUNNERS).map((name) => join(RUNNERS, name, "README.md")).filter(existsSync),
 ].sort();
