@@ -90,7 +90,8 @@ export function fidelityRows(cases: RunnerCase[], records: FidelityRecord[]): Fi
     const ours = ourCase ? { tps: ourCase.decodeTps, low: ourCase.low, high: ourCase.high, newTokens: ourCase.newTokens } : null;
     const ratio = ours && theirs ? ours.tps / theirs.tps : null;
     const notes: string[] = [];
-    if (!ours && g.promptTokens > 0) notes.push(`no ${g.runner} results at ${g.promptTokens} prompt tokens`);
+    // Without a results folder (a tools-only run) there is nothing to miss.
+    if (!ours && g.promptTokens > 0 && cases.length) notes.push(`no ${g.runner} results at ${g.promptTokens} prompt tokens`);
     if (ours && theirs && ours.newTokens !== theirs.newTokens) notes.push(`new tokens differ: ours ${ours.newTokens}, tool ${theirs.newTokens}`);
     if (ourCase && g.runs.length && g.runs[0].dtype !== ourCase.precision) notes.push(`dtype differs: ours ${ourCase.precision}, tool ${g.runs[0].dtype}`);
     notes.push(...g.errors.map((m) => `tool error: ${m}`));

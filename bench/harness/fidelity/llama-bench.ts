@@ -1,5 +1,6 @@
 import { dirname, join } from "node:path";
 import { z } from "zod";
+import { LLAMA_BENCH_PROGRAM } from "../setup/llama-cpp-build.ts";
 import type { FidelityTool, Invocation, ToolContext, ToolOutput, ToolPrompt, ToolShape } from "./tool.ts";
 
 /**
@@ -65,7 +66,8 @@ export const llamaBench: FidelityTool = {
     if (argValue(ctx.launch.args, "--device") === "cpu") args.push("-ngl", "0");
     const threads = argValue(ctx.launch.args, "--threads");
     if (threads && threads !== "0") args.push("-t", threads);
-    return { command: join(dirname(ctx.launch.command), "llama-bench"), args };
+    // The runner's build folder holds llama-bench too (setup/llama-cpp-build.ts: one CMake build makes both).
+    return { command: join(dirname(ctx.launch.command), LLAMA_BENCH_PROGRAM), args };
   },
   parse: parseLlamaBench,
 };

@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import type { FidelityTool, ToolOutput, ToolPrompt, ToolShape } from "./tool.ts";
+import type { FidelityTool, ToolContext, ToolOutput, ToolPrompt, ToolShape } from "./tool.ts";
 
 /**
  * `python -m mlx_lm benchmark -p P -g N -n R` (mlx-lm 0.32.2, mlx_lm/benchmark.py), on a copy of the
@@ -60,10 +60,11 @@ export const mlxBenchmark: FidelityTool = {
   ],
   refuses: (ctx) => (ctx.flagArgs.length ? `mlx_lm.benchmark takes no runner flags (${ctx.flagArgs.join(" ")}): it runs on mlx's default device` : null),
   prepare: (ctx) => [
-    {
+    // A copy the harness made for the label (quantized, already in the run dtype) is benchmarked as it is.
+    ...(ctx.runnerModelDir !== ctx.modelDir ? [] : [{
       what: `mlx_lm convert --dtype ${MLX_DTYPES[ctx.dtype]}`,
-      invocation: { command: ctx.launch.command, args: ["-m", "mlx_lm", "convert", "--hf-path", ctx.modelDir, "--mlx-path", convertedDir(ctx.outDir, ctx.dtype), "--dtype", MLX_DTYPES[ctx.dtype]] },
-    },
+      invocation: { command: ctx.launch.command, args: ["-m", "mlx_lm", "convert", "--hf-path", ctx.modelDir, "--mlx-path", convertedDir(ctx), "--dtype", MLX_DTYPES[ctx.dtype]] },
+    }]),
     {
       what: "mlx and mlx-lm versions, default device",
       invocation: { command: ctx.launch.command, args: ["-c", "import json, mlx.core as mx, importlib.metadata as m; print(json.dumps({'kind': 'meta', 'framework_version': f\"mlx-lm {m.version('mlx-lm')}, mlx {mx.__version__}\", 'device': str(mx.default_device())}))"] },
@@ -71,9 +72,10 @@ export const mlxBenchmark: FidelityTool = {
   ],
   invocation: (ctx, prompts, shape) => ({
     command: ctx.launch.command,
-    args: ["-m", "mlx_lm", "benchmark", "--model", convertedDir(ctx.outDir, ctx.dtype), "-p", String(prompts[0].ids.length), "-g", String(shape.newTokens), "-n", String(shape.repeats)],
+    args: ["-m", "mlx_lm", "benchmark", "--model", convertedDir(ctx), "-p", String(prompts[0].ids.length), "-g", String(shape.newTokens), "-n", String(shape.repeats)],
   }),
   parse: parseMlxBenchmark,
 };
 
-const convertedDir = (outDir: string, dtype: string) => join(outDir, `mlx-lm-${dtype}`);
+/** The model mlx_lm.benchmark loads: the harness's copy for the label, or the run's own conversion. */
+const convertedDir = (ctx: ToolContext) => (ctx.runnerModelDir !== ctx.modelDir ? ctx.runnerModelDir : join(ctx.outDir, `mlx-lm-${ctx.dtype}`));

@@ -82,7 +82,7 @@ function promptsFile(ctx: ToolContext, tool: string, prompts: ToolPrompt[]): str
 }
 
 const common = (ctx: ToolContext, file: string, shape: ToolShape): string[] => [
-  "--model", ctx.modelDir, "--dtype", ctx.dtype, "--prompts", file,
+  "--model", ctx.runnerModelDir, "--dtype", ctx.dtype, "--prompts", file,
   "--new-tokens", String(shape.newTokens), "--repeats", String(shape.repeats), "--warmup", String(shape.warmup),
 ];
 

@@ -97,7 +97,7 @@ export async function runFidelity(opts: FidelityRunOptions): Promise<FidelityRec
       const describe = (meta: NonNullable<ToolOutput["meta"]>) => {
         if (slot.device !== null) return;
         slot.device = meta.device ?? variant.label;
-        add({ record: "meta", tool: tool.name, runner: variant.label, same_code_path: tool.sameCodePath, framework_version: meta.framework_version, device: meta.device ?? null, dtype: opts.dtype, notes: [...tool.notes, ...meta.notes] });
+        add({ record: "meta", tool: tool.name, runner: variant.label, same_code_path: tool.sameCodePath, framework_version: meta.framework_version, device: meta.device ?? null, dtype: variant.dtype ?? opts.dtype, notes: [...tool.notes, ...meta.notes] });
       };
       const failure = (f: Finished) => `${f.code !== null ? `exit ${f.code}` : f.why}: ${logTail(f.stdout) || `see ${logFile}`}`;
 
@@ -110,7 +110,12 @@ export async function runFidelity(opts: FidelityRunOptions): Promise<FidelityRec
         }
         const launch = await launchVariant(variant, opts.modelDir, opts.dtype);
         const flagArgs = variant.flags.flatMap(([name, value]) => variant.framework.flags![name].args(value));
-        const ctx: ToolContext = { label: variant.label, launch, flagArgs, modelDir: opts.modelDir, dtype: opts.dtype, outDir: opts.outDir, referenceTokens: new Map() };
+        // The folder our runner loads: the model, or a copy the harness made for the label (mlx-lm[quant=4bit]).
+        const model = launch.args.indexOf("--model");
+        const ctx: ToolContext = {
+          label: variant.label, launch, flagArgs, modelDir: opts.modelDir, runnerModelDir: model >= 0 ? launch.args[model + 1] : opts.modelDir,
+          dtype: variant.dtype ?? opts.dtype, outDir: opts.outDir, referenceTokens: new Map(),
+        };
         const refused = tool.refuses?.(ctx) ?? null;
         if (refused) {
           slot.dead = refused;
@@ -140,16 +145,16 @@ export async function runFidelity(opts: FidelityRunOptions): Promise<FidelityRec
         for (const run of output.runs) {
           add({
             record: "run", tool: tool.name, runner: variant.label, same_code_path: tool.sameCodePath, prompt_tokens: run.promptTokens, new_tokens: shape.newTokens,
-            repeat: round * opts.repeats + run.repeat, decode_tps: run.decodeTps, dtype: opts.dtype, prompt_id: run.promptId, round, ...run.raw,
+            repeat: round * opts.repeats + run.repeat, decode_tps: run.decodeTps, dtype: ctx.dtype, prompt_id: run.promptId, round, ...run.raw,
           });
-          if (run.tokenIds && run.repeat === 0) agree(run.promptId, run.promptTokens, run.tokenIds, output.teacherForced.get(run.promptId) ?? null);
+          if (run.tokenIds && run.repeat === 0 && round === 0) agree(run.promptId, run.promptTokens, run.tokenIds, output.teacherForced.get(run.promptId) ?? null);
         }
         const decode = output.runs.map((r) => r.decodeTps);
         const prefill = output.runs.map((r) => r.prefillTps).filter((t): t is number => t !== undefined && t > 0);
         if (decode.length) slot.rates = { decodeTps: median(decode), prefillTps: prefill.length ? median(prefill) : Infinity };
       };
       const agree = (promptId: string, promptTokens: number, tokens: number[], teacherForced: number[] | null) => {
-        const key = `${tool.promptIds}/${promptId}`;
+        const key = referenceKey(tool, variant, promptId);
         const who = `${tool.name} (${variant.label})`;
         const reference = references.get(key);
         if (!reference) {
@@ -157,14 +162,14 @@ export async function runFidelity(opts: FidelityRunOptions): Promise<FidelityRec
           return;
         }
         if (reference.by === who) return;
-        const checked = checkAgreement({ promptId, reference: reference.by, referenceTokens: reference.tokens, tokens, teacherForcedArgmax: teacherForced, dtype: opts.dtype, config: opts.agreement });
+        const checked = checkAgreement({ promptId, reference: reference.by, referenceTokens: reference.tokens, tokens, teacherForcedArgmax: teacherForced, dtype: ctx.dtype, config: opts.agreement });
         add({
-          record: "agreement", tool: who, reference: reference.by, device: slot.device ?? variant.label, dtype: opts.dtype, prompt_tokens: promptTokens, tokens: reference.tokens.length,
+          record: "agreement", tool: who, reference: reference.by, device: slot.device ?? variant.label, dtype: ctx.dtype, prompt_tokens: promptTokens, tokens: reference.tokens.length,
           identical: checked.identical, first_divergence: checked.first_divergence, top1_agreement: checked.top1_agreement, passed: checked.passed,
         });
       };
       ctx.referenceTokens = new Map(opts.prompts.flatMap((p) => {
-        const r = references.get(`${tool.promptIds}/${p.id}`);
+        const r = references.get(referenceKey(tool, variant, p.id));
         return r ? [[p.id, r.tokens] as [string, number[]]] : [];
       }));
 
@@ -209,6 +214,16 @@ export async function runFidelity(opts: FidelityRunOptions): Promise<FidelityRec
   }
   opts.log(`[fidelity] ${jsonl} (${formatSecs(elapsedSecs())})`);
   return records;
+}
+
+/**
+ * Tools are checked against the first tool that decoded after the same prompt ids, in the same
+ * dtype and quantization (a quantized label against its own kind, as the harness checks it against
+ * its unquantized row with another tolerance, not here).
+ */
+function referenceKey(tool: FidelityTool, variant: Variant, promptId: string): string {
+  const quantized = variant.flags.filter(([name, value]) => variant.framework.flags?.[name]?.quantizes?.(value));
+  return JSON.stringify([tool.promptIds, variant.dtype, quantized, promptId]);
 }
 
 /** A `{"kind": "meta", ...}` line a prepare step printed, if any. */

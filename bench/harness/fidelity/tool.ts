@@ -29,7 +29,11 @@ export interface ToolContext {
   launch: LaunchSpec;
   /** The label's runner-flag arguments alone (`--kernels custom`). */
   flagArgs: string[];
+  /** The model the run names. */
   modelDir: string;
+  /** The folder our runner loads for this label: modelDir, or a copy the harness made (mlx-lm[quant=4bit]'s quantized copy). */
+  runnerModelDir: string;
+  /** The label's dtype (its `dtype` flag), else the run's. */
   dtype: Dtype;
   /** Folder of this fidelity run: tools write their inputs and copies there. */
   outDir: string;
