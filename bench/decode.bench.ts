@@ -6,6 +6,8 @@
 // of the prompt measuring them all. Plan: bench/harness/global-setup.ts.
 import { afterAll, describe, expect, inject, test } from "vitest";
 import { unquantizedLabels } from "./harness/agreement.ts";
+import { labelDtype, withoutDtype } from "./harness/precision.ts";
+import { RunnerError } from "./harness/runner-process.ts";
 import { CaseScheduler, type CaseOutcome } from "./harness/schedule.ts";
 import { FrameworkSession, type ReferenceTokens } from "./harness/session.ts";
 import type { TokenizedPrompt } from "./harness/tokenize.ts";
@@ -39,6 +41,9 @@ function benchCase(framework: string, prompt: TokenizedPrompt): void {
   test(`${framework} › ${prompt.id} (${prompt.promptTokenIds.length} prompt tokens)`, async ({ bench, skip }) => {
     const outcome = await scheduler.outcome(framework, prompt);
     if (outcome.skipped !== null) return skip(`${framework} › ${prompt.id}: not measured within its time budget: ${outcome.skipped}`);
+    // A label that asks for a dtype its runner refuses at start (bf16 on a device without it): skipped, with the runner's own reason.
+    const refused = labelDtype(framework) !== null && outcome.runs.length === 0 ? outcome.errors.find((e) => e instanceof RunnerError && e.kind === "fatal") : undefined;
+    if (refused) return skip(`${framework} › ${prompt.id}: the runner refused to start at ${labelDtype(framework)}: ${refused.message}`);
     const { runs } = outcome;
     if (runs.length) {
       // The runs were measured by the scheduler; the bench table gets their runner-measured times.
@@ -61,11 +66,11 @@ function benchCase(framework: string, prompt: TokenizedPrompt): void {
 
     rows.set(rowKey(framework, prompt.id), { framework, isConfiguredReference: true, tokens: last.token_ids });
     // A quantized label (llama-cpp[type=q8_0]) is checked against its own framework's unquantized row when that ran first.
-    const unquantized = unquantizedLabels(framework, resolveVariant(framework).framework.flags, plan.dtype);
+    const unquantized = unquantizedLabels(framework, resolveVariant(framework).framework.flags, labelDtype(framework) ?? plan.dtype);
     const baseline = unquantized?.map((label) => rows.get(rowKey(label, prompt.id))).find((row) => row !== undefined);
     const reference = baseline ?? references.get(prompt.id);
     if (!reference) {
-      references.set(prompt.id, { framework, isConfiguredReference: framework === plan.reference, tokens: last.token_ids });
+      references.set(prompt.id, { framework, isConfiguredReference: withoutDtype(framework) === plan.reference, tokens: last.token_ids });
       return;
     }
     const agreement = await sessions.get(framework)!.agreement(prompt, last.token_ids, reference, unquantized !== null);
