@@ -68,6 +68,18 @@ describe("the Python adapters' lines (runners/torch/fidelity_tools.py, runners/m
   });
 });
 
+describe("Burn's --self-bench lines", () => {
+  it("its ready line is the tool's meta; runs after the first W are the timed ones, with their decode_tps and tokens", () => {
+    const text = fixture("burn-self-bench-tiny-cpu.jsonl");
+    const lines = text.trim().split("\n").map((l) => JSON.parse(l) as { self_bench?: number; decode_tps?: number; token_ids?: number[]; ttft_ms?: number });
+    const out = parseBurnSelfBench(text, [{ id: "p8", ids: [...Array(8).keys()] }], { newTokens: 8, warmup: 1, repeats: 2 });
+    expect(out.meta?.framework_version).toMatch(/^burn 0\.22/);
+    expect(out.runs.map((r) => r.repeat)).toEqual([0, 1]);
+    expect(out.runs.map((r) => r.decodeTps)).toEqual([lines[2].decode_tps, lines[3].decode_tps]);
+    expect(out.runs[0]).toMatchObject({ promptTokens: 8, tokenIds: lines[2].token_ids, raw: { ttft_ms: lines[2].ttft_ms } });
+  });
+});
+
 describe("llama-bench's -o json", () => {
   it.skipIf(!existsFixture("llama-bench-tiny-cpu.json"))("reads the tg test at the prompt's depth: its samples_ts, one run each", () => {
     const text = fixture("llama-bench-tiny-cpu.json");
