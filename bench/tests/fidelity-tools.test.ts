@@ -12,9 +12,10 @@ import { afterAll, describe, expect, it } from "vitest";
 import { burnSelfBench, parseBurnSelfBench } from "../harness/fidelity/burn-self-bench.ts";
 import { llamaBench, parseLlamaBench } from "../harness/fidelity/llama-bench.ts";
 import { mlxBenchmark, parseMlxBenchmark } from "../harness/fidelity/mlx-benchmark.ts";
-import { parsePythonToolLines } from "../harness/fidelity/python-tools.ts";
+import { mlxGenerateStep, parsePythonToolLines, torchFastLoop, transformersGenerate } from "../harness/fidelity/python-tools.ts";
+import { TokenReferences } from "../harness/fidelity/references.ts";
 import { planToolShape } from "../harness/fidelity/shape.ts";
-import type { ToolContext } from "../harness/fidelity/tool.ts";
+import type { FidelityTool, ToolContext } from "../harness/fidelity/tool.ts";
 import { splitFrameworkLabels } from "../harness/framework-label.ts";
 import { frameworkByName } from "../harness/frameworks.ts";
 import { FIXTURES_DIR, REPO_ROOT } from "../harness/paths.ts";
@@ -151,6 +152,36 @@ describe("the budget planner shapes a tool's later prompts", () => {
     expect("skipped" in skipped && skipped.skipped).toBe(
       "its smallest case (2 timed runs of 8 new tokens) would take ≈4 s at this runner's 1000.0 tok/s prefill and 10.00 tok/s decode, over the 2 s left of its 2 min 30 s budget",
     );;
+  });
+});
+
+describe("tokens between tools: the harness's agreement rule against the first tool on the same ids", () => {
+  const config = { f32_exact: true, min_top1_agreement: 0.9, min_first_divergence: 8, top_k: 5 };
+  const [plain, fast, quant] = resolveVariants(["torch", "torch-fast", "mlx-lm[quant=4bit]"]);
+  const generate = transformersGenerate("dynamic");
+  const tokens = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+  const check = (refs: TokenReferences, tool: FidelityTool, variant: (typeof plain), dtype: "f16" | "f32", t: number[], teacherForced: number[] | null = null) =>
+    refs.check({ tool, variant, dtype, device: "cpu", promptId: "short", promptTokens: 28, tokens: t, teacherForced });
+
+  it("the first tool is the reference; a later one is checked (f32 exactly, f16 by first divergence and teacher-forced top-1)", () => {
+    const refs = new TokenReferences(config);
+    expect(check(refs, generate, plain, "f32", tokens)).toBeNull();
+    expect(refs.tokensFor(torchFastLoop, fast, "f32", ["short", "long"])).toEqual(new Map([["short", tokens]]));
+    expect(check(refs, torchFastLoop, fast, "f32", [...tokens.slice(0, 9), 0])).toMatchObject({ tool: "torch-fast loop (torch-fast)", reference: "transformers generate (dynamic cache) (torch)", identical: false, first_divergence: 9, passed: false });
+    const f16 = new TokenReferences(config);
+    check(f16, generate, plain, "f16", tokens);
+    // Diverging at 9 ≥ 8 with teacher-forced top-1 9/10 ≥ 0.9: passes; at 5: fails.
+    expect(check(f16, torchFastLoop, fast, "f16", [...tokens.slice(0, 9), 0], [...tokens.slice(0, 9), 0])).toMatchObject({ first_divergence: 9, top1_agreement: 0.9, passed: true });
+    expect(check(f16, mlxGenerateStep, fast, "f16", [...tokens.slice(0, 5), 0, 0, 0, 0, 0])).toMatchObject({ first_divergence: 5, passed: false });
+  });
+
+  it("a tool is not checked against itself, and other prompt ids, dtypes or a quantized label start their own reference", () => {
+    const refs = new TokenReferences(config);
+    expect(check(refs, generate, plain, "f16", tokens)).toBeNull();
+    expect(check(refs, generate, plain, "f16", tokens)).toBeNull();
+    expect(check(refs, burnSelfBench, plain, "f16", tokens)).toBeNull(); // 0..P−1 ids: another prompt
+    expect(check(refs, generate, plain, "f32", tokens)).toBeNull();
+    expect(check(refs, mlxGenerateStep, quant, "f16", [9, 9, 9])).toBeNull();
   });
 });
 

@@ -1,7 +1,6 @@
 import { appendFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
-import { checkAgreement } from "../agreement.ts";
 import { formatSecs, type RunnerRates } from "../budget.ts";
 import { harnessCommit } from "../provenance.ts";
 import { labelFileStem } from "../framework-label.ts";
@@ -11,6 +10,7 @@ import type { FidelityRecord } from "../schema/fidelity.ts";
 import { launchVariant, probeVariant, type Variant } from "../variants.ts";
 import { median } from "../../stats/median.ts";
 import { runCommand, type Finished } from "./command.ts";
+import { TokenReferences } from "./references.ts";
 import { planToolShape } from "./shape.ts";
 import type { FidelityTool, Invocation, ToolContext, ToolOutput, ToolPrompt, ToolShape } from "./tool.ts";
 import { toolsFor } from "./tools.ts";
@@ -77,8 +77,7 @@ export async function runFidelity(opts: FidelityRunOptions): Promise<FidelityRec
     for (const tool of tools) slots.push({ variant, tool, ctx: null, spentSecs: 0, rates: null, device: null, dead: null });
   }
 
-  // Tokens by the tools' prompt kind and prompt id: the first tool to return them is the reference.
-  const references = new Map<string, { tokens: number[]; by: string }>();
+  const references = new TokenReferences(opts.agreement);
 
   for (let round = 0; round < opts.rounds; round++) {
     for (const slot of slots) {
@@ -154,24 +153,10 @@ export async function runFidelity(opts: FidelityRunOptions): Promise<FidelityRec
         if (decode.length) slot.rates = { decodeTps: median(decode), prefillTps: prefill.length ? median(prefill) : Infinity };
       };
       const agree = (promptId: string, promptTokens: number, tokens: number[], teacherForced: number[] | null) => {
-        const key = referenceKey(tool, variant, promptId);
-        const who = `${tool.name} (${variant.label})`;
-        const reference = references.get(key);
-        if (!reference) {
-          references.set(key, { tokens, by: who });
-          return;
-        }
-        if (reference.by === who) return;
-        const checked = checkAgreement({ promptId, reference: reference.by, referenceTokens: reference.tokens, tokens, teacherForcedArgmax: teacherForced, dtype: ctx.dtype, config: opts.agreement });
-        add({
-          record: "agreement", tool: who, reference: reference.by, device: slot.device ?? variant.label, dtype: ctx.dtype, prompt_tokens: promptTokens, tokens: reference.tokens.length,
-          identical: checked.identical, first_divergence: checked.first_divergence, top1_agreement: checked.top1_agreement, passed: checked.passed,
-        });
+        const record = references.check({ tool, variant, dtype: ctx.dtype, device: slot.device ?? variant.label, promptId, promptTokens, tokens, teacherForced });
+        if (record) add(record);
       };
-      ctx.referenceTokens = new Map(opts.prompts.flatMap((p) => {
-        const r = references.get(referenceKey(tool, variant, p.id));
-        return r ? [[p.id, r.tokens] as [string, number[]]] : [];
-      }));
+      ctx.referenceTokens = references.tokensFor(tool, variant, ctx.dtype, opts.prompts.map((p) => p.id));
 
       // The tool's invocations this round: all prompts in one, or one per prompt shaped by the budget's planner.
       const batches = tool.perPrompt ? opts.prompts.map((p) => [p]) : [opts.prompts];
@@ -214,16 +199,6 @@ export async function runFidelity(opts: FidelityRunOptions): Promise<FidelityRec
   }
   opts.log(`[fidelity] ${jsonl} (${formatSecs(elapsedSecs())})`);
   return records;
-}
-
-/**
- * Tools are checked against the first tool that decoded after the same prompt ids, in the same
- * dtype and quantization (a quantized label against its own kind, as the harness checks it against
- * its unquantized row with another tolerance, not here).
- */
-function referenceKey(tool: FidelityTool, variant: Variant, promptId: string): string {
-  const quantized = variant.flags.filter(([name, value]) => variant.framework.flags?.[name]?.quantizes?.(value));
-  return JSON.stringify([tool.promptIds, variant.dtype, quantized, promptId]);
 }
 
 /** A `{"kind": "meta", ...}` line a prepare step printed, if any. */
