@@ -44,6 +44,18 @@ export interface FidelityRunOptions {
   log: (line: string) => void;
 }
 
+/** What a tool needs of our runner's label: its launch command (flags, build), the folder it loads, its dtype. */
+async function toolContext(variant: Variant, opts: FidelityRunOptions): Promise<ToolContext> {
+  const launch = await launchVariant(variant, opts.modelDir, opts.dtype);
+  const flagArgs = variant.flags.flatMap(([name, value]) => variant.framework.flags![name].args(value));
+  // The folder our runner loads: the model, or a copy the harness made for the label (mlx-lm[quant=4bit]).
+  const model = launch.args.indexOf("--model");
+  return {
+    label: variant.label, launch, flagArgs, modelDir: opts.modelDir, runnerModelDir: model >= 0 ? launch.args[model + 1] : opts.modelDir,
+    dtype: variant.dtype ?? opts.dtype, outDir: opts.outDir, referenceTokens: new Map(),
+  };
+}
+
 /** The tail of a log, for an error record. */
 const logTail = (stdout: string, lines = 4) => stdout.trim().split("\n").slice(-lines).join(" | ");
 
@@ -107,14 +119,7 @@ export async function runFidelity(opts: FidelityRunOptions): Promise<FidelityRec
           error(slot.dead);
           continue;
         }
-        const launch = await launchVariant(variant, opts.modelDir, opts.dtype);
-        const flagArgs = variant.flags.flatMap(([name, value]) => variant.framework.flags![name].args(value));
-        // The folder our runner loads: the model, or a copy the harness made for the label (mlx-lm[quant=4bit]).
-        const model = launch.args.indexOf("--model");
-        const ctx: ToolContext = {
-          label: variant.label, launch, flagArgs, modelDir: opts.modelDir, runnerModelDir: model >= 0 ? launch.args[model + 1] : opts.modelDir,
-          dtype: variant.dtype ?? opts.dtype, outDir: opts.outDir, referenceTokens: new Map(),
-        };
+        const ctx = await toolContext(variant, opts);
         const refused = tool.refuses?.(ctx) ?? null;
         if (refused) {
           slot.dead = refused;
