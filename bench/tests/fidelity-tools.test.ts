@@ -227,3 +227,30 @@ describe.skipIf(!mlxHere && !mlxRequired)("qwen3-bench fidelity --run (mlx-lm on
     expect(result.stdout).toMatch(/\| mlx-lm \| – \(8\) \| – \| mlx_lm\.benchmark \| [0-9.]+ \([0-9.]+–[0-9.]+, 2\) \|/);
   });
 });
+
+// torch-fast's loop (the runner's and the fidelity tool's) is compiled with CUDA graphs on a GPU only.
+// Here, wherever torch is, Dynamo must still trace its decode step as one graph (fullgraph: a graph
+// break is an error) and the traced step give the eager tokens.
+const torchFast = frameworkByName("torch-fast");
+const torchFastHere = (await torchFast.probe()).available;
+const torchRequired = (process.env.BENCH_REQUIRE ?? "").split(",").includes("torch-fast");
+
+describe.skipIf(!torchFastHere && !torchRequired)("torch-fast's decode step", () => {
+  it("traces as one graph (torch.compile fullgraph=True) and gives the eager tokens", async () => {
+    const python = (await launchVariant(resolveVariants(["torch-fast"])[0], TEST_MODELS.tiny, "f32")).command;
+    const script = [
+      "import sys, time, torch",
+      `sys.path.insert(0, ${JSON.stringify(join(REPO_ROOT, "runners", "torch"))})`,
+      "from pathlib import Path",
+      "from fast_decode import StaticDecoder",
+      `d = StaticDecoder(Path(${JSON.stringify(TEST_MODELS.tiny)}), torch.float32, torch.device("cpu"), 1024)`,
+      "eager, _ = d.generate(list(range(8)), 8, time.perf_counter_ns())",
+      "d.step = torch.compile(d.decode_step, backend='eager', fullgraph=True)",
+      "traced, _ = d.generate(list(range(8)), 8, time.perf_counter_ns())",
+      "print(eager == traced, eager)",
+    ].join("\n");
+    const result = await execa(python, ["-c", script], { reject: false });
+    expect(result.exitCode, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/^True \[/);
+  });
+});
