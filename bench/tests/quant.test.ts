@@ -31,9 +31,11 @@ describe("labels", () => {
     expect(unquantizedLabels("mlx-lm[device=cpu]", MLX_LM_FLAGS, "f16")).toBeNull();
   });
 
-  test("the threshold depends on the bits: 8-bit rows must agree more than 4-bit ones", () => {
-    expect(quantizedMinTop1(8)).toBeGreaterThan(quantizedMinTop1(4));
-    expect(quantizedMinTop1(4)).toBeGreaterThan(0);
+  test("the threshold: an f32 8-bit row must agree more than a 4-bit or a bf16 one; an unknown width keeps the strict rule", () => {
+    expect(quantizedMinTop1(8, "f32")).toBeGreaterThan(quantizedMinTop1(4, "f32"));
+    expect(quantizedMinTop1(8, "f32")).toBeGreaterThan(quantizedMinTop1(8, "bf16"));
+    expect(quantizedMinTop1(null, "f16")).toBe(quantizedMinTop1(8, "f32"));
+    expect(quantizedMinTop1(4, "bf16")).toBeGreaterThan(0);
   });
 });
 
@@ -84,7 +86,7 @@ describe.skipIf(!mlxLm.available)("mlx-lm (CPU, tiny f32 model)", () => {
       for (const [i, prompt] of plan.prompts.entries()) {
         const reference = { framework: "mlx-lm", isConfiguredReference: true, tokens: tokens.get("mlx-lm")![i] };
         const record = await quant.agreement(prompt, tokens.get("mlx-lm[quant=4bit]")![i], reference, true);
-        expect(record.top1_agreement, prompt.id).toBeGreaterThanOrEqual(quantizedMinTop1(4));
+        expect(record.top1_agreement, prompt.id).toBeGreaterThanOrEqual(quantizedMinTop1(4, "f32"));
         expect(record.passed, prompt.id).toBe(true);
       }
       // A reference the copy never saw (every token moved by one id) must fail the same check.
