@@ -58,13 +58,6 @@ impl KvCache {
         &mut self.layers
     }
 
-    /// Whether decode steps can run the attention kernel on this cache (its capacity fits the
-    /// kernel's shared memory; larger caches keep Burn's operations).
-    pub fn fits_attention_kernel(&self) -> bool {
-        let keys = &self.layers[0].buffers.as_ref().expect("layer cache present").keys;
-        crate::kernels::attention_fits(self.groups, keys.dims()[3], self.capacity(), keys.dtype().size())
-    }
-
     /// The mask of a forward pass of `len` tokens at `offset`.
     pub fn make_mask(&self, len: usize, offset: &Offset) -> AttentionMask {
         match offset {

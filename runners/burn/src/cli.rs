@@ -1,9 +1,11 @@
-//! The command line: which model, dtype, backend and device, and the runner's variants
-//! (`--attention`, `--decode-graph`, `--kernels`), each with its default. Flags only: the harness passes a
-//! variant's flags to the runner it starts, so no setting hides in the environment.
+//! The command line: which model, dtype, backend and device, the runner's variants
+//! (`--attention`, `--decode-graph`, `--kernels`, `--memory-plan`), each with its default, and its
+//! diagnostics (`--step-times`, `--op-count`, `--host-profile`). Flags only: the harness passes a
+//! variant's and a profiler's flags to the runner it starts, so no setting hides in the environment.
 
 use crate::memory::MemoryPlan;
-use crate::kernels::Kernels;
+use crate::generate::Diagnostics;
+use crate::kernels::{BenchSize, Kernels};
 use crate::sdpa::AttentionKernel;
 use crate::self_bench::SelfBench;
 use burn::tensor::DType;
@@ -11,8 +13,9 @@ use std::path::PathBuf;
 
 pub const USAGE: &str = "usage: qwen3-burn-runner --model DIR [--dtype f16|bf16|f32] \
 [--backend cpu|wgpu|cuda|metal|ndarray] [--device auto|N] [--attention burn|explicit] \
-[--decode-graph on|off] [--memory-plan default|fitted] [--self-bench P,N,R] [--kernels burn|custom|PART+PART]\n       qwen3-burn-runner --list-backends\n       \
-qwen3-burn-runner --bench-kernels [--backend B] [--dtype D]";
+[--decode-graph on|off] [--memory-plan default|fitted] [--self-bench P,N,R] [--kernels burn|custom|PART+PART] \
+[--step-times] [--op-count] [--host-profile FILE]\n       qwen3-burn-runner --list-backends\n       \
+qwen3-burn-runner --bench-kernels|--bench-kernels-quick [--backend B] [--dtype D]";
 
 pub struct Args {
     pub model_dir: PathBuf,
@@ -28,11 +31,15 @@ pub struct Args {
     /// Burn's own operations or this runner's CubeCL kernels on the decode path (src/kernels/).
     pub kernels: Kernels,
     /// Time the custom kernels against Burn's operations and exit (src/kernels/bench.rs).
-    pub bench_kernels: bool,
+    pub bench_kernels: Option<BenchSize>,
     /// How device memory is laid out (src/memory.rs): Burn's default pools, or `fitted`.
     pub memory_plan: MemoryPlan,
     /// Time R generations of N tokens from a P-token prompt without the protocol, then exit.
     pub self_bench: Option<SelfBench>,
+    /// Per-request diagnostics on stderr (`--step-times`, `--op-count`).
+    pub diagnostics: Diagnostics,
+    /// `--host-profile FILE`: host stacks sampled into FILE (src/host_profile.rs).
+    pub host_profile: Option<PathBuf>,
 }
 
 /// Backends compiled into this binary, best first; `--backend` defaults to the first.
@@ -80,9 +87,11 @@ pub fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String
     let mut attention = None;
     let mut decode_graph = true;
     let mut kernels = Kernels::BURN;
-    let mut bench_kernels = false;
+    let mut bench_kernels = None;
     let mut memory_plan = MemoryPlan::Default;
     let mut self_bench = None;
+    let mut diagnostics = Diagnostics::default();
+    let mut host_profile = None;
     while let Some(flag) = argv.next() {
         let mut value = || argv.next().ok_or_else(|| format!("{flag}: missing value"));
         match flag.as_str() {
@@ -114,22 +123,28 @@ pub fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String
             "--memory-plan" => memory_plan = MemoryPlan::parse(&value()?)?,
             "--self-bench" => self_bench = Some(SelfBench::parse(&value()?)?),
             "--kernels" => kernels = Kernels::parse(&value()?).map_err(|e| format!("--kernels: {e}"))?,
-            "--bench-kernels" => bench_kernels = true,
+            "--bench-kernels" => bench_kernels = Some(BenchSize::Full),
+            "--bench-kernels-quick" => bench_kernels = Some(BenchSize::Quick),
+            "--step-times" => diagnostics.step_times = true,
+            "--op-count" if cfg!(feature = "op-count") => diagnostics.op_count = true,
+            "--op-count" => return Err("--op-count: this binary was built without the `op-count` feature".into()),
+            "--host-profile" if cfg!(feature = "pprof") => host_profile = Some(PathBuf::from(value()?)),
+            "--host-profile" => return Err("--host-profile: this binary was built without the `pprof` feature".into()),
             "--help" | "-h" => return Err(USAGE.into()),
             other => return Err(format!("unknown argument {other:?}; {USAGE}")),
         }
     }
     let model_dir = match (model_dir, bench_kernels) {
         (Some(dir), _) => dir,
-        (None, true) => PathBuf::new(),
-        (None, false) => return Err(format!("--model is required; {USAGE}")),
+        (None, Some(_)) => PathBuf::new(),
+        (None, None) => return Err(format!("--model is required; {USAGE}")),
     };
     let backend = backend.ok_or("this binary was built without a backend feature (cpu, wgpu, cuda, metal)")?;
     if !compiled_backends().contains(&backend.as_str()) {
         return Err(format!("--backend {backend}: not compiled in (built with: {:?})", compiled_backends()));
     }
     let attention = attention.unwrap_or(default_attention(&backend));
-    Ok(Args { model_dir, dtype, backend, device, attention, decode_graph, memory_plan, self_bench, kernels, bench_kernels })
+    Ok(Args { model_dir, dtype, backend, device, attention, decode_graph, memory_plan, self_bench, kernels, bench_kernels, diagnostics, host_profile })
 }
 
 #[cfg(test)]
@@ -169,7 +184,17 @@ mod tests {
         assert_eq!(gemv_norm.describe(), "kernels=gemv+norm: this runner's CubeCL kernels for the decode step's matrix-vector products, RMSNorm");
         assert!(args("--model m --kernels gemv+fast").err().unwrap().starts_with("--kernels: unknown kernels \"fast\""));
         assert!(args("--model m --kernels fast").err().unwrap().starts_with("--kernels: unknown kernels"));
-        assert!(args("--bench-kernels").ok().unwrap().bench_kernels);
+        assert_eq!(args("--bench-kernels").ok().unwrap().bench_kernels, Some(BenchSize::Full));
+        assert_eq!(args("--bench-kernels-quick").ok().unwrap().bench_kernels, Some(BenchSize::Quick));
+        assert_eq!(args("--model m").ok().unwrap().bench_kernels, None);
+        let diagnostics = args("--model m --step-times").ok().unwrap().diagnostics;
+        assert!(diagnostics.step_times && !diagnostics.op_count);
+        if !cfg!(feature = "op-count") {
+            assert!(args("--model m --op-count").err().unwrap().contains("built without the `op-count` feature"));
+        }
+        if !cfg!(feature = "pprof") {
+            assert!(args("--model m --host-profile /tmp/x").err().unwrap().contains("built without the `pprof` feature"));
+        }
         assert_eq!(args("--model m --memory-plan fitted").ok().unwrap().memory_plan, MemoryPlan::Fitted);
         assert!(args("--model m --memory-plan tiny").err().unwrap().contains("--memory-plan"));
     }

@@ -43,10 +43,19 @@ fn read_token(token: &Tensor<1, Int>) -> u32 {
     token.clone().into_data().iter::<i64>().next().expect("one token") as u32
 }
 
+/// What a generation prints to stderr per request besides its tokens (diagnostics for GPU runs,
+/// from the command line; the timed path is the same with them off).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Diagnostics {
+    /// `--step-times`: [`HostSplit`].
+    pub step_times: bool,
+    /// `--op-count`: the operations per decode step ([`OpCounter`]).
+    pub op_count: bool,
+}
+
 /// Where a request's host time went: issuing a decode step's operations (`building`; on a lazy
 /// backend such as Burn's Fusion this only records them) and reading its token back (`reading`:
-/// flushing what was recorded, launching it and waiting for the device). Printed to stderr per
-/// request when `QWEN3_BURN_STEP_TIMES` is set (a diagnostic for GPU runs).
+/// flushing what was recorded, launching it and waiting for the device).
 #[derive(Default)]
 struct HostSplit {
     building: std::time::Duration,
@@ -55,14 +64,12 @@ struct HostSplit {
 
 impl HostSplit {
     fn report(&self, tokens: usize) {
-        if std::env::var_os("QWEN3_BURN_STEP_TIMES").is_some() {
-            let per_token = |d: std::time::Duration| d.as_secs_f64() * 1000.0 / tokens as f64;
-            eprintln!(
-                "qwen3-burn-runner: {tokens} tokens: build {:.3} ms/token, read {:.3} ms/token",
-                per_token(self.building),
-                per_token(self.reading)
-            );
-        }
+        let per_token = |d: std::time::Duration| d.as_secs_f64() * 1000.0 / tokens as f64;
+        eprintln!(
+            "qwen3-burn-runner: {tokens} tokens: build {:.3} ms/token, read {:.3} ms/token",
+            per_token(self.building),
+            per_token(self.reading)
+        );
     }
 }
 
@@ -105,11 +112,13 @@ pub struct Decoder {
 }
 
 impl Decoder {
-    /// With `graph`, captures the decode step (which runs it four times to warm up and record;
-    /// what those runs write sits in slots a prefill overwrites); where the backend refuses, the
-    /// step stays plain and `capture_error` says why.
+    /// Picks how the steps attend (once: the model's plan for this capacity) and, with `graph`,
+    /// captures the decode step (which runs it four times to warm up and record; what those runs
+    /// write sits in slots a prefill overwrites); where the backend refuses, the step stays plain
+    /// and `capture_error` says why.
     pub fn new(model: Rc<Model>, capacity: usize, graph: bool) -> Self {
         let device = model.device.clone();
+        let plan = model.attention_plan(capacity);
         let one = || Tensor::<1, Int>::zeros([1], (&device, DType::I32));
         let state = Rc::new(RefCell::new(DecodeState { cache: model.new_cache(capacity), token: one(), position: one() }));
         let mut step: StepFn = {
@@ -117,7 +126,7 @@ impl Decoder {
             Box::new(move || {
                 let mut guard = state.borrow_mut();
                 let s = &mut *guard;
-                let logits = model.decode_logits(s.token.clone(), s.position.clone(), &mut s.cache);
+                let logits = model.decode_logits(s.token.clone(), s.position.clone(), plan, &mut s.cache);
                 let next: Tensor<1, Int> = logits.argmax(2).reshape([1]);
                 let advanced = s.position.clone().add_scalar(1);
                 s.set_input(next.clone(), advanced);
@@ -169,12 +178,13 @@ pub struct Generator {
     pub model: Rc<Model>,
     /// Capture decode steps as graphs where the backend can.
     graph: bool,
+    diagnostics: Diagnostics,
     decoders: HashMap<usize, Decoder>,
 }
 
 impl Generator {
-    pub fn new(model: Rc<Model>, graph: bool) -> Self {
-        Self { model, graph, decoders: HashMap::new() }
+    pub fn new(model: Rc<Model>, graph: bool, diagnostics: Diagnostics) -> Self {
+        Self { model, graph, diagnostics, decoders: HashMap::new() }
     }
 
     /// The decoder for a request's capacity, created (and its graph captured) on first use.
@@ -186,6 +196,7 @@ impl Generator {
     /// Prefills `prompt` in one forward pass, then decodes one token per step, `max_new_tokens`
     /// in all (EOS ignored). The argmax stays on the device and feeds the next step directly.
     pub fn generate(&mut self, prompt: &[u32], max_new_tokens: usize, start: Instant) -> Generation {
+        let diagnostics = self.diagnostics;
         let decoder = self.decoder(capacity_for(prompt.len(), max_new_tokens));
         let mut token_ids = Vec::with_capacity(max_new_tokens);
         let mut token_times_ns = Vec::with_capacity(max_new_tokens);
@@ -198,7 +209,7 @@ impl Generator {
             token_times_ns.push(start.elapsed().as_nanos() as u64);
             split.reading += before_read.elapsed();
             // The first read waited for the prefill: decode steps are counted from here.
-            op_counter.get_or_insert_with(OpCounter::start);
+            op_counter.get_or_insert_with(|| OpCounter::start(diagnostics.op_count));
             if token_ids.len() == max_new_tokens {
                 break;
             }
@@ -206,7 +217,9 @@ impl Generator {
             next = decoder.step();
             split.building += before_build.elapsed();
         }
-        split.report(max_new_tokens);
+        if diagnostics.step_times {
+            split.report(max_new_tokens);
+        }
         if let Some(counter) = op_counter {
             counter.finish(max_new_tokens - 1);
         }
@@ -239,6 +252,7 @@ mod tests {
     use super::*;
     use crate::config::Qwen3Config;
     use crate::checkpoint::{Checkpoint, write_f32_safetensors};
+    use crate::kernels::Kernels;
     use crate::sdpa::AttentionKernel;
     use std::collections::BTreeMap;
 
@@ -303,10 +317,10 @@ mod tests {
             let prompts: [&[u32]; 2] = [&[3, 14, 15, 92, 65], &[27, 18]];
             let mut generated = Vec::new();
             for attention in [AttentionKernel::Explicit, AttentionKernel::Burn] {
-                let model = Model::load(config.clone(), &checkpoint, &Device::flex(), DType::F32, attention).unwrap();
+                let model = Model::load(config.clone(), &checkpoint, &Device::flex(), DType::F32, attention, Kernels::BURN).unwrap();
                 let model = Rc::new(model);
                 for graph in [true, false] {
-                    let mut generator = Generator::new(model.clone(), graph);
+                    let mut generator = Generator::new(model.clone(), graph, Diagnostics::default());
                     for prompt in prompts {
                         let generation = generator.generate(prompt, 6, Instant::now());
                         let scores = score(&model, prompt, &generation.token_ids, 3);

@@ -1,4 +1,4 @@
-//! `QWEN3_BURN_PPROF=FILE` (binaries built with the `pprof` feature): samples the process's host
+//! `--host-profile FILE` (binaries built with the `pprof` feature): samples the process's host
 //! stacks at 1 kHz from the second request on (the first is the harness's or probe's warm-up, where
 //! kernels compile and autotune), and writes them to FILE at shutdown as collapsed stacks
 //! (`thread;outermost;..;innermost count` per line, the input of flamegraph tools). A diagnostic
@@ -12,11 +12,9 @@ pub struct HostProfile {
 }
 
 impl HostProfile {
-    pub fn from_env() -> Self {
-        let path = std::env::var_os("QWEN3_BURN_PPROF").map(std::path::PathBuf::from);
-        if path.is_some() && !cfg!(feature = "pprof") {
-            eprintln!("qwen3-burn-runner: QWEN3_BURN_PPROF is set but this binary was built without the `pprof` feature");
-        }
+    /// Samples into `path` where given (`--host-profile`, which the command line refuses in
+    /// binaries without the `pprof` feature).
+    pub fn new(path: Option<std::path::PathBuf>) -> Self {
         HostProfile {
             path,
             requests: 0,

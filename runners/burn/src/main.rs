@@ -34,12 +34,12 @@ fn main() {
         return;
     }
     let args = cli::parse_args(std::env::args().skip(1)).unwrap_or_else(|e| fatal::fatal("internal", &e));
-    let selected = if args.bench_kernels { kernels::Kernels::CUSTOM } else { args.kernels };
-    kernels::select(selected, &args.backend).unwrap_or_else(|e| fatal::fatal("internal", &e));
+    let kernels = if args.bench_kernels.is_some() { kernels::Kernels::CUSTOM } else { args.kernels };
+    kernels.check(&args.backend).unwrap_or_else(|e| fatal::fatal("internal", &e));
     let (device, info) = backend::open(&args);
     #[cfg(feature = "kernels")]
-    if args.bench_kernels {
-        fatal::or_fatal("the kernel benchmark", || kernels::bench::run(&device, args.dtype)).unwrap_or_else(|e| fatal::fatal("internal", &e));
+    if let Some(size) = args.bench_kernels {
+        fatal::or_fatal("the kernel benchmark", || kernels::bench::run(&device, args.dtype, size)).unwrap_or_else(|e| fatal::fatal("internal", &e));
         return;
     }
     run::run(args, device, info, process_start);

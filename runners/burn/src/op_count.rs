@@ -1,4 +1,4 @@
-//! `QWEN3_BURN_OP_COUNT=1` (binaries built with the `op-count` feature, never the benchmark build):
+//! `--op-count` (binaries built with the `op-count` feature, never the benchmark build):
 //! prints to stderr, per request, how many tensor operations Burn's fusion layer executed per
 //! decode step and in how many blocks (one block: one fused kernel, or one op run on its own). On
 //! the H100 a step's host time grows with the operations registered, whatever their kind (see
@@ -12,13 +12,12 @@ pub struct OpCounter {
 }
 
 impl OpCounter {
-    /// Starts counting on this thread's stream when `QWEN3_BURN_OP_COUNT` is set; call it with the
-    /// stream idle (right after a token was read back), so earlier work is not counted.
-    pub fn start() -> Self {
-        let wanted = std::env::var_os("QWEN3_BURN_OP_COUNT").is_some();
-        if wanted && !cfg!(feature = "op-count") {
-            eprintln!("qwen3-burn-runner: QWEN3_BURN_OP_COUNT is set but this binary was built without the `op-count` feature");
-        }
+    /// Starts counting on this thread's stream when `wanted` (`--op-count`, which the command line
+    /// refuses in binaries without the `op-count` feature); call it with the stream idle (right
+    /// after a token was read back), so earlier work is not counted.
+    pub fn start(wanted: bool) -> Self {
+        #[cfg(not(feature = "op-count"))]
+        let _ = wanted;
         OpCounter {
             #[cfg(feature = "op-count")]
             inspector: wanted.then(|| burn_fusion::inspect::FusionInspector::install(burn_fusion::stream::StreamId::current())),

@@ -44,7 +44,7 @@ pub fn run(args: Args, mut device: Device, mut info: BackendInfo, process_start:
     let checkpoint = Checkpoint::open(&args.model_dir).unwrap_or_else(|e| fatal("model", &e));
     let plan = args.memory_plan;
     plan.install(&device).unwrap_or_else(|e| fatal("internal", &e));
-    let model = or_fatal("loading weights onto the device", || plan.load(&device, |_| Model::load(config.clone(), &checkpoint, &device, dtype, args.attention)))
+    let model = or_fatal("loading weights onto the device", || plan.load(&device, |_| Model::load(config.clone(), &checkpoint, &device, dtype, args.attention, args.kernels)))
         .unwrap_or_else(|e| fatal("model", &e));
     drop(checkpoint);
     let after_load = memory::snapshot(&device);
@@ -52,7 +52,7 @@ pub fn run(args: Args, mut device: Device, mut info: BackendInfo, process_start:
 
     // One short warm-up so kernel compilation, autotuning of the common shapes and the capture of
     // the first decode graph happen here.
-    let mut generator = Generator::new(model.clone(), args.decode_graph);
+    let mut generator = Generator::new(model.clone(), args.decode_graph, args.diagnostics);
     let warm_up = or_fatal("the warm-up forward pass", || generator.generate(&WARM_UP_PROMPT, WARM_UP_TOKENS, Instant::now()));
     let decoder = generator.decoder(generate::capacity_for(WARM_UP_PROMPT.len(), WARM_UP_TOKENS));
     let (graph, capture_error) = (decoder.is_graph(), decoder.capture_error.clone());
@@ -105,7 +105,7 @@ pub fn run(args: Args, mut device: Device, mut info: BackendInfo, process_start:
     }
 
     let limits = Limits { vocab_size: config.vocab_size, max_positions: config.max_position_embeddings };
-    let mut engine = BurnEngine { generator, host_profile: HostProfile::from_env(), peak_device_bytes: None };
+    let mut engine = BurnEngine { generator, host_profile: HostProfile::new(args.host_profile.clone()), peak_device_bytes: None };
     let stdin = std::io::stdin();
     let stdout = std::io::stdout();
     if let Err(e) = protocol::serve(stdin.lock(), stdout.lock(), &mut engine, limits) {

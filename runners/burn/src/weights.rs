@@ -4,13 +4,16 @@
 
 use crate::checkpoint::{Checkpoint, Layout};
 use crate::config::Qwen3Config;
-use crate::nn::{Linear, RmsNorm};
+use crate::kernels::Kernels;
+use crate::nn::{Linear, RmsNorm, Role};
 use burn::tensor::{DType, Device, Tensor};
 
 pub struct WeightLoader<'a> {
     pub checkpoint: &'a Checkpoint,
     pub device: &'a Device,
     pub dtype: DType,
+    /// The kernels the layers are built for (`--kernels`).
+    pub kernels: Kernels,
     /// Parameters loaded so far.
     pub parameter_count: usize,
 }
@@ -28,18 +31,19 @@ impl WeightLoader<'_> {
         self.tensor(name, [out_features, in_features], Layout::LinearTransposed)
     }
 
-    pub fn linear(&mut self, name: &str, in_features: usize, out_features: usize) -> Result<Linear, String> {
-        Ok(Linear::new(self.linear_weight(name, in_features, out_features)?))
+    /// The linear layer `name` in `role`, built for the kernels it will run.
+    pub fn linear(&mut self, name: &str, in_features: usize, out_features: usize, role: Role) -> Result<Linear, String> {
+        Ok(Linear::new(self.linear_weight(name, in_features, out_features)?, role, self.kernels))
     }
 
     /// Several Linears that read the same input, concatenated along the output axis
     /// (`[in, out_1 + out_2 + ...]`): one matrix product per step instead of one per projection.
-    pub fn fused_linear(&mut self, names: &[String], in_features: usize, out_features: &[usize]) -> Result<Linear, String> {
-        Ok(Linear::new(self.fused_weight(names, in_features, out_features)?))
+    pub fn fused_linear(&mut self, names: &[String], in_features: usize, out_features: &[usize], role: Role) -> Result<Linear, String> {
+        Ok(Linear::new(self.fused_weight(names, in_features, out_features)?, role, self.kernels))
     }
 
     /// The weights of `names` side by side, `[in_features, sum of out_features]`.
-    pub fn fused_weight(&mut self, names: &[String], in_features: usize, out_features: &[usize]) -> Result<Tensor<2>, String> {
+    fn fused_weight(&mut self, names: &[String], in_features: usize, out_features: &[usize]) -> Result<Tensor<2>, String> {
         let parts = names
             .iter()
             .zip(out_features)
@@ -49,7 +53,7 @@ impl WeightLoader<'_> {
     }
 
     pub fn rms_norm(&mut self, name: &str, width: usize, eps: f64) -> Result<RmsNorm<3>, String> {
-        Ok(RmsNorm::new(self.tensor(name, [width], Layout::AsStored)?.unsqueeze::<3>(), eps))
+        Ok(RmsNorm::new(self.tensor(name, [width], Layout::AsStored)?.unsqueeze::<3>(), eps, self.kernels.norm))
     }
 
     /// Qwen3's per-head `q_norm` and `k_norm` as one norm over the `heads + kv_heads` query and
@@ -59,6 +63,6 @@ impl WeightLoader<'_> {
             Ok(loader.tensor(&format!("{prefix}.{name}.weight"), [c.head_dim], Layout::AsStored)?.unsqueeze::<2>().repeat_dim(0, heads))
         };
         let weight = Tensor::cat(vec![per_head(self, "q_norm", c.num_attention_heads)?, per_head(self, "k_norm", c.num_key_value_heads)?], 0);
-        Ok(RmsNorm::new(weight.unsqueeze::<4>(), c.rms_norm_eps))
+        Ok(RmsNorm::new(weight.unsqueeze::<4>(), c.rms_norm_eps, self.kernels.norm))
     }
 }

@@ -13,6 +13,9 @@ use burn::tensor::{DType, Device, Distribution, Tensor};
 use burn_backend::{Backend, BackendGraph};
 use burn_dispatch::Dispatch;
 use std::time::Instant;
+use super::{BenchSize, Third};
+use super::launch::{DeviceFacts, vector_width};
+use super::ops::gemv_laid_out;
 
 /// Decode-step products of Qwen3-0.6B as this runner runs them: `(name, in, out)`.
 pub const SHAPES: [(&str, usize, usize); 5] = [
@@ -28,20 +31,24 @@ const CYCLED_BYTES: usize = 400 << 20;
 const LAUNCHES: usize = 64;
 const REPLAYS: usize = 30;
 
-/// Products per timed run and runs timed: the full sizes, or, with `QWEN3_BURN_BENCH_QUICK` set,
-/// a correctness pass small enough for a software Vulkan device (lavapipe).
-fn sizes() -> (usize, usize) {
-    if std::env::var_os("QWEN3_BURN_BENCH_QUICK").is_some() { (2, 1) } else { (LAUNCHES, REPLAYS) }
+/// Products per timed run and runs timed.
+fn counts(size: BenchSize) -> (usize, usize) {
+    match size {
+        BenchSize::Full => (LAUNCHES, REPLAYS),
+        BenchSize::Quick => (2, 1),
+    }
 }
 
 /// Runs the benchmark on `device` in `dtype` and prints one table (and a JSON line per shape).
-pub fn run(device: &Device, dtype: DType) -> Result<(), String> {
+pub fn run(device: &Device, dtype: DType, size: BenchSize) -> Result<(), String> {
+    // The layouts a launch on this device can take are those its plane width allows.
+    let plane = DeviceFacts::of_device(device)?.plane as usize;
     println!("| shape | weight MB | custom µs | custom GB/s | burn µs | burn GB/s | rel. error custom | rel. error burn | timing |");
     println!("|---|---:|---:|---:|---:|---:|---:|---:|---|");
     let mut layout_rows = Vec::new();
     for (name, in_features, out_features) in SHAPES {
         let weight_bytes = in_features * out_features * dtype.size();
-        let (launches, _) = sizes();
+        let (launches, _) = counts(size);
         let copies = CYCLED_BYTES.div_ceil(weight_bytes).clamp(2, launches);
         let normal = Distribution::Normal(0.0, 0.05);
         let x = Tensor::<3>::random([1, 1, in_features], Distribution::Normal(0.0, 1.0), (device, dtype));
@@ -51,22 +58,22 @@ pub fn run(device: &Device, dtype: DType) -> Result<(), String> {
 
         let reference = x.clone().cast(DType::F32).matmul(rows[0].clone().cast(DType::F32).transpose().unsqueeze::<3>());
         let error = |y: Tensor<3>| relative_error(y.cast(DType::F32), reference.clone());
-        let error_custom = error(super::gemv(x.clone(), &rows[0]));
+        let error_custom = error(super::gemv(x.clone(), &rows[0], Third::Neither, false));
         let error_burn = error(x.clone().matmul(cols[0].clone()));
         let gbps = |seconds: f64| weight_bytes as f64 / seconds / 1e9;
 
-        let (custom_s, graph) = time_per_launch(device, &mut || (0..launches).map(|i| super::gemv(x.clone(), &rows[i % copies])).collect())?;
+        let (custom_s, graph) = time_per_launch(device, size, &mut || (0..launches).map(|i| super::gemv(x.clone(), &rows[i % copies], Third::Neither, false)).collect())?;
         // The kernel's other launch layouts on this shape, for its choice (`Layout::for_shape`).
-        let vectors = in_features / super::gemv::vector_width(in_features, dtype);
+        let vectors = in_features / vector_width(in_features, dtype);
         let mut layouts = Vec::new();
-        for layout in super::gemv::Layout::CANDIDATES.into_iter().filter(|l| l.fits(vectors, 32)) {
-            let run = &mut || (0..launches).map(|i| super::gemv_laid_out(x.clone(), &rows[i % copies], Some(layout))).collect();
-            let (seconds, _) = time_per_launch(device, run)?;
-            let error = error(super::gemv_laid_out(x.clone(), &rows[0], Some(layout)));
+        for layout in super::gemv::Layout::CANDIDATES.into_iter().filter(|l| l.fits(vectors, plane)) {
+            let run = &mut || (0..launches).map(|i| gemv_laid_out(x.clone(), &rows[i % copies], layout)).collect();
+            let (seconds, _) = time_per_launch(device, size, run)?;
+            let error = error(gemv_laid_out(x.clone(), &rows[0], layout));
             layouts.push(serde_json::json!({"layout": layout.name(), "s": seconds, "rel_error": error}));
             layout_rows.push(format!("| {name} | {} | {:.2} | {:.0} | {error:.1e} |", layout.name(), seconds * 1e6, gbps(seconds)));
         }
-        let (burn_s, _) = time_per_launch(device, &mut || (0..launches).map(|i| x.clone().matmul(cols[i % copies].clone())).collect())?;
+        let (burn_s, _) = time_per_launch(device, size, &mut || (0..launches).map(|i| x.clone().matmul(cols[i % copies].clone())).collect())?;
         let timing = if graph { "graph replay" } else { "no graph: includes host overhead" };
         println!(
             "| {name} | {:.1} | {:.2} | {:.0} | {:.2} | {:.0} | {error_custom:.1e} | {error_burn:.1e} | {timing} |",
@@ -95,8 +102,8 @@ fn relative_error(y: Tensor<3>, reference: Tensor<3>) -> f64 {
 }
 
 /// Seconds per product of `run` (which issues `launches` of them), and whether a graph was used.
-fn time_per_launch(device: &Device, run: &mut dyn FnMut() -> Vec<Tensor<3>>) -> Result<(f64, bool), String> {
-    let (launches, replays) = sizes();
+fn time_per_launch(device: &Device, size: BenchSize, run: &mut dyn FnMut() -> Vec<Tensor<3>>) -> Result<(f64, bool), String> {
+    let (launches, replays) = counts(size);
     let dispatch = device.as_dispatch();
     let sync = || Dispatch::sync(dispatch).map_err(|e| format!("sync: {e}"));
     // As in src/step_graph.rs: prepare the allocator, then compile and autotune (three runs)

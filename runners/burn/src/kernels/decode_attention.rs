@@ -24,9 +24,11 @@
 //! `groups * capacity` scores, so the cache capacity is bounded ([`fits`]).
 
 use burn::backend::cubecl::dtype_to_storage_type;
+use burn::backend::{Backend, ExtensionType, tensor::{FloatTensor, IntTensor}};
 use burn::tensor::Shape;
-use burn_cubecl::{CubeRuntime, kernel::into_contiguous, ops::numeric::empty_device_contiguous_dtype, tensor::CubeTensor};
+use burn_cubecl::{CubeBackend, CubeRuntime, kernel::into_contiguous, ops::numeric::empty_device_contiguous_dtype, tensor::CubeTensor};
 use cubecl::prelude::*;
+use super::launch::{plane_width, vector_width, vector_width_bytes};
 use super::plane::sum_lanes;
 
 /// Planes per cube: at least `groups + 2` (the norm/RoPE phase's query, key and value planes).
@@ -230,7 +232,7 @@ pub fn decode_attention_kernel<F: Float, N: Size, I: Numeric>(
 /// Whether the kernel's layout takes `groups` query heads per KV head of `head_dim` elements of
 /// `elem_bytes` bytes, and its shared memory a cache of `capacity` slots.
 pub fn fits(groups: usize, head_dim: usize, capacity: usize, elem_bytes: usize) -> bool {
-    let n = super::gemv::vector_width_bytes(head_dim / 2, elem_bytes);
+    let n = vector_width_bytes(head_dim / 2, elem_bytes);
     let hv = head_dim / n;
     let threads = PLANE * PLANES;
     if PLANES < groups + 2 || threads % (groups * hv) != 0 || hv.div_ceil(PLANE) > 1 {
@@ -241,22 +243,38 @@ pub fn fits(groups: usize, head_dim: usize, capacity: usize, elem_bytes: usize) 
     bytes <= SHARED_BYTES
 }
 
-/// One decode step's attention: `qkv` `[.., (heads + 2 kv_heads) * head_dim]` (one token),
-/// `norm` `[heads + kv_heads, head_dim]`, `cos`/`sin` `[positions, head_dim]`, `position` `[1]`,
-/// caches `[1, kv_heads, capacity, head_dim]`. Returns the query heads' outputs `[1, 1, heads *
-/// head_dim]`, then the key and value caches with this step's slot written (the input buffers,
-/// written in place).
-#[allow(clippy::too_many_arguments)]
-pub fn decode_attention<R: CubeRuntime>(
-    qkv: CubeTensor<R>,
-    norm: CubeTensor<R>,
-    cos: CubeTensor<R>,
-    sin: CubeTensor<R>,
-    position: CubeTensor<R>,
-    k_cache: CubeTensor<R>,
-    v_cache: CubeTensor<R>,
-    eps: f32,
-) -> (CubeTensor<R>, CubeTensor<R>, CubeTensor<R>) {
+/// One decode step's attention inputs, the kernel's arguments spelled once for every level: the
+/// model's call (`StepAttention<Dispatch>`), the backend extension (`kernels/extension.rs`) and the
+/// launch below.
+#[derive(ExtensionType)]
+pub struct StepAttention<B: Backend> {
+    /// The fused q/k/v projection of one token, `[.., (heads + 2 kv_heads) * head_dim]`.
+    pub qkv: FloatTensor<B>,
+    /// `q_norm`'s weight for every query head, then `k_norm`'s for every key head, `[heads +
+    /// kv_heads, head_dim]`.
+    pub norm: FloatTensor<B>,
+    /// The RoPE tables, `[positions, head_dim]` each.
+    pub cos: FloatTensor<B>,
+    pub sin: FloatTensor<B>,
+    /// The step's position, `[1]`.
+    pub position: IntTensor<B>,
+    /// The caches, `[1, kv_heads, capacity, head_dim]`, written in place at `position`.
+    pub k_cache: FloatTensor<B>,
+    pub v_cache: FloatTensor<B>,
+}
+
+/// What the launch takes besides tensors, fixed for a model and a decoder.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AttentionParams {
+    /// The q/k RMSNorm's eps.
+    pub eps: f32,
+}
+
+/// One decode step's attention. Returns the query heads' outputs `[1, 1, heads * head_dim]`, then
+/// the key and value caches with this step's slot written (the input buffers, written in place).
+pub fn decode_attention<R: CubeRuntime>(inputs: StepAttention<CubeBackend<R>>, params: AttentionParams) -> (CubeTensor<R>, CubeTensor<R>, CubeTensor<R>) {
+    let StepAttention { qkv, norm, cos, sin, position, k_cache, v_cache } = inputs;
+    let eps = params.eps;
     let cache_shape = k_cache.meta.shape().clone();
     let (kv_heads, capacity, head_dim) = (cache_shape[1], cache_shape[2], cache_shape[3]);
     let heads = norm.meta.shape()[0] - kv_heads;
@@ -276,10 +294,10 @@ pub fn decode_attention<R: CubeRuntime>(
     let [qkv, norm, cos, sin, position] = [qkv, norm, cos, sin, position].map(into_contiguous);
     let out = empty_device_contiguous_dtype(qkv.client.clone(), qkv.device.clone(), Shape::new([1, 1, heads * head_dim]), dtype);
 
-    let plane = super::gemv::plane_width(&qkv.client).unwrap_or_else(|e| panic!("decode_attention: this device cannot run the kernel: {e}"));
+    let plane = plane_width(&qkv.client).unwrap_or_else(|e| panic!("decode_attention: this device cannot run the kernel: {e}"));
     assert_eq!(plane as usize, PLANE, "decode_attention: laid out for planes of {PLANE}, the device's are {plane}");
     // The widest vector (up to 16 bytes) that divides half a head: RoPE swaps whole vectors.
-    let vector = super::gemv::vector_width(head_dim / 2, dtype);
+    let vector = vector_width(head_dim / 2, dtype);
     let position_dtype = position.dtype;
     let client = qkv.client.clone();
     // SAFETY: every index is in bounds: rows of qkv/norm below heads + 2 kv_heads / heads +

@@ -8,72 +8,40 @@ use burn::backend::Cuda;
 use burn::backend::Metal;
 #[cfg(feature = "wgpu")]
 use burn::backend::Vulkan;
-use burn::backend::{backend_extension, tensor::{FloatTensor, IntTensor}};
+use burn::backend::{backend_extension, tensor::FloatTensor};
 use burn::tensor::{DType, Shape};
 use burn_cubecl::{CubeBackend, CubeRuntime};
 use burn_fusion::stream::{Operation, StreamId};
 use burn_fusion::{Fusion, FusionBackend, FusionRuntime, FusionTensor};
-use super::gemv::Fused;
+use super::decode_attention::{AttentionParams, StepAttention};
+use super::gemv::{Extra, Fused, Gemv};
 use burn_ir::{CustomOpIr, HandleContainer, OperationIr, OperationOutput, TensorIr};
 
-/// Decode-step kernels of this runner (see the module docs of `kernels`).
+/// Decode-step kernels of this runner (see the module docs of `kernels`); each takes its tensors
+/// as one struct, defined beside its kernel.
 #[backend_extension(Cuda: cfg(feature = "cuda"), Vulkan: cfg(feature = "wgpu"), Metal: cfg(feature = "metal"))]
 pub trait DecodeKernels: burn::backend::Backend {
-    /// `x` `[.., in]` holding one row, times `w_rows` `[out, in]` -> `[.., out]`; with
-    /// `fused.glu`, `w_rows` holds gate and up rows in pairs and the output is `silu(gate) * up`,
-    /// `[.., out / 2]`.
-    fn gemv_rows(x: FloatTensor<Self>, w_rows: FloatTensor<Self>, fused: Fused) -> FloatTensor<Self>;
-    /// [`DecodeKernels::gemv_rows`] plus `residual` `[.., out]`.
-    fn gemv_rows_add(x: FloatTensor<Self>, w_rows: FloatTensor<Self>, residual: FloatTensor<Self>, fused: Fused) -> FloatTensor<Self>;
-    /// [`DecodeKernels::gemv_rows`] of `x`'s RMSNorm with weight `norm_w` `[1, in]` and
-    /// `fused.norm_eps`.
-    fn gemv_rows_norm(x: FloatTensor<Self>, w_rows: FloatTensor<Self>, norm_w: FloatTensor<Self>, fused: Fused) -> FloatTensor<Self>;
+    /// `x · w_rowsᵀ` with what `fused` and the third input fold in ([`Gemv`]).
+    fn gemv_rows(#[extension_type] inputs: Gemv<Self>, fused: Fused) -> FloatTensor<Self>;
     /// RMSNorm of `x` over its last axis; `weight` `[w_rows, width]`, row r of `x` takes weight
     /// row `r % w_rows`.
     fn rms_norm_rows(x: FloatTensor<Self>, weight: FloatTensor<Self>, eps: f32) -> FloatTensor<Self>;
     /// One decode step's attention from the fused q/k/v output: returns the query heads' outputs
     /// `[1, 1, heads * head_dim]` and the caches with the step's key and value written (in place).
-    #[allow(clippy::too_many_arguments)]
-    fn decode_attention(
-        qkv: FloatTensor<Self>,
-        norm: FloatTensor<Self>,
-        cos: FloatTensor<Self>,
-        sin: FloatTensor<Self>,
-        position: IntTensor<Self>,
-        k_cache: FloatTensor<Self>,
-        v_cache: FloatTensor<Self>,
-        eps: f32,
-    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
+    fn decode_attention(#[extension_type] inputs: StepAttention<Self>, params: AttentionParams) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
 }
 
 impl<R: CubeRuntime> DecodeKernels for CubeBackend<R> {
-    fn gemv_rows(x: FloatTensor<Self>, w_rows: FloatTensor<Self>, fused: Fused) -> FloatTensor<Self> {
-        super::gemv::gemv_rows(x, w_rows, None, None, fused)
-    }
-
-    fn gemv_rows_add(x: FloatTensor<Self>, w_rows: FloatTensor<Self>, residual: FloatTensor<Self>, fused: Fused) -> FloatTensor<Self> {
-        super::gemv::gemv_rows(x, w_rows, Some(residual), None, fused)
-    }
-
-    fn gemv_rows_norm(x: FloatTensor<Self>, w_rows: FloatTensor<Self>, norm_w: FloatTensor<Self>, fused: Fused) -> FloatTensor<Self> {
-        super::gemv::gemv_rows(x, w_rows, None, Some(norm_w), fused)
+    fn gemv_rows(inputs: Gemv<Self>, fused: Fused) -> FloatTensor<Self> {
+        super::gemv::gemv_rows(inputs, fused)
     }
 
     fn rms_norm_rows(x: FloatTensor<Self>, weight: FloatTensor<Self>, eps: f32) -> FloatTensor<Self> {
         super::rms_norm::rms_norm_rows(x, weight, eps)
     }
 
-    fn decode_attention(
-        qkv: FloatTensor<Self>,
-        norm: FloatTensor<Self>,
-        cos: FloatTensor<Self>,
-        sin: FloatTensor<Self>,
-        position: IntTensor<Self>,
-        k_cache: FloatTensor<Self>,
-        v_cache: FloatTensor<Self>,
-        eps: f32,
-    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-        super::decode_attention::decode_attention(qkv, norm, cos, sin, position, k_cache, v_cache, eps)
+    fn decode_attention(inputs: StepAttention<Self>, params: AttentionParams) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        super::decode_attention::decode_attention(inputs, params)
     }
 }
 
@@ -119,16 +87,29 @@ fn register<B: FusionBackend, P: Copy + Send + Sync + core::fmt::Debug + 'static
 }
 
 impl<B: FusionBackend + DecodeKernels> DecodeKernels for Fusion<B> {
-    fn gemv_rows(x: FloatTensor<Self>, w_rows: FloatTensor<Self>, fused: Fused) -> FloatTensor<Self> {
-        fusion_gemv::<B>(x, w_rows, None, fused)
-    }
-
-    fn gemv_rows_add(x: FloatTensor<Self>, w_rows: FloatTensor<Self>, residual: FloatTensor<Self>, fused: Fused) -> FloatTensor<Self> {
-        fusion_gemv::<B>(x, w_rows, Some((GemvExtra::Residual, residual)), fused)
-    }
-
-    fn gemv_rows_norm(x: FloatTensor<Self>, w_rows: FloatTensor<Self>, norm_w: FloatTensor<Self>, fused: Fused) -> FloatTensor<Self> {
-        fusion_gemv::<B>(x, w_rows, Some((GemvExtra::Norm, norm_w)), fused)
+    fn gemv_rows(inputs: Gemv<Self>, fused: Fused) -> FloatTensor<Self> {
+        let Gemv { x, w_rows, extra } = inputs;
+        let mut shape = x.shape.clone();
+        let rank = shape.num_dims();
+        shape[rank - 1] = if fused.glu { w_rows.shape[0] / 2 } else { w_rows.shape[0] };
+        let dtype = x.dtype;
+        let (kind, third) = match extra {
+            Extra::Neither => (ExtraKind::Neither, None),
+            Extra::Residual(t) => (ExtraKind::Residual, Some(t)),
+            Extra::NormWeight(t) => (ExtraKind::NormWeight, Some(t)),
+        };
+        let inputs = [Some(x), Some(w_rows), third].into_iter().flatten().collect();
+        let [out] = register::<B, (Fused, ExtraKind), 1>("qwen3_gemv_rows", inputs, [(shape, dtype)], (fused, kind), |desc, (fused, kind), h| {
+            let mut inputs = desc.inputs.iter().map(|t| h.get_float_tensor::<B>(t)).collect::<Vec<_>>().into_iter();
+            let (x, w_rows) = (inputs.next().unwrap(), inputs.next().unwrap());
+            let extra = match kind {
+                ExtraKind::Neither => Extra::Neither,
+                ExtraKind::Residual => Extra::Residual(inputs.next().unwrap()),
+                ExtraKind::NormWeight => Extra::NormWeight(inputs.next().unwrap()),
+            };
+            h.register_float_tensor::<B>(&desc.outputs[0].id, B::gemv_rows(Gemv { x, w_rows, extra }, fused));
+        });
+        out
     }
 
     fn rms_norm_rows(x: FloatTensor<Self>, weight: FloatTensor<Self>, eps: f32) -> FloatTensor<Self> {
@@ -142,32 +123,24 @@ impl<B: FusionBackend + DecodeKernels> DecodeKernels for Fusion<B> {
         out
     }
 
-    fn decode_attention(
-        qkv: FloatTensor<Self>,
-        norm: FloatTensor<Self>,
-        cos: FloatTensor<Self>,
-        sin: FloatTensor<Self>,
-        position: IntTensor<Self>,
-        k_cache: FloatTensor<Self>,
-        v_cache: FloatTensor<Self>,
-        eps: f32,
-    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+    fn decode_attention(inputs: StepAttention<Self>, params: AttentionParams) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        let StepAttention { qkv, norm, cos, sin, position, k_cache, v_cache } = inputs;
         let heads = norm.shape[0] - k_cache.shape[1];
         let out = (Shape::from(vec![1, 1, heads * k_cache.shape[3]]), qkv.dtype);
         let cache = (k_cache.shape.clone(), k_cache.dtype);
         let inputs = vec![qkv, norm, cos, sin, position, k_cache, v_cache];
-        let [out, keys, values] = register::<B, f32, 3>("qwen3_decode_attention", inputs, [out, cache.clone(), cache], eps, |desc, eps, h| {
+        let [out, keys, values] = register::<B, AttentionParams, 3>("qwen3_decode_attention", inputs, [out, cache.clone(), cache], params, |desc, params, h| {
             let ([qkv, norm, cos, sin, position, k_cache, v_cache], [out, k_out, v_out]) = desc.as_fixed();
-            let (y, keys, values) = B::decode_attention(
-                h.get_float_tensor::<B>(qkv),
-                h.get_float_tensor::<B>(norm),
-                h.get_float_tensor::<B>(cos),
-                h.get_float_tensor::<B>(sin),
-                h.get_int_tensor::<B>(position),
-                h.get_float_tensor::<B>(k_cache),
-                h.get_float_tensor::<B>(v_cache),
-                eps,
-            );
+            let inputs = StepAttention {
+                qkv: h.get_float_tensor::<B>(qkv),
+                norm: h.get_float_tensor::<B>(norm),
+                cos: h.get_float_tensor::<B>(cos),
+                sin: h.get_float_tensor::<B>(sin),
+                position: h.get_int_tensor::<B>(position),
+                k_cache: h.get_float_tensor::<B>(k_cache),
+                v_cache: h.get_float_tensor::<B>(v_cache),
+            };
+            let (y, keys, values) = B::decode_attention(inputs, params);
             h.register_float_tensor::<B>(&out.id, y);
             h.register_float_tensor::<B>(&k_out.id, keys);
             h.register_float_tensor::<B>(&v_out.id, values);
@@ -176,35 +149,10 @@ impl<B: FusionBackend + DecodeKernels> DecodeKernels for Fusion<B> {
     }
 }
 
-/// The third input of a recorded matrix-vector product, when it has one.
+/// Which third input a recorded product has (its tensor travels in the description's inputs).
 #[derive(Debug, Clone, Copy)]
-enum GemvExtra {
+enum ExtraKind {
+    Neither,
     Residual,
-    Norm,
-}
-
-/// Records one of the three matrix-vector products (which one: `extra`'s kind) in the fusion stream.
-fn fusion_gemv<B: FusionBackend + DecodeKernels>(
-    x: FusionTensor<B::FusionRuntime>,
-    w_rows: FusionTensor<B::FusionRuntime>,
-    extra: Option<(GemvExtra, FusionTensor<B::FusionRuntime>)>,
-    fused: Fused,
-) -> FusionTensor<B::FusionRuntime> {
-    let mut shape = x.shape.clone();
-    let rank = shape.num_dims();
-    shape[rank - 1] = if fused.glu { w_rows.shape[0] / 2 } else { w_rows.shape[0] };
-    let dtype = x.dtype;
-    let kind = extra.as_ref().map(|(kind, _)| *kind);
-    let inputs = [Some(x), Some(w_rows), extra.map(|(_, t)| t)].into_iter().flatten().collect();
-    let [out] = register::<B, (Fused, Option<GemvExtra>), 1>("qwen3_gemv_rows", inputs, [(shape, dtype)], (fused, kind), |desc, (fused, kind), h| {
-        let mut inputs = desc.inputs.iter().map(|t| h.get_float_tensor::<B>(t)).collect::<Vec<_>>().into_iter();
-        let (x, w_rows) = (inputs.next().unwrap(), inputs.next().unwrap());
-        let y = match kind {
-            None => B::gemv_rows(x, w_rows, fused),
-            Some(GemvExtra::Residual) => B::gemv_rows_add(x, w_rows, inputs.next().unwrap(), fused),
-            Some(GemvExtra::Norm) => B::gemv_rows_norm(x, w_rows, inputs.next().unwrap(), fused),
-        };
-        h.register_float_tensor::<B>(&desc.outputs[0].id, y);
-    });
-    out
+    NormWeight,
 }

@@ -13,11 +13,12 @@
 //! to fill the GPU (docs/results/h200-2026-11-26/NOTES.md, "Burn's kernels one by one").
 
 use burn::backend::cubecl::dtype_to_storage_type;
-use burn::tensor::{DType, Shape};
-use burn_cubecl::{CubeRuntime, kernel::into_contiguous, ops::numeric::empty_device_contiguous_dtype, tensor::CubeTensor};
+use burn::backend::{Backend, ExtensionType, tensor::FloatTensor};
+use burn::tensor::Shape;
+use burn_cubecl::{CubeBackend, CubeRuntime, kernel::into_contiguous, ops::numeric::empty_device_contiguous_dtype, tensor::CubeTensor};
 use cubecl::num_traits::Zero;
 use cubecl::prelude::*;
-use cubecl::ir::features::Plane;
+use super::launch::{plane_width, vector_width};
 use super::plane::{rms_scale, sum_lanes};
 
 /// How a launch lays the rows out: `rows` rows per cube, each row's dot product split over `split`
@@ -188,31 +189,6 @@ fn input<F: Float, N: Size>(x: &Tensor<Vector<F, N>>, norm_w: &Tensor<Vector<F, 
     value
 }
 
-/// The widest vector (in elements, at most 16 bytes) that divides `in_features`.
-pub fn vector_width(in_features: usize, dtype: DType) -> usize {
-    vector_width_bytes(in_features, dtype.size())
-}
-
-/// [`vector_width`] for elements of `elem_bytes` bytes.
-pub fn vector_width_bytes(in_features: usize, elem_bytes: usize) -> usize {
-    let max = 16 / elem_bytes;
-    (0..=max.trailing_zeros()).map(|p| max >> p).find(|w| in_features % w == 0).unwrap_or(1)
-}
-
-/// The plane width to launch with, or why the device cannot run the kernel: plane operations and
-/// one fixed plane size are required (NVIDIA and Apple GPUs have one; some Vulkan drivers vary it).
-pub fn plane_width<R: CubeRuntime>(client: &ComputeClient<R>) -> Result<u32, String> {
-    let properties = client.properties();
-    if !properties.features.plane.contains(Plane::Ops) {
-        return Err("the device has no plane (warp/subgroup) operations".into());
-    }
-    let hardware = &properties.hardware;
-    if hardware.plane_size_min != hardware.plane_size_max {
-        return Err(format!("the device's plane size varies ({}..{})", hardware.plane_size_min, hardware.plane_size_max));
-    }
-    Ok(hardware.plane_size_max)
-}
-
 /// What a product does besides `x · w_rowsᵀ`, all inside the one launch.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Fused {
@@ -225,10 +201,37 @@ pub struct Fused {
     pub layout: Option<Layout>,
 }
 
-/// `x` `[.., in]` (one row: every leading axis is 1) times `w_rows` `[out, in]` -> `[.., out]`
-/// (`[.., out / 2]` of `silu(gate) * up` with `fused.glu`), plus `residual` where given, the input
-/// normalised with `norm_w` `[1, in]` where given (and `fused.norm_eps`).
-pub fn gemv_rows<R: CubeRuntime>(x: CubeTensor<R>, w_rows: CubeTensor<R>, residual: Option<CubeTensor<R>>, norm_w: Option<CubeTensor<R>>, fused: Fused) -> CubeTensor<R> {
+/// A product's tensors, the kernel's arguments spelled once for every level: the model's call
+/// (`Gemv<Dispatch>`), the backend extension (`kernels/extension.rs`) and the launch below.
+#[derive(ExtensionType)]
+pub struct Gemv<B: Backend> {
+    /// `[.., in]`, one row (every leading axis is 1).
+    pub x: FloatTensor<B>,
+    /// `[out, in]`, row-major; gate and up rows in pairs with [`Fused::glu`].
+    pub w_rows: FloatTensor<B>,
+    /// The third input, where the launch folds one in.
+    #[extension_type]
+    pub extra: Extra<B>,
+}
+
+/// A product's third input: none, the residual `[.., out]` added to its output, or the RMSNorm
+/// weight `[1, in]` of its input (with [`Fused::norm_eps`]).
+#[derive(ExtensionType)]
+pub enum Extra<B: Backend> {
+    Neither,
+    Residual(FloatTensor<B>),
+    NormWeight(FloatTensor<B>),
+}
+
+/// `x · w_rowsᵀ` -> `[.., out]` (`[.., out / 2]` of `silu(gate) * up` with `fused.glu`), plus the
+/// residual or of the normalised input where `extra` gives one.
+pub fn gemv_rows<R: CubeRuntime>(inputs: Gemv<CubeBackend<R>>, fused: Fused) -> CubeTensor<R> {
+    let Gemv { x, w_rows, extra } = inputs;
+    let (residual, norm_w) = match extra {
+        Extra::Neither => (None, None),
+        Extra::Residual(residual) => (Some(residual), None),
+        Extra::NormWeight(norm_w) => (None, Some(norm_w)),
+    };
     x.assert_is_on_same_device(&w_rows);
     let x_shape = x.meta.shape().clone();
     let rank = x_shape.num_dims();
@@ -304,15 +307,6 @@ pub fn gemv_rows<R: CubeRuntime>(x: CubeTensor<R>, w_rows: CubeTensor<R>, residu
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn vector_width_is_the_widest_divisor_up_to_16_bytes() {
-        assert_eq!(vector_width(1024, DType::F16), 8);
-        assert_eq!(vector_width(1024, DType::F32), 4);
-        assert_eq!(vector_width(12, DType::F16), 4);
-        assert_eq!(vector_width(7, DType::F16), 1);
-        assert_eq!(vector_width(6, DType::F32), 2);
-    }
 
     #[test]
     fn layouts_follow_the_outputs_and_split_only_where_the_row_divides() {

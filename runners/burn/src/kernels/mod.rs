@@ -6,20 +6,65 @@
 //! See README.md, "Custom kernels".
 
 #[cfg(feature = "kernels")]
+pub mod bench;
+#[cfg(feature = "kernels")]
+pub mod decode_attention;
+#[cfg(feature = "kernels")]
 mod extension;
 #[cfg(feature = "kernels")]
 pub mod gemv;
 #[cfg(feature = "kernels")]
-pub mod bench;
+pub mod launch;
 #[cfg(feature = "kernels")]
 mod plane;
 #[cfg(feature = "kernels")]
 pub mod rms_norm;
+
 #[cfg(feature = "kernels")]
-pub mod decode_attention;
+mod ops;
+#[cfg(not(feature = "kernels"))]
+#[path = "absent.rs"]
+mod ops;
+
+pub use ops::{attention_plan, decode_attention, gemv, rms_norm};
 
 use burn::tensor::{Int, Tensor};
-use std::sync::OnceLock;
+
+/// How much `--bench-kernels` times (`kernels/bench.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BenchSize {
+    /// 64 products per timed run, 30 runs.
+    Full,
+    /// `--bench-kernels-quick`: 2 products, 1 run; a correctness pass small enough for a software
+    /// Vulkan device (lavapipe).
+    Quick,
+}
+
+/// A product's third input as the model holds it ([`gemv`]).
+#[cfg_attr(not(feature = "kernels"), allow(dead_code))]
+pub enum Third<'a> {
+    Neither,
+    /// Added to the output: the residual connection, `[1, 1, out]`.
+    Residual(Tensor<3>),
+    /// The input's RMSNorm weight `[1, in]` and eps: the product's input is the normalised `x`.
+    Norm(&'a Tensor<2>, f64),
+}
+
+/// How a decoder's steps run [`decode_attention`], chosen once per decoder from its cache
+/// capacity ([`attention_plan`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AttentionPlan {}
+
+/// What every layer's [`decode_attention`] of one decode step shares: the position `[1]` (device
+/// data: a captured graph replays it), the whole RoPE tables `[positions, head_dim]` (the kernel
+/// reads the row of the position itself) and the decoder's plan.
+#[cfg_attr(not(feature = "kernels"), allow(dead_code))]
+pub struct AttentionStep {
+    pub position: Tensor<1, Int>,
+    pub cos: Tensor<2>,
+    pub sin: Tensor<2>,
+    pub plan: AttentionPlan,
+}
 
 /// Which of this runner's kernels replace Burn's operations (`--kernels`): a set, named by its parts
 /// joined with `+` (`gemv+norm`), `burn` for none and `custom` for all of them.
@@ -105,157 +150,20 @@ impl Kernels {
         let replaced: Vec<&str> = self.parts().iter().filter(|(_, on, _)| *on).map(|(_, _, what)| *what).collect();
         format!("kernels={}: this runner's CubeCL kernels for {}", self.name(), replaced.join(", "))
     }
-}
 
-/// The process's choice, set once from the command line before the model loads (the layers read
-/// it while loading, to lay their weights out for the kernels).
-static KERNELS: OnceLock<Kernels> = OnceLock::new();
-
-/// Sets the kernels for this process; `Err` if `backend` cannot run them.
-pub fn select(kernels: Kernels, backend: &str) -> Result<(), String> {
-    if kernels != Kernels::BURN {
+    /// `Err` if `backend` cannot run this set (checked once, before the model loads with it).
+    pub fn check(self, backend: &str) -> Result<(), String> {
+        if self == Self::BURN {
+            return Ok(());
+        }
         if !cfg!(feature = "kernels") {
-            return Err(format!("--kernels {}: this binary was built without a CubeCL backend (cuda, wgpu, metal)", kernels.name()));
+            return Err(format!("--kernels {}: this binary was built without a CubeCL backend (cuda, wgpu, metal)", self.name()));
         }
         if !matches!(backend, "cuda" | "wgpu" | "metal") {
-            return Err(format!("--kernels {}: the kernels are CubeCL kernels; backend {backend} is not a CubeCL backend (cuda, wgpu, metal)", kernels.name()));
+            return Err(format!("--kernels {}: the kernels are CubeCL kernels; backend {backend} is not a CubeCL backend (cuda, wgpu, metal)", self.name()));
         }
+        Ok(())
     }
-    KERNELS.set(kernels).map_err(|_| "kernels already selected".to_string())
-}
-
-/// The kernels selected, [`Kernels::BURN`] if none was.
-pub fn selected() -> Kernels {
-    KERNELS.get().copied().unwrap_or(Kernels::BURN)
-}
-
-/// Whether decode steps' matrix-vector products run [`gemv::gemv_rows_kernel`].
-pub fn gemv_selected() -> bool {
-    selected().gemv
-}
-
-/// Whether RMSNorm runs [`rms_norm::rms_norm_rows_kernel`].
-pub fn norm_selected() -> bool {
-    selected().norm
-}
-
-/// Whether the residual adds and SwiGLU ride in the matrix-vector kernel ([`Kernels::fuse`]).
-pub fn fuse_selected() -> bool {
-    selected().fuse
-}
-
-/// Whether the residual stream's RMSNorm rides in the product that follows it ([`Kernels::prenorm`]).
-pub fn prenorm_selected() -> bool {
-    selected().prenorm
-}
-
-/// Whether decode steps' attention runs [`decode_attention::decode_attention_kernel`].
-pub fn attention_selected() -> bool {
-    selected().attention
-}
-
-/// `x` `[1, 1, in]` times `w_rows` `[out, in]` (row-major) -> `[1, 1, out]`, on the custom kernel.
-#[cfg(feature = "kernels")]
-pub fn gemv(x: Tensor<3>, w_rows: &Tensor<2>) -> Tensor<3> {
-    gemv_laid_out(x, w_rows, None)
-}
-
-/// [`gemv`] in a given launch layout (`None`: the kernel's choice); `--bench-kernels` compares them.
-#[cfg(feature = "kernels")]
-pub fn gemv_laid_out(x: Tensor<3>, w_rows: &Tensor<2>, layout: Option<gemv::Layout>) -> Tensor<3> {
-    use extension::DecodeKernels;
-    let fused = gemv::Fused { layout, ..Default::default() };
-    Tensor::from_dispatch(burn::backend::Dispatch::gemv_rows(x.into_dispatch(), w_rows.clone().into_dispatch(), fused))
-}
-
-/// `residual + x · w_rowsᵀ` on the custom kernel, one launch.
-#[cfg(feature = "kernels")]
-pub fn gemv_add(x: Tensor<3>, w_rows: &Tensor<2>, residual: Tensor<3>) -> Tensor<3> {
-    use extension::DecodeKernels;
-    Tensor::from_dispatch(burn::backend::Dispatch::gemv_rows_add(x.into_dispatch(), w_rows.clone().into_dispatch(), residual.into_dispatch(), Default::default()))
-}
-
-/// `x · w_rowsᵀ` on the custom kernel, one launch, with the input's RMSNorm inside where `norm`
-/// (its weight `[1, in]` and eps) is given (`x` then the un-normalised `[1, 1, in]`), and with
-/// `glu` SwiGLU's `silu(gate) * up` as the output, `w_rows` then being [`pair_rows_of`]'s pairs.
-#[cfg(feature = "kernels")]
-pub fn gemv_in(x: Tensor<3>, w_rows: &Tensor<2>, norm: Option<(&Tensor<2>, f64)>, glu: bool) -> Tensor<3> {
-    use extension::DecodeKernels;
-    let fused = gemv::Fused { glu, norm_eps: norm.map(|(_, eps)| eps as f32), layout: None };
-    let (x, w_rows) = (x.into_dispatch(), w_rows.clone().into_dispatch());
-    Tensor::from_dispatch(match norm {
-        Some((norm_w, _)) => burn::backend::Dispatch::gemv_rows_norm(x, w_rows, norm_w.clone().into_dispatch(), fused),
-        None => burn::backend::Dispatch::gemv_rows(x, w_rows, fused),
-    })
-}
-
-/// Without a CubeCL backend compiled in, [`select`] refuses `custom`, so this is never reached.
-#[cfg(not(feature = "kernels"))]
-pub fn gemv_in(_x: Tensor<3>, _w_rows: &Tensor<2>, _norm: Option<(&Tensor<2>, f64)>, _glu: bool) -> Tensor<3> {
-    unreachable!("custom kernels are not compiled in")
-}
-
-/// Without a CubeCL backend compiled in, [`select`] refuses `custom`, so this is never reached.
-#[cfg(not(feature = "kernels"))]
-pub fn gemv_add(_x: Tensor<3>, _w_rows: &Tensor<2>, _residual: Tensor<3>) -> Tensor<3> {
-    unreachable!("custom kernels are not compiled in")
-}
-
-/// RMSNorm of `x` over its last axis on the custom kernel; `weight` `[w_rows, width]`.
-#[cfg(feature = "kernels")]
-pub fn rms_norm<const D: usize>(x: Tensor<D>, weight: &Tensor<2>, eps: f64) -> Tensor<D> {
-    use extension::DecodeKernels;
-    Tensor::from_dispatch(burn::backend::Dispatch::rms_norm_rows(x.into_dispatch(), weight.clone().into_dispatch(), eps as f32))
-}
-
-/// One decode step's attention on [`decode_attention::decode_attention_kernel`]: `qkv`
-/// `[1, 1, (heads + 2 kv_heads) * head_dim]`, `norm` the q/k norm weights `[heads + kv_heads,
-/// head_dim]`, the RoPE tables `[positions, head_dim]`, `position` `[1]`, the caches `[1, kv_heads,
-/// capacity, head_dim]`. Returns the heads' outputs `[1, 1, heads * head_dim]` and the caches,
-/// written in place at `position`.
-#[cfg(feature = "kernels")]
-#[allow(clippy::too_many_arguments)]
-pub fn decode_attention(qkv: Tensor<3>, norm: &Tensor<2>, rope: &(Tensor<2>, Tensor<2>), position: Tensor<1, Int>, k_cache: Tensor<4>, v_cache: Tensor<4>, eps: f64) -> (Tensor<3>, Tensor<4>, Tensor<4>) {
-    use extension::DecodeKernels;
-    let (out, keys, values) = burn::backend::Dispatch::decode_attention(
-        qkv.into_dispatch(),
-        norm.clone().into_dispatch(),
-        rope.0.clone().into_dispatch(),
-        rope.1.clone().into_dispatch(),
-        position.into_dispatch(),
-        k_cache.into_dispatch(),
-        v_cache.into_dispatch(),
-        eps as f32,
-    );
-    (Tensor::from_dispatch(out), Tensor::from_dispatch(keys), Tensor::from_dispatch(values))
-}
-
-/// Whether [`decode_attention`] takes this model's heads and a cache of `capacity` slots (its
-/// scores live in shared memory).
-pub fn attention_fits(groups: usize, head_dim: usize, capacity: usize, elem_bytes: usize) -> bool {
-    #[cfg(feature = "kernels")]
-    return decode_attention::fits(groups, head_dim, capacity, elem_bytes);
-    #[cfg(not(feature = "kernels"))]
-    return { let _ = (groups, head_dim, capacity, elem_bytes); false };
-}
-
-/// Without a CubeCL backend compiled in, [`select`] refuses `custom`, so this is never reached.
-#[cfg(not(feature = "kernels"))]
-#[allow(clippy::too_many_arguments)]
-pub fn decode_attention(_qkv: Tensor<3>, _norm: &Tensor<2>, _rope: &(Tensor<2>, Tensor<2>), _position: Tensor<1, Int>, _k: Tensor<4>, _v: Tensor<4>, _eps: f64) -> (Tensor<3>, Tensor<4>, Tensor<4>) {
-    unreachable!("custom kernels are not compiled in")
-}
-
-/// Without a CubeCL backend compiled in, [`select`] refuses `custom`, so this is never reached.
-#[cfg(not(feature = "kernels"))]
-pub fn rms_norm<const D: usize>(_x: Tensor<D>, _weight: &Tensor<2>, _eps: f64) -> Tensor<D> {
-    unreachable!("custom kernels are not compiled in")
-}
-
-/// Without a CubeCL backend compiled in, [`select`] refuses `custom`, so this is never reached.
-#[cfg(not(feature = "kernels"))]
-pub fn gemv(_x: Tensor<3>, _w_rows: &Tensor<2>) -> Tensor<3> {
-    unreachable!("custom kernels are not compiled in")
 }
 
 /// A gated pair's weight `[in, 2 n]` (`n` gate columns, then `n` up columns) as the rows the

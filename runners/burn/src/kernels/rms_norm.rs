@@ -11,6 +11,7 @@
 use burn::backend::cubecl::dtype_to_storage_type;
 use burn_cubecl::{CubeRuntime, kernel::into_contiguous, ops::numeric::empty_device_contiguous_dtype, tensor::CubeTensor};
 use cubecl::prelude::*;
+use super::launch::{plane_width, vector_width};
 use super::plane::rms_scale;
 
 /// Rows (planes) per cube.
@@ -67,8 +68,8 @@ pub fn rms_norm_rows<R: CubeRuntime>(x: CubeTensor<R>, weight: CubeTensor<R>, ep
     let weight = into_contiguous(weight);
     let out = empty_device_contiguous_dtype(x.client.clone(), x.device.clone(), shape, dtype);
 
-    let plane = super::gemv::plane_width(&x.client).unwrap_or_else(|e| panic!("rms_norm_rows: this device cannot run the kernel: {e}"));
-    let vector = super::gemv::vector_width(width, dtype);
+    let plane = plane_width(&x.client).unwrap_or_else(|e| panic!("rms_norm_rows: this device cannot run the kernel: {e}"));
+    let vector = vector_width(width, dtype);
     let cube_dim = CubeDim::new_2d(plane, ROWS_PER_CUBE);
     let cube_count = CubeCount::Static((rows as u32).div_ceil(ROWS_PER_CUBE), 1, 1);
     // SAFETY: rows past `rows` leave first; each row reads and writes `k_vectors` vectors of

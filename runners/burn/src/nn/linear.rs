@@ -1,89 +1,154 @@
-use crate::kernels;
-use crate::nn::Normed;
+use crate::kernels::{self, Kernels, Third};
+use crate::nn::RmsNorm;
 use burn::tensor::Tensor;
 use burn::tensor::activation::silu;
 
-/// A bias-free linear layer, `x · W` with `W` as `[1, in, out]`: shaped once at load for the
-/// `[1, L, in]` activations, where `burn::tensor::module::linear` would reshape the weight (one
-/// more fusion op) on every call.
+/// A bias-free linear layer as it runs, fixed at load: Burn's matrix product for passes of several
+/// tokens (and for one token without `--kernels gemv`), or the matrix-vector kernel for one token
+/// (a decode step); with what the layer computes around its product ([`Role`]), each part done by
+/// Burn's operations or folded into the kernel's launch as the kernel set says.
 pub struct Linear {
-    weight: Tensor<3>,
-    /// The weight as the custom decode kernel reads it (`--kernels gemv`).
-    rows: Rows,
+    weight: Weight,
+    role: Role,
+    /// One token's product on the kernel, where `--kernels gemv` built it.
+    kernel: Option<OnKernel>,
 }
 
-/// A [`Linear`]'s weight for the custom kernel.
-enum Rows {
-    /// Burn's matmul only (`--kernels gemv` not selected).
-    None,
-    /// `[out, in]` rows.
-    Plain(Tensor<2>),
-    /// A gated pair's gate and up rows side by side in pairs (`--kernels fuse`,
-    /// [`Linear::gated`]), for the kernel's SwiGLU epilogue: only [`Linear::forward_glu`] reads them.
-    Pairs(Tensor<2>),
+/// What a layer computes around its product, part of the model's definition.
+pub struct Role {
+    /// The RMSNorm of its input, for the layers that read the residual stream (q/k/v, gate/up,
+    /// the LM head): the layer takes the stream as it is.
+    pub input_norm: Option<RmsNorm<3>>,
+    pub output: Output,
+}
+
+/// What a layer makes of its product.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    /// The product itself.
+    Product,
+    /// SwiGLU of a gate and an up projection side by side: `silu(gate) * up`, half the width.
+    SwiGlu,
+    /// The product added to the residual stream ([`Linear::forward_add`]).
+    AddResidual,
+}
+
+/// The weight as Burn's product reads it.
+enum Weight {
+    /// `[1, in, out]`, shaped once at load for the `[1, L, in]` activations, where
+    /// `burn::tensor::module::linear` would reshape the weight (one more fusion op) on every call.
+    Columns(Tensor<3>),
+    /// `[out, in]` (the tied LM head: the embedding table as stored), read as `W · xᵀ`: a
+    /// transposed view of the 151,936-row table would be copied on every call.
+    Rows(Tensor<2>),
+}
+
+/// One token's product on [`kernels::gemv`]: the weight's rows and what the launch folds in.
+struct OnKernel {
+    /// `[out, in]`, or gate and up rows in pairs where SwiGLU is folded in.
+    rows: Tensor<2>,
+    /// The input's RMSNorm inside the launch (`--kernels prenorm`).
+    norm: bool,
+    /// SwiGLU as the launch's epilogue (`--kernels fuse`).
+    glu: bool,
+    /// The residual add as the launch's epilogue (`--kernels fuse`).
+    add: bool,
+}
+
+impl OnKernel {
+    /// `rows` as the kernel reads them, with the parts of `role` that `kernels` folds in.
+    fn new(rows: Tensor<2>, role: &Role, kernels: Kernels) -> Self {
+        Self {
+            rows,
+            norm: kernels.prenorm && role.input_norm.is_some(),
+            glu: kernels.fuse && role.output == Output::SwiGlu,
+            add: kernels.fuse && role.output == Output::AddResidual,
+        }
+    }
 }
 
 impl Linear {
-    /// `weight` in Burn's `[in, out]` layout (the loader transposes PyTorch's `[out, in]`).
-    pub fn new(weight: Tensor<2>) -> Self {
-        let rows = if kernels::gemv_selected() { Rows::Plain(kernels::rows_of(&weight)) } else { Rows::None };
-        Self { weight: weight.unsqueeze::<3>(), rows }
+    /// `weight` in Burn's `[in, out]` layout (the loader transposes PyTorch's `[out, in]`); for
+    /// [`Output::SwiGlu`], the gate columns then the up columns.
+    pub fn new(weight: Tensor<2>, role: Role, kernels: Kernels) -> Self {
+        let kernel = kernels.gemv.then(|| {
+            let rows = if kernels.fuse && role.output == Output::SwiGlu { kernels::pair_rows_of(&weight) } else { kernels::rows_of(&weight) };
+            OnKernel::new(rows, &role, kernels)
+        });
+        Self { weight: Weight::Columns(weight.unsqueeze::<3>()), role, kernel }
     }
 
-    /// A gate and an up projection side by side (`[in, 2 n]`), for [`Linear::forward_glu`].
-    pub fn gated(weight: Tensor<2>) -> Self {
-        if !(kernels::gemv_selected() && kernels::fuse_selected()) {
-            return Self::new(weight);
-        }
-        Self { rows: Rows::Pairs(kernels::pair_rows_of(&weight)), weight: weight.unsqueeze::<3>() }
+    /// A layer whose weight is stored as `[out, in]` rows (the tied LM head reads the embedding
+    /// table): the kernel reads them as they are, no copy.
+    pub fn from_rows(rows: Tensor<2>, role: Role, kernels: Kernels) -> Self {
+        assert_ne!(role.output, Output::SwiGlu, "a gated layer's rows are laid out at load");
+        let kernel = kernels.gemv.then(|| OnKernel::new(rows.clone(), &role, kernels));
+        Self { weight: Weight::Rows(rows), role, kernel }
     }
 
-    /// The `[out, in]` rows where `x` is one token (a decode step) and the kernel is selected.
-    fn decode_rows(&self, x: &Tensor<3>) -> Option<&Tensor<2>> {
-        match &self.rows {
-            Rows::Plain(rows) if x.dims()[1] == 1 => Some(rows),
-            _ => None,
-        }
-    }
-
-    /// One token (a decode step) goes to the custom kernel where it is selected.
+    /// The layer's output for `x` `[1, L, in]` (its input norm and SwiGLU included).
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        match self.decode_rows(&x) {
-            Some(rows) => kernels::gemv(x, rows),
-            None => x.matmul(self.weight.clone()),
-        }
+        self.run(x, None)
     }
 
-    /// `forward(norm(x))`; for one token with `--kernels prenorm`, the norm inside the product.
-    pub fn forward_normed(&self, input: Normed) -> Tensor<3> {
-        match self.decode_rows(&input.x) {
-            Some(rows) if kernels::prenorm_selected() => kernels::gemv_in(input.x, rows, Some(input.norm.kernel_args()), false),
-            _ => self.forward(input.apply()),
-        }
-    }
-
-    /// SwiGLU of a gated pair ([`Linear::gated`]): `silu(gate) * up` of `norm(x)`'s projections,
-    /// `[.., n]`; for one token with `--kernels fuse`, in the product's epilogue (the norm inside
-    /// it too with `--kernels prenorm`), one launch.
-    pub fn forward_glu(&self, input: Normed) -> Tensor<3> {
-        if let Rows::Pairs(rows) = &self.rows
-            && input.x.dims()[1] == 1
-        {
-            return match kernels::prenorm_selected() {
-                true => kernels::gemv_in(input.x, rows, Some(input.norm.kernel_args()), true),
-                false => kernels::gemv_in(input.apply(), rows, None, true),
-            };
-        }
-        let gate_up = self.forward_normed(input);
-        let n = gate_up.dims()[2] / 2;
-        silu(gate_up.clone().narrow(2, 0, n)) * gate_up.narrow(2, n, n)
-    }
-
-    /// `residual + forward(x)`; for one token with `--kernels fuse`, the add inside the product.
+    /// `residual + forward(x)`, for an [`Output::AddResidual`] layer.
     pub fn forward_add(&self, x: Tensor<3>, residual: Tensor<3>) -> Tensor<3> {
-        match self.decode_rows(&x) {
-            Some(rows) if kernels::fuse_selected() => kernels::gemv_add(x, rows, residual),
-            _ => residual + self.forward(x),
+        self.run(x, Some(residual))
+    }
+
+    /// One token on the kernel where the layer has one, else Burn's operations; then whatever of
+    /// SwiGLU and the residual add the launch did not fold in.
+    fn run(&self, x: Tensor<3>, residual: Option<Tensor<3>>) -> Tensor<3> {
+        let (product, glu_done, residual) = match &self.kernel {
+            Some(kernel) if x.dims()[1] == 1 => self.on_kernel(kernel, x, residual),
+            _ => (self.burn_product(self.normalised(x)), false, residual),
+        };
+        let output = if self.role.output == Output::SwiGlu && !glu_done { swiglu(product) } else { product };
+        match residual {
+            Some(residual) => residual + output,
+            None => output,
         }
     }
+
+    /// The kernel's launch with what it folds in; returns its output, whether SwiGLU was folded
+    /// in, and the residual still to add.
+    fn on_kernel(&self, kernel: &OnKernel, x: Tensor<3>, residual: Option<Tensor<3>>) -> (Tensor<3>, bool, Option<Tensor<3>>) {
+        let norm = self.role.input_norm.as_ref().filter(|_| kernel.norm);
+        let (x, third, residual) = match (norm, residual) {
+            (Some(norm), residual) => {
+                let (weight, eps) = norm.kernel_args();
+                (x, Third::Norm(weight, eps), residual)
+            }
+            (None, Some(residual)) if kernel.add => (self.normalised(x), Third::Residual(residual), None),
+            (None, residual) => (self.normalised(x), Third::Neither, residual),
+        };
+        (kernels::gemv(x, &kernel.rows, third, kernel.glu), kernel.glu, residual)
+    }
+
+    /// The input after the layer's norm, where it has one.
+    fn normalised(&self, x: Tensor<3>) -> Tensor<3> {
+        match &self.role.input_norm {
+            Some(norm) => norm.forward(x),
+            None => x,
+        }
+    }
+
+    /// `x · W` with Burn's matmul.
+    fn burn_product(&self, x: Tensor<3>) -> Tensor<3> {
+        match &self.weight {
+            Weight::Columns(weight) => x.matmul(weight.clone()),
+            Weight::Rows(rows) => {
+                let [batch, len, width] = x.dims();
+                let x = x.reshape([batch * len, width]).transpose();
+                let y = rows.clone().matmul(x).transpose();
+                y.reshape([batch, len, rows.dims()[0]])
+            }
+        }
+    }
+}
+
+/// `silu(gate) * up` of a gate and an up projection side by side on the last axis.
+fn swiglu(gate_up: Tensor<3>) -> Tensor<3> {
+    let n = gate_up.dims()[2] / 2;
+    silu(gate_up.clone().narrow(2, 0, n)) * gate_up.narrow(2, n, n)
 }
