@@ -4,7 +4,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { checkAgreement } from "./agreement.ts";
 import { formatSecs, profileShape, RunnerBudget, type CasePlan, type CaseShape } from "./budget.ts";
 import { etaLine, withElapsed } from "./progress.ts";
-import { profilerLaunch } from "./profiler.ts";
+import { type ProfilerLaunch, profilerLaunch } from "./profiler.ts";
 import { launchVariant, resolveVariant } from "./variants.ts";
 import { labelDtype } from "./precision.ts";
 import { harnessVersion } from "./version.ts";
@@ -59,8 +59,8 @@ export class FrameworkSession {
   private quantization: QuantizationRecord | null = null;
   /** The runner's time budget (the profile's), or null when every case runs the profile's counts. */
   private readonly budget: RunnerBudget | null;
-  /** Profiler environment and stderr file (BENCH_PROFILER), or null when no profiler applies. */
-  private readonly profiler: { env: Record<string, string>; stderrFile: string } | null;
+  /** Profiler environment, flags and stderr file (BENCH_PROFILER), or null when no profiler applies. */
+  private readonly profiler: ProfilerLaunch | null;
 
   /** `launch` defaults to the registered framework's; tests pass a fake runner's. */
   constructor(plan: BenchPlan, name: string, launch?: () => Promise<LaunchSpec>) {
@@ -86,7 +86,7 @@ export class FrameworkSession {
     if (this.runner && !this.runner.hasExited && this.diedIn === null) return this.runner;
     if (this.runner) await this.recordRestart(this.runner);
     const launched = await this.launch();
-    const spec = this.profiler ? { ...launched, env: { ...launched.env, ...this.profiler.env } } : launched;
+    const spec = this.profiler ? { ...launched, args: [...launched.args, ...this.profiler.args], env: { ...launched.env, ...this.profiler.env } } : launched;
     if (this.profiler) mkdirSync(dirname(this.profiler.stderrFile), { recursive: true });
     const keepStderr = this.profiler ? (line: string) => appendFileSync(this.profiler!.stderrFile, line + "\n") : undefined;
     try {

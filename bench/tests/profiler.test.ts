@@ -18,10 +18,13 @@ describe("BENCH_PROFILER", () => {
   test("each runner gets the switches of its kind, with files in the run's profiles folder", () => {
     expect(profilerLaunch(["torch", "burn-host"], "torch", "torch-compile", "/r")).toEqual({
       env: { QWEN3_TORCH_PROFILE: "/r/profiles/torch-compile.torch-profile.txt" },
+      args: [],
       stderrFile: "/r/profiles/torch-compile.stderr.log",
     });
+    // The Burn runner takes its diagnostics as flags, never from the environment.
     expect(profilerLaunch(["burn-host", "burn-ops"], "burn", "burn-cuda[decode-graph=off]", "/r")).toEqual({
-      env: { QWEN3_BURN_PPROF: "/r/profiles/burn-cuda.decode-graph=off.host-stacks.txt", QWEN3_BURN_STEP_TIMES: "1", QWEN3_BURN_OP_COUNT: "1" },
+      env: {},
+      args: ["--host-profile", "/r/profiles/burn-cuda.decode-graph=off.host-stacks.txt", "--step-times", "--op-count"],
       stderrFile: "/r/profiles/burn-cuda.decode-graph=off.stderr.log",
     });
     expect(profilerLaunch(["torch"], "mlx-lm", "mlx-lm", "/r")).toBeNull();
@@ -29,7 +32,7 @@ describe("BENCH_PROFILER", () => {
 });
 
 // The probe's job through the harness: a Burn runner started by a session with BENCH_PROFILER's
-// burn-steps gets QWEN3_BURN_STEP_TIMES, and its per-request host split lands in profiles/.
+// burn-steps gets --step-times, and its per-request host split lands in profiles/.
 const burnRequired = (process.env.BENCH_REQUIRE ?? "").split(",").includes("burn-cpu");
 describe.skipIf(!existsSync(burnBinary()) && !burnRequired)("BENCH_PROFILER on a real runner", () => {
   test("burn-steps: burn-cpu's step times go to profiles/burn-cpu.stderr.log", async () => {
