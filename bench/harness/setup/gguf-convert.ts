@@ -145,6 +145,9 @@ export async function ensureGguf(modelDir: string, type: GgufType, dtype: Dtype,
   const partial = `${out}.partial-${process.pid}`;
   let madeBy: string;
   try {
+    // The converter would fail on these too, after seconds of importing torch.
+    if (!existsSync(join(modelDir, "config.json"))) throw new Error(`${join(modelDir, "config.json")}: missing`);
+    if (!existsSync(join(modelDir, "model.safetensors")) && !existsSync(join(modelDir, "model.safetensors.index.json"))) throw new Error(`${join(modelDir, "model.safetensors")}: missing (no weights in the model folder)`);
     if (isQuantizedType(type)) {
       const source = await ensureGguf(modelDir, dtype, dtype, tools);
       if (!existsSync(source)) throw new Error(`the ${dtype} GGUF it is quantized from was not made: ${readFileSync(`${source}.error`, "utf8")}`);

@@ -147,6 +147,7 @@ Engine::Engine(const Options& options) {
   if (!threadpool_) throw ModelError("ggml_threadpool_new failed for " + std::to_string(threads_) + " threads");
 
   want_backend_sampling_ = options.sampling == "backend";
+  kv_f32_ = options.type == "f32";
   make_context(std::min<uint32_t>(INITIAL_CONTEXT, static_cast<uint32_t>(loaded_.max_positions)));
   // Warm-up (one generate), which also shows whether the backend took the greedy sampler: if it
   // produced no token, the context is made again without it and the argmax runs on the host.
@@ -171,7 +172,7 @@ Engine::Engine(const Options& options) {
                               : std::string("argmax on the host over the logits (") + (options.sampling == "host" ? "--sampling host" : "the backend did not take the greedy sampler") + ")");
   if (loaded_.backend == "cpu")
     loaded_.notes.push_back(std::to_string(threads_) + " threads (" + (options.threads > 0 ? "--threads" : "llama-bench's default: the physical cores") + "), poll 50");
-  loaded_.notes.push_back("llama-bench's context settings: n_ubatch 512, KV cache f16, flash attention auto; prompt in one llama_decode");
+  loaded_.notes.push_back(std::string("llama-bench's context settings: n_ubatch 512, flash attention auto, KV cache ") + (kv_f32_ ? "f32 (an f32 model; llama-bench's default is f16)" : "f16") + "; prompt in one llama_decode");
 }
 
 Engine::~Engine() {
@@ -194,6 +195,10 @@ void Engine::make_context(uint32_t n_ctx) {
   cparams.n_threads = threads_;
   cparams.n_threads_batch = threads_;
   cparams.no_perf = true;
+  // llama.cpp keeps K and V in f16 by default (llama-bench too); an f32 model keeps them in f32, so
+  // "f32" means f32 throughout (the f16 cache alone moved the tiny model's greedy tokens off the
+  // transformers goldens on the 529-token prompt).
+  if (kv_f32_) cparams.type_k = cparams.type_v = GGML_TYPE_F32;
   llama_sampler_seq_config sampler_config{};
   if (want_backend_sampling_) {
     greedy_ = llama_sampler_chain_init(llama_sampler_chain_default_params());

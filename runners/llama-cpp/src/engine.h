@@ -77,6 +77,8 @@ class Engine {
   /** Set once at load: the argmax runs in llama.cpp's graph (backend sampler) or on the host. */
   bool backend_sampling_ = false;
   bool want_backend_sampling_ = true;
+  /** K/V cache in f32 (an f32 GGUF) instead of llama.cpp's f16. */
+  bool kv_f32_ = false;
   LoadedModel loaded_;
 };
 
