@@ -118,22 +118,23 @@ const deepRunners = await Promise.all(
 );
 
 describe.each(deepRunners.map((r) => [r.framework.name, r] as const))("%s after a deep prefill (tiny model, f32)", (name, runner) => {
-  const DEPTH = 3000;
+  // Past mlx-lm's 2048-token prefill chunk, so the decode reads a cache filled in two steps.
+  const DEPTH = 2500;
   const NEW_TOKENS = 24;
   test.skipIf(!runner.available)(`greedy tokens at depth ${DEPTH} equal the runner's own one-pass argmax on the same ids, exactly`, async () => {
     const [deep] = depthPrompts(tokenizer, short, [DEPTH]);
-    const process = await RunnerProcess.start(await runner.framework.launch(TEST_MODELS.tiny, "f32"), 300_000);
+    const process = await RunnerProcess.start(await runner.framework.launch(TEST_MODELS.tiny, "f32"), 600_000);
     try {
-      const { reply } = await process.generate({ prompt_token_ids: deep.promptTokenIds, max_new_tokens: NEW_TOKENS, ignore_eos: true }, 300_000);
+      const { reply } = await process.generate({ prompt_token_ids: deep.promptTokenIds, max_new_tokens: NEW_TOKENS, ignore_eos: true }, 900_000);
       expect(reply.token_ids).toHaveLength(NEW_TOKENS);
       // score is one forward pass over prompt + continuation (no KV cache between steps): its argmax at
       // each position is what incremental decode over the cache must have produced.
-      const { reply: scored } = await process.score({ prompt_token_ids: deep.promptTokenIds, continuation_token_ids: reply.token_ids, top_k: 1 }, 300_000);
+      const { reply: scored } = await process.score({ prompt_token_ids: deep.promptTokenIds, continuation_token_ids: reply.token_ids, top_k: 1 }, 900_000);
       expect(scored.argmax_ids, `${name}: decode after a ${DEPTH}-token prefill vs one pass`).toEqual(reply.token_ids);
     } finally {
       await process.shutdown();
     }
-  }, 600_000);
+  }, 2_400_000);
 });
 
 test("a depth case's runs carry their depth; the report tables and charts them, and says why a depth was not measured (fake runner)", async () => {
