@@ -1,13 +1,19 @@
 //! What every kernel's launch asks of the device and of the shapes: the plane width, the number of
 //! streaming multiprocessors, and the widest 16-byte vector a row divides into. One module, so the
-//! kernels do not reach into each other for it.
+//! kernels do not reach into each other for it. The shapes' part is plain arithmetic, compiled
+//! (and tested) without a CubeCL backend too.
 
-use burn::tensor::{DType, Device};
+use burn::tensor::DType;
+#[cfg(feature = "kernels")]
+use burn::tensor::Device;
+#[cfg(feature = "kernels")]
 use cubecl::ir::features::Plane;
+#[cfg(feature = "kernels")]
 use cubecl::prelude::*;
 
 /// The plane width to launch with, or why the device cannot run the kernels: plane operations and
 /// one fixed plane size are required (NVIDIA and Apple GPUs have one; some Vulkan drivers vary it).
+#[cfg(feature = "kernels")]
 pub fn plane_width<R: Runtime>(client: &ComputeClient<R>) -> Result<u32, String> {
     let properties = client.properties();
     if !properties.features.plane.contains(Plane::Ops) {
@@ -21,6 +27,7 @@ pub fn plane_width<R: Runtime>(client: &ComputeClient<R>) -> Result<u32, String>
 }
 
 /// The widest vector (in elements, at most 16 bytes) that divides `in_features`.
+#[cfg_attr(not(feature = "kernels"), allow(dead_code))]
 pub fn vector_width(in_features: usize, dtype: DType) -> usize {
     vector_width_bytes(in_features, dtype.size())
 }
@@ -31,6 +38,7 @@ pub fn vector_width_bytes(in_features: usize, elem_bytes: usize) -> usize {
     (0..=max.trailing_zeros()).map(|p| max >> p).find(|w| in_features % w == 0).unwrap_or(1)
 }
 
+#[cfg(feature = "kernels")]
 /// What the launches of a device depend on, read once from the device (at load, for the choices
 /// made there, and by `--bench-kernels`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +49,7 @@ pub struct DeviceFacts {
     pub multiprocessors: Option<u32>,
 }
 
+#[cfg(feature = "kernels")]
 impl DeviceFacts {
     fn of<R: Runtime>(client: &ComputeClient<R>) -> Result<Self, String> {
         Ok(Self { plane: plane_width(client)?, multiprocessors: client.properties().hardware.num_streaming_multiprocessors })
@@ -53,9 +62,9 @@ impl DeviceFacts {
             #[cfg(feature = "cuda")]
             DispatchDevice::Cuda(device) => Self::of(&cubecl::cuda::CudaRuntime::client(device)),
             #[cfg(feature = "wgpu")]
-            DispatchDevice::Vulkan(device) => Self::of(&cubecl::wgpu::WgpuRuntime::client(device)),
+            DispatchDevice::Vulkan(device) => Self::of(&cubecl::wgpu::WgpuRuntime::<cubecl::wgpu::SpirvCompiler>::client(device)),
             #[cfg(feature = "metal")]
-            DispatchDevice::Metal(device) => Self::of(&cubecl::wgpu::WgpuRuntime::client(device)),
+            DispatchDevice::Metal(device) => Self::of(&cubecl::wgpu::WgpuRuntime::<cubecl::wgpu::MslCompiler>::client(device)),
             #[allow(unreachable_patterns)]
             other => Err(format!("{other:?} is not a CubeCL device (cuda, wgpu, metal)")),
         }
