@@ -29,8 +29,8 @@ export const BURN_FLAGS: Record<string, RunnerFlag> = {
     args: (value) => ["--decode-graph", value],
   },
   kernels: {
-    description: "Burn's own operations (burn, default), or this runner's CubeCL kernels (runners/burn/src/kernels/; checked on CUDA and Vulkan, not yet on Metal): gemv (the decode step's matrix-vector products), gemv+norm (and RMSNorm), gemv+norm+attention (and the decode step's attention, one kernel a layer), gemv+norm+attention+fuse (and the residual adds and SwiGLU inside the products), custom (all of them, the residual stream's RMSNorm inside the products too)",
-    values: ["burn", "gemv", "gemv+norm", "gemv+norm+attention", "gemv+norm+attention+fuse", "custom"],
+    description: "Burn's own operations (burn, default), or this runner's CubeCL kernels (runners/burn/src/kernels/; checked on CUDA and Vulkan, not yet on Metal): gemv (the decode step's matrix-vector products), gemv+norm (and RMSNorm), gemv+norm+attention (and the decode step's attention, one kernel a layer), gemv+norm+attention+fuse (and the residual adds and SwiGLU inside the products), gemv+norm+attention+fuse+prenorm (and the residual stream's RMSNorm inside the products; attention one cube per KV head), custom (all of them: attention over long caches split over the multiprocessors too, up to the model's window)",
+    values: ["burn", "gemv", "gemv+norm", "gemv+norm+attention", "gemv+norm+attention+fuse", "gemv+norm+attention+fuse+prenorm", "custom"],
     args: (value) => ["--kernels", value],
   },
   "memory-plan": {

@@ -173,11 +173,13 @@ mod tests {
         assert_eq!(args("--model m").ok().unwrap().kernels, Kernels::BURN);
         assert_eq!(args("--model m --kernels custom").ok().unwrap().kernels, Kernels::CUSTOM);
         let gemv_norm = args("--model m --kernels gemv+norm").ok().unwrap().kernels;
-        assert_eq!(gemv_norm, Kernels { gemv: true, norm: true, attention: false, fuse: false, prenorm: false });
+        assert_eq!(gemv_norm, Kernels { gemv: true, norm: true, attention: false, fuse: false, prenorm: false, split: false });
         assert_eq!(gemv_norm.name(), "gemv+norm");
         assert_eq!(Kernels::parse("attention+norm+gemv").unwrap().name(), "gemv+norm+attention");
         assert_eq!(Kernels::parse("fuse+attention+norm+gemv").unwrap().name(), "gemv+norm+attention+fuse");
-        assert_eq!(Kernels::parse("prenorm+fuse+attention+norm+gemv").unwrap().name(), "custom");
+        assert_eq!(Kernels::parse("prenorm+fuse+attention+norm+gemv").unwrap().name(), "gemv+norm+attention+fuse+prenorm");
+        assert_eq!(Kernels::parse("split+prenorm+fuse+attention+norm+gemv").unwrap().name(), "custom");
+        assert!(Kernels::parse("gemv+split").unwrap_err().contains("add attention (attention+split)"));
         assert!(Kernels::parse("norm+fuse").unwrap_err().contains("add gemv (gemv+fuse)"));
         assert!(Kernels::parse("attention+prenorm").unwrap_err().contains("add gemv (gemv+prenorm)"));
         assert_eq!(Kernels::BURN.describe(), "kernels=burn (Burn's own operations)");

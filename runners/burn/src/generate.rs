@@ -119,6 +119,9 @@ impl Decoder {
     pub fn new(model: Rc<Model>, capacity: usize, graph: bool) -> Self {
         let device = model.device.clone();
         let plan = model.attention_plan(capacity);
+        if let Some(plan) = plan {
+            eprintln!("qwen3-burn-runner: decode steps on {capacity} cache slots: attention kernel, {} cube(s) per KV head, {} score slots each", plan.splits, plan.chunk_slots);
+        }
         let one = || Tensor::<1, Int>::zeros([1], (&device, DType::I32));
         let state = Rc::new(RefCell::new(DecodeState { cache: model.new_cache(capacity), token: one(), position: one() }));
         let mut step: StepFn = {

@@ -230,7 +230,7 @@ impl Model {
         if !self.kernels.attention {
             return None;
         }
-        kernels::attention_plan(c.kv_groups(), c.head_dim, capacity, self.dtype, &self.device)
+        kernels::attention_plan(self.kernels.split, c.kv_groups(), c.num_key_value_heads, c.head_dim, capacity, self.dtype, &self.device)
     }
 
     /// Runs the prompt `token_ids` (`[L]`) through the model from position 0, writing the

@@ -22,26 +22,46 @@
 //!
 //! Scores, probabilities and sums stay in f32 (as flash attention keeps them); shared memory holds
 //! `groups * capacity` scores, so the cache capacity is bounded ([`fits`]).
+//!
+//! **Split** (`--kernels attention+split`, [`AttentionPlan`]): one cube per KV head reads the whole cache
+//! on one multiprocessor of many (8 of 132 on an H200), and a long cache does not fit its shared
+//! memory. With a split plan, `splits` cubes per KV head each take a contiguous chunk of the
+//! positions up to the step's: chunks of `ceil(len / active)` positions, `active = min(splits,
+//! ceil(len / MIN_CHUNK))` of the cubes working (the others leave at once), so a short context
+//! keeps few cubes and a long one all of them, every step of a captured graph alike. Each cube does
+//! phases 2 to 4 over its chunk and writes, per query head, its scores' maximum `m`, the sum `l`
+//! of `exp(s - m)` and the unnormalised `Σ exp(s - m) v`, in f32, to scratch buffers; the cube
+//! whose chunk holds the step's position also writes its key and value to the cache (phase 1's
+//! query heads every cube computes for itself). A second launch ([`combine_splits_kernel`], one
+//! thread per output element) adds the chunks up with the log-sum-exp rule: `M = max m`, output
+//! `Σ exp(m - M) acc / Σ exp(m - M) l`, rounded once to the input dtype. The same arithmetic as
+//! one cube's but for the order of the f32 sums.
 
 use burn::backend::cubecl::dtype_to_storage_type;
 use burn::backend::{Backend, ExtensionType, tensor::{FloatTensor, IntTensor}};
-use burn::tensor::Shape;
+use burn::tensor::{DType, Shape};
 use burn_cubecl::{CubeBackend, CubeRuntime, kernel::into_contiguous, ops::numeric::empty_device_contiguous_dtype, tensor::CubeTensor};
 use cubecl::prelude::*;
-use super::launch::{plane_width, vector_width, vector_width_bytes};
+use super::attention_plan::{AttentionPlan, MIN_CHUNK, PLANE, PLANES, fits};
+use super::launch::{plane_width, vector_width};
 use super::plane::sum_lanes;
 
-/// Planes per cube: at least `groups + 2` (the norm/RoPE phase's query, key and value planes).
-const PLANES: usize = 16;
-/// The plane width the kernel is laid out for ([`fits`]); NVIDIA's warps.
-const PLANE: usize = 32;
-/// Shared memory the kernel may use, in bytes (CUDA's static limit per block).
-const SHARED_BYTES: usize = 48 * 1024;
 /// Positions whose values one thread loads at once in the values phase: each round of loads waits
 /// on memory once, so a longer cache needs fewer rounds (four took 8 rounds at 529 positions).
 const IN_FLIGHT: usize = 8;
 /// Below any score: the softmax maximum's starting value (a finite literal every compiler takes).
 const LOWEST: f32 = -3.0e38;
+
+/// How many of `splits` cubes per KV head work when `len` positions are visible (at least one).
+#[cube]
+fn active_splits(len: usize, #[comptime] splits: usize) -> usize {
+    let wanted = (len + comptime!(MIN_CHUNK - 1)) / comptime!(MIN_CHUNK);
+    let mut active = wanted;
+    if wanted > splits {
+        active = splits;
+    }
+    active
+}
 
 /// One cube per KV head; see the module docs for its four phases. Heads are read and written as
 /// `hv = head_dim / N` vectors of `N` elements (16 bytes).
@@ -55,6 +75,8 @@ pub fn decode_attention_kernel<F: Float, N: Size, I: Numeric>(
     k_cache: &mut Tensor<Vector<F, N>>,
     v_cache: &mut Tensor<Vector<F, N>>,
     out: &mut Tensor<Vector<F, N>>,
+    chunk_sums: &mut Tensor<f32>,
+    chunk_stats: &mut Tensor<f32>,
     #[comptime] heads: usize,
     #[comptime] kv_heads: usize,
     #[comptime] hv: usize,
@@ -63,6 +85,8 @@ pub fn decode_attention_kernel<F: Float, N: Size, I: Numeric>(
     #[comptime] inv_width_bits: u32,
     #[comptime] eps_bits: u32,
     #[comptime] scale_bits: u32,
+    #[comptime] splits: usize,
+    #[comptime] chunk_slots: usize,
     #[define(F, I)] _dtypes: [ElemType; 2],
 ) {
     let kv = CUBE_POS_X as usize;
@@ -78,17 +102,40 @@ pub fn decode_attention_kernel<F: Float, N: Size, I: Numeric>(
     let pos = u32::cast_from(position[0]) as usize;
     let len = pos + 1;
     let slot = (kv * capacity + pos) * hv;
+    // This cube's positions, `start..end`, and whether the step's slot is among them (it then
+    // writes the step's key and value). One cube per KV head: all of them.
+    let mut start = 0usize;
+    let mut end = len;
+    let mut owner = true;
+    let split = CUBE_POS_Y as usize;
+    if comptime!(splits > 1) {
+        let active = active_splits(len, splits);
+        if split >= active {
+            terminate!();
+        }
+        let chunk = (len + active - 1) / active;
+        start = split * chunk;
+        if start > len {
+            start = len;
+        }
+        end = start + chunk;
+        if end > len {
+            end = len;
+        }
+        owner = split == pos / chunk;
+    }
+    let count = end - start;
 
     let mut normed = Shared::<[Vector<F, N>]>::new_slice(comptime!((groups + 1) * hv));
     let mut queries = Shared::<[Vector<f32, N>]>::new_slice(comptime!(groups * hv));
-    let mut scores = Shared::<[f32]>::new_slice(comptime!(groups * capacity));
+    let mut scores = Shared::<[f32]>::new_slice(comptime!(groups * chunk_slots));
     let mut inv_sums = Shared::<[f32]>::new_slice(groups);
     let mut partial = Shared::<[Vector<f32, N>]>::new_slice(comptime!(streams * groups * hv));
 
     // 1. RMSNorm: plane g < groups takes query head kv * groups + g, plane `groups` the key head;
     // the rows of `qkv` are the query heads, then the key heads, then the value heads, and `norm`
     // holds q_norm's weight for every query head, then k_norm's for every key head.
-    if warp <= groups {
+    if warp < groups || (warp == groups && owner) {
         let mut row = heads + kv;
         if warp < groups {
             row = kv * groups + warp;
@@ -117,7 +164,7 @@ pub fn decode_attention_kernel<F: Float, N: Size, I: Numeric>(
     // RoPE at `pos`: `x * cos + rotate_half(x) * sin`, rotate_half(x) = [-x[half..], x[..half]]
     // (in vectors: head_dim / 2 is a whole number of vectors). The key goes to its cache slot;
     // plane groups + 1 copies the value there.
-    if warp <= groups {
+    if warp < groups || (warp == groups && owner) {
         #[unroll]
         for i in 0..per_lane {
             let j = i * plane + lane;
@@ -140,7 +187,7 @@ pub fn decode_attention_kernel<F: Float, N: Size, I: Numeric>(
             }
         }
     }
-    if warp == groups + 1 {
+    if warp == groups + 1 && owner {
         #[unroll]
         for i in 0..per_lane {
             let j = i * plane + lane;
@@ -149,14 +196,16 @@ pub fn decode_attention_kernel<F: Float, N: Size, I: Numeric>(
             }
         }
     }
-    // Also orders the cache writes above before the reads below (one cube owns its KV head).
+    // Also orders the cache writes above before the reads below (only the cube that writes the
+    // step's slot reads it).
     sync_cube();
 
-    // 2. Scores: one thread per position (threads apart), its key read as hv vectors.
+    // 2. Scores: one thread per position (threads apart), its key read as hv vectors; slot `p -
+    // start` of each query head's scores.
     let scale = f32::new(comptime!(f32::from_bits(scale_bits)));
     let mut p = tid;
-    while p < len {
-        let key = (kv * capacity + p) * hv;
+    while p < count {
+        let key = (kv * capacity + start + p) * hv;
         #[unroll]
         for g in 0..groups {
             let mut dot = Vector::<f32, N>::new(f32::new(0.0));
@@ -164,32 +213,39 @@ pub fn decode_attention_kernel<F: Float, N: Size, I: Numeric>(
             for j in 0..hv {
                 dot += Vector::<f32, N>::cast_from(k_cache[key + j]) * queries[g * hv + j];
             }
-            scores[g * capacity + p] = sum_lanes::<N>(dot) * scale;
+            scores[g * chunk_slots + p] = sum_lanes::<N>(dot) * scale;
         }
         p += threads;
     }
     sync_cube();
 
-    // 3. Softmax: plane g < groups over query head g's scores, which become exp(s - max).
+    // 3. Softmax: plane g < groups over query head g's scores, which become exp(s - max). A split
+    // cube keeps the maximum and the sum for the combine (an empty chunk: LOWEST and 0).
     if warp < groups {
         let mut local_max = f32::new(LOWEST);
         let mut q = lane;
-        while q < len {
-            local_max = max(local_max, scores[warp * capacity + q]);
+        while q < count {
+            local_max = max(local_max, scores[warp * chunk_slots + q]);
             q += plane;
         }
         let row_max = plane_max(local_max);
         let mut local_sum = f32::new(0.0);
         let mut q = lane;
-        while q < len {
-            let e = f32::exp(scores[warp * capacity + q] - row_max);
-            scores[warp * capacity + q] = e;
+        while q < count {
+            let e = f32::exp(scores[warp * chunk_slots + q] - row_max);
+            scores[warp * chunk_slots + q] = e;
             local_sum += e;
             q += plane;
         }
         let total = plane_sum(local_sum);
         if lane == 0 {
-            inv_sums[warp] = f32::recip(total);
+            if comptime!(splits > 1) {
+                let at = ((kv * splits + split) * groups + warp) * 2;
+                chunk_stats[at] = row_max;
+                chunk_stats[at + 1] = total;
+            } else {
+                inv_sums[warp] = f32::recip(total);
+            }
         }
     }
     sync_cube();
@@ -201,11 +257,11 @@ pub fn decode_attention_kernel<F: Float, N: Size, I: Numeric>(
     let stream = tid / items;
     let g = item / hv;
     let j = item % hv;
-    let probs = g * capacity;
-    let values = kv * capacity * hv + j;
+    let probs = g * chunk_slots;
+    let values = (kv * capacity + start) * hv + j;
     let mut acc = Vector::<f32, N>::new(f32::new(0.0));
     let mut q = stream;
-    while q + comptime!(IN_FLIGHT - 1) * streams < len {
+    while q + comptime!(IN_FLIGHT - 1) * streams < count {
         #[unroll]
         for u in 0..IN_FLIGHT {
             let at = q + u * streams;
@@ -213,7 +269,7 @@ pub fn decode_attention_kernel<F: Float, N: Size, I: Numeric>(
         }
         q += comptime!(IN_FLIGHT) * streams;
     }
-    while q < len {
+    while q < count {
         acc += Vector::<f32, N>::cast_from(v_cache[values + q * hv]) * Vector::new(scores[probs + q]);
         q += streams;
     }
@@ -225,22 +281,56 @@ pub fn decode_attention_kernel<F: Float, N: Size, I: Numeric>(
         for s in 0..streams {
             total += partial[s * items + tid];
         }
-        out[kv * items + tid] = Vector::<F, N>::cast_from(total * Vector::new(inv_sums[tid / hv]));
+        if comptime!(splits > 1) {
+            // Unnormalised, in f32, lane by lane: `[kv_heads, splits, groups, head_dim]`.
+            let lanes = total.vector_size();
+            let at = ((kv * splits + split) * items + tid) * lanes;
+            #[unroll]
+            for i in 0..lanes {
+                chunk_sums[at + i] = total.extract(i);
+            }
+        } else {
+            out[kv * items + tid] = Vector::<F, N>::cast_from(total * Vector::new(inv_sums[tid / hv]));
+        }
     }
 }
 
-/// Whether the kernel's layout takes `groups` query heads per KV head of `head_dim` elements of
-/// `elem_bytes` bytes, and its shared memory a cache of `capacity` slots.
-pub fn fits(groups: usize, head_dim: usize, capacity: usize, elem_bytes: usize) -> bool {
-    let n = vector_width_bytes(head_dim / 2, elem_bytes);
-    let hv = head_dim / n;
-    let threads = PLANE * PLANES;
-    if PLANES < groups + 2 || threads % (groups * hv) != 0 || hv.div_ceil(PLANE) > 1 {
-        return false;
+/// The split plan's second launch: one cube per KV head, one thread per element of its query
+/// heads' outputs (`groups * head_dim`), adding the active chunks up with the log-sum-exp rule
+/// (module docs) and rounding once to the dtype.
+#[cube(launch_unchecked)]
+pub fn combine_splits_kernel<F: Float, I: Numeric>(
+    partial: &Tensor<f32>,
+    stats: &Tensor<f32>,
+    position: &Tensor<I>,
+    out: &mut Tensor<F>,
+    #[comptime] groups: usize,
+    #[comptime] head_dim: usize,
+    #[comptime] splits: usize,
+    #[define(F, I)] _dtypes: [ElemType; 2],
+) {
+    let kv = CUBE_POS_X as usize;
+    let element = UNIT_POS_X as usize;
+    let g = element / head_dim;
+    let len = u32::cast_from(position[0]) as usize + 1;
+    let active = active_splits(len, splits);
+    let mut top = f32::new(LOWEST);
+    let mut s = 0usize;
+    while s < active {
+        top = max(top, stats[((kv * splits + s) * groups + g) * 2]);
+        s += 1;
     }
-    let streams = threads / (groups * hv);
-    let bytes = (groups + 1) * head_dim * elem_bytes + groups * head_dim * 4 + groups * capacity * 4 + groups * 4 + streams * groups * head_dim * 4;
-    bytes <= SHARED_BYTES
+    let mut sum = f32::new(0.0);
+    let mut acc = f32::new(0.0);
+    let mut s = 0usize;
+    while s < active {
+        let at = (kv * splits + s) * groups + g;
+        let weight = f32::exp(stats[at * 2] - top);
+        sum += stats[at * 2 + 1] * weight;
+        acc += partial[at * head_dim + element % head_dim] * weight;
+        s += 1;
+    }
+    out[kv * groups * head_dim + element] = F::cast_from(acc * f32::recip(sum));
 }
 
 /// One decode step's attention inputs, the kernel's arguments spelled once for every level: the
@@ -268,13 +358,15 @@ pub struct StepAttention<B: Backend> {
 pub struct AttentionParams {
     /// The q/k RMSNorm's eps.
     pub eps: f32,
+    /// The decoder's plan.
+    pub plan: AttentionPlan,
 }
 
 /// One decode step's attention. Returns the query heads' outputs `[1, 1, heads * head_dim]`, then
 /// the key and value caches with this step's slot written (the input buffers, written in place).
 pub fn decode_attention<R: CubeRuntime>(inputs: StepAttention<CubeBackend<R>>, params: AttentionParams) -> (CubeTensor<R>, CubeTensor<R>, CubeTensor<R>) {
     let StepAttention { qkv, norm, cos, sin, position, k_cache, v_cache } = inputs;
-    let eps = params.eps;
+    let AttentionParams { eps, plan: AttentionPlan { splits, chunk_slots } } = params;
     let cache_shape = k_cache.meta.shape().clone();
     let (kv_heads, capacity, head_dim) = (cache_shape[1], cache_shape[2], cache_shape[3]);
     let heads = norm.meta.shape()[0] - kv_heads;
@@ -283,7 +375,9 @@ pub fn decode_attention<R: CubeRuntime>(inputs: StepAttention<CubeBackend<R>>, p
     assert_eq!(norm.meta.shape()[1], head_dim, "decode_attention: the norm weight's rows are not head_dim wide");
     assert_eq!(cos.meta.shape()[1], head_dim, "decode_attention: the RoPE table's rows are not head_dim wide");
     assert_eq!(heads % kv_heads, 0, "decode_attention: {heads} query heads do not group over {kv_heads} KV heads");
-    assert!(fits(heads / kv_heads, head_dim, capacity, dtype.size()), "decode_attention: {heads} heads over {kv_heads} of {head_dim} with a cache of {capacity} slots do not fit the kernel");
+    let groups = heads / kv_heads;
+    assert!(splits > 0 && chunk_slots >= AttentionPlan::chunk_slots(capacity, splits), "decode_attention: a plan of {splits} splits of {chunk_slots} slots does not cover a cache of {capacity}");
+    assert!(fits(groups, head_dim, chunk_slots, dtype.size()), "decode_attention: {heads} heads over {kv_heads} of {head_dim} with chunks of {chunk_slots} slots do not fit the kernel");
     for (name, t) in [("norm", &norm), ("cos", &cos), ("sin", &sin), ("k_cache", &k_cache), ("v_cache", &v_cache)] {
         assert_eq!(t.dtype, dtype, "decode_attention: {name} differs from qkv in dtype");
     }
@@ -293,6 +387,13 @@ pub fn decode_attention<R: CubeRuntime>(inputs: StepAttention<CubeBackend<R>>, p
     let (k_cache, v_cache) = (writable(k_cache), writable(v_cache));
     let [qkv, norm, cos, sin, position] = [qkv, norm, cos, sin, position].map(into_contiguous);
     let out = empty_device_contiguous_dtype(qkv.client.clone(), qkv.device.clone(), Shape::new([1, 1, heads * head_dim]), dtype);
+    // The split chunks' results, f32: `[kv_heads, splits, groups, head_dim]` sums and `[kv_heads,
+    // splits, groups, 2]` maxima and softmax sums. One cube per KV head reads neither: one element each.
+    let scratch = |elements: usize| empty_device_contiguous_dtype(qkv.client.clone(), qkv.device.clone(), Shape::new([elements]), DType::F32);
+    let (partial, stats) = match splits {
+        1 => (scratch(1), scratch(1)),
+        _ => (scratch(kv_heads * splits * groups * head_dim), scratch(kv_heads * splits * groups * 2)),
+    };
 
     let plane = plane_width(&qkv.client).unwrap_or_else(|e| panic!("decode_attention: this device cannot run the kernel: {e}"));
     assert_eq!(plane as usize, PLANE, "decode_attention: laid out for planes of {PLANE}, the device's are {plane}");
@@ -300,13 +401,14 @@ pub fn decode_attention<R: CubeRuntime>(inputs: StepAttention<CubeBackend<R>>, p
     let vector = vector_width(head_dim / 2, dtype);
     let position_dtype = position.dtype;
     let client = qkv.client.clone();
+    let combine_position = position.clone();
     // SAFETY: every index is in bounds: rows of qkv/norm below heads + 2 kv_heads / heads +
     // kv_heads, RoPE rows and cache slots at `position` (below the cache capacity, which the
     // caller's position never reaches, and below the RoPE table's rows), shared memory sized above.
     unsafe {
         decode_attention_kernel::launch_unchecked::<R>(
             &client,
-            CubeCount::Static(kv_heads as u32, 1, 1),
+            CubeCount::Static(kv_heads as u32, splits as u32, 1),
             CubeDim::new_2d(plane, PLANES as u32),
             vector,
             qkv.into_tensor_arg(),
@@ -317,6 +419,8 @@ pub fn decode_attention<R: CubeRuntime>(inputs: StepAttention<CubeBackend<R>>, p
             k_cache.clone().into_tensor_arg(),
             v_cache.clone().into_tensor_arg(),
             out.clone().into_tensor_arg(),
+            partial.clone().into_tensor_arg(),
+            stats.clone().into_tensor_arg(),
             heads,
             kv_heads,
             head_dim / vector,
@@ -325,23 +429,28 @@ pub fn decode_attention<R: CubeRuntime>(inputs: StepAttention<CubeBackend<R>>, p
             (1.0 / head_dim as f32).to_bits(),
             eps.to_bits(),
             (1.0 / (head_dim as f32).sqrt()).to_bits(),
+            splits,
+            chunk_slots,
             [dtype_to_storage_type(dtype), dtype_to_storage_type(position_dtype)],
         );
+        if splits > 1 {
+            // SAFETY: one cube per KV head of `groups * head_dim` threads (at most
+            // COMBINE_THREADS, `AttentionPlan::choose`), reading the scratch written above in its layout
+            // for the active splits (below `splits`) and writing one element each of `out`.
+            combine_splits_kernel::launch_unchecked::<R>(
+                &client,
+                CubeCount::Static(kv_heads as u32, 1, 1),
+                CubeDim::new_1d((groups * head_dim) as u32),
+                partial.into_tensor_arg(),
+                stats.into_tensor_arg(),
+                combine_position.into_tensor_arg(),
+                out.clone().into_tensor_arg(),
+                groups,
+                head_dim,
+                splits,
+                [dtype_to_storage_type(dtype), dtype_to_storage_type(position_dtype)],
+            );
+        }
     }
     (out, k_cache, v_cache)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn qwen3_0_6b_caches_fit_up_to_about_four_thousand_slots() {
-        // f16, 2 query heads per KV head of 128 (16 vectors of 8): 768 + 1,024 bytes of heads,
-        // 8 bytes a slot of scores, 8 of sums, 16 streams x 2 heads x 128 f32 partial sums.
-        assert!(fits(2, 128, 3840, 2));
-        assert!(!fits(2, 128, 4096, 2));
-        assert!(fits(2, 128, 2048, 4), "f32: 32 vectors of 4 a head, 8 streams");
-        assert!(!fits(16, 128, 256, 2), "18 planes needed, 16 launched");
-    }
 }

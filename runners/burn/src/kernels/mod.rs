@@ -5,6 +5,7 @@
 //! recorded as a custom operation so that fusion and the decode graph carry it like any other op.
 //! See README.md, "Custom kernels".
 
+pub mod attention_plan;
 #[cfg(feature = "kernels")]
 pub mod bench;
 #[cfg(feature = "kernels")]
@@ -13,7 +14,6 @@ pub mod decode_attention;
 mod extension;
 #[cfg(feature = "kernels")]
 pub mod gemv;
-#[cfg(feature = "kernels")]
 pub mod launch;
 #[cfg(feature = "kernels")]
 mod plane;
@@ -26,6 +26,7 @@ mod ops;
 #[path = "absent.rs"]
 mod ops;
 
+pub use attention_plan::AttentionPlan;
 pub use ops::{attention_plan, decode_attention, gemv, rms_norm};
 
 use burn::tensor::{Int, Tensor};
@@ -50,10 +51,6 @@ pub enum Third<'a> {
     Norm(&'a Tensor<2>, f64),
 }
 
-/// How a decoder's steps run [`decode_attention`], chosen once per decoder from its cache
-/// capacity ([`attention_plan`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AttentionPlan {}
 
 /// What every layer's [`decode_attention`] of one decode step shares: the position `[1]` (device
 /// data: a captured graph replays it), the whole RoPE tables `[positions, head_dim]` (the kernel
@@ -86,13 +83,17 @@ pub struct Kernels {
     /// Each RMSNorm of the residual stream computed inside the decode step's product that follows
     /// it (q/k/v, gate/up, the LM head) rather than by a kernel of its own; needs `gemv`.
     pub prenorm: bool,
+    /// The attention kernel's walk over a long cache split over several cubes per KV head, with a
+    /// combine launch ([`decode_attention::Split`]), up to the model's whole window; without it
+    /// one cube per KV head, for caches up to its shared-memory bound; needs `attention`.
+    pub split: bool,
 }
 
 impl Kernels {
     /// Burn's own operations throughout (the default).
-    pub const BURN: Self = Self { gemv: false, norm: false, attention: false, fuse: false, prenorm: false };
+    pub const BURN: Self = Self { gemv: false, norm: false, attention: false, fuse: false, prenorm: false, split: false };
     /// Every kernel of this runner.
-    pub const CUSTOM: Self = Self { gemv: true, norm: true, attention: true, fuse: true, prenorm: true };
+    pub const CUSTOM: Self = Self { gemv: true, norm: true, attention: true, fuse: true, prenorm: true, split: true };
 
     /// `burn`, `custom`, or parts joined with `+`: `gemv`, `norm`, `attention`, `fuse` and
     /// `prenorm` (these two with `gemv`).
@@ -110,7 +111,8 @@ impl Kernels {
                 "attention" => &mut kernels.attention,
                 "fuse" => &mut kernels.fuse,
                 "prenorm" => &mut kernels.prenorm,
-                other => return Err(format!("unknown kernels {other:?} (burn, custom, or parts joined with +: gemv, norm, attention, fuse, prenorm)")),
+                "split" => &mut kernels.split,
+                other => return Err(format!("unknown kernels {other:?} (burn, custom, or parts joined with +: gemv, norm, attention, fuse, prenorm, split)")),
             };
             *flag = true;
         }
@@ -119,17 +121,21 @@ impl Kernels {
                 return Err(format!("kernels \"{part}\" folds work into the matrix-vector kernel: add gemv (gemv+{part})"));
             }
         }
+        if kernels.split && !kernels.attention {
+            return Err("kernels \"split\" splits the attention kernel's walk: add attention (attention+split)".into());
+        }
         Ok(kernels)
     }
 
     /// The parts in a fixed order: their name, whether the set has them, what they replace.
-    fn parts(self) -> [(&'static str, bool, &'static str); 5] {
+    fn parts(self) -> [(&'static str, bool, &'static str); 6] {
         [
             ("gemv", self.gemv, "the decode step's matrix-vector products"),
             ("norm", self.norm, "RMSNorm"),
             ("attention", self.attention, "the decode step's attention (q/k norm, RoPE, cache write, softmax, values)"),
             ("fuse", self.fuse, "the residual adds and SwiGLU inside the products"),
             ("prenorm", self.prenorm, "the residual stream's RMSNorm inside the products"),
+            ("split", self.split, "the attention's walk over long caches split over the multiprocessors"),
         ]
     }
 

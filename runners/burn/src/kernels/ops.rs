@@ -1,9 +1,10 @@
 //! The kernels as the model calls them: Burn tensors in and out, through the backend extension
 //! (`extension.rs`) on whichever CubeCL backend the device runs.
 
-use super::decode_attention::{self, AttentionParams, StepAttention};
+use super::decode_attention::{AttentionParams, StepAttention};
 use super::extension::DecodeKernels;
 use super::gemv::{Extra, Fused, Gemv, Layout};
+use super::launch::DeviceFacts;
 use super::{AttentionPlan, AttentionStep, Third};
 use burn::backend::Dispatch;
 use burn::tensor::{DType, Device, Tensor};
@@ -36,10 +37,12 @@ pub fn rms_norm<const D: usize>(x: Tensor<D>, weight: &Tensor<2>, eps: f64) -> T
     Tensor::from_dispatch(Dispatch::rms_norm_rows(x.into_dispatch(), weight.clone().into_dispatch(), eps as f32))
 }
 
-/// The plan for a decoder whose cache holds `capacity` slots, or `None` where the kernel does not
-/// take it (its shared memory bounds the capacity): that decoder's steps keep Burn's operations.
-pub fn attention_plan(groups: usize, head_dim: usize, capacity: usize, dtype: DType, _device: &Device) -> Option<AttentionPlan> {
-    decode_attention::fits(groups, head_dim, capacity, dtype.size()).then_some(AttentionPlan {})
+/// The plan for a decoder whose cache holds `capacity` slots ([`AttentionPlan::choose`], with
+/// the device's multiprocessor count where `split`), or `None` where the kernel does not take it:
+/// that decoder's steps keep Burn's operations.
+pub fn attention_plan(split: bool, groups: usize, kv_heads: usize, head_dim: usize, capacity: usize, dtype: DType, device: &Device) -> Option<AttentionPlan> {
+    let multiprocessors = DeviceFacts::of_device(device).ok()?.multiprocessors;
+    AttentionPlan::choose(split, groups, kv_heads, head_dim, capacity, dtype.size(), multiprocessors)
 }
 
 /// One layer's decode-step attention on [`decode_attention::decode_attention_kernel`], from the
@@ -48,7 +51,7 @@ pub fn attention_plan(groups: usize, head_dim: usize, capacity: usize, dtype: DT
 /// Returns the outputs and the caches `[1, kv_heads, capacity, head_dim]`, written in place at the
 /// step's position.
 pub fn decode_attention(qkv: Tensor<3>, qk_norm: (&Tensor<2>, f64), step: &AttentionStep, keys: Tensor<4>, values: Tensor<4>) -> (Tensor<3>, Tensor<4>, Tensor<4>) {
-    let AttentionStep { position, cos, sin, plan: AttentionPlan {} } = step;
+    let AttentionStep { position, cos, sin, plan } = step;
     let inputs = StepAttention {
         qkv: qkv.into_dispatch(),
         norm: qk_norm.0.clone().into_dispatch(),
@@ -58,6 +61,6 @@ pub fn decode_attention(qkv: Tensor<3>, qk_norm: (&Tensor<2>, f64), step: &Atten
         k_cache: keys.into_dispatch(),
         v_cache: values.into_dispatch(),
     };
-    let (out, keys, values) = Dispatch::decode_attention(inputs, AttentionParams { eps: qk_norm.1 as f32 });
+    let (out, keys, values) = Dispatch::decode_attention(inputs, AttentionParams { eps: qk_norm.1 as f32, plan: *plan });
     (Tensor::from_dispatch(out), Tensor::from_dispatch(keys), Tensor::from_dispatch(values))
 }
