@@ -31,7 +31,7 @@ describe("framework labels", () => {
     // A kernel set joins its parts with '+' (runners/burn/src/kernels/mod.rs, `Kernels::parse`).
     expect(parseFrameworkLabel("burn-cuda[kernels=gemv+norm]").flags).toEqual([["kernels", "gemv+norm"]]);
     expect(resolveVariant("burn-cuda[kernels=gemv+norm+attention]").label).toBe("burn-cuda[kernels=gemv+norm+attention]");
-    expect(() => resolveVariant("burn-cuda[kernels=norm+gemv]")).toThrow(/flag kernels takes burn or gemv or gemv\+norm or gemv\+norm\+attention or gemv\+norm\+attention\+fuse or custom, got "norm\+gemv"/);
+    expect(() => resolveVariant("burn-cuda[kernels=norm+gemv]")).toThrow(/flag kernels takes burn or gemv or gemv\+norm or gemv\+norm\+attention or gemv\+norm\+attention\+fuse or gemv\+norm\+attention\+fuse\+prenorm or custom, got "norm\+gemv"/);
     expect(labelFileStem("burn-cuda[decode-graph=off,attention=burn]@head")).toBe("burn-cuda.decode-graph=off.attention=burn@head");
     expect(resultsFileName("burn-cpu[attention=explicit]")).toBe("burn-cpu.attention=explicit_results.json");
     expect(hasSharedBase(["burn-cpu@base", "burn-cpu@head"])).toBe(true);
