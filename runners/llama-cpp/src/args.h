@@ -18,6 +18,11 @@ struct Options {
   std::string type;
   /** CPU threads; 0: llama-bench's default (the physical cores). */
   int threads = 0;
+  /**
+   * Flash attention, as llama-bench's -fa: auto, on or off. Default: auto (llama-bench's), except
+   * for an f32 GGUF: off, since the CPU's flash attention computes in f16 (f32 means f32 throughout).
+   */
+  std::string flash_attn;
   /** Argmax in llama.cpp's graph (backend, default) or on the host from the logits (host). */
   std::string sampling = "backend";
 };

@@ -79,6 +79,8 @@ class Engine {
   bool want_backend_sampling_ = true;
   /** K/V cache in f32 (an f32 GGUF) instead of llama.cpp's f16. */
   bool kv_f32_ = false;
+  /** llama_flash_attn_type from --flash-attn. */
+  int flash_attn_ = -1;
   LoadedModel loaded_;
 };
 
