@@ -1,10 +1,11 @@
-import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import type { Availability, Framework } from "./framework.ts";
 import { LLAMA_CPP_FLAGS } from "./runner-flags.ts";
 import type { Dtype } from "./schema/model-config.ts";
+import type { QuantizationRecord } from "./schema/results.ts";
 import { readLlamaCppSettings, type LlamaCppSettings } from "./settings.ts";
-import { converterPython, ensureConverterPython, ensureGguf, GGUF_TYPES, ggufPath, isQuantizedType, type GgufType } from "./setup/gguf-convert.ts";
+import { converterPython, ensureConverterPython, ensureGguf, GGUF_TYPES, ggufPath, isQuantizedType, type GgufProvenance, type GgufType } from "./setup/gguf-convert.ts";
 import {
   buildLlamaCpp,
   ensureLlamaCppSource,
@@ -32,6 +33,29 @@ export function ggufTypeOf(flags: Array<[string, string]>, dtype: Dtype): GgufTy
 export async function llamaCppArtifacts(modelDir: string, type: GgufType, dtype: Dtype, settings: LlamaCppSettings = readLlamaCppSettings()) {
   const binDir = await llamaCppBinDir(settings);
   return { binDir, runner: join(binDir, RUNNER_PROGRAM), llamaBench: join(binDir, LLAMA_BENCH_PROGRAM), gguf: ggufPath(modelDir, type, dtype) };
+}
+
+/** Bits per weight of the quantized GGUF types (Q4_K_M: 4-bit blocks, a few tensors at 6). */
+const QUANTIZED_BITS: Partial<Record<GgufType, number>> = { q8_0: 8, q4_k_m: 4 };
+
+/** The results file's record of a quantized GGUF (schema/results.ts, QuantizationRecord), from its provenance file. */
+function quantizationRecord(gguf: string, type: GgufType, dtype: Dtype): QuantizationRecord {
+  const provenance = JSON.parse(readFileSync(`${gguf}.json`, "utf8")) as GgufProvenance;
+  return {
+    method: type,
+    bits: QUANTIZED_BITS[type]!,
+    // Q8_0: one scale per 32 weights; K-quants: super-blocks of 256 with their own sub-block scales.
+    group_size: type === "q8_0" ? 32 : null,
+    converter: "llama-quantize",
+    converter_version: provenance.made_by,
+    // ensureGguf's call: the GGUF of the run's dtype beside it, quantized into this file.
+    command: ["llama-quantize", join(dirname(gguf), `${dtype}.gguf`), gguf, type.toUpperCase()],
+    dir: dirname(gguf),
+    weights_sha256: { [basename(gguf)]: provenance.sha256 },
+    // The file's size: its tensors and its metadata (the vocabulary: about 6 MB of a 0.6B model's 600+ MB).
+    weight_bytes: statSync(gguf).size,
+    source_fingerprint: provenance.model_fingerprint,
+  };
 }
 
 /**
@@ -86,7 +110,8 @@ export function llamaCppRunner(): Framework {
       const binDir = await llamaCppBinDir(settings);
       // An unquantized type is loaded as itself; a quantized one is made from the run's dtype.
       const gguf = await ensureGguf(modelDir, type, isQuantizedType(type) ? dtype : (type as Dtype), { tree, python, binDir });
-      return { framework: "llama-cpp", command: join(binDir, RUNNER_PROGRAM), args: ["--model", modelDir, "--dtype", isQuantizedType(type) ? dtype : type, "--gguf", gguf] };
+      const spec = { framework: "llama-cpp", command: join(binDir, RUNNER_PROGRAM), args: ["--model", modelDir, "--dtype", isQuantizedType(type) ? dtype : type, "--gguf", gguf] };
+      return isQuantizedType(type) && existsSync(`${gguf}.json`) ? { ...spec, quantization: quantizationRecord(gguf, type, dtype) } : spec;
     },
   };
 }
