@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Summarises collapsed host stacks (QWEN3_BURN_PPROF's output: `thread;outer;..;inner count`).
+"""Summarises collapsed host stacks (the Burn runner's `--host-profile FILE` output: `thread;outer;..;inner count`).
 
 Prints, as shares of all samples: per thread; the heaviest functions counted inclusively (every
 stack a function appears in) and by self time (innermost frame); and self time per crate (the

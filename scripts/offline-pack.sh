@@ -105,7 +105,7 @@ tar -cf - --exclude=node_modules/node --exclude=node_modules/typescript --exclud
 echo "== burn runner (cuda, wgpu, cpu)"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/qwen3-bench/cargo-target-gpu}"
 cargo build --release --features cuda,wgpu,cpu,pprof --manifest-path runners/burn/Cargo.toml
-# Debug info goes, the symbol table stays: QWEN3_BURN_PPROF host profiles need function names.
+# Debug info goes, the symbol table stays: --host-profile host profiles need function names.
 strip --strip-debug -o "$out/qwen3-burn-runner" "$CARGO_TARGET_DIR/release/qwen3-burn-runner"
 xz -T0 -6 -f "$out/qwen3-burn-runner"
 

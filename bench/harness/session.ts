@@ -133,7 +133,7 @@ export class FrameworkSession {
   /**
    * Ends a sound runner whose process has served plan.runsPerProcess timed runs: the next request
    * starts a fresh one (repeating the warm-up), so each process's speed, which differs from one
-   * process of the same binary to the next, is one sample among several (README, "Gating").
+   * process of the same binary to the next, is one sample among several (docs/gating.md).
    */
   private async retireRunner(): Promise<void> {
     await this.runner?.shutdown();

@@ -11,7 +11,7 @@ import { splitFrameworkLabels } from "./framework-label.ts";
 import { parseDepths } from "./depth.ts";
 import { parseDtypes } from "./precision.ts";
 
-/** The environment knobs a user sets (README, "Environment"). */
+/** The environment knobs a user sets (docs/configuration.md, "Environment knobs"). */
 const Env = z.object({
   MODEL_PATH: z.string().min(1).optional(),
   // Hugging Face's own variables, read as huggingface_hub reads them (its constants.py).
@@ -77,7 +77,8 @@ export interface Settings {
   /**
    * Timed runs per runner process (BENCH_RUNS_PER_PROCESS), or null for all of a framework's runs in
    * one process. 1: every timed run in a fresh process after its own warm-up, so the gate's block (the
-   * run) is a process and its interval counts process-to-process variation (README, "Gating").
+   * run) is a process and its interval counts process-to-process variation
+   * (docs/gating.md).
    */
   runsPerProcess?: number | null;
   /**

@@ -1,4 +1,4 @@
-"""`QWEN3_TORCH_PROFILE=FILE`: where a torch runner's time goes, as `QWEN3_BURN_PPROF` is for Burn.
+"""`QWEN3_TORCH_PROFILE=FILE`: where a torch runner's time goes, as `--host-profile FILE` is for the Burn runner.
 
 Profiles every `generate` request from the second on (the first is the probe's or harness's
 warm-up, where torch.compile compiles) with torch.profiler, CPU and, on CUDA, kernel activity, and

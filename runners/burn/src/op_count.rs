@@ -2,8 +2,8 @@
 //! prints to stderr, per request, how many tensor operations Burn's fusion layer executed per
 //! decode step and in how many blocks (one block: one fused kernel, or one op run on its own). On
 //! the H100 a step's host time grows with the operations registered, whatever their kind (see
-//! README, "H100 results"), so this count, which any machine with a Burn GPU backend (lavapipe
-//! too) can take, tracks the host cost of a model change. Uses burn-fusion's `test-util`
+//! docs/results/2026-11-25-h100x2-all-runners/NOTES.md), so this count, which any machine with a
+//! Burn GPU backend (lavapipe too) can take, tracks the host cost of a model change. Uses burn-fusion's `test-util`
 //! inspector, which records every executed plan of the calling thread's stream.
 
 pub struct OpCounter {

@@ -10,7 +10,7 @@
 //! pairs and the residual add can ride in the same launch ([`gemv_rows_kernel`]).
 //!
 //! Burn's own matmul at m = 1 reads `W` as `[in, out]` and accumulates in f16, on grids too small
-//! to fill the GPU (docs/results/h200-2026-11-26/NOTES.md, "Burn's kernels one by one").
+//! to fill the GPU (docs/results/2026-11-26-h200-decode-graph/NOTES.md, "Burn's kernels one by one").
 
 use burn::backend::cubecl::dtype_to_storage_type;
 use burn::backend::{Backend, ExtensionType, tensor::FloatTensor};
@@ -43,8 +43,9 @@ impl Layout {
     ];
 
     /// The layout the decode step uses for `out` rows of `in_vectors` vectors, from
-    /// `--bench-kernels`' comparison on the H200 (docs/results/h200-2026-11-29d/kernels): one row a
-    /// cube for the layer products with up to 4096 outputs (q/k/v 6.3 µs against 7.2 with four,
+    /// `--bench-kernels`' comparison on the H200
+    /// (docs/results/2026-11-29-h200-kernels-prenorm-vulkan/kernels): one row a cube for the layer
+    /// products with up to 4096 outputs (q/k/v 6.3 µs against 7.2 with four,
     /// o 3.8 against 7.2), two for gate/up (6.9 against 7.0), and for the LM head four rows a cube
     /// of two planes each (71.6 µs against 78.5 with eight rows of one plane). Where a row's
     /// vectors do not split over two planes, one plane a row.
