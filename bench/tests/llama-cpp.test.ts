@@ -15,7 +15,8 @@ import { FIXTURES_DIR, PROMPTS_FILE } from "../harness/paths.ts";
 import { TEST_MODELS } from "../harness/prepare.ts";
 import { LLAMA_CPP_FLAGS } from "../harness/runner-flags.ts";
 import { RunnerProcess } from "../harness/runner-process.ts";
-import { ggufPath, modelFingerprint } from "../harness/setup/gguf-convert.ts";
+import { ggufPath } from "../harness/setup/gguf-convert.ts";
+import { modelFingerprint } from "../harness/model/fingerprint.ts";
 import { LLAMA_CPP_COMMIT } from "../harness/setup/llama-cpp-build.ts";
 import type { Dtype } from "../harness/schema/model-config.ts";
 

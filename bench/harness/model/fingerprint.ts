@@ -3,9 +3,10 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 
 /**
- * A model folder's fingerprint, the cache key of copies made from it (quantized copies): config.json's
- * bytes and, for every weight, index and tokenizer file, its name, size and modification time
- * (hashing 1.2 GB of weights on every launch would cost seconds; a rewritten file changes its time).
+ * A model folder's fingerprint, the cache key of copies made from it (MLX quantized copies, GGUFs):
+ * config.json's bytes and, for every weight, index and tokenizer file, its name, size and
+ * modification time (hashing 1.2 GB of weights on every launch would cost seconds; a rewritten file
+ * changes its time).
  * 16 hex digits.
  */
 export function modelFingerprint(modelDir: string): string {

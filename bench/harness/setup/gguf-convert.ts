@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { createReadStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve, sep } from "node:path";
 import { execa } from "execa";
@@ -8,6 +8,7 @@ import type { LlamaCppSettings } from "../settings.ts";
 import { runLogged, tryOutput } from "../host/command.ts";
 import { LLAMA_QUANTIZE_PROGRAM, llamaCppCacheDir, llamaCppTree, SOURCE_VERSION_FILE } from "./llama-cpp-build.ts";
 import { uvCommand } from "./python-env.ts";
+import { modelFingerprint } from "../model/fingerprint.ts";
 
 /**
  * GGUF files made from the benchmark's own model folder by llama.cpp's own tools, never downloaded:
@@ -65,22 +66,6 @@ export async function ensureConverterPython(settings: LlamaCppSettings, tree: st
   // One real import (the wheels load: torch's CUDA libraries are among its dependencies on PyPI).
   await runLogged("setup llama-cpp (converter venv)", venvPython(), ["-c", `import ${CONVERTER_MODULES.join(", ")}`], { env: converterEnv(tree) });
   return venvPython();
-}
-
-/**
- * The model folder's fingerprint: config.json's bytes and, for every weight, index and tokenizer
- * file, its name, size and modification time (hashing 1.2 GB of weights on every launch would cost
- * seconds; a rewritten file changes its time).
- */
-export function modelFingerprint(modelDir: string): string {
-  const hash = createHash("sha256");
-  const files = readdirSync(modelDir).filter((f) => /\.(safetensors|json|txt|model)$/.test(f)).sort();
-  for (const file of files) {
-    const stat = statSync(join(modelDir, file));
-    hash.update(`\0${file}\0${stat.size}\0${stat.mtimeMs}`);
-    if (file === "config.json") hash.update(readFileSync(join(modelDir, file)));
-  }
-  return hash.digest("hex").slice(0, 16);
 }
 
 /**
