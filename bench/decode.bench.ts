@@ -64,13 +64,15 @@ function benchCase(framework: string, prompt: TokenizedPrompt): void {
     // Greedy decoding is deterministic: every timed run must produce the same tokens.
     for (const run of runs) expect(run.token_ids, `iteration ${run.iteration} tokens`).toEqual(last.token_ids);
 
-    rows.set(rowKey(framework, prompt.id), { framework, isConfiguredReference: true, tokens: last.token_ids });
-    // A quantized label (llama-cpp[type=q8_0]) is checked against its own framework's unquantized row when that ran first.
-    const unquantized = unquantizedLabels(framework, resolveVariant(framework).framework.flags, labelDtype(framework) ?? plan.dtype);
+    const dtype = sessions.get(framework)!.requestedDtype;
+    rows.set(rowKey(framework, prompt.id), { framework, isConfiguredReference: true, tokens: last.token_ids, dtype });
+    // A quantized label (llama-cpp[type=q8_0]) is checked against its own framework's unquantized row when that ran first;
+    // a row at another dtype than the reference's, by teacher-forced top-1 (agreement.ts, crossPrecisionMinTop1).
+    const unquantized = unquantizedLabels(framework, resolveVariant(framework).framework.flags, dtype);
     const baseline = unquantized?.map((label) => rows.get(rowKey(label, prompt.id))).find((row) => row !== undefined);
     const reference = baseline ?? references.get(prompt.id);
     if (!reference) {
-      references.set(prompt.id, { framework, isConfiguredReference: withoutDtype(framework) === plan.reference, tokens: last.token_ids });
+      references.set(prompt.id, { framework, isConfiguredReference: withoutDtype(framework) === plan.reference, tokens: last.token_ids, dtype });
       return;
     }
     const agreement = await sessions.get(framework)!.agreement(prompt, last.token_ids, reference, unquantized !== null);

@@ -52,6 +52,32 @@ export const quantizedMinTop1 = (bits: number | null, dtype: Dtype): number =>
   bits === null || (bits >= 8 && dtype === "f32") ? QUANTIZED_MIN_TOP1 : QUANTIZED_MIN_TOP1_NOISY;
 
 /**
+ * Teacher-forced top-1 agreement a row computing in another dtype than the reference's must reach
+ * (BENCH_DTYPE=f16,bf16: `mlx-lm[dtype=bf16]` against an f16 reference). Rounding at a lower
+ * precision flips the first near-tie and the greedy continuations part within a few tokens, so
+ * min_first_divergence cannot hold them; as for quantized rows, only the teacher-forced share counts.
+ *
+ * Measured with mlx-lm 0.32.2 on CPU (2026-12-07; tiny synthetic model qwen3-tiny-f32, 32 tokens a
+ * prompt, short/medium/long; docs/precision-and-depth.md): fed the tokens of a reference at least as
+ * precise as itself (f32 > f16 > bf16 by mantissa bits), bf16 agrees on 31/32, 32/32, 31/32 of an f32
+ * reference (96.9 % at worst) and on 32/32, 30/32, 31/32 of an f16 one, f16 on 32/32 of an f32 one,
+ * while their greedy tokens diverge at token 1 to 13. Fed a bf16 reference's tokens, f16 and f32 agree
+ * on only 16/32, 20/32, 20/32: the reference's own greedy choices carry its rounding on this model's
+ * flat logits. So CROSS_PRECISION_MIN_TOP1 holds a row against a reference at least as precise, and
+ * CROSS_PRECISION_MIN_TOP1_NOISY one against a less precise reference; a broken kernel or a wrong
+ * dtype conversion fails both: it agrees on almost no position of a 151,936-token vocabulary (~0).
+ */
+export const CROSS_PRECISION_MIN_TOP1 = 0.9;
+export const CROSS_PRECISION_MIN_TOP1_NOISY = 0.3;
+
+/** Significand bits of each dtype: which of two dtypes is the more precise. */
+const SIGNIFICAND_BITS: Record<Dtype, number> = { f32: 24, f16: 11, bf16: 8 };
+
+/** The teacher-forced top-1 a row at `dtype` must reach against a reference computed at `referenceDtype`. */
+export const crossPrecisionMinTop1 = (dtype: Dtype, referenceDtype: Dtype): number =>
+  SIGNIFICAND_BITS[referenceDtype] >= SIGNIFICAND_BITS[dtype] ? CROSS_PRECISION_MIN_TOP1 : CROSS_PRECISION_MIN_TOP1_NOISY;
+
+/**
  * The labels a quantized label is checked against, in order of preference: the same framework and
  * flags with the quantizing flag at the run's dtype (llama-cpp[type=f16]), then without that flag
  * (llama-cpp, whose default is the run's dtype); null when no flag of the label quantizes
@@ -73,7 +99,9 @@ export function unquantizedLabels(label: string, flags: Record<string, RunnerFla
  * f16/bf16 must agree up to min_first_divergence and, teacher-forced, on min_top1_agreement of the
  * positions. `teacherForcedArgmax` is the runner's argmax on the reference continuation (score).
  * `quantized`: the runner's weights are quantized and the "reference" is its own unquantized row:
- * only the teacher-forced top-1 share counts, against quantizedMinTop1 of its bits.
+ * only the teacher-forced top-1 share counts, against quantizedMinTop1 of its bits. `requestedDtypes`
+ * that differ: the row and the reference were started at different dtypes (BENCH_DTYPE=f16,bf16), and
+ * likewise only the teacher-forced share counts, against crossPrecisionMinTop1.
  */
 export function checkAgreement(args: {
   promptId: string;
@@ -86,13 +114,18 @@ export function checkAgreement(args: {
   quantized?: boolean;
   /** Bits per weight of the quantized copy (its QuantizationRecord), or null/absent where not known. */
   quantizedBits?: number | null;
+  /** The dtypes the row and the reference were started with (label flag or the run's); absent: the same. */
+  requestedDtypes?: { row: Dtype; reference: Dtype };
 }): AgreementRecord {
   const { tokens, referenceTokens, config } = args;
   const divergence = firstDivergence(tokens, referenceTokens);
   const top1 = args.teacherForcedArgmax === null ? null : matchShare(args.teacherForcedArgmax, referenceTokens);
   const exact = args.dtype === "f32" && config.f32_exact;
+  const requested = args.requestedDtypes;
   const passed = args.quantized
     ? top1 !== null && top1 >= quantizedMinTop1(args.quantizedBits ?? null, args.dtype)
+    : requested !== undefined && requested.row !== requested.reference
+    ? top1 !== null && top1 >= crossPrecisionMinTop1(requested.row, requested.reference)
     : exact
     ? divergence === null
     : (divergence === null || divergence >= Math.min(config.min_first_divergence, referenceTokens.length)) &&

@@ -19,6 +19,7 @@ import { rotatesFrameworks, type BenchPlan } from "./plan.ts";
 import { ResultsWriter, writeStartupFailure } from "./results-writer.ts";
 import { RunnerError, RunnerProcess, type LaunchSpec } from "./runner-process.ts";
 import type { AgreementRecord, QuantizationRecord, RunRecord } from "./schema/results.ts";
+import type { Dtype } from "./schema/model-config.ts";
 import type { TokenizedPrompt } from "./tokenize.ts";
 import { rewarmRequests } from "./restart-policy.ts";
 import { benchCacheDir, hostSettings } from "./settings.ts";
@@ -29,6 +30,8 @@ export interface ReferenceTokens {
   /** True when the configured reference framework produced them; false for a stand-in. */
   isConfiguredReference: boolean;
   tokens: number[];
+  /** The dtype its runner was started with (label flag or the run's); absent: this row's own. */
+  dtype?: Dtype;
 }
 
 const progress = (line: string) => process.stderr.write(`${withElapsed(line)}\n`);
@@ -39,6 +42,8 @@ const progress = (line: string) => process.stderr.write(`${withElapsed(line)}\n`
  */
 export class FrameworkSession {
   readonly name: string;
+  /** The dtype the runner is started with: the label's dtype flag, or the run's. */
+  readonly requestedDtype: Dtype;
   private readonly plan: BenchPlan;
   private readonly launch: () => Promise<LaunchSpec>;
   private runner: RunnerProcess | null = null;
@@ -66,6 +71,7 @@ export class FrameworkSession {
   constructor(plan: BenchPlan, name: string, launch?: () => Promise<LaunchSpec>) {
     this.plan = plan;
     this.name = name;
+    this.requestedDtype = labelDtype(name) ?? plan.dtype;
     this.launch = launch ?? (() => launchVariant(resolveVariant(name), plan.model.path, plan.dtype));
     // BENCH_PROFILER: the profiling switches of this runner's kind, its stderr kept beside their files.
     this.profiler = plan.profilers?.length && !launch ? profilerLaunch(plan.profilers, resolveVariant(name).framework.readyFramework, name, plan.runDir) : null;
@@ -158,7 +164,7 @@ export class FrameworkSession {
       backend: ready.backend,
       device: ready.device,
       precision: ready.dtype,
-      requested_precision: labelDtype(this.name) ?? this.plan.dtype,
+      requested_precision: this.requestedDtype,
       fusion: ready.fusion,
       device_memory_metric: frameworkMemoryMetric(ready.framework, ready.backend),
       autotune: ready.autotune,
@@ -307,6 +313,7 @@ export class FrameworkSession {
       config: this.plan.agreement,
       quantized,
       quantizedBits: this.quantization?.bits ?? null,
+      requestedDtypes: { row: this.requestedDtype, reference: reference.dtype ?? this.requestedDtype },
     });
     this.writer!.addAgreement(record);
     return record;
