@@ -83,14 +83,9 @@ function alternate(a: RunRecord[], b: RunRecord[]): boolean {
 /** A time ratio (candidate ÷ baseline, above 1 = slower) as a speed ratio (above 1 = faster), bounds swapped. */
 const speedFromTimeRatio = (time: ConfidenceInterval): ConfidenceInterval => ({ ...time, estimate: 1 / time.estimate, low: 1 / time.high, high: 1 / time.low });
 
-function independent(c: Case, gate: GateSettings, stream: number): SpeedComparison {
-  const baselineSteps = stepLatenciesMs(c.baseline.runs);
-  const candidateSteps = stepLatenciesMs(c.candidate.runs);
-  if (baselineSteps.length === 0 || candidateSteps.length === 0) throw new RangeError(`compare ${c.candidate.label} with ${c.baseline.label} on ${c.promptId}: a side has no decode steps (runs of one token)`);
-  const resamples = hierarchicalRatioResamples(baselineSteps, candidateSteps, { statistic: gate.statistic, stream });
-  const ratio = percentileInterval(resamples, gate.confidence);
+/** What both pairings report alike: the labels, each side's speed, runs and steps, the ratio and its verdict. */
+function figures(c: Case, gate: GateSettings, ratio: ConfidenceInterval, baselineSteps: number[][], candidateSteps: number[][]) {
   return {
-    pairing: "independent",
     baseline: c.baseline.label,
     candidate: c.candidate.label,
     promptId: c.promptId,
@@ -102,9 +97,16 @@ function independent(c: Case, gate: GateSettings, stream: number): SpeedComparis
     candidateRuns: candidateSteps.length,
     baselineSteps: stepCount(baselineSteps),
     candidateSteps: stepCount(candidateSteps),
-    interleaved: false,
-    evidence: { resamples },
   };
+}
+
+function independent(c: Case, gate: GateSettings, stream: number): SpeedComparison {
+  const baselineSteps = stepLatenciesMs(c.baseline.runs);
+  const candidateSteps = stepLatenciesMs(c.candidate.runs);
+  if (baselineSteps.length === 0 || candidateSteps.length === 0) throw new RangeError(`compare ${c.candidate.label} with ${c.baseline.label} on ${c.promptId}: a side has no decode steps (runs of one token)`);
+  const resamples = hierarchicalRatioResamples(baselineSteps, candidateSteps, { statistic: gate.statistic, stream });
+  const ratio = percentileInterval(resamples, gate.confidence);
+  return { pairing: "independent", ...figures(c, gate, ratio, baselineSteps, candidateSteps), interleaved: false, evidence: { resamples } };
 }
 
 function paired(c: Case, gate: GateSettings): SpeedComparison | null {
@@ -121,23 +123,7 @@ function paired(c: Case, gate: GateSettings): SpeedComparison | null {
   const stepMs = (run: RunRecord) => pooledStatistic([run.per_token_latencies_ms.slice(1)], gate.statistic);
   const pairTimeRatios = a.map((run, i) => stepMs(b[i]) / stepMs(run));
   const ratio = speedFromTimeRatio(bootstrapMedianCi(pairTimeRatios, { confidence: gate.confidence }));
-  const [baselineSteps, candidateSteps] = [stepLatenciesMs(a), stepLatenciesMs(b)];
-  return {
-    pairing: "paired",
-    baseline: c.baseline.label,
-    candidate: c.candidate.label,
-    promptId: c.promptId,
-    baselineTps: 1000 / pooledStatistic(baselineSteps, gate.statistic),
-    candidateTps: 1000 / pooledStatistic(candidateSteps, gate.statistic),
-    ratio,
-    verdict: gateVerdict(ratio, gate.band),
-    baselineRuns: a.length,
-    candidateRuns: b.length,
-    baselineSteps: stepCount(baselineSteps),
-    candidateSteps: stepCount(candidateSteps),
-    interleaved: alternate(a, b),
-    evidence: { pairTimeRatios },
-  };
+  return { pairing: "paired", ...figures(c, gate, ratio, stepLatenciesMs(a), stepLatenciesMs(b)), interleaved: alternate(a, b), evidence: { pairTimeRatios } };
 }
 
 /**
