@@ -33,8 +33,8 @@ describe("provenance collected by the harness", () => {
   });
 
   it("keeps the knobs that steer a run, nothing else", () => {
-    const env = { BENCH_PROFILE: "quick", MODEL_PATH: "models/x", QWEN3_BURN_ATTENTION: "burn", CUDA_VISIBLE_DEVICES: "1", RAYON_NUM_THREADS: "1", BENCH_DTYPE: "", QWEN3_BENCH_RUN_DIR: "/tmp/run", HOME: "/root", PATH: "/usr/bin", API_TOKEN: "x" };
-    expect(knobsOf(env)).toEqual({ BENCH_PROFILE: "quick", CUDA_VISIBLE_DEVICES: "1", MODEL_PATH: "models/x", QWEN3_BURN_ATTENTION: "burn", RAYON_NUM_THREADS: "1" });
+    const env = { BENCH_PROFILE: "quick", MODEL_PATH: "models/x", QWEN3_TORCH_PROFILE: "/tmp/p.txt", CUDA_VISIBLE_DEVICES: "1", RAYON_NUM_THREADS: "1", BENCH_DTYPE: "", QWEN3_BENCH_RUN_DIR: "/tmp/run", HOME: "/root", PATH: "/usr/bin", API_TOKEN: "x" };
+    expect(knobsOf(env)).toEqual({ BENCH_PROFILE: "quick", CUDA_VISIBLE_DEVICES: "1", MODEL_PATH: "models/x", QWEN3_TORCH_PROFILE: "/tmp/p.txt", RAYON_NUM_THREADS: "1" });
     const p = collectProvenance(["node", "vitest", "bench"], env);
     expect(p.command).toEqual(["node", "vitest", "bench"]);
     expect(p.env).toEqual(knobsOf(env));
