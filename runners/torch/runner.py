@@ -64,11 +64,15 @@ def synchronize(device: torch.device) -> None:
         torch.mps.synchronize()
 
 
+def model_limits(model_dir: str) -> tuple[int, int]:
+    """(vocab_size, max_position_embeddings) from config.json: the protocol's bounds on ids and lengths."""
+    config = json.loads((Path(model_dir) / "config.json").read_text())
+    return int(config["vocab_size"]), int(config["max_position_embeddings"])
+
+
 class TorchRunner:
     def __init__(self, model_dir: str, dtype: str, device: str) -> None:
-        config = json.loads((Path(model_dir) / "config.json").read_text())
-        self.vocab_size = int(config["vocab_size"])
-        self.max_positions = int(config["max_position_embeddings"])
+        self.vocab_size, self.max_positions = model_limits(model_dir)
         self.dtype = dtype
         self.device = pick_device(device)
         self.model = Qwen3ForCausalLM.from_pretrained(model_dir, dtype=TORCH_DTYPES[dtype], attn_implementation="sdpa")
@@ -177,9 +181,7 @@ class TorchCompileRunner(TorchRunner):
 
 class TorchFastRunner:
     def __init__(self, model_dir: str, dtype: str, device: str) -> None:
-        config = json.loads((Path(model_dir) / "config.json").read_text())
-        self.vocab_size = int(config["vocab_size"])
-        self.max_positions = int(config["max_position_embeddings"])
+        self.vocab_size, self.max_positions = model_limits(model_dir)
         self.dtype = dtype
         self.device = pick_device(device)
         self.model = FastQwen3(model_dir, TORCH_DTYPES[dtype], self.device, self.max_positions)
