@@ -99,10 +99,15 @@ export interface Settings {
   depths?: number[] | null;
 }
 
-export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
-  const parsed = Env.safeParse(Object.fromEntries(Object.entries(env).filter(([, v]) => v !== "")));
+/** One knob schema applied to the environment: empty values count as unset; a bad value is one error naming it. */
+function parseEnv<Schema extends z.ZodType>(schema: Schema, env: NodeJS.ProcessEnv): z.infer<Schema> {
+  const parsed = schema.safeParse(Object.fromEntries(Object.entries(env).filter(([, v]) => v !== "")));
   if (!parsed.success) throw new Error(`environment: ${formatIssues(parsed.error)}`);
-  const e = parsed.data;
+  return parsed.data;
+}
+
+export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
+  const e = parseEnv(Env, env);
   const dtypes = parseDtypes(e.BENCH_DTYPE);
   const model: ModelSource = e.MODEL_PATH ? parseModelPath(e.MODEL_PATH, (p) => resolve(p), existsSync) : { kind: "folder", dir: DEFAULT_MODEL_DIR, isDefault: true };
   const frameworks = e.BENCH_FRAMEWORKS
@@ -210,9 +215,7 @@ export type HostSettings = z.infer<typeof HostEnv>;
 
 /** The host knobs (HostEnv) as set now; empty values mean unset. */
 export function hostSettings(env: NodeJS.ProcessEnv = processEnvironment()): HostSettings {
-  const parsed = HostEnv.safeParse(Object.fromEntries(Object.entries(env).filter(([, v]) => v !== "")));
-  if (!parsed.success) throw new Error(`environment: ${formatIssues(parsed.error)}`);
-  return parsed.data;
+  return parseEnv(HostEnv, env);
 }
 
 /** This project's cache folder: $XDG_CACHE_HOME/qwen3-bench, else ~/.cache/qwen3-bench (builds, venvs, setup outcomes). */
@@ -249,9 +252,7 @@ export interface LlamaCppSettings {
 }
 
 export function readLlamaCppSettings(env: NodeJS.ProcessEnv = process.env): LlamaCppSettings {
-  const parsed = LlamaCppEnv.safeParse(Object.fromEntries(Object.entries(env).filter(([, v]) => v !== "")));
-  if (!parsed.success) throw new Error(`environment: ${formatIssues(parsed.error)}`);
-  const e = parsed.data;
+  const e = parseEnv(LlamaCppEnv, env);
   return {
     prebuiltBin: e.BENCH_LLAMA_CPP_BIN ? resolve(e.BENCH_LLAMA_CPP_BIN) : null,
     source: e.BENCH_LLAMA_CPP_SOURCE ? resolve(e.BENCH_LLAMA_CPP_SOURCE) : null,
