@@ -9,14 +9,14 @@
  * (converter version, command, sha256 of each weights file, weight bytes), which the runner also
  * puts in its ready notes. mlx-lm's loader reads the quantization from the copy's config.json.
  */
-import { createHash } from "node:crypto";
-import { closeSync, createReadStream, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import type { Framework } from "./framework.ts";
 import { runLogged, tryOutput } from "./host/command.ts";
 import { modelFingerprint } from "./model/fingerprint.ts";
 import type { Dtype } from "./schema/model-config.ts";
 import { QuantizationRecord } from "./schema/results.ts";
+import { sha256OfFile } from "./model/hub-digest.ts";
 
 /** The label values of mlx-lm's `quant` flag and the bits each means. */
 export const MLX_QUANT_BITS = { "4bit": 4, "8bit": 8 } as const;
@@ -52,12 +52,6 @@ export function safetensorsTensorBytes(file: string): number {
   }
 }
 
-async function sha256File(file: string): Promise<string> {
-  const hash = createHash("sha256");
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest("hex");
-}
-
 /**
  * The quantized copy of `modelDir` for (bits, dtype), made with `python -m mlx_lm convert` when the
  * cache lacks it (into a partial folder, renamed when complete, so an interrupted conversion leaves
@@ -84,7 +78,7 @@ export async function ensureMlxQuantized(args: { python: string; env?: Record<st
     converter_version: `mlx-lm ${version}`,
     command: [args.python, ...convert.map((a) => (a === partial ? dir : a))],
     dir,
-    weights_sha256: Object.fromEntries(await Promise.all(weights.map(async (f) => [f, await sha256File(join(partial, f))] as const))),
+    weights_sha256: Object.fromEntries(weights.map((f) => [f, sha256OfFile(join(partial, f))])),
     weight_bytes: weights.reduce((sum, f) => sum + safetensorsTensorBytes(join(partial, f)), 0),
     source_fingerprint: modelFingerprint(resolve(args.modelDir)),
   };

@@ -1,5 +1,4 @@
-import { createHash } from "node:crypto";
-import { createReadStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve, sep } from "node:path";
 import { execa } from "execa";
@@ -9,6 +8,7 @@ import { runLogged, tryOutput } from "../host/command.ts";
 import { LLAMA_QUANTIZE_PROGRAM, llamaCppCacheDir, llamaCppTree, SOURCE_VERSION_FILE } from "./llama-cpp-build.ts";
 import { uvCommand } from "./python-env.ts";
 import { modelFingerprint } from "../model/fingerprint.ts";
+import { sha256OfFile } from "../model/hub-digest.ts";
 
 /**
  * GGUF files made from the benchmark's own model folder by llama.cpp's own tools, never downloaded:
@@ -79,12 +79,6 @@ export function ggufPath(modelDir: string, type: GgufType, dtype: Dtype): string
   return join(folder, isQuantizedType(type) ? `${type}-from-${dtype}.gguf` : `${type}.gguf`);
 }
 
-async function sha256File(file: string): Promise<string> {
-  const hash = createHash("sha256");
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest("hex");
-}
-
 /** The provenance file beside a GGUF; the runner reads `sha256` and `made_by`. */
 export interface GgufProvenance {
   sha256: string;
@@ -148,7 +142,7 @@ export async function ensureGguf(modelDir: string, type: GgufType, dtype: Dtype,
     return out;
   }
   const provenance: GgufProvenance = {
-    sha256: await sha256File(partial),
+    sha256: sha256OfFile(partial),
     made_by: madeBy,
     type,
     model_dir: resolve(modelDir),
