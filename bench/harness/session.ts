@@ -110,7 +110,7 @@ export class FrameworkSession {
     this.quantization = launched.quantization ?? null;
     this.writer ??= this.makeWriter(this.runner, this.quantization);
     // GPU power is sampled for GPU backends; without nvidia-smi the sampler stays inactive.
-    if (!this.power && this.plan.gpuPower && this.runner.ready.backend !== "cpu") this.power = await GpuPowerSampler.start(visibleGpuIndex(hostSettings()));
+    if (!this.power && this.plan.gpuPower && this.runner.ready.backend !== "cpu") this.power = await GpuPowerSampler.shared(visibleGpuIndex(hostSettings()));
     this.memory?.stop();
     const onGpu = this.runner.ready.backend !== "cpu";
     this.memory = this.runner.pid === undefined || this.plan.memorySampling === false ? null : await ProcessMemorySampler.start(this.runner.pid, { gpu: onGpu, nvidiaGpuIndex: (await platformFacts()).nvidiaGpu ? visibleGpuIndex(hostSettings()) : null, cacheDir: benchCacheDir() });
@@ -254,9 +254,9 @@ export class FrameworkSession {
       const repeats = rewarmRequests(shape);
       for (let k = 0; k < repeats; k++) await this.measure(prompt, k, { ...shape, warmupIterations: repeats });
     }
+    await this.memory?.beginWindow();
     const startedAt = new Date();
     const startMs = performance.now();
-    this.memory?.beginWindow();
     try {
       const { reply, roundTripNs } = await runner.generate(
         { prompt_token_ids: prompt.promptTokenIds, max_new_tokens: newTokens, ignore_eos: true },
@@ -320,7 +320,8 @@ export class FrameworkSession {
   }
 
   async close(): Promise<void> {
-    this.power?.stop();
+    this.power?.release();
+    this.power = null;
     this.memory?.stop();
     await this.runner?.shutdown();
     this.runner = null;

@@ -92,6 +92,23 @@ describe("GpuPowerSampler", () => {
       sampler.stop();
     }
   });
+
+  test("one sampler per GPU serves every runner on it; the last release stops it", async () => {
+    const a = await GpuPowerSampler.shared(7);
+    const b = await GpuPowerSampler.shared(7);
+    expect(b).toBe(a);
+    const other = await GpuPowerSampler.shared(6);
+    expect(other).not.toBe(a);
+    a.release();
+    const c = await GpuPowerSampler.shared(7);
+    expect(c).toBe(a); // one user left: still the same loop
+    b.release();
+    c.release();
+    const d = await GpuPowerSampler.shared(7);
+    expect(d).not.toBe(a); // all released: a new one
+    d.release();
+    other.release();
+  });
 });
 
 test("the power sampler reads the GPU that CUDA_VISIBLE_DEVICES names first, else GPU 0", () => {

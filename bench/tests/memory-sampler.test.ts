@@ -1,5 +1,8 @@
 // The harness-side memory sampler (bench/harness/memory/): checked on processes whose use is known.
 import { execa } from "execa";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { descendants } from "../harness/host/memory/process-tree.ts";
 import { nvmlBytesFor, peakBetween, ProcessMemorySampler } from "../harness/host/memory/sampler.ts";
@@ -45,7 +48,7 @@ describe("memory sampler", () => {
       const sampler = await ProcessMemorySampler.start(child.pid!, { gpu: false, nvidiaGpuIndex: null, cacheDir: benchCacheDir() });
       expect(sampler.source).toBe("rss");
 
-      sampler.beginWindow();
+      await sampler.beginWindow();
       child.stdin!.write("burst\n");
       expect(await nextLine(child)).toMatch(/done/);
       const burst = await sampler.endWindow();
@@ -53,7 +56,7 @@ describe("memory sampler", () => {
       expect(burst.peak_mb!).toBeGreaterThan(500);
       expect(burst.peak_mb!).toBeLessThan(500 + 200);
 
-      sampler.beginWindow();
+      await sampler.beginWindow();
       const quiet = await sampler.endWindow();
       // The burst was freed: a new window sees only what is resident now.
       expect(quiet.peak_mb!).toBeGreaterThan(200);
@@ -61,6 +64,44 @@ describe("memory sampler", () => {
       sampler.stop();
     } finally {
       child.kill();
+    }
+  });
+
+  test.runIf(process.platform !== "win32")("a GPU runner's memory is asked of NVML only inside its own request windows", async () => {
+    // A fake nvidia-smi that logs each call and attributes 1500 MiB to the sampled process.
+    const dir = mkdtempSync(join(tmpdir(), "fake-nvidia-smi-"));
+    const log = join(dir, "calls.log");
+    const fake = join(dir, "nvidia-smi");
+    writeFileSync(fake, `#!/bin/sh\necho "$*" >> "${log}"\ncase "$*" in *compute-apps*) echo "$FAKE_PID, 1500";; esac\n`);
+    chmodSync(fake, 0o755);
+    const child = execa("sleep", ["30"], { reject: false });
+    const path = process.env.PATH;
+    process.env.PATH = `${dir}:${path}`;
+    process.env.FAKE_PID = String(child.pid);
+    const calls = () => readFileSync(log, "utf8").trim().split("\n").length;
+    const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+    try {
+      const sampler = await ProcessMemorySampler.start(child.pid!, { gpu: true, nvidiaGpuIndex: 0, cacheDir: benchCacheDir() });
+      expect(sampler.source).toBe("nvml-process");
+      const afterStart = calls();
+      await pause(400);
+      expect(calls()).toBe(afterStart); // no runner's request open: NVML is left alone
+
+      await sampler.beginWindow();
+      await pause(1200); // a long request: polled every 500 ms inside it
+      const peak = await sampler.endWindow();
+      expect(peak).toEqual({ peak_mb: 1500, source: "nvml-process" });
+      const afterWindow = calls();
+      expect(afterWindow - afterStart).toBeGreaterThanOrEqual(3); // both edges and at least one poll
+      expect(afterWindow - afterStart).toBeLessThanOrEqual(5);
+      await pause(1100);
+      expect(calls()).toBe(afterWindow); // closed again
+      sampler.stop();
+    } finally {
+      process.env.PATH = path;
+      delete process.env.FAKE_PID;
+      child.kill();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -11,15 +11,41 @@ const SAMPLE_INTERVAL_MS = 50;
 /** How long a window's end may wait for the first sample after it (a few sampling intervals). */
 const LATE_SAMPLE_WAIT_MS = 1000;
 
+/** The one sampler of each GPU in this process, and how many runners use it. */
+const SHARED = new Map<number, { sampler: Promise<GpuPowerSampler>; users: number }>();
+
 /**
  * Samples NVIDIA GPU board power with `nvidia-smi -lms` while a benchmark runs, so each timed
  * request's energy can be integrated over its own window. Uses `power.draw.instant` where the
  * driver has it (power.draw is a 1 s average on recent drivers). No NVIDIA GPU: no samples, and
- * energy is reported as not measured.
+ * energy is reported as not measured. One loop per GPU serves every runner on it (`shared`): a loop
+ * per runner would leave every idle runner's loop asking the driver while another runner is timed.
  */
 export class GpuPowerSampler {
   private readonly samples: Sample[] = [];
   private following: Follow | null = null;
+  private gpuIndex: number | null = null;
+
+  /** The sampler of GPU `gpuIndex`, started by its first user; each user calls `release` once. */
+  static async shared(gpuIndex = 0): Promise<GpuPowerSampler> {
+    let entry = SHARED.get(gpuIndex);
+    if (!entry) {
+      entry = { sampler: GpuPowerSampler.start(gpuIndex), users: 0 };
+      SHARED.set(gpuIndex, entry);
+    }
+    entry.users++;
+    const sampler = await entry.sampler;
+    sampler.gpuIndex = gpuIndex;
+    return sampler;
+  }
+
+  /** One user of a `shared` sampler is done; the last one stops it. */
+  release(): void {
+    const entry = this.gpuIndex === null ? undefined : SHARED.get(this.gpuIndex);
+    if (entry && --entry.users > 0) return;
+    if (this.gpuIndex !== null) SHARED.delete(this.gpuIndex);
+    this.stop();
+  }
 
   static async start(gpuIndex = 0): Promise<GpuPowerSampler> {
     const sampler = new GpuPowerSampler();

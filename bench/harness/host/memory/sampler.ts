@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { followLines, type Follow } from "../command.ts";
-import { followNvidia, nvidiaQuery } from "../nvidia.ts";
+import { nvidiaQuery } from "../nvidia.ts";
 import { processTree } from "./process-tree.ts";
 
 /**
@@ -14,6 +14,13 @@ import { processTree } from "./process-tree.ts";
  *   Metal's unified-memory allocations;
  * - `rss`: resident set size (Linux: the peak since the request began, VmHWM reset through
  *   /proc/PID/clear_refs; elsewhere sampled).
+ *
+ * NVML is asked only inside the runner's own request windows: once as a window opens, every
+ * NVML_WINDOW_POLL_MS while it is open, once as it closes. Each question is an `nvidia-smi` process
+ * taking the driver's locks; polled all the time by every runner of a run (as before 2026-12-07:
+ * every 50 ms per runner, also while other runners were timed), they slowed the host-bound runners
+ * being measured. The pools the frameworks allocate from do not shrink within a request, so the
+ * readings at a window's edges hold its peak; the polls catch what a long request grows in between.
  */
 export type MemorySource = "nvml-process" | "nvml-device" | "phys-footprint" | "rss";
 
@@ -31,6 +38,8 @@ interface Sample {
 
 const MIB = 1024 * 1024;
 const INTERVAL_MS = 50;
+/** NVML polls inside a window (besides its two edges): requests of GPU runners mostly end before the first. */
+const NVML_WINDOW_POLL_MS = 500;
 
 /** macOS helper (bench/harness/host/memory/footprint.c), compiled by setup into the project's cache folder where a C compiler exists. */
 export const footprintHelper = (cacheDir: string): string => join(cacheDir, "qwen3-footprint");
@@ -50,6 +59,11 @@ export class ProcessMemorySampler {
   private readonly pids: number[];
   /** Linux RSS: peak read from VmHWM after a reset at the window's start. */
   private readonly hwm: boolean;
+  /** NVML sources: one reading (bytes), asked at a window's edges and polled inside it. */
+  private nvmlRead: (() => Promise<number | null>) | null = null;
+  /** Counts windows: a poll loop runs while its window is the open one. */
+  private window = 0;
+  private windowOpen = false;
 
   private constructor(source: MemorySource, pids: number[], hwm: boolean) {
     this.source = source;
@@ -63,7 +77,8 @@ export class ProcessMemorySampler {
     if (opts.gpu && opts.nvidiaGpuIndex !== null) {
       const perProcess = await nvmlProcessMemory(pids);
       const sampler = new ProcessMemorySampler(perProcess === null ? "nvml-device" : "nvml-process", pids, false);
-      sampler.followNvidiaSmi(opts.nvidiaGpuIndex);
+      const gpuIndex = opts.nvidiaGpuIndex;
+      sampler.nvmlRead = perProcess === null ? () => nvmlDeviceMemory(gpuIndex) : () => nvmlProcessMemory(pids);
       return sampler;
     }
     if (process.platform === "darwin" && existsSync(footprintHelper(opts.cacheDir))) {
@@ -77,17 +92,35 @@ export class ProcessMemorySampler {
     return sampler;
   }
 
-  /** Starts a window: the next `endWindow` reports the peak from now on. */
-  beginWindow(): void {
+  /** Starts a window (before the request is sent): the next `endWindow` reports the peak from now on. */
+  async beginWindow(): Promise<void> {
     this.windowStartMs = performance.now();
     if (this.hwm) resetPeakRss(this.pids);
+    if (!this.nvmlRead) return;
+    await this.nvmlSample();
+    const window = ++this.window;
+    this.windowOpen = true;
+    const open = () => this.running && this.windowOpen && this.window === window;
+    void (async () => {
+      while (open()) {
+        await new Promise((resolve) => setTimeout(resolve, NVML_WINDOW_POLL_MS));
+        if (open()) await this.nvmlSample();
+      }
+    })();
   }
 
-  /** The peak since `beginWindow`, waiting briefly for a sample that covers the window's end. */
+  /** The peak since `beginWindow` (after the reply), waiting briefly for a sample that covers the window's end. */
   async endWindow(): Promise<MemoryPeak> {
     if (this.hwm) {
       const bytes = sumProc(this.pids, "VmHWM");
       return { peak_mb: bytes === null ? null : bytes / MIB, source: this.source };
+    }
+    if (this.nvmlRead) {
+      this.windowOpen = false;
+      await this.nvmlSample();
+      const peak = peakBetween(this.samples, this.windowStartMs, performance.now());
+      this.samples = [];
+      return { peak_mb: peak === null ? null : peak / MIB, source: this.source };
     }
     const endMs = performance.now();
     const deadline = endMs + 4 * INTERVAL_MS;
@@ -105,23 +138,9 @@ export class ProcessMemorySampler {
     this.following = null;
   }
 
-  /** nvidia-smi in a loop: per-process lines ("pid, MiB") grouped by tick, or the device's used memory. */
-  private followNvidiaSmi(gpuIndex: number): void {
-    if (this.source === "nvml-device") {
-      void followNvidia({ gpu: ["memory.used"], gpuIndex }, INTERVAL_MS, this.reading((line) => Number(line) * MIB)).then((f) => {
-        if (this.running) this.following = f;
-        else f.stop();
-      });
-      return;
-    }
-    // Compute-apps queries cannot loop with -lms on every driver: poll instead.
-    void (async () => {
-      while (this.running) {
-        const bytes = await nvmlProcessMemory(this.pids);
-        if (bytes !== null) this.samples.push({ atMs: performance.now(), bytes });
-        await new Promise((resolve) => setTimeout(resolve, INTERVAL_MS));
-      }
-    })();
+  private async nvmlSample(): Promise<void> {
+    const bytes = await this.nvmlRead!();
+    if (bytes !== null) this.samples.push({ atMs: performance.now(), bytes });
   }
 
   /** One reading per stdout line of a looping command (or a repeated one-shot command). */
@@ -169,6 +188,11 @@ export function nvmlBytesFor(rows: string[][], pids: number[]): number | null {
     if (pids.includes(pid) && Number.isFinite(mib)) total = (total ?? 0) + mib * MIB;
   }
   return total;
+}
+
+async function nvmlDeviceMemory(gpuIndex: number): Promise<number | null> {
+  const used = Number((await nvidiaQuery({ gpu: ["memory.used"], gpuIndex }))?.[0]?.[0]);
+  return Number.isFinite(used) ? used * MIB : null;
 }
 
 async function nvmlProcessMemory(pids: number[]): Promise<number | null> {
