@@ -13,7 +13,6 @@ import { FrameworkSession, type ReferenceTokens } from "./harness/session.ts";
 import type { TokenizedPrompt } from "./harness/tokenize.ts";
 import { resolveVariant } from "./harness/variants.ts";
 import { vitestResultFiles } from "./harness/vitest-results.ts";
-import { worstCaseMs } from "./harness/restart-policy.ts";
 
 const plan = inject("plan");
 const references = new Map<string, ReferenceTokens>();
@@ -24,9 +23,9 @@ const available = plan.frameworks.filter((f) => f.available);
 const sessions = new Map(available.map((f) => [f.name, new FrameworkSession(plan, f.name)]));
 const scheduler = new CaseScheduler(sessions, plan.interleave, plan.parallelStart ?? false);
 
-// A case may take every request at its own timeout (restart-policy.ts); interleaved, the first case
-// of a prompt runs every framework's.
-const caseTimeoutMs = worstCaseMs(plan) * (plan.interleave ? Math.max(1, available.length) : 1);
+// A case may take every request at its own timeout and a runner restart; interleaved, the first case
+// of a prompt runs every framework's (schedule.ts).
+const { caseTimeoutMs } = scheduler;
 
 /** The error a case fails with when requests failed: each failure, and what became of the runner. */
 function failedRequests(outcome: CaseOutcome): Error {

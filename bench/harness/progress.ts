@@ -19,6 +19,9 @@ export function withElapsed(line: string, nowMs = Date.now(), startedMs = runSta
   return `[${Math.floor(secs / 60)}:${String(secs % 60).padStart(2, "0")}] ${line}`;
 }
 
+/** Writes one progress line to stderr, stamped with the time since the run started. */
+export const printProgress = (line: string): void => void process.stderr.write(`${withElapsed(line)}\n`);
+
 /**
  * What is left after a framework's case is planned: its own remaining request time (estimated from
  * its speeds) and, for the frameworks still to come, their budgets when the profile has one.

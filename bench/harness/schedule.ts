@@ -26,8 +26,8 @@ export interface CaseOutcome {
 }
 
 /**
- * A case stops after this many failed requests. After the first, the session restarts the runner and
- * repeats the warm-up before the next timed request (session.ts), so the rest of the case is still
+ * A case stops after this many failed requests. After the first, the runner is restarted and the
+ * warm-up repeated before the next timed request (runner-slot.ts, warmups.ts), so the rest of the case is still
  * measured; a runner that fails again is left alone for this prompt.
  */
 export const MAX_FAILURES_PER_CASE = 2;
@@ -57,7 +57,7 @@ async function startCase(session: FrameworkSession, prompt: TokenizedPrompt, sta
       return active;
     }
     outcome.shape = plan.shape;
-    Object.assign(active, { next: plan.warmupsDone, total: plan.shape.warmupIterations + plan.shape.timedIterations, stopped: false });
+    Object.assign(active, { next: plan.firstRequest, total: plan.shape.warmupIterations + plan.shape.timedIterations, stopped: false });
   } catch (e) {
     outcome.errors.push(e as Error);
   }
@@ -119,6 +119,15 @@ export class CaseScheduler {
     this.sessions = sessions;
     this.interleave = interleave;
     this.parallelStart = parallelStart;
+  }
+
+  /**
+   * The longest one bench case may take, milliseconds: its session's worst case (runner-slot.ts) or,
+   * interleaved, every session's, since the first case of a prompt measures them all.
+   */
+  get caseTimeoutMs(): number {
+    const worst = [...this.sessions.values()].map((s) => s.worstCaseMs);
+    return this.interleave ? worst.reduce((a, b) => a + b, 0) : Math.max(0, ...worst);
   }
 
   async outcome(framework: string, prompt: TokenizedPrompt): Promise<CaseOutcome> {

@@ -34,7 +34,7 @@ async function runCases(plan: BenchPlan) {
       plans.push(casePlan);
       if (!("shape" in casePlan)) continue;
       const { shape } = casePlan;
-      for (let i = casePlan.warmupsDone; i < shape.warmupIterations + shape.timedIterations; i++) await session.measure(prompt, i, shape);
+      for (let i = casePlan.firstRequest; i < shape.warmupIterations + shape.timedIterations; i++) await session.measure(prompt, i, shape);
     }
   } finally {
     await session.close();

@@ -195,7 +195,7 @@ test("under the quick profile's time budget a depth too deep for a slow runner i
     for (const prompt of plan.prompts) {
       const planned = await session.planCase(prompt);
       if (!("shape" in planned)) continue;
-      for (let i = planned.warmupsDone; i < planned.shape.warmupIterations + planned.shape.timedIterations; i++) await session.measure(prompt, i, planned.shape);
+      for (let i = planned.firstRequest; i < planned.shape.warmupIterations + planned.shape.timedIterations; i++) await session.measure(prompt, i, planned.shape);
     }
   } finally {
     await session.close();

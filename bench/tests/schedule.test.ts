@@ -84,6 +84,15 @@ describe("interleaving", () => {
   });
 });
 
+test("the case timeout: every request at its timeout, the re-warm after a restart and two starts; interleaved, every framework's case", () => {
+  const base = testPlan(mkdtempSync(join(tmpdir(), "qwen3-bench-timeout-")), { warmup: 1, timed: 3, tokens: 4 });
+  const plan = { ...base, requestTimeoutMs: 1_000, startupTimeoutMs: 10_000 };
+  const sessions = new Map(["a", "b", "c"].map((name) => [name, new FrameworkSession(plan, name, async () => fake("ok"))]));
+  // Requests: 1 warm-up, 1 repeated after a restart, 3 timed, a budget's calibration and the agreement score: 7 s; two starts: 20 s.
+  expect(new CaseScheduler(sessions, false).caseTimeoutMs).toBe(27_000);
+  expect(new CaseScheduler(sessions, true).caseTimeoutMs).toBe(3 * 27_000);
+});
+
 describe("cool-down and runner processes", () => {
   test("rotating, the cool-down comes once per round, not before each framework's request", async () => {
     const runDir = mkdtempSync(join(tmpdir(), "qwen3-bench-schedule-"));
