@@ -196,8 +196,9 @@ impl Generator {
         self.decoders.entry(capacity).or_insert_with(|| Decoder::new(model.clone(), capacity, graph))
     }
 
-    /// Prefills `prompt` (one forward pass, or chunks of a long one: `Model::prefill`), then decodes one token per step, `max_new_tokens`
-    /// in all (EOS ignored). The argmax stays on the device and feeds the next step directly.
+    /// Prefills `prompt` (one forward pass, or chunks of a long one: `Model::prefill`), then
+    /// decodes one token per step, `max_new_tokens` in all (EOS ignored). The argmax stays on the
+    /// device and feeds the next step directly.
     pub fn generate(&mut self, prompt: &[u32], max_new_tokens: usize, start: Instant) -> Generation {
         let diagnostics = self.diagnostics;
         let decoder = self.decoder(capacity_for(prompt.len(), max_new_tokens));

@@ -230,6 +230,7 @@ impl Model {
     }
 
     /// The same model prefilling prompts in chunks of `tokens` (≥ 1) instead of [`PREFILL_CHUNK`].
+    #[cfg(test)]
     pub fn with_prefill_chunk(self, tokens: usize) -> Self {
         assert!(tokens > 0, "prefill chunk of 0 tokens");
         Self { prefill_chunk: tokens, ..self }
