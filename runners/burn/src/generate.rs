@@ -196,8 +196,9 @@ impl Generator {
         self.decoders.entry(capacity).or_insert_with(|| Decoder::new(model.clone(), capacity, graph))
     }
 
-    /// Prefills `prompt` in one forward pass, then decodes one token per step, `max_new_tokens`
-    /// in all (EOS ignored). The argmax stays on the device and feeds the next step directly.
+    /// Prefills `prompt` (one forward pass, or chunks of a long one: `Model::prefill`), then
+    /// decodes one token per step, `max_new_tokens` in all (EOS ignored). The argmax stays on the
+    /// device and feeds the next step directly.
     pub fn generate(&mut self, prompt: &[u32], max_new_tokens: usize, start: Instant) -> Generation {
         let diagnostics = self.diagnostics;
         let decoder = self.decoder(capacity_for(prompt.len(), max_new_tokens));
@@ -335,6 +336,45 @@ mod tests {
                 }
             }
             assert!(generated.chunks(2).all(|runs| runs == &generated[..2]), "tied={tied}: paths disagree: {generated:?}");
+        }
+    }
+
+    /// A prompt of several prefill chunks (4 tokens each here, 5 full and a partial one) must give
+    /// the same prefill logits and greedy tokens as one pass over it, for both attention
+    /// implementations; so must a shorter chunked prompt on the decoder the long one left its
+    /// keys in (the first chunk zeros the slots after it).
+    #[test]
+    fn chunked_prefill_agrees_with_one_pass() {
+        let dir = std::env::temp_dir().join(format!("qwen3-burn-chunked-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let config = tiny_model(&dir, true);
+        let checkpoint = Checkpoint::open(&dir).unwrap();
+        let long: Vec<u32> = (0..23).map(|i| (i * 37 + 5) % 97).collect();
+        let short: Vec<u32> = long[..9].iter().rev().copied().collect();
+        for attention in [AttentionKernel::Explicit, AttentionKernel::Burn] {
+            let load = |chunk: usize| {
+                let model = Model::load(config.clone(), &checkpoint, &Device::flex(), DType::F32, attention, Kernels::BURN).unwrap();
+                Rc::new(model.with_prefill_chunk(chunk))
+            };
+            let (one_pass, chunked) = (load(long.len()), load(4));
+            let prefill_logits = |model: &Model| {
+                let mut cache = model.new_cache(capacity_for(long.len(), 0));
+                let logits = model.logits(model.prefill(token_tensor(&long, &model.device), &mut cache));
+                logits.into_data().iter::<f32>().collect::<Vec<f32>>()
+            };
+            let (want, got) = (prefill_logits(&one_pass), prefill_logits(&chunked));
+            assert_eq!(want.len(), got.len());
+            let differing = want.iter().zip(&got).position(|(a, b)| !((a - b).abs() < 1e-4));
+            assert_eq!(differing, None, "{attention:?}: chunked prefill logits differ (or are NaN) at this index");
+
+            let greedy = |model: &Rc<Model>| {
+                let mut generator = Generator::new(model.clone(), false, Diagnostics::default());
+                [&long, &short].map(|prompt| generator.generate(prompt, 8, Instant::now()).token_ids)
+            };
+            let want = greedy(&one_pass);
+            assert_eq!(greedy(&chunked), want, "{attention:?}");
+            let fresh = Generator::new(one_pass.clone(), false, Diagnostics::default()).generate(&short, 8, Instant::now()).token_ids;
+            assert_eq!(want[1], fresh, "{attention:?}: a reused decoder must not see the last request's slots");
         }
     }
 }

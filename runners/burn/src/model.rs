@@ -13,6 +13,14 @@ use crate::sdpa::AttentionKernel;
 use crate::weights::WeightLoader;
 use burn::tensor::{DType, Device, Int, Tensor};
 
+/// The longest prompt prefilled in one forward pass, in tokens; a longer one runs as consecutive
+/// chunks of this many (the last one shorter), each attending to the whole cache under a mask
+/// ([`Offset::Chunk`]), as mlx-lm's `generate` does with `prefill_step_size`. So a prefill's
+/// attention scores are at most `chunk × capacity` (not `prompt²`: 8.6 GB a layer in f16 at 16k
+/// tokens), and every chunk but the last has one shape, which the backend compiles and autotunes
+/// once. Prompts up to this length (the benchmark's prompts, the warm-up) keep one pass.
+pub const PREFILL_CHUNK: usize = 512;
+
 /// What every layer of one forward pass shares. mlx-lm derives these in each layer from the
 /// cache's offset; here they are made once per pass, which saves operations per decode step.
 pub enum Positions {
@@ -175,6 +183,7 @@ impl Qwen3Model {
             (offset, _) => {
                 let rope = match &offset {
                     Offset::Prompt => self.rope.range(0, len),
+                    Offset::Chunk { start } => self.rope.range(*start, len),
                     Offset::At(position) => self.rope.at(position.clone()),
                 };
                 Positions::Ops { mask: cache.make_mask(len, &offset), rope, offset }
@@ -201,6 +210,8 @@ pub struct Model {
     pub dtype: DType,
     /// Parameters loaded, tied embeddings counted once.
     pub parameter_count: usize,
+    /// The prefill's chunk, in tokens: [`PREFILL_CHUNK`] (tests pick a smaller one).
+    prefill_chunk: usize,
 }
 
 impl Model {
@@ -215,7 +226,14 @@ impl Model {
             false => loader.linear("lm_head.weight", c.hidden_size, c.vocab_size, role)?,
         };
         let parameter_count = loader.parameter_count;
-        Ok(Self { config, model, lm_head, kernels, device: device.clone(), dtype, parameter_count })
+        Ok(Self { config, model, lm_head, kernels, device: device.clone(), dtype, parameter_count, prefill_chunk: PREFILL_CHUNK })
+    }
+
+    /// The same model prefilling prompts in chunks of `tokens` (≥ 1) instead of [`PREFILL_CHUNK`].
+    #[cfg(test)]
+    pub fn with_prefill_chunk(self, tokens: usize) -> Self {
+        assert!(tokens > 0, "prefill chunk of 0 tokens");
+        Self { prefill_chunk: tokens, ..self }
     }
 
     pub fn new_cache(&self, capacity: usize) -> KvCache {
@@ -235,9 +253,18 @@ impl Model {
 
     /// Runs the prompt `token_ids` (`[L]`) through the model from position 0, writing the
     /// cache's first L slots, and returns the hidden states `[1, L, hidden_size]` ([`Model::logits`]
-    /// takes them, whichever rows it is given).
+    /// takes them, whichever rows it is given). A prompt longer than the prefill chunk runs as
+    /// consecutive chunks ([`PREFILL_CHUNK`]); the last one holds the first token's hidden state.
     pub fn prefill(&self, token_ids: Tensor<1, Int>, cache: &mut KvCache) -> Tensor<3> {
-        self.model.forward(token_ids, Offset::Prompt, None, cache)
+        let len = token_ids.dims()[0];
+        if len <= self.prefill_chunk {
+            return self.model.forward(token_ids, Offset::Prompt, None, cache);
+        }
+        let chunks = (0..len).step_by(self.prefill_chunk).map(|start| {
+            let tokens = token_ids.clone().narrow(0, start, self.prefill_chunk.min(len - start));
+            self.model.forward(tokens, Offset::Chunk { start }, None, cache)
+        });
+        Tensor::cat(chunks.collect(), 1)
     }
 
     /// One decode step: `token` (`[1]`) at `position` (`[1]`, device data), attending to the

@@ -11,6 +11,7 @@ pub fn attend(queries: Tensor<4>, keys: Tensor<4>, values: Tensor<4>, mask: &Att
         AttentionMask::None => grouped(queries, keys, values, None),
         AttentionMask::Future(future) => grouped(queries, keys, values, Some(future.clone())),
         AttentionMask::Causal => causal(queries, keys, values),
+        AttentionMask::Prefix(_) => unreachable!("a prompt chunk attends with the explicit form (src/sdpa/mod.rs)"),
     }
 }
 

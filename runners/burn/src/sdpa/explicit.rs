@@ -17,6 +17,15 @@ pub fn attend(queries: Tensor<4>, keys: Tensor<4>, values: Tensor<4>, mask: &Att
             scores.mask_fill(causal.unsqueeze::<4>(), f32::NEG_INFINITY)
         }
         AttentionMask::Future(future) => scores.mask_fill(future.clone(), f32::NEG_INFINITY),
+        // One `[1, 1, L, S]` mask broadcast over the stacked groups: scores as `[kv_heads, groups, L, S]`
+        // (batch 1).
+        AttentionMask::Prefix(prefix) => {
+            let slots = scores.dims()[3];
+            scores
+                .reshape([kv_heads, groups, len, slots])
+                .mask_fill(prefix.clone(), f32::NEG_INFINITY)
+                .reshape([batch, kv_heads, groups * len, slots])
+        }
     };
     softmax(scores, 3).matmul(values).reshape([batch, heads, len, hd])
 }
