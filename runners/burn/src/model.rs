@@ -18,8 +18,9 @@ use burn::tensor::{DType, Device, Int, Tensor};
 /// ([`Offset::Chunk`]), as mlx-lm's `generate` does with `prefill_step_size`. So a prefill's
 /// attention scores are at most `chunk × capacity` (not `prompt²`: 8.6 GB a layer in f16 at 16k
 /// tokens), and every chunk but the last has one shape, which the backend compiles and autotunes
-/// once. Prompts up to this length (the benchmark's prompts, the warm-up) keep one pass.
-pub const PREFILL_CHUNK: usize = 512;
+/// once. Prompts up to this length (the benchmark's prompts, the warm-up) keep one pass. 2,048 is
+/// mlx-lm's `prefill_step_size`.
+pub const PREFILL_CHUNK: usize = 2048;
 
 /// What every layer of one forward pass shares. mlx-lm derives these in each layer from the
 /// cache's offset; here they are made once per pass, which saves operations per decode step.
