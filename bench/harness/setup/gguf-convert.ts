@@ -1,5 +1,4 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join, resolve, sep } from "node:path";
 import { execa } from "execa";
 import type { Dtype } from "../schema/model-config.ts";
@@ -8,6 +7,7 @@ import { runLogged, tryOutput } from "../host/command.ts";
 import { LLAMA_QUANTIZE_PROGRAM, llamaCppCacheDir, llamaCppTree, SOURCE_VERSION_FILE } from "./llama-cpp-build.ts";
 import { uvCommand } from "./python-env.ts";
 import { modelFingerprint } from "../model/fingerprint.ts";
+import { isTemporaryCopy } from "../model/temporary-copy.ts";
 import { sha256OfFile } from "../model/hub-digest.ts";
 
 /**
@@ -70,12 +70,12 @@ export async function ensureConverterPython(settings: LlamaCppSettings, tree: st
 
 /**
  * Where the GGUF of (model, type) lives. A quantized file names the type it was made from
- * (`q8_0-from-f16.gguf`). A model folder under the OS's temporary folder (the conformance test's
- * broken copies) keeps its GGUFs inside itself, so they go with it.
+ * (`q8_0-from-f16.gguf`). A model folder marked as a temporary copy (model/temporary-copy.ts: the
+ * conformance test's broken copies) keeps its GGUFs inside itself, so they go with it.
  */
 export function ggufPath(modelDir: string, type: GgufType, dtype: Dtype): string {
   const dir = resolve(modelDir);
-  const folder = dir.startsWith(resolve(tmpdir()) + sep) ? join(dir, ".gguf") : join(llamaCppCacheDir(), "gguf", `${dir.split(sep).pop()}-${modelFingerprint(dir)}`);
+  const folder = isTemporaryCopy(dir) ? join(dir, ".gguf") : join(llamaCppCacheDir(), "gguf", `${dir.split(sep).pop()}-${modelFingerprint(dir)}`);
   return join(folder, isQuantizedType(type) ? `${type}-from-${dtype}.gguf` : `${type}.gguf`);
 }
 
