@@ -6,17 +6,20 @@ import { appendFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { execa } from "execa";
 
-/** Runs a command, streaming its output to stderr with a prefix; throws with the tail on failure. */
-export async function runLogged(label: string, command: string, args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Promise<void> {
+/**
+ * Runs a command, streaming its output to stderr with a prefix (`quiet`: keeping it for the error
+ * only, for work done while a runner starts); throws with the tail on failure.
+ */
+export async function runLogged(label: string, command: string, args: string[], options: { cwd?: string; env?: Record<string, string>; quiet?: boolean } = {}): Promise<void> {
   const tail: string[] = [];
   // execa extends this process's environment with `env` (extendEnv).
-  const child = execa(command, args, { ...options, all: true, buffer: false, reject: false });
+  const child = execa(command, args, { cwd: options.cwd, env: options.env, all: true, buffer: false, reject: false });
   if (child.all) {
     createInterface({ input: child.all }).on("line", (line) => {
       if (!line.trim()) return;
       tail.push(line);
       if (tail.length > 30) tail.shift();
-      process.stderr.write(`[${label}] ${line}\n`);
+      if (!options.quiet) process.stderr.write(`[${label}] ${line}\n`);
     });
   }
   const result = await child;

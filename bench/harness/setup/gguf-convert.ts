@@ -1,6 +1,5 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve, sep } from "node:path";
-import { execa } from "execa";
 import type { Dtype } from "../schema/model-config.ts";
 import type { LlamaCppSettings } from "../settings.ts";
 import { runLogged, tryOutput } from "../host/command.ts";
@@ -89,16 +88,6 @@ export interface GgufProvenance {
   made_at: string;
 }
 
-/** Runs a tool, keeping its output; on failure the error names the tool and ends with its last lines. */
-async function runTool(label: string, command: string, args: string[], env: Record<string, string>): Promise<void> {
-  // execa adds `env` to this process's environment.
-  const result = await execa(command, args, { all: true, reject: false, env });
-  if (result.exitCode !== 0) {
-    const tail = String(result.all ?? "").trim().split("\n").slice(-12).join("\n");
-    throw new Error(`${label} failed (exit ${result.exitCode}): ${tail}`);
-  }
-}
-
 export interface GgufTools {
   tree: string;
   python: string;
@@ -130,10 +119,10 @@ export async function ensureGguf(modelDir: string, type: GgufType, dtype: Dtype,
     if (isQuantizedType(type)) {
       const source = await ensureGguf(modelDir, dtype, dtype, tools);
       if (!existsSync(source)) throw new Error(`the ${dtype} GGUF it is quantized from was not made: ${readFileSync(`${source}.error`, "utf8")}`);
-      await runTool(`${LLAMA_QUANTIZE_PROGRAM} ${QUANTIZE_NAMES[type]}`, join(tools.binDir, LLAMA_QUANTIZE_PROGRAM), [source, partial, QUANTIZE_NAMES[type]!], {});
+      await runLogged(`${LLAMA_QUANTIZE_PROGRAM} ${QUANTIZE_NAMES[type]}`, join(tools.binDir, LLAMA_QUANTIZE_PROGRAM), [source, partial, QUANTIZE_NAMES[type]!], { quiet: true });
       madeBy = `llama-quantize ${QUANTIZE_NAMES[type]} of ${source.split(sep).pop()} (sha256 ${JSON.parse(readFileSync(`${source}.json`, "utf8")).sha256.slice(0, 12)}), ${treeVersion(tools.tree)}`;
     } else {
-      await runTool(`convert_hf_to_gguf.py --outtype ${type}`, tools.python, [join(tools.tree, "convert_hf_to_gguf.py"), resolve(modelDir), "--outtype", type, "--outfile", partial], converterEnv(tools.tree));
+      await runLogged(`convert_hf_to_gguf.py --outtype ${type}`, tools.python, [join(tools.tree, "convert_hf_to_gguf.py"), resolve(modelDir), "--outtype", type, "--outfile", partial], { env: converterEnv(tools.tree), quiet: true });
       madeBy = `convert_hf_to_gguf.py --outtype ${type}, ${treeVersion(tools.tree)}`;
     }
   } catch (e) {
