@@ -1,10 +1,12 @@
-// host/command.ts's runLimited runs the fidelity tools: a time limit that stops the tool and what it
-// started, its stderr and stdout in the tool's log, its stdout kept whole also when cut short.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+// host/command.ts is the harness's one command runner (beside the runner processes of the protocol
+// and the lanes' child runs). Its runLimited runs the fidelity tools: a time limit that stops the tool
+// and what it started, its stderr and stdout in the tool's log, its stdout kept whole also when cut short.
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
 import { runLimited } from "../harness/host/command.ts";
+import { REPO_ROOT } from "../harness/paths.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "qwen3-bench-command-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -48,4 +50,20 @@ describe("host/command.ts runLimited", () => {
     expect(run.stdout).toBe("");
     expect(run.why).toMatch(/^cannot start .*no-such-tool: .*ENOENT/);
   });
+});
+
+/** Sources under `dir` (tests left out) that import a way to start processes (node:child_process, execa). */
+function processStarters(dir: string, root = dir): string[] {
+  return readdirSync(dir)
+    .sort()
+    .flatMap((name) => {
+      const path = join(dir, name);
+      if (statSync(path).isDirectory()) return name === "tests" || name === "node_modules" ? [] : processStarters(path, root);
+      if (!/\.(ts|mts|mjs|js)$/.test(name)) return [];
+      return /from\s+["'](node:)?child_process["']|from\s+["']execa["']/.test(readFileSync(path, "utf8")) ? [relative(root, path)] : [];
+    });
+}
+
+test("bench/ starts processes only in host/command.ts, runner-process.ts (the protocol's runners) and lanes.ts (child runs)", () => {
+  expect(processStarters(join(REPO_ROOT, "bench"))).toEqual(["harness/host/command.ts", "harness/lanes.ts", "harness/runner-process.ts"]);
 });
