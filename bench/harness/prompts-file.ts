@@ -1,6 +1,5 @@
-import { readFileSync } from "node:fs";
 import { PROMPTS_FILE } from "./paths.ts";
-import { InputFileError, parseJsonFile, parseWith } from "./schema/parse.ts";
+import { InputFileError, parseJsonFile, parseWith, readJsonFile } from "./schema/parse.ts";
 import { CustomPromptsFile, OriginalConfig, OriginalPrompt, OriginalPromptsFile, PromptsFile, type Prompt } from "./schema/prompts.ts";
 
 /** A prompts file as loaded, in this project's shape whatever format it was written in. */
@@ -27,20 +26,6 @@ function isOriginalFormat(value: unknown): boolean {
   // `id` is a key of both formats: the others tell them apart.
   const originalKeys = Object.keys(OriginalPrompt.shape).filter((k) => k !== "id");
   return prompts.some((p) => typeof p === "object" && p !== null && originalKeys.some((k) => k in p));
-}
-
-function readJson(file: string): unknown {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (e) {
-    throw new InputFileError(file, `cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new InputFileError(file, `is not valid JSON (${(e as Error).message})`);
-  }
 }
 
 /** Keys of `object` outside `known`, as field paths under `path`. */
@@ -86,7 +71,7 @@ function fromOriginal(file: string, value: unknown, defaults: PromptsFile): Load
  * in `ignoredKeys`.
  */
 export function loadPromptsFile(file: string, defaultsFile = PROMPTS_FILE): LoadedPrompts {
-  const value = readJson(file);
+  const value = readJsonFile(file);
   const defaults = (): PromptsFile => parseJsonFile(defaultsFile, PromptsFile);
   if (isOriginalFormat(value)) return fromOriginal(file, value, defaults());
   const custom = parseWith(file, CustomPromptsFile, value);

@@ -2,7 +2,7 @@
 // tables, `qwen3-bench compare` and `qwen3-bench ab` all read a SpeedComparison made here, with its
 // verdict from the one rule in bench/stats/gate.ts.
 import type { RunRecord } from "../harness/schema/results.ts";
-import { bootstrapMedianCi, type ConfidenceInterval } from "../stats/bootstrap.ts";
+import { BOOTSTRAP_DEFAULTS, bootstrapMedianCi, type ConfidenceInterval } from "../stats/bootstrap.ts";
 import { gateVerdict, type Verdict } from "../stats/gate.ts";
 import { geometricMeanRatioCi, hierarchicalRatioResamples, percentileInterval, pooledStatistic, type PooledStatistic, type RatioResamples } from "../stats/hierarchical-bootstrap.ts";
 import { geometricMean } from "../stats/mean.ts";
@@ -20,7 +20,7 @@ export interface GateSettings {
   statistic: PooledStatistic;
 }
 
-export const DEFAULT_GATE: GateSettings = { band: 0.02, confidence: 0.95, statistic: "median" };
+export const DEFAULT_GATE: GateSettings = { band: 0.02, confidence: BOOTSTRAP_DEFAULTS.confidence, statistic: "median" };
 
 /**
  * How the two sides' runs relate. "independent": separate samples (two frameworks, two benchmark

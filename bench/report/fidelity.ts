@@ -1,5 +1,4 @@
-import { readFileSync } from "node:fs";
-import { formatIssues, InputFileError } from "../harness/schema/parse.ts";
+import { formatIssues, InputFileError, readInputFile } from "../harness/schema/parse.ts";
 import { FidelityRecord, type FidelityAgreement, type FidelityMeta, type FidelityRun } from "../harness/schema/fidelity.ts";
 import { median } from "../stats/median.ts";
 import { formatNumber, formatRatio } from "./format.ts";
@@ -145,12 +144,7 @@ export function fidelityMarkdown(rows: FidelityRow[], records: FidelityRecord[])
 
 /** Reads fidelity.jsonl; a bad line is an InputFileError naming the file, the line and the field. */
 export function readFidelityJsonl(file: string): FidelityRecord[] {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (e) {
-    throw new InputFileError(file, `cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
+  const text = readInputFile(file);
   const records: FidelityRecord[] = [];
   text.split("\n").forEach((line, i) => {
     if (!line.trim()) return;

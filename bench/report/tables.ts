@@ -126,6 +126,6 @@ export const METHOD_NOTES = [
   "Medians are over timed runs; the 95 % CI is a percentile bootstrap of the median (10,000 resamples, fixed seed), the ratio CI resamples both frameworks' runs independently.",
   "Step latency percentiles pool every decode step of every timed run (the first token, i.e. TTFT, excluded), linear interpolation between closest ranks (numpy's default).",
   "Speed ratios (candidate ÷ baseline) compare the median decode-step latency (TTFT excluded): frameworks as independent samples, by a two-stage bootstrap (runs with replacement, then steps within each run; 10,000 resamples, fixed seed); A/B labels of one run pair by pair (the median of the pairs' ratios, bootstrapped over the pairs). Over all prompts: the geometric mean of the prompts' ratios (pairs: the median over every pair).",
-  "Verdict against a ±2 % noise band: slower or faster when the whole 95 % interval lies beyond the band, within noise when it lies inside, else inconclusive (the rule of `qwen3-bench compare` and `ab`).",
+  `Verdict against a ±${Math.round(DEFAULT_GATE.band * 1000) / 10} % noise band: slower or faster when the whole ${Math.round(DEFAULT_GATE.confidence * 1000) / 10} % interval lies beyond the band, within noise when it lies inside, else inconclusive (the rule of \`qwen3-bench compare\` and \`ab\`).`,
   "Share of bandwidth ceiling = median decode tok/s × weight bytes per token / peak memory bandwidth (known-chip table); 100 % would mean every weight byte is read at peak bandwidth.",
 ];

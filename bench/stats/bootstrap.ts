@@ -21,12 +21,13 @@ export interface ConfidenceInterval {
   resamples: number;
 }
 
-const DEFAULTS = { resamples: 10_000, confidence: 0.95, seed: 0x5eed } as const;
+/** Every bootstrap's defaults (this one and the hierarchical one): resamples, confidence, seed. */
+export const BOOTSTRAP_DEFAULTS = { resamples: 10_000, confidence: 0.95, seed: 0x5eed } as const;
 /** Stream id of the bootstrap's random numbers (any constant; keeps them apart from other users of the PRNG). */
 const BOOTSTRAP_STREAM = 0xb0075;
 
 function resolve(options: BootstrapOptions): Required<BootstrapOptions> {
-  const resolved = { ...DEFAULTS, ...options };
+  const resolved = { ...BOOTSTRAP_DEFAULTS, ...options };
   if (!Number.isInteger(resolved.resamples) || resolved.resamples < 1) throw new RangeError(`bootstrap: resamples must be a positive integer, got ${resolved.resamples}`);
   if (!(resolved.confidence > 0 && resolved.confidence < 1)) throw new RangeError(`bootstrap: confidence must be in (0, 1), got ${resolved.confidence}`);
   return resolved;

@@ -1,5 +1,5 @@
 import { Xoshiro128 } from "./rng.ts";
-import type { BootstrapOptions, ConfidenceInterval } from "./bootstrap.ts";
+import { BOOTSTRAP_DEFAULTS, type BootstrapOptions, type ConfidenceInterval } from "./bootstrap.ts";
 import { geometricMean } from "./mean.ts";
 import { quantileSorted } from "./quantile.ts";
 
@@ -34,7 +34,7 @@ export interface RatioResamples {
   ratios: Float64Array;
 }
 
-const DEFAULTS = { resamples: 10_000, confidence: 0.95, seed: 0x5eed, statistic: "median" } as const;
+const DEFAULTS = { ...BOOTSTRAP_DEFAULTS, statistic: "median" } as const;
 /** Stream id of this bootstrap's random numbers (any constant, apart from the plain bootstrap's). */
 const HIERARCHICAL_STREAM = 0xb10c;
 

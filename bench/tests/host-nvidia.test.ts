@@ -1,11 +1,12 @@
 // host/nvidia.ts is the harness's only caller of nvidia-smi: one query, one follow loop. This machine
 // may have no NVIDIA GPU, so a stand-in nvidia-smi on PATH prints what the real one prints for the
 // arguments it gets, and the module is checked for what it asks and how it reads the answers.
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
 import { followNvidia, listNvidiaGpus, nvidiaQuery } from "../harness/host/nvidia.ts";
+import { REPO_ROOT } from "../harness/paths.ts";
 
 const bin = mkdtempSync(join(tmpdir(), "qwen3-bench-nvidia-smi-"));
 afterAll(() => rmSync(bin, { recursive: true, force: true }));
@@ -49,4 +50,27 @@ describe("host/nvidia.ts", () => {
     expect(calls).toContain("--query-gpu=power.draw --format=csv,noheader,nounits -i 1 -lms 50");
     expect(calls).toContain("--query-gpu=unknown.field --format=csv,noheader,nounits -i 1");
   });
+});
+
+/** Every source under `dir` (tests left out) with the string "nvidia-smi" alone in its code (not its comments). */
+function nvidiaSmiCallers(dir: string, root = dir): string[] {
+  return readdirSync(dir)
+    .sort()
+    .flatMap((name) => {
+      const path = join(dir, name);
+      if (statSync(path).isDirectory()) return name === "tests" || name === "node_modules" ? [] : nvidiaSmiCallers(path, root);
+      if (!/\.(ts|mts|mjs|js)$/.test(name)) return [];
+      return readFileSync(path, "utf8")
+        .split("\n")
+        .flatMap((line) => {
+          const code = /^\s*(\/\/|\/?\*)/.test(line) ? "" : line.replace(/\/\/.*$/, "");
+          return /["'`]nvidia-smi["'`]/.test(code) ? [relative(root, path)] : [];
+        })
+        .slice(0, 1);
+    });
+}
+
+test("bench/ starts nvidia-smi only in host/nvidia.ts", () => {
+  // hw-info.ts names it as a source of hw_info.json, answered by nvidiaQuery; a new file here is a new caller to look at.
+  expect(nvidiaSmiCallers(join(REPO_ROOT, "bench"))).toEqual(["harness/host/hw-info.ts", "harness/host/nvidia.ts"]);
 });

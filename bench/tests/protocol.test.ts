@@ -14,6 +14,7 @@ import { splitFrameworkLabels } from "../harness/framework-label.ts";
 import { FRAMEWORKS } from "../harness/frameworks.ts";
 import { FIXTURES_DIR } from "../harness/paths.ts";
 import { TEST_MODELS } from "../harness/prepare.ts";
+import { markTemporaryCopy } from "../harness/model/temporary-copy.ts";
 import { RunnerProcess, type LaunchSpec } from "../harness/runner-process.ts";
 import { ErrorReply, FatalMessage, GenerateReply, ReadyMessage, ScoreReply } from "../harness/schema/protocol.ts";
 import { SynthManifest, type Dtype } from "../harness/schema/model-config.ts";
@@ -94,10 +95,20 @@ const FIELD_RULES: Array<[string, Record<string, unknown> | string, number | nul
   ["score: prompt + continuation longer than max_position_embeddings", score({ continuation_token_ids: Array.from({ length: MAX_POSITIONS }, () => 3) }), 30, /max_position_embeddings/],
 ];
 
+/** Temporary copies of the tiny model (marked so: the GGUFs llama-cpp makes of them stay inside), removed after the tests. */
+const copies: string[] = [];
+afterAll(() => copies.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
+function temporaryCopy(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  copies.push(dir);
+  cpSync(TEST_MODELS.tiny, dir, { recursive: true });
+  markTemporaryCopy(dir);
+  return dir;
+}
+
 /** A copy of the tiny model whose config no longer matches its MLP weights' shapes. */
 function wrongShapeModel(): string {
-  const dir = mkdtempSync(join(tmpdir(), "qwen3-bench-wrong-shape-"));
-  cpSync(TEST_MODELS.tiny, dir, { recursive: true });
+  const dir = temporaryCopy("qwen3-bench-wrong-shape-");
   const config = JSON.parse(readFileSync(join(dir, "config.json"), "utf8"));
   writeFileSync(join(dir, "config.json"), JSON.stringify({ ...config, intermediate_size: config.intermediate_size + 8 }));
   return dir;
@@ -105,8 +116,7 @@ function wrongShapeModel(): string {
 
 /** A copy of the tiny model without model.safetensors. */
 function weightlessModel(): string {
-  const dir = mkdtempSync(join(tmpdir(), "qwen3-bench-no-weights-"));
-  cpSync(TEST_MODELS.tiny, dir, { recursive: true });
+  const dir = temporaryCopy("qwen3-bench-no-weights-");
   rmSync(join(dir, "model.safetensors"));
   return dir;
 }

@@ -18,8 +18,6 @@ fidelity_tools.py's `loop`: {"kind": "meta", ...}, then {"kind": "run", "prompt_
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 import time
 from importlib.metadata import version
@@ -30,27 +28,21 @@ from mlx_lm.generate import generate_step, stream_generate
 from mlx_lm.utils import load_tokenizer
 
 from runner import MlxLmRunner, device_name, greedy
+from qwen3_bench_fidelity import emit, fidelity_parser, read_prompts  # runner put python-common on the path
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", required=True)
-    parser.add_argument("--dtype", choices=["f16", "bf16", "f32"], default="f16")
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--prompts", required=True)
-    parser.add_argument("--new-tokens", type=int, required=True)
-    parser.add_argument("--repeats", type=int, required=True)
-    parser.add_argument("--warmup", type=int, default=1)
+    parser = fidelity_parser(__doc__.split("\n\n")[0], ["f16", "bf16", "f32"])
     parser.add_argument("--loop", choices=["generate_step", "stream_generate"], default="generate_step")
     args = parser.parse_args()
-    prompts = json.loads(Path(args.prompts).read_text())
+    prompts = read_prompts(args.prompts)
     model = MlxLmRunner(args.model, args.dtype, args.device).model
     _, device = device_name(mx.default_device())
     note = ("generate_step loop called directly (greedy argmax sampler), no protocol, no detokenizer" if args.loop == "generate_step"
             else "stream_generate loop called directly (mlx_lm.benchmark's loop: detokenizer, GenerationResponse per token), our prompt ids")
     # Whether stream_generate's wired_limit context does anything on this device (it needs this key).
     wired = f"mx.device_info() has max_recommended_working_set_size: {'max_recommended_working_set_size' in mx.device_info()}"
-    print(json.dumps({"kind": "meta", "framework_version": f"mlx-lm {version('mlx-lm')}, mlx {mx.__version__}", "device": device, "notes": [note, wired]}), flush=True)
+    emit("meta", framework_version=f"mlx-lm {version('mlx-lm')}, mlx {mx.__version__}", device=device, notes=[note, wired])
     if args.loop == "stream_generate":
         tokenizer = load_tokenizer(Path(args.model))
         tokenizer._eos_token_ids = {}  # as mlx_lm.benchmark does: no early stop
@@ -74,7 +66,7 @@ def main() -> int:
     for r in range(args.repeats):
         for p in prompts:
             tokens, times = run(p["ids"])
-            print(json.dumps({"kind": "run", "prompt_id": p["id"], "repeat": r, "token_ids": tokens, "token_times_ns": times}), flush=True)
+            emit("run", prompt_id=p["id"], repeat=r, token_ids=tokens, token_times_ns=times)
     return 0
 
 

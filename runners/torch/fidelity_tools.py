@@ -31,10 +31,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import torch  # noqa: E402
 
 from runner import TORCH_DTYPES, device_label, pick_device, synchronize  # noqa: E402
-
-
-def emit(kind: str, **fields) -> None:
-    print(json.dumps({"kind": kind, **fields}), flush=True)
+from qwen3_bench_fidelity import emit, fidelity_parser, read_prompts  # noqa: E402  (runner put python-common on the path)
 
 
 def transformers_generate(args: argparse.Namespace, prompts: list[dict], device: torch.device) -> None:
@@ -96,19 +93,12 @@ def fast_loop(args: argparse.Namespace, prompts: list[dict], device: torch.devic
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = fidelity_parser(__doc__.split("\n\n")[0], list(TORCH_DTYPES))
     parser.add_argument("tool", choices=["generate", "loop"])
-    parser.add_argument("--model", required=True)
-    parser.add_argument("--dtype", choices=list(TORCH_DTYPES), default="f16")
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--prompts", required=True)
-    parser.add_argument("--new-tokens", type=int, required=True)
-    parser.add_argument("--repeats", type=int, required=True)
-    parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--cache", choices=["static", "dynamic"], default="static")
     parser.add_argument("--reference")
     args = parser.parse_args()
-    prompts = sorted(json.loads(Path(args.prompts).read_text()), key=lambda p: -len(p["ids"]))
+    prompts = sorted(read_prompts(args.prompts), key=lambda p: -len(p["ids"]))
     device = pick_device(args.device)
     (transformers_generate if args.tool == "generate" else fast_loop)(args, prompts, device)
     return 0

@@ -9,7 +9,7 @@ import type { Dtype } from "../schema/model-config.ts";
 import type { FidelityRecord } from "../schema/fidelity.ts";
 import { launchVariant, probeVariant, type Variant } from "../variants.ts";
 import { median } from "../../stats/median.ts";
-import { runCommand, type Finished } from "./command.ts";
+import { runLimited, type LimitedRun } from "../host/command.ts";
 import { TokenReferences } from "./references.ts";
 import { planToolShape } from "./shape.ts";
 import type { FidelityTool, Invocation, ToolContext, ToolOutput, ToolPrompt, ToolShape } from "./tool.ts";
@@ -99,9 +99,9 @@ export async function runFidelity(opts: FidelityRunOptions): Promise<FidelityRec
         add({ record: "error", tool: tool.name, runner: variant.label, prompt_tokens: promptTokens, message });
       const logFile = join(opts.outDir, `${labelFileStem(variant.label)}.${tool.name.replace(/[^A-Za-z0-9_.-]+/g, "-")}.log`);
       const limit = () => Math.min(opts.toolBudgetSecs - slot.spentSecs, opts.budgetSecs - elapsedSecs());
-      const timed = async (invocation: Invocation): Promise<Finished> => {
+      const timed = async (invocation: Invocation): Promise<LimitedRun> => {
         const t0 = Date.now();
-        const finished = limit() < 1 ? { code: null, stdout: "", why: "not started: its budget is spent" } : await runCommand(invocation, limit(), logFile);
+        const finished = limit() < 1 ? { code: null, stdout: "", why: "not started: its budget is spent" } : await runLimited(invocation.command, invocation.args, limit(), logFile);
         slot.spentSecs += (Date.now() - t0) / 1000;
         return finished;
       };
@@ -110,7 +110,7 @@ export async function runFidelity(opts: FidelityRunOptions): Promise<FidelityRec
         slot.device = meta.device ?? variant.label;
         add({ record: "meta", tool: tool.name, runner: variant.label, same_code_path: tool.sameCodePath, framework_version: meta.framework_version, device: meta.device ?? null, dtype: variant.dtype ?? opts.dtype, notes: [...tool.notes, ...meta.notes] });
       };
-      const failure = (f: Finished) => `${f.code !== null ? `exit ${f.code}` : f.why}: ${logTail(f.stdout) || `see ${logFile}`}`;
+      const failure = (f: LimitedRun) => `${f.code !== null ? `exit ${f.code}` : f.why}: ${logTail(f.stdout) || `see ${logFile}`}`;
 
       if (!slot.ctx) {
         const availability = await probeVariant(variant);

@@ -1,20 +1,25 @@
 // The harness's one way to run a command on the host: logged (setup builds), quietly for its
-// output (probes), or followed line by line (samplers). Each is best-effort where it says so.
+// output (probes), within a time limit into a log file (fidelity tools), or followed line by line
+// (samplers). Each is best-effort where it says so.
 import { spawnSync } from "node:child_process";
+import { appendFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { execa } from "execa";
 
-/** Runs a command, streaming its output to stderr with a prefix; throws with the tail on failure. */
-export async function runLogged(label: string, command: string, args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Promise<void> {
+/**
+ * Runs a command, streaming its output to stderr with a prefix (`quiet`: keeping it for the error
+ * only, for work done while a runner starts); throws with the tail on failure.
+ */
+export async function runLogged(label: string, command: string, args: string[], options: { cwd?: string; env?: Record<string, string>; quiet?: boolean } = {}): Promise<void> {
   const tail: string[] = [];
   // execa extends this process's environment with `env` (extendEnv).
-  const child = execa(command, args, { ...options, all: true, buffer: false, reject: false });
+  const child = execa(command, args, { cwd: options.cwd, env: options.env, all: true, buffer: false, reject: false });
   if (child.all) {
     createInterface({ input: child.all }).on("line", (line) => {
       if (!line.trim()) return;
       tail.push(line);
       if (tail.length > 30) tail.shift();
-      process.stderr.write(`[${label}] ${line}\n`);
+      if (!options.quiet) process.stderr.write(`[${label}] ${line}\n`);
     });
   }
   const result = await child;
@@ -40,6 +45,39 @@ export async function tryOutput(command: string, args: string[], env?: Record<st
 export function tryOutputSync(command: string, args: string[], options: { cwd?: string; timeoutMs?: number } = {}): string | null {
   const result = spawnSync(command, args, { cwd: options.cwd, encoding: "utf8", timeout: options.timeoutMs ?? 10_000 });
   return result.status === 0 && typeof result.stdout === "string" ? result.stdout.trim() : null;
+}
+
+/** A command run within a time limit: its exit code (null: stopped at the limit, or never started), its whole stdout, and why it has no code. */
+export interface LimitedRun {
+  code: number | null;
+  stdout: string;
+  why: string | null;
+}
+
+/**
+ * Runs a command for at most `limitSecs`, appending its command line, its stderr as it comes and then
+ * its stdout to `logFile`; stdout is kept whole, also when the limit cuts it short. The limit stops the
+ * command's whole process group, so also what it started (torch.compile's workers).
+ */
+export async function runLimited(command: string, args: string[], limitSecs: number, logFile: string): Promise<LimitedRun> {
+  appendFileSync(logFile, `$ ${[command, ...args].join(" ")}\n`);
+  const child = execa(command, args, { detached: true, reject: false, stdin: "ignore", stderr: { file: logFile, append: true }, stripFinalNewline: false });
+  let stopped = false;
+  const timer = setTimeout(() => {
+    stopped = true;
+    try {
+      process.kill(-child.pid!, "SIGKILL");
+    } catch {
+      child.kill("SIGKILL");
+    }
+  }, limitSecs * 1000);
+  const result = await child;
+  clearTimeout(timer);
+  const stdout = String(result.stdout ?? "");
+  appendFileSync(logFile, stdout);
+  if (stopped) return { code: null, stdout, why: `stopped at its time limit (${Math.round(limitSecs)} s)` };
+  if (result.exitCode === undefined) return { code: null, stdout, why: `cannot start ${command}: ${result.originalMessage ?? result.shortMessage}` };
+  return { code: result.exitCode, stdout, why: null };
 }
 
 /** A followed command: stop() ends it; `exited` settles when it ends (it never rejects). */

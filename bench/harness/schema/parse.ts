@@ -25,19 +25,26 @@ export function parseWith<S extends z.ZodType>(file: string, schema: S, value: u
   return result.data;
 }
 
-/** Reads a JSON file and validates it; missing files and bad JSON are InputFileErrors too. */
-export function parseJsonFile<S extends z.ZodType>(file: string, schema: S): z.infer<S> {
-  let text: string;
+/** A file's text; a missing or unreadable file is an InputFileError naming it. */
+export function readInputFile(file: string): string {
   try {
-    text = readFileSync(file, "utf8");
+    return readFileSync(file, "utf8");
   } catch (e) {
     throw new InputFileError(file, `cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
-  let value: unknown;
+}
+
+/** A JSON file's value, not yet validated; missing files and bad JSON are InputFileErrors. */
+export function readJsonFile(file: string): unknown {
+  const text = readInputFile(file);
   try {
-    value = JSON.parse(text);
+    return JSON.parse(text);
   } catch (e) {
     throw new InputFileError(file, `is not valid JSON (${(e as Error).message})`);
   }
-  return parseWith(file, schema, value);
+}
+
+/** Reads a JSON file and validates it; missing files and bad JSON are InputFileErrors too. */
+export function parseJsonFile<S extends z.ZodType>(file: string, schema: S): z.infer<S> {
+  return parseWith(file, schema, readJsonFile(file));
 }

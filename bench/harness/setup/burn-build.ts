@@ -1,10 +1,10 @@
-import { createHash } from "node:crypto";
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { join, relative } from "node:path";
+import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { RUNNERS_DIR } from "../paths.ts";
 import { platformFacts } from "../host/platform.ts";
 import { parseProfilers, profilerBurnFeatures } from "../profiler.ts";
 import { runLogged, tryOutput } from "../host/command.ts";
+import { buildKey } from "./build-key.ts";
 import { benchCacheDir, hostSettings } from "../settings.ts";
 
 /** Cargo's target folder, outside the clone so builds survive between CI runs and fresh clones. */
@@ -38,12 +38,6 @@ export async function compiledBackends(): Promise<string[] | null> {
 /** Files whose contents decide the binary (with the features, the profile and the compiler). */
 const BUILD_INPUTS = ["Cargo.toml", "Cargo.lock", "build.rs", "src"];
 
-function filesUnder(path: string): string[] {
-  if (!existsSync(path)) return [];
-  if (!statSync(path).isDirectory()) return [path];
-  return readdirSync(path).sort().flatMap((name) => filesUnder(join(path, name)));
-}
-
 /**
  * The build key: sha256 of the runner's sources (by path relative to its folder, and contents), the
  * features, the cargo profile and the compiler version. Equal keys build equal binaries, so a key
@@ -51,11 +45,7 @@ function filesUnder(path: string): string[] {
  * no rebuild when only the commit changed (build.rs re-runs on every commit) but the runner did not.
  */
 export function burnBuildKey(crateDir: string, features: string[], profile: string, rustc: string): string {
-  const hash = createHash("sha256").update(JSON.stringify({ features: [...features].sort(), profile, rustc }));
-  for (const file of BUILD_INPUTS.flatMap((input) => filesUnder(join(crateDir, input)))) {
-    hash.update(`\0${relative(crateDir, file)}\0`).update(readFileSync(file));
-  }
-  return hash.digest("hex");
+  return buildKey(crateDir, BUILD_INPUTS, { features: [...features].sort(), profile, rustc });
 }
 
 /** The stamp beside the binary: the build key it was built from and the binary's mtime then (a later cargo run by hand invalidates it). */

@@ -1,8 +1,9 @@
 import { createHash } from "node:crypto";
-import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { RUNNERS_DIR } from "../paths.ts";
 import { burnTargetDir } from "./burn-build.ts";
+import { filesUnder } from "./build-key.ts";
 import { runLogged, tryOutput } from "../host/command.ts";
 import { MLX_SYS_BURN_PATCHES, SYSTEM_MLX_ENV } from "./mlx-sys-burn-patch.ts";
 import { uvCommand } from "./python-env.ts";
@@ -69,13 +70,6 @@ async function publishedMlxSysBurn(): Promise<string> {
   return dirname(found.manifest_path);
 }
 
-/** Every file under `dir`, relative, sorted. */
-function listFiles(dir: string, under = dir): string[] {
-  return readdirSync(dir, { withFileTypes: true })
-    .flatMap((entry) => (entry.isDirectory() ? listFiles(join(dir, entry.name), under) : [relative(under, join(dir, entry.name))]))
-    .sort();
-}
-
 /**
  * Copies the published crate to `targetDir` and patches it. A copy made from the same files with
  * the same result is left alone, keeping its timestamps, so cargo does not rebuild mlx-c on every
@@ -88,7 +82,7 @@ export function writePatchedCrate(publishedDir: string, targetDir: string): void
     return { file, text: patch(readFileSync(path, "utf8")) };
   });
   const hash = createHash("sha256");
-  for (const file of listFiles(publishedDir)) hash.update(file).update("\0").update(readFileSync(join(publishedDir, file))).update("\0");
+  for (const file of filesUnder(publishedDir).map((path) => relative(publishedDir, path))) hash.update(file).update("\0").update(readFileSync(join(publishedDir, file))).update("\0");
   for (const { file, text } of patched) hash.update(file).update("\0").update(text).update("\0");
   const stamp = hash.digest("hex");
   const stampFile = join(targetDir, ".qwen3-bench-stamp");

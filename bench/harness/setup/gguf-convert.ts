@@ -1,13 +1,12 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join, resolve, sep } from "node:path";
-import { execa } from "execa";
 import type { Dtype } from "../schema/model-config.ts";
 import type { LlamaCppSettings } from "../settings.ts";
 import { runLogged, tryOutput } from "../host/command.ts";
 import { LLAMA_QUANTIZE_PROGRAM, llamaCppCacheDir, llamaCppTree, SOURCE_VERSION_FILE } from "./llama-cpp-build.ts";
 import { uvCommand } from "./python-env.ts";
 import { modelFingerprint } from "../model/fingerprint.ts";
+import { isTemporaryCopy } from "../model/temporary-copy.ts";
 import { sha256OfFile } from "../model/hub-digest.ts";
 
 /**
@@ -70,12 +69,12 @@ export async function ensureConverterPython(settings: LlamaCppSettings, tree: st
 
 /**
  * Where the GGUF of (model, type) lives. A quantized file names the type it was made from
- * (`q8_0-from-f16.gguf`). A model folder under the OS's temporary folder (the conformance test's
- * broken copies) keeps its GGUFs inside itself, so they go with it.
+ * (`q8_0-from-f16.gguf`). A model folder marked as a temporary copy (model/temporary-copy.ts: the
+ * conformance test's broken copies) keeps its GGUFs inside itself, so they go with it.
  */
 export function ggufPath(modelDir: string, type: GgufType, dtype: Dtype): string {
   const dir = resolve(modelDir);
-  const folder = dir.startsWith(resolve(tmpdir()) + sep) ? join(dir, ".gguf") : join(llamaCppCacheDir(), "gguf", `${dir.split(sep).pop()}-${modelFingerprint(dir)}`);
+  const folder = isTemporaryCopy(dir) ? join(dir, ".gguf") : join(llamaCppCacheDir(), "gguf", `${dir.split(sep).pop()}-${modelFingerprint(dir)}`);
   return join(folder, isQuantizedType(type) ? `${type}-from-${dtype}.gguf` : `${type}.gguf`);
 }
 
@@ -87,16 +86,6 @@ export interface GgufProvenance {
   model_dir: string;
   model_fingerprint: string;
   made_at: string;
-}
-
-/** Runs a tool, keeping its output; on failure the error names the tool and ends with its last lines. */
-async function runTool(label: string, command: string, args: string[], env: Record<string, string>): Promise<void> {
-  // execa adds `env` to this process's environment.
-  const result = await execa(command, args, { all: true, reject: false, env });
-  if (result.exitCode !== 0) {
-    const tail = String(result.all ?? "").trim().split("\n").slice(-12).join("\n");
-    throw new Error(`${label} failed (exit ${result.exitCode}): ${tail}`);
-  }
 }
 
 export interface GgufTools {
@@ -130,10 +119,10 @@ export async function ensureGguf(modelDir: string, type: GgufType, dtype: Dtype,
     if (isQuantizedType(type)) {
       const source = await ensureGguf(modelDir, dtype, dtype, tools);
       if (!existsSync(source)) throw new Error(`the ${dtype} GGUF it is quantized from was not made: ${readFileSync(`${source}.error`, "utf8")}`);
-      await runTool(`${LLAMA_QUANTIZE_PROGRAM} ${QUANTIZE_NAMES[type]}`, join(tools.binDir, LLAMA_QUANTIZE_PROGRAM), [source, partial, QUANTIZE_NAMES[type]!], {});
+      await runLogged(`${LLAMA_QUANTIZE_PROGRAM} ${QUANTIZE_NAMES[type]}`, join(tools.binDir, LLAMA_QUANTIZE_PROGRAM), [source, partial, QUANTIZE_NAMES[type]!], { quiet: true });
       madeBy = `llama-quantize ${QUANTIZE_NAMES[type]} of ${source.split(sep).pop()} (sha256 ${JSON.parse(readFileSync(`${source}.json`, "utf8")).sha256.slice(0, 12)}), ${treeVersion(tools.tree)}`;
     } else {
-      await runTool(`convert_hf_to_gguf.py --outtype ${type}`, tools.python, [join(tools.tree, "convert_hf_to_gguf.py"), resolve(modelDir), "--outtype", type, "--outfile", partial], converterEnv(tools.tree));
+      await runLogged(`convert_hf_to_gguf.py --outtype ${type}`, tools.python, [join(tools.tree, "convert_hf_to_gguf.py"), resolve(modelDir), "--outtype", type, "--outfile", partial], { env: converterEnv(tools.tree), quiet: true });
       madeBy = `convert_hf_to_gguf.py --outtype ${type}, ${treeVersion(tools.tree)}`;
     }
   } catch (e) {

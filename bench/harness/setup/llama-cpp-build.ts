@@ -1,11 +1,12 @@
-import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { join, relative } from "node:path";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { RUNNERS_DIR } from "../paths.ts";
 import { platformFacts } from "../host/platform.ts";
 import type { LlamaCppSettings } from "../settings.ts";
 import { runLogged, tryOutput } from "../host/command.ts";
 import { benchCacheDir } from "../settings.ts";
+import { sha256OfFile } from "../model/hub-digest.ts";
+import { buildKey } from "./build-key.ts";
 
 /**
  * llama.cpp from the registries only: PyPI's llama-cpp-python sdist vendors the whole llama.cpp tree
@@ -110,7 +111,7 @@ async function ensureSdistTree(): Promise<string> {
 
 /** The unpacked copy of a tree packed by scripts/offline-pack.sh, by the archive's hash. */
 function packedTree(archive: string): string {
-  const key = createHash("sha256").update(readFileSync(archive)).digest("hex").slice(0, 12);
+  const key = sha256OfFile(archive).slice(0, 12);
   return join(llamaCppCacheDir(), `packed-${key}`, "llama.cpp");
 }
 
@@ -130,19 +131,9 @@ export async function ensureLlamaCppSource(settings: LlamaCppSettings): Promise<
   return tree;
 }
 
-function filesUnder(path: string): string[] {
-  if (!existsSync(path)) return [];
-  if (!statSync(path).isDirectory()) return [path];
-  return readdirSync(path).sort().flatMap((name) => filesUnder(join(path, name)));
-}
-
 /** sha256 of the runner's sources and build script, the tree's version line and the backend's arguments. */
 export function llamaCppBuildKey(runnerDir: string, sourceVersion: string, args: string[]): string {
-  const hash = createHash("sha256").update(JSON.stringify({ sourceVersion, args }));
-  for (const file of ["CMakeLists.txt", "build.sh", "src"].flatMap((p) => filesUnder(join(runnerDir, p)))) {
-    hash.update(`\0${relative(runnerDir, file)}\0`).update(readFileSync(file));
-  }
-  return hash.digest("hex");
+  return buildKey(runnerDir, ["CMakeLists.txt", "build.sh", "src"], { sourceVersion, args });
 }
 
 let building: Promise<void> | null = null;
