@@ -10,7 +10,9 @@
 # found, metal on macOS (llama.cpp's default there), else cpu; --cuda-arch defaults to the GPU's
 # compute capability (nvidia-smi), else CMake's "native". vulkan is never a default: it is asked for,
 # and needs glslc, the Vulkan headers and loader, and SPIR-V headers (Debian/Ubuntu:
-# apt-get install glslc libvulkan-dev spirv-headers). Prints the build's wall time.
+# apt-get install glslc libvulkan-dev spirv-headers; where those are too old, as on Debian 12,
+# vulkan-toolchain.sh fetches newer ones and prints the CMake arguments to add after --).
+# Prints the build's wall time.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 source="" out="" backend="" cuda_arch="" jobs=""
@@ -60,9 +62,9 @@ case "$backend" in
     args+=(-DGGML_CUDA=ON "-DCMAKE_CUDA_ARCHITECTURES=$cuda_arch")
     features+=("sm_$cuda_arch") ;;
   vulkan)
-    for tool in glslc; do
-      command -v "$tool" >/dev/null || { echo "build.sh: --backend vulkan needs $tool (Debian/Ubuntu: apt-get install glslc libvulkan-dev spirv-headers)" >&2; exit 1; }
-    done
+    if [[ " ${extra[*]} " != *" -DVulkan_GLSLC_EXECUTABLE="* ]] && ! command -v glslc >/dev/null; then
+      echo "build.sh: --backend vulkan needs glslc (Debian/Ubuntu: apt-get install glslc libvulkan-dev spirv-headers; too old there: runners/llama-cpp/vulkan-toolchain.sh)" >&2; exit 1
+    fi
     args+=(-DGGML_VULKAN=ON -DGGML_CUDA=OFF -DGGML_METAL=OFF) ;;
   metal) args+=(-DGGML_METAL=ON) ;;
   cpu) args+=(-DGGML_METAL=OFF -DGGML_CUDA=OFF) ;;
