@@ -13,7 +13,9 @@ import {
   ensureLlamaCppSource,
   LLAMA_BENCH_PROGRAM,
   llamaCppBackend,
+  describePrebuiltBins,
   llamaCppBinDir,
+  prebuiltBinDir,
   lastSetupError,
   llamaCppTree,
   missingBuildTools,
@@ -34,12 +36,8 @@ export async function backendOf(flags: Array<[string, string]>, settings: LlamaC
   return given === undefined ? llamaCppBackend(settings) : LlamaCppBackend.parse(given);
 }
 
-/** A backend's build folder, or an error saying why there is none (BENCH_LLAMA_CPP_BIN without it). */
-async function binDirOf(flags: Array<[string, string]>, settings: LlamaCppSettings): Promise<string> {
-  const lookup = llamaCppBinDir(settings, await backendOf(flags, settings));
-  if (lookup.binDir === null) throw new Error(`llama-cpp: ${lookup.missing}`);
-  return lookup.binDir;
-}
+/** The build folder of a label's backend (llamaCppBinDir). */
+const binDirOf = async (flags: Array<[string, string]>, settings: LlamaCppSettings): Promise<string> => llamaCppBinDir(settings, await backendOf(flags, settings));
 
 /**
  * Where the llama.cpp programs and GGUFs of this machine are, for the fidelity tools (llama-bench
@@ -52,14 +50,15 @@ export async function llamaCppArtifacts(modelDir: string, type: GgufType, dtype:
   return { binDir, runner: join(binDir, RUNNER_PROGRAM), llamaBench: join(binDir, LLAMA_BENCH_PROGRAM), gguf: ggufPath(modelDir, type, dtype) };
 }
 
-/** Why a backend's build is not there: BENCH_LLAMA_CPP_BIN lacks it, a missing tool, its failed build, or not built yet. */
+/** Why a backend's build is not there: a BENCH_LLAMA_CPP_BIN folder without the runner, a missing tool, its failed build, or not built yet. */
 async function missingBuildReason(settings: LlamaCppSettings, backend: LlamaCppBackend, runner: string): Promise<string> {
-  if (settings.prebuiltBins.length) return `no ${backend} build: ${runner} missing (BENCH_LLAMA_CPP_BIN=${settings.prebuiltBins.join(delimiter)})`;
+  if (prebuiltBinDir(settings, backend)) return `no ${backend} build: ${runner} missing (BENCH_LLAMA_CPP_BIN=${settings.prebuiltBins.join(delimiter)})`;
+  const prebuilt = settings.prebuiltBins.length ? `; BENCH_LLAMA_CPP_BIN holds no ${backend} build (${describePrebuiltBins(settings)})` : "";
   const missing = await missingBuildTools(backend);
-  if (missing) return `no ${backend} build (${runner} missing): ${missing}`;
+  if (missing) return `no ${backend} build (${runner} missing${prebuilt}): ${missing}`;
   const failed = lastSetupError(backend);
-  if (failed) return `the ${backend} build failed (${runner} missing): ${failed}`;
-  return `no ${backend} build (${runner} missing): run \`npx qwen3-bench setup\` with this label in BENCH_FRAMEWORKS (cmake, a C++ compiler${backend === "vulkan" ? ", glslc and the Vulkan headers" : ""}; fetches llama-cpp-python's sdist from PyPI), or point BENCH_LLAMA_CPP_BIN at build.sh's DIR/bin of a --backend ${backend} build`;
+  if (failed) return `the ${backend} build failed (${runner} missing${prebuilt}): ${failed}`;
+  return `no ${backend} build (${runner} missing${prebuilt}): run \`npx qwen3-bench setup\` with this label in BENCH_FRAMEWORKS (cmake, a C++ compiler${backend === "vulkan" ? ", glslc and the Vulkan headers" : ""}; fetches llama-cpp-python's sdist from PyPI), or add build.sh's DIR/bin of a --backend ${backend} build to BENCH_LLAMA_CPP_BIN`;
 }
 
 /** Bits per weight of the quantized GGUF types (Q4_K_M: 4-bit blocks, a few tensors at 6). */
@@ -102,9 +101,7 @@ export function llamaCppRunner(settings?: LlamaCppSettings): Framework {
     async probe(flags = []): Promise<Availability> {
       const settings = knobs();
       const backend = await backendOf(flags, settings);
-      const lookup = llamaCppBinDir(settings, backend);
-      if (lookup.binDir === null) return { available: false, reason: lookup.missing };
-      const binDir = lookup.binDir;
+      const binDir = llamaCppBinDir(settings, backend);
       const runner = join(binDir, RUNNER_PROGRAM);
       if (!existsSync(runner)) return { available: false, reason: await missingBuildReason(settings, backend, runner) };
       const tree = llamaCppTree(settings);
@@ -118,13 +115,13 @@ export function llamaCppRunner(settings?: LlamaCppSettings): Framework {
       return { available: true, reason: `${runner} (${features}); converter: ${python}` };
     },
     // One build per backend the run's labels name (a label without `backend=`: the default build),
-    // one after the other (each takes every core); a backend whose tools are missing is left to the
-    // probe's reason, and with none buildable nothing is set up. Every build is tried; the first
-    // failure is thrown after the converter's venv.
+    // one after the other (each takes every core); a BENCH_LLAMA_CPP_BIN folder of a backend stands
+    // for its build, a backend whose tools are missing is left to the probe's reason, and with none
+    // buildable nothing is set up. Every build is tried; the first failure is thrown after the converter's venv.
     async setup(labelFlags = [[]]) {
       const settings = knobs();
       const named = [...new Set(await Promise.all(labelFlags.map((flags) => backendOf(flags, settings))))];
-      const buildable = settings.prebuiltBins.length ? named : (await Promise.all(named.map(async (b) => ((await missingBuildTools(b)) ? [] : [b])))).flat();
+      const buildable = (await Promise.all(named.map(async (b) => (prebuiltBinDir(settings, b) || !(await missingBuildTools(b)) ? [b] : [])))).flat();
       if (!buildable.length) return;
       const failures: Error[] = [];
       for (const backend of buildable) {

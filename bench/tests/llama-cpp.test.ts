@@ -122,17 +122,17 @@ describe("one build per backend: llama-cpp[backend=cuda|vulkan|...] runs that bu
     expect(() => readLlamaCppSettings({ BENCH_LLAMA_CPP_BACKEND: "rocm" })).toThrow(/BENCH_LLAMA_CPP_BACKEND/);
   });
 
-  test("build folders: this machine's <cache>/build-<backend>/bin, or the BENCH_LLAMA_CPP_BIN folder whose build-features names the backend", async () => {
-    expect(llamaCppBinDir(plain, "vulkan")).toEqual({ binDir: join(buildDir("vulkan"), "bin"), missing: null });
-    expect(llamaCppBinDir(plain, "cuda").binDir).toBe(join(buildDir("cuda"), "bin"));
+  test("build folders: the BENCH_LLAMA_CPP_BIN folder whose build-features names the backend, else this machine's <cache>/build-<backend>/bin", async () => {
+    expect(llamaCppBinDir(plain, "vulkan")).toBe(join(buildDir("vulkan"), "bin"));
+    expect(llamaCppBinDir(plain, "cuda")).toBe(join(buildDir("cuda"), "bin"));
     const prebuilt = { ...plain, prebuiltBins: [cudaBin, vulkanBin] };
     expect(binDirBackend(vulkanBin)).toBe("vulkan");
     expect(binDirBackend(root)).toBeNull();
-    expect(llamaCppBinDir(prebuilt, "vulkan").binDir).toBe(vulkanBin);
-    expect(llamaCppBinDir(prebuilt, "cuda").binDir).toBe(cudaBin);
-    const metal = llamaCppBinDir(prebuilt, "metal");
-    expect(metal.binDir).toBeNull();
-    expect(metal.missing).toBe(`no metal build in BENCH_LLAMA_CPP_BIN (it holds ${cudaBin} (cuda), ${vulkanBin} (vulkan)): add the DIR/bin of \`runners/llama-cpp/build.sh --backend metal\` to it`);
+    expect(llamaCppBinDir(prebuilt, "vulkan")).toBe(vulkanBin);
+    expect(llamaCppBinDir(prebuilt, "cuda")).toBe(cudaBin);
+    // A backend no folder holds is built here as without the knob (a CUDA build beside a prebuilt Vulkan one).
+    expect(llamaCppBinDir(prebuilt, "metal")).toBe(join(buildDir("metal"), "bin"));
+    expect(llamaCppBinDir({ ...plain, prebuiltBins: [vulkanBin] }, "cuda")).toBe(join(buildDir("cuda"), "bin"));
     // The default build (a label without backend=): the knob, else the first prebuilt folder's.
     expect(await llamaCppBackend(prebuilt)).toBe("cuda");
     expect(await llamaCppBackend({ ...prebuilt, prebuiltBins: [vulkanBin, cudaBin] })).toBe("vulkan");
@@ -140,24 +140,22 @@ describe("one build per backend: llama-cpp[backend=cuda|vulkan|...] runs that bu
     // The fidelity tools' programs follow the label: llama-bench of the Vulkan build beside its runner.
     const artifacts = await llamaCppArtifacts(TEST_MODELS.tiny, "f16", "f16", prebuilt, [["type", "f16"], ["backend", "vulkan"]]);
     expect([artifacts.binDir, artifacts.runner, artifacts.llamaBench]).toEqual([vulkanBin, join(vulkanBin, RUNNER_PROGRAM), join(vulkanBin, "llama-bench")]);
-    await expect(llamaCppArtifacts(TEST_MODELS.tiny, "f16", "f16", prebuilt, [["backend", "metal"]])).rejects.toThrow(/no metal build in BENCH_LLAMA_CPP_BIN/);
   });
 
   test("a missing backend build is the skip reason (probe, as doctor and the skip line show it)", async () => {
     const prebuilt = llamaCppRunner({ ...plain, prebuiltBins: [cudaBin, cpuNoRunner] });
     // probeVariant: the label's flags reach the probe (a failed setup recorded on this machine may prefix the reason).
     const probe = (label: string) => probeVariant({ ...resolveVariant(label, {}), framework: prebuilt });
-    const metal = await probe("llama-cpp[backend=metal]");
-    expect(metal.available).toBe(false);
-    expect(metal.reason).toMatch(/no metal build in BENCH_LLAMA_CPP_BIN \(it holds .*\/cuda\/bin \(cuda\), .*\/cpu\/bin \(cpu\)\)/);
     const cpu = await probe("llama-cpp[backend=cpu]");
     expect(cpu.available).toBe(false);
     expect(cpu.reason).toContain(`no cpu build: ${join(cpuNoRunner, RUNNER_PROGRAM)} missing (BENCH_LLAMA_CPP_BIN=${cudaBin}:${cpuNoRunner})`);
-    // Built from source: a backend never built here names the folder it looked in (macOS may hold a Metal build).
+    // Built from source: a backend never built here names the folder it looked in and what the knob holds (macOS may hold a Metal build).
     if (!existsSync(join(buildDir("metal"), "bin", RUNNER_PROGRAM))) {
-      const reason = (await llamaCppRunner(plain).probe([["type", "f16"], ["backend", "metal"]])).reason;
-      expect(reason).toMatch(/^(no metal build|the metal build failed) \(/);
-      expect(reason).toContain(`(${join(buildDir("metal"), "bin", RUNNER_PROGRAM)} missing)`);
+      const metal = await probe("llama-cpp[type=f16,backend=metal]");
+      expect(metal.available).toBe(false);
+      expect(metal.reason).toMatch(/(no metal build|the metal build failed) \(/);
+      expect(metal.reason).toContain(`(${join(buildDir("metal"), "bin", RUNNER_PROGRAM)} missing; BENCH_LLAMA_CPP_BIN holds no metal build (${cudaBin} (cuda), ${cpuNoRunner} (cpu)))`);
+      expect((await llamaCppRunner(plain).probe([["backend", "metal"]])).reason).toContain(`(${join(buildDir("metal"), "bin", RUNNER_PROGRAM)} missing)`);
     }
   });
 });

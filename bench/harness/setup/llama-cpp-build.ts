@@ -82,24 +82,21 @@ export async function llamaCppBackend(settings: LlamaCppSettings): Promise<Llama
   return "cpu";
 }
 
-/** Where one backend's three programs are, or why there are none to look for. */
-export type BinDirLookup = { binDir: string; missing: null } | { binDir: null; missing: string };
+/** The BENCH_LLAMA_CPP_BIN folder whose build-features names the backend, or null. */
+export const prebuiltBinDir = (settings: LlamaCppSettings, backend: LlamaCppBackend): string | null =>
+  settings.prebuiltBins.find((dir) => binDirBackend(dir) === backend) ?? null;
 
 /**
- * The one place that decides where a backend's programs live: with BENCH_LLAMA_CPP_BIN, the folder
- * among its folders whose build-features names that backend (a list without one is the reason);
- * else this machine's build of it, <cache>/build-<backend>/bin (which may not be built yet).
+ * The one place that decides where a backend's programs live: the BENCH_LLAMA_CPP_BIN folder of
+ * that backend, else this machine's build of it, <cache>/build-<backend>/bin (which setup makes; it
+ * may not be built yet).
  */
-export function llamaCppBinDir(settings: LlamaCppSettings, backend: LlamaCppBackend): BinDirLookup {
-  if (settings.prebuiltBins.length === 0) return { binDir: join(buildDir(backend), "bin"), missing: null };
-  const found = settings.prebuiltBins.find((dir) => binDirBackend(dir) === backend);
-  if (found) return { binDir: found, missing: null };
-  const held = settings.prebuiltBins.map((dir) => `${dir} (${binDirBackend(dir) ?? `no ${BUILD_FEATURES_FILE} naming a backend`})`).join(", ");
-  return {
-    binDir: null,
-    missing: `no ${backend} build in BENCH_LLAMA_CPP_BIN (it holds ${held}): add the DIR/bin of \`runners/llama-cpp/build.sh --backend ${backend}\` to it`,
-  };
-}
+export const llamaCppBinDir = (settings: LlamaCppSettings, backend: LlamaCppBackend): string =>
+  prebuiltBinDir(settings, backend) ?? join(buildDir(backend), "bin");
+
+/** What BENCH_LLAMA_CPP_BIN holds, for a reason: each folder and the backend its build-features names. */
+export const describePrebuiltBins = (settings: LlamaCppSettings): string =>
+  settings.prebuiltBins.map((dir) => `${dir} (${binDirBackend(dir) ?? `no ${BUILD_FEATURES_FILE} naming a backend`})`).join(", ");
 
 /** What a backend's build needs beyond CMake and a C++ compiler: the tool to look for, and how to get it. */
 const BACKEND_TOOLS: Partial<Record<LlamaCppBackend, [string, string]>> = {
@@ -187,11 +184,11 @@ const building = new Map<LlamaCppBackend, Promise<void>>();
 
 /**
  * Builds the runner, llama-bench and llama-quantize for one backend (build.sh) into
- * <cache>/build-<backend>, once per process and backend; skipped when BENCH_LLAMA_CPP_BIN names
- * prebuilt folders or the build's stamp holds the current key (runner sources, tree, backend, CUDA arch).
+ * <cache>/build-<backend>, once per process and backend; skipped when a BENCH_LLAMA_CPP_BIN folder
+ * holds that backend or the build's stamp holds the current key (runner sources, tree, backend, CUDA arch).
  */
 export function buildLlamaCpp(settings: LlamaCppSettings, backend: LlamaCppBackend): Promise<void> {
-  if (settings.prebuiltBins.length) return Promise.resolve();
+  if (prebuiltBinDir(settings, backend)) return Promise.resolve();
   const started = building.get(backend);
   if (started) return started;
   const build = (async () => {
