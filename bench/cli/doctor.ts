@@ -7,6 +7,7 @@ import { platformFacts } from "../harness/host/platform.ts";
 import { selectFrameworks } from "../harness/plan.ts";
 import { hostSettings, readSettings } from "../harness/settings.ts";
 import { probeFramework } from "../harness/setup/outcome.ts";
+import { probeVariant } from "../harness/variants.ts";
 
 /** `qwen3-bench doctor`: every known runner, available here or not and why; the model's state. */
 export async function doctorCommand(): Promise<void> {
@@ -19,6 +20,14 @@ export async function doctorCommand(): Promise<void> {
     console.log(`  ${probe.available ? "available  " : "unavailable"}  ${framework.name.padEnd(14)} ${probe.reason}`);
     // Label flags (BENCH_FRAMEWORKS=burn-cpu[attention=explicit]), so variants are discoverable here.
     for (const [name, flag] of Object.entries(framework.flags ?? {})) console.log(`  ${"".padEnd(11)}  ${"".padEnd(14)} [${name}=${flag.values.join("|")}]: ${flag.description}`);
+  }
+  // BENCH_FRAMEWORKS's labels with flags: one may need what its plain runner does not (another
+  // build: llama-cpp[backend=vulkan]), so each says for itself whether it runs, as its skip line would.
+  const labelled = settings.frameworks ? selectFrameworks(settings).filter((v) => v.label !== v.framework.name) : [];
+  if (labelled.length) console.log("labels (BENCH_FRAMEWORKS):");
+  for (const variant of labelled) {
+    const probe = await probeVariant(variant);
+    console.log(`  ${probe.available ? "available  " : "unavailable"}  ${variant.label} ${probe.reason}`);
   }
   const source = settings.model;
   if (source.kind === "hub") {

@@ -20,10 +20,17 @@ export interface Framework {
   /** The `framework` value this runner's `ready` line carries (runners/PROTOCOL.md); the conformance test checks it. */
   readyFramework: string;
   description: string;
-  /** Is it usable now? No side effects. */
-  probe(): Promise<Availability>;
-  /** Installs or builds what this machine can run (idempotent); does nothing when it cannot. */
-  setup(): Promise<void>;
+  /**
+   * Is it usable now? No side effects. `flags`: a label's runner flags, for a runner whose build
+   * depends on one (llama-cpp's `backend`); none: the plain label.
+   */
+  probe(flags?: Array<[string, string]>): Promise<Availability>;
+  /**
+   * Installs or builds what this machine can run (idempotent); does nothing when it cannot.
+   * `labelFlags`: the runner flags of each of the run's labels of this framework (llama-cpp builds
+   * one backend per `backend=`); none: the plain label.
+   */
+  setup(labelFlags?: Array<Array<[string, string]>>): Promise<void>;
   /**
    * The command that starts the runner; call only after probe() said available. `flags` are the
    * label's runner flags (their arguments are appended by variants.ts): a runner whose model file

@@ -1,16 +1,21 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { basename, delimiter, dirname, join } from "node:path";
 import type { Availability, Framework } from "./framework.ts";
 import { LLAMA_CPP_FLAGS } from "./runner-flags.ts";
 import type { Dtype } from "./schema/model-config.ts";
 import type { QuantizationRecord } from "./schema/results.ts";
+import { LlamaCppBackend } from "./schema/llama-cpp-backend.ts";
 import { readLlamaCppSettings, type LlamaCppSettings } from "./settings.ts";
 import { converterPython, ensureConverterPython, ensureGguf, GGUF_TYPES, ggufPath, isQuantizedType, type GgufProvenance, type GgufType } from "./setup/gguf-convert.ts";
 import {
   buildLlamaCpp,
+  BUILD_FEATURES_FILE,
   ensureLlamaCppSource,
   LLAMA_BENCH_PROGRAM,
+  llamaCppBackend,
+  describePrebuiltBins,
   llamaCppBinDir,
+  prebuiltBinDir,
   lastSetupError,
   llamaCppTree,
   missingBuildTools,
@@ -25,14 +30,35 @@ export function ggufTypeOf(flags: Array<[string, string]>, dtype: Dtype): GgufTy
   return given as GgufType;
 }
 
+/** The build a label's flags ask for (`llama-cpp[backend=vulkan]`), else the default build's backend (llamaCppBackend). */
+export async function backendOf(flags: Array<[string, string]>, settings: LlamaCppSettings): Promise<LlamaCppBackend> {
+  const given = flags.find(([name]) => name === "backend")?.[1];
+  return given === undefined ? llamaCppBackend(settings) : LlamaCppBackend.parse(given);
+}
+
+/** The build folder of a label's backend (llamaCppBinDir). */
+const binDirOf = async (flags: Array<[string, string]>, settings: LlamaCppSettings): Promise<string> => llamaCppBinDir(settings, await backendOf(flags, settings));
+
 /**
  * Where the llama.cpp programs and GGUFs of this machine are, for the fidelity tools (llama-bench
- * beside the runner on the same file): the build folder (runner, llama-bench, llama-quantize) and,
- * for a (model, type), the GGUF path the runner loads (made by `launch` or setup; it may not exist yet).
+ * beside the runner on the same file): a label's build folder (runner, llama-bench, llama-quantize)
+ * and, for a (model, type), the GGUF path the runner loads (made by `launch` or setup; it may not
+ * exist yet). The GGUF is the same file for every backend.
  */
-export async function llamaCppArtifacts(modelDir: string, type: GgufType, dtype: Dtype, settings: LlamaCppSettings = readLlamaCppSettings()) {
-  const binDir = await llamaCppBinDir(settings);
+export async function llamaCppArtifacts(modelDir: string, type: GgufType, dtype: Dtype, settings: LlamaCppSettings = readLlamaCppSettings(), flags: Array<[string, string]> = []) {
+  const binDir = await binDirOf(flags, settings);
   return { binDir, runner: join(binDir, RUNNER_PROGRAM), llamaBench: join(binDir, LLAMA_BENCH_PROGRAM), gguf: ggufPath(modelDir, type, dtype) };
+}
+
+/** Why a backend's build is not there: a BENCH_LLAMA_CPP_BIN folder without the runner, a missing tool, its failed build, or not built yet. */
+async function missingBuildReason(settings: LlamaCppSettings, backend: LlamaCppBackend, runner: string): Promise<string> {
+  if (prebuiltBinDir(settings, backend)) return `no ${backend} build: ${runner} missing (BENCH_LLAMA_CPP_BIN=${settings.prebuiltBins.join(delimiter)})`;
+  const prebuilt = settings.prebuiltBins.length ? `; BENCH_LLAMA_CPP_BIN holds no ${backend} build (${describePrebuiltBins(settings)})` : "";
+  const missing = await missingBuildTools(backend);
+  if (missing) return `no ${backend} build (${runner} missing${prebuilt}): ${missing}`;
+  const failed = lastSetupError(backend);
+  if (failed) return `the ${backend} build failed (${runner} missing${prebuilt}): ${failed}`;
+  return `no ${backend} build (${runner} missing${prebuilt}): run \`npx qwen3-bench setup\` with this label in BENCH_FRAMEWORKS (cmake, a C++ compiler${backend === "vulkan" ? ", glslc and the Vulkan headers" : ""}; fetches llama-cpp-python's sdist from PyPI), or add build.sh's DIR/bin of a --backend ${backend} build to BENCH_LLAMA_CPP_BIN`;
 }
 
 /** Bits per weight of the quantized GGUF types (Q4_K_M: 4-bit blocks, a few tensors at 6). */
@@ -62,44 +88,47 @@ function quantizationRecord(gguf: string, type: GgufType, dtype: Dtype): Quantiz
  * llama.cpp (runners/llama-cpp): a C++ runner on libllama built with llama-bench and llama-quantize
  * from the llama-cpp-python sdist's tree; the GGUF is made from the model folder at launch (cached).
  */
-export function llamaCppRunner(): Framework {
+export function llamaCppRunner(settings?: LlamaCppSettings): Framework {
   // Read when first needed, not at import: a bad knob then fails this framework's calls only.
-  let cached: LlamaCppSettings | null = null;
+  let cached: LlamaCppSettings | null = settings ?? null;
   const knobs = (): LlamaCppSettings => (cached ??= readLlamaCppSettings());
   return {
     name: "llama-cpp",
     readyFramework: "llama-cpp",
     flags: LLAMA_CPP_FLAGS,
     description:
-      "llama.cpp (C++ runner on libllama, built with llama-bench from the llama-cpp-python sdist's tree): a GGUF made from the model folder by llama.cpp's converter/quantizer (labels [type=f32|f16|bf16|q8_0|q4_k_m]), argmax in the graph; CUDA, Metal or CPU",
-    async probe(): Promise<Availability> {
+      "llama.cpp (C++ runner on libllama, built with llama-bench from the llama-cpp-python sdist's tree): a GGUF made from the model folder by llama.cpp's converter/quantizer (labels [type=f32|f16|bf16|q8_0|q4_k_m]), argmax in the graph; one build per backend (CUDA, Vulkan, Metal or CPU; labels [backend=...])",
+    async probe(flags = []): Promise<Availability> {
       const settings = knobs();
-      const binDir = await llamaCppBinDir(settings);
+      const backend = await backendOf(flags, settings);
+      const binDir = llamaCppBinDir(settings, backend);
       const runner = join(binDir, RUNNER_PROGRAM);
-      if (!existsSync(runner)) {
-        if (settings.prebuiltBin) return { available: false, reason: `${runner} missing (BENCH_LLAMA_CPP_BIN=${settings.prebuiltBin})` };
-        const missing = await missingBuildTools();
-        const failed = lastSetupError();
-        if (missing || failed) return { available: false, reason: missing ?? `setup failed: ${failed}` };
-        return { available: false, reason: `not built: run \`npx qwen3-bench setup\` (cmake, a C++ compiler; fetches llama-cpp-python's sdist from PyPI) (${runner} missing)` };
-      }
+      if (!existsSync(runner)) return { available: false, reason: await missingBuildReason(settings, backend, runner) };
       const tree = llamaCppTree(settings);
       if (!existsSync(join(tree, "convert_hf_to_gguf.py"))) return { available: false, reason: `llama.cpp's converter missing: ${join(tree, "convert_hf_to_gguf.py")} (run \`npx qwen3-bench setup\`)` };
       const python = await converterPython(settings, tree);
       if (!python) {
-        const failed = lastSetupError();
+        const failed = lastSetupError("converter");
         return { available: false, reason: failed ? `setup failed: ${failed}` : "no Python for llama.cpp's converter (torch, transformers): run `npx qwen3-bench setup` (a venv from PyPI) or set BENCH_LLAMA_CPP_PYTHON" };
       }
-      const features = existsSync(join(binDir, "build-features")) ? readFileSync(join(binDir, "build-features"), "utf8").trim().split("\n").join(",") : "prebuilt";
+      const features = existsSync(join(binDir, BUILD_FEATURES_FILE)) ? readFileSync(join(binDir, BUILD_FEATURES_FILE), "utf8").trim().split("\n").join(",") : "prebuilt";
       return { available: true, reason: `${runner} (${features}); converter: ${python}` };
     },
-    async setup() {
+    // One build per backend the run's labels name (a label without `backend=`: the default build),
+    // one after the other (each takes every core); a BENCH_LLAMA_CPP_BIN folder of a backend stands
+    // for its build, a backend whose tools are missing is left to the probe's reason, and with none
+    // buildable nothing is set up. Every build is tried; the first failure is thrown after the converter's venv.
+    async setup(labelFlags = [[]]) {
       const settings = knobs();
-      if (!settings.prebuiltBin && (await missingBuildTools())) return;
-      await recordingSetupError(async () => {
-        await buildLlamaCpp(settings);
-        await ensureConverterPython(settings, await ensureLlamaCppSource(settings));
-      });
+      const named = [...new Set(await Promise.all(labelFlags.map((flags) => backendOf(flags, settings))))];
+      const buildable = (await Promise.all(named.map(async (b) => (prebuiltBinDir(settings, b) || !(await missingBuildTools(b)) ? [b] : [])))).flat();
+      if (!buildable.length) return;
+      const failures: Error[] = [];
+      for (const backend of buildable) {
+        await recordingSetupError(backend, () => buildLlamaCpp(settings, backend)).catch((e: Error) => failures.push(new Error(`${backend} build: ${e.message}`, { cause: e })));
+      }
+      if (failures.length < buildable.length) await recordingSetupError("converter", async () => ensureConverterPython(settings, await ensureLlamaCppSource(settings)));
+      if (failures.length) throw failures[0];
     },
     async launch(modelDir, dtype, flags = []) {
       const settings = knobs();
@@ -107,7 +136,7 @@ export function llamaCppRunner(): Framework {
       const tree = llamaCppTree(settings);
       const python = await converterPython(settings, tree);
       if (!python) throw new Error("llama-cpp: no Python for llama.cpp's converter (run `npx qwen3-bench setup`)");
-      const binDir = await llamaCppBinDir(settings);
+      const binDir = await binDirOf(flags, settings);
       // An unquantized type is loaded as itself; a quantized one is made from the run's dtype.
       const gguf = await ensureGguf(modelDir, type, isQuantizedType(type) ? dtype : (type as Dtype), { tree, python, binDir });
       const spec = { framework: "llama-cpp", command: join(binDir, RUNNER_PROGRAM), args: ["--model", modelDir, "--dtype", isQuantizedType(type) ? dtype : type, "--gguf", gguf] };

@@ -81,12 +81,14 @@ export async function tokenizerFolder(settings: Settings): Promise<string> {
  */
 export async function setupFrameworks(settings: Settings): Promise<void> {
   await buildFootprintHelper(benchCacheDir()).catch((e) => log(`qwen3-bench setup: the macOS memory sampler could not be built: ${(e as Error).message}`));
-  // Variants of one framework (`burn-cpu`, `burn-cpu[attention=explicit]`) share its setup.
-  const queue = [...new Set(selectFrameworks(settings).map((v) => v.framework))];
+  // Variants of one framework (`burn-cpu`, `burn-cpu[attention=explicit]`) share its setup, which
+  // sees every variant's flags (llama-cpp builds one backend per `backend=`).
+  const variants = selectFrameworks(settings);
+  const queue = [...new Set(variants.map((v) => v.framework))];
   const worker = async () => {
     for (let framework = queue.shift(); framework; framework = queue.shift()) {
       try {
-        await framework.setup();
+        await framework.setup(variants.filter((v) => v.framework === framework).map((v) => v.flags));
         recordSetupOutcome(framework.name, null);
       } catch (e) {
         log(`qwen3-bench setup: ${framework.name} could not be set up: ${(e as Error).message}`);

@@ -1,3 +1,5 @@
+import { LlamaCppBackend } from "./schema/llama-cpp-backend.ts";
+
 /**
  * A runner command-line flag a framework accepts in a label (`burn-cuda[decode-graph=off]`): the
  * values it takes and the arguments they become. Declared per framework entry (Framework.flags).
@@ -57,7 +59,9 @@ export const MLX_FLAGS: Record<string, RunnerFlag> = {
  * The llama.cpp runner's `--type` (runners/llama-cpp): the GGUF weight type, made from the model
  * folder by llama.cpp's converter (f32, f16, bf16) or quantizer (q8_0, q4_k_m, from the run's
  * dtype). Default: the run's dtype. A quantized type's tokens are checked against the same
- * framework's unquantized row (`quantizes`, agreement.ts).
+ * framework's unquantized row (`quantizes`, agreement.ts), of the same backend. `backend`: which
+ * build's programs run (frameworks-llama-cpp.ts picks the folder), so CUDA and Vulkan can be two
+ * labels of one run.
  */
 export const LLAMA_CPP_FLAGS: Record<string, RunnerFlag> = {
   type: {
@@ -65,6 +69,12 @@ export const LLAMA_CPP_FLAGS: Record<string, RunnerFlag> = {
     values: ["f32", "f16", "bf16", "q8_0", "q4_k_m"],
     args: (value) => ["--type", value],
     quantizes: (value) => value === "q8_0" || value === "q4_k_m",
+  },
+  backend: {
+    description:
+      "which build runs (one per ggml backend, each in its own folder: runners/llama-cpp/README.md): cpu, cuda, vulkan or metal; default the machine's (BENCH_LLAMA_CPP_BACKEND); a GPU backend is started with --device gpu, so a build that finds no GPU fails instead of running on the CPU",
+    values: LlamaCppBackend.options,
+    args: (value) => ["--device", value === "cpu" ? "cpu" : "gpu"],
   },
 };
 

@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import { homedir } from "node:os";
-import { isAbsolute, join, resolve } from "node:path";
+import { delimiter, isAbsolute, join, resolve } from "node:path";
 import { z } from "zod";
 import { DEFAULT_MODEL_DIR, PROMPTS_FILE, REPO_ROOT } from "./paths.ts";
 import { Dtype } from "./schema/model-config.ts";
@@ -10,6 +10,7 @@ import { DEFAULT_ENDPOINT, isTrueEnv, parseModelPath, type HubConfig, type Model
 import { splitFrameworkLabels } from "./framework-label.ts";
 import { parseDepths } from "./depth.ts";
 import { parseDtypes } from "./precision.ts";
+import { LlamaCppBackend } from "./schema/llama-cpp-backend.ts";
 
 /** The environment knobs a user sets (docs/configuration.md, "Environment knobs"). */
 const Env = z.object({
@@ -234,19 +235,23 @@ const LlamaCppEnv = z.object({
   BENCH_LLAMA_CPP_BIN: z.string().min(1).optional(),
   BENCH_LLAMA_CPP_SOURCE: z.string().min(1).optional(),
   BENCH_LLAMA_CPP_PYTHON: z.string().min(1).optional(),
-  BENCH_LLAMA_CPP_BACKEND: z.enum(["cpu", "cuda", "metal"]).optional(),
+  BENCH_LLAMA_CPP_BACKEND: LlamaCppBackend.optional(),
   BENCH_LLAMA_CPP_CUDA_ARCH: z.string().regex(/^[0-9a-z;,-]+$/).optional(),
 });
 
 export interface LlamaCppSettings {
-  /** A prebuilt folder holding qwen3-bench-llama-cpp, llama-bench and llama-quantize (BENCH_LLAMA_CPP_BIN); setup then builds nothing. */
-  prebuiltBin: string | null;
+  /**
+   * Prebuilt folders (BENCH_LLAMA_CPP_BIN, separated like PATH), each build.sh's DIR/bin: the three
+   * programs and a build-features file whose first line is the backend; empty: setup builds. The
+   * first folder's backend is the default build.
+   */
+  prebuiltBins: string[];
   /** A llama.cpp tree, or one packed by scripts/offline-pack.sh (.tar.xz), to build from instead of the llama-cpp-python sdist (BENCH_LLAMA_CPP_SOURCE). */
   source: string | null;
   /** A Python with torch and transformers for llama.cpp's converter, instead of the converter venv (BENCH_LLAMA_CPP_PYTHON; else python3 when it has them). */
   converterPython: string | null;
-  /** The ggml backend to build (BENCH_LLAMA_CPP_BACKEND), or null: CUDA with an NVIDIA GPU and nvcc, Metal on macOS, else the CPU. */
-  backend: "cpu" | "cuda" | "metal" | null;
+  /** The default build's ggml backend (BENCH_LLAMA_CPP_BACKEND), or null: the first prebuilt folder's, else CUDA with an NVIDIA GPU and nvcc, Metal on macOS, else the CPU. A label's `backend` flag picks another. */
+  backend: LlamaCppBackend | null;
   /** CMAKE_CUDA_ARCHITECTURES (BENCH_LLAMA_CPP_CUDA_ARCH), or null: the GPU's compute capability. */
   cudaArch: string | null;
 }
@@ -254,7 +259,7 @@ export interface LlamaCppSettings {
 export function readLlamaCppSettings(env: NodeJS.ProcessEnv = process.env): LlamaCppSettings {
   const e = parseEnv(LlamaCppEnv, env);
   return {
-    prebuiltBin: e.BENCH_LLAMA_CPP_BIN ? resolve(e.BENCH_LLAMA_CPP_BIN) : null,
+    prebuiltBins: (e.BENCH_LLAMA_CPP_BIN ?? "").split(delimiter).filter(Boolean).map((dir) => resolve(dir)),
     source: e.BENCH_LLAMA_CPP_SOURCE ? resolve(e.BENCH_LLAMA_CPP_SOURCE) : null,
     converterPython: e.BENCH_LLAMA_CPP_PYTHON ?? null,
     backend: e.BENCH_LLAMA_CPP_BACKEND ?? null,

@@ -89,7 +89,7 @@ export const plainVariant = (framework: Framework): Variant => ({ label: framewo
 
 /** Whether the variant can run here: its framework's availability (a build's program was checked when resolved). */
 export async function probeVariant(variant: Variant): Promise<Availability> {
-  const base = await probeFramework(variant.framework);
+  const base = await probeFramework(variant.framework, variant.flags);
   const unsupported = variant.dtype === null ? null : dtypeUnsupported(variant.framework, variant.dtype);
   if (base.available && unsupported) return { available: false, reason: unsupported };
   if (!base.available || variant.binary === null) return base;

@@ -1,11 +1,12 @@
 // The llama.cpp runner beyond the protocol suite (runners/llama-cpp/README.md): the quantized-agreement
-// rule and GGUF naming as pure functions; then, where llama-cpp is available, the real runner on the
+// rule and GGUF naming as pure functions; one build per backend (the `backend` label flag, the build
+// folder a backend resolves to, the skip reason when its build is missing); then, where llama-cpp is available, the real runner on the
 // tiny test models: the GGUF's provenance, backend and host argmax giving the same tokens, f16 within
 // the harness's rule of the f32 goldens, q8_0 and q4_k_m within quantizedMinTop1 of their bits of their
 // f16 row (measured on the tiny model, 32 tokens: q8_0 31/32, 32/32, 32/32; q4_k_m 23/32, 28/32, 30/32
 // for short, medium, long; on the synthetic 0.6B both 32/32 on all three).
 import { createHash } from "node:crypto";
-import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
@@ -18,7 +19,10 @@ import { RunnerProcess } from "../harness/runner-process.ts";
 import { ggufPath } from "../harness/setup/gguf-convert.ts";
 import { modelFingerprint } from "../harness/model/fingerprint.ts";
 import { markTemporaryCopy } from "../harness/model/temporary-copy.ts";
-import { LLAMA_CPP_COMMIT, llamaCppCacheDir } from "../harness/setup/llama-cpp-build.ts";
+import { binDirBackend, buildDir, LLAMA_CPP_COMMIT, llamaCppBackend, llamaCppBinDir, llamaCppCacheDir, RUNNER_PROGRAM } from "../harness/setup/llama-cpp-build.ts";
+import { readLlamaCppSettings, type LlamaCppSettings } from "../harness/settings.ts";
+import { hasSharedBase } from "../harness/framework-label.ts";
+import { probeVariant, resolveVariant, resolveVariants } from "../harness/variants.ts";
 import type { Dtype } from "../harness/schema/model-config.ts";
 
 const TIMEOUT_MS = 300_000;
@@ -82,6 +86,82 @@ describe("GGUF files", () => {
     const config = JSON.parse(readFileSync(join(copy, "config.json"), "utf8"));
     writeFileSync(join(copy, "config.json"), JSON.stringify({ ...config, intermediate_size: config.intermediate_size + 8 }));
     expect(modelFingerprint(copy)).not.toBe(before);
+  });
+});
+
+describe("one build per backend: llama-cpp[backend=cuda|vulkan|...] runs that build's programs", () => {
+  const root = mkdtempSync(join(tmpdir(), "qwen3-bench-llama-bins-"));
+  /** A folder shaped like build.sh's DIR/bin: its build-features (backend first), and the runner program when `withRunner`. */
+  const binFolder = (name: string, features: string[], withRunner: boolean): string => {
+    const dir = join(root, name, "bin");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "build-features"), `${features.join("\n")}\n`);
+    if (withRunner) writeFileSync(join(dir, RUNNER_PROGRAM), "#!/bin/sh\nexit 1\n", { mode: 0o755 });
+    return dir;
+  };
+  const cudaBin = binFolder("cuda", ["cuda", "sm_90", "native"], true);
+  const vulkanBin = binFolder("vulkan", ["vulkan", "-DGGML_NATIVE=OFF", "-DGGML_OPENMP=OFF"], true);
+  const cpuNoRunner = binFolder("cpu", ["cpu", "native"], false);
+  const plain: LlamaCppSettings = { prebuiltBins: [], source: null, converterPython: null, backend: null, cudaArch: null };
+
+  test("the label: backend= beside type=, in declaration order; a backend it does not build is one error naming the flag's values", () => {
+    const vulkan = resolveVariant("llama-cpp[backend=vulkan,type=f16]", {});
+    expect(vulkan.label).toBe("llama-cpp[type=f16,backend=vulkan]");
+    expect(vulkan.flags).toEqual([["type", "f16"], ["backend", "vulkan"]]);
+    expect(() => resolveVariant("llama-cpp[backend=rocm]", {})).toThrow(/flag backend takes cpu or cuda or vulkan or metal, got "rocm"/);
+    // CUDA and Vulkan as two labels of one run: two results files, and an A/B pair (interleaved).
+    const labels = resolveVariants(["llama-cpp[type=f16]", "llama-cpp[type=f16,backend=vulkan]"], {}).map((v) => v.label);
+    expect(labels).toEqual(["llama-cpp[type=f16]", "llama-cpp[type=f16,backend=vulkan]"]);
+    expect(hasSharedBase(labels)).toBe(true);
+    // A GPU backend starts the runner with --device gpu (no silent CPU fallback); cpu with --device cpu.
+    expect(LLAMA_CPP_FLAGS.backend.args("vulkan")).toEqual(["--device", "gpu"]);
+    expect(LLAMA_CPP_FLAGS.backend.args("cpu")).toEqual(["--device", "cpu"]);
+    // A quantized label is checked against the unquantized row of its own backend.
+    expect(unquantizedLabels("llama-cpp[type=q8_0,backend=vulkan]", LLAMA_CPP_FLAGS, "f16")).toEqual(["llama-cpp[type=f16,backend=vulkan]", "llama-cpp[backend=vulkan]"]);
+  });
+
+  test("BENCH_LLAMA_CPP_BIN: folders separated by ':'; BENCH_LLAMA_CPP_BACKEND takes vulkan; a backend it does not know is an error naming the knob", () => {
+    expect(readLlamaCppSettings({ BENCH_LLAMA_CPP_BIN: `${cudaBin}:${vulkanBin}` }).prebuiltBins).toEqual([cudaBin, vulkanBin]);
+    expect(readLlamaCppSettings({}).prebuiltBins).toEqual([]);
+    expect(readLlamaCppSettings({ BENCH_LLAMA_CPP_BACKEND: "vulkan" }).backend).toBe("vulkan");
+    expect(() => readLlamaCppSettings({ BENCH_LLAMA_CPP_BACKEND: "rocm" })).toThrow(/BENCH_LLAMA_CPP_BACKEND/);
+  });
+
+  test("build folders: the BENCH_LLAMA_CPP_BIN folder whose build-features names the backend, else this machine's <cache>/build-<backend>/bin", async () => {
+    expect(llamaCppBinDir(plain, "vulkan")).toBe(join(buildDir("vulkan"), "bin"));
+    expect(llamaCppBinDir(plain, "cuda")).toBe(join(buildDir("cuda"), "bin"));
+    const prebuilt = { ...plain, prebuiltBins: [cudaBin, vulkanBin] };
+    expect(binDirBackend(vulkanBin)).toBe("vulkan");
+    expect(binDirBackend(root)).toBeNull();
+    expect(llamaCppBinDir(prebuilt, "vulkan")).toBe(vulkanBin);
+    expect(llamaCppBinDir(prebuilt, "cuda")).toBe(cudaBin);
+    // A backend no folder holds is built here as without the knob (a CUDA build beside a prebuilt Vulkan one).
+    expect(llamaCppBinDir(prebuilt, "metal")).toBe(join(buildDir("metal"), "bin"));
+    expect(llamaCppBinDir({ ...plain, prebuiltBins: [vulkanBin] }, "cuda")).toBe(join(buildDir("cuda"), "bin"));
+    // The default build (a label without backend=): the knob, else the first prebuilt folder's.
+    expect(await llamaCppBackend(prebuilt)).toBe("cuda");
+    expect(await llamaCppBackend({ ...prebuilt, prebuiltBins: [vulkanBin, cudaBin] })).toBe("vulkan");
+    expect(await llamaCppBackend({ ...prebuilt, backend: "vulkan" })).toBe("vulkan");
+    // The fidelity tools' programs follow the label: llama-bench of the Vulkan build beside its runner.
+    const artifacts = await llamaCppArtifacts(TEST_MODELS.tiny, "f16", "f16", prebuilt, [["type", "f16"], ["backend", "vulkan"]]);
+    expect([artifacts.binDir, artifacts.runner, artifacts.llamaBench]).toEqual([vulkanBin, join(vulkanBin, RUNNER_PROGRAM), join(vulkanBin, "llama-bench")]);
+  });
+
+  test("a missing backend build is the skip reason (probe, as doctor and the skip line show it)", async () => {
+    const prebuilt = llamaCppRunner({ ...plain, prebuiltBins: [cudaBin, cpuNoRunner] });
+    // probeVariant: the label's flags reach the probe (a failed setup recorded on this machine may prefix the reason).
+    const probe = (label: string) => probeVariant({ ...resolveVariant(label, {}), framework: prebuilt });
+    const cpu = await probe("llama-cpp[backend=cpu]");
+    expect(cpu.available).toBe(false);
+    expect(cpu.reason).toContain(`no cpu build: ${join(cpuNoRunner, RUNNER_PROGRAM)} missing (BENCH_LLAMA_CPP_BIN=${cudaBin}:${cpuNoRunner})`);
+    // Built from source: a backend never built here names the folder it looked in and what the knob holds (macOS may hold a Metal build).
+    if (!existsSync(join(buildDir("metal"), "bin", RUNNER_PROGRAM))) {
+      const metal = await probe("llama-cpp[type=f16,backend=metal]");
+      expect(metal.available).toBe(false);
+      expect(metal.reason).toMatch(/(no metal build|the metal build failed) \(/);
+      expect(metal.reason).toContain(`(${join(buildDir("metal"), "bin", RUNNER_PROGRAM)} missing; BENCH_LLAMA_CPP_BIN holds no metal build (${cudaBin} (cuda), ${cpuNoRunner} (cpu)))`);
+      expect((await llamaCppRunner(plain).probe([["backend", "metal"]])).reason).toContain(`(${join(buildDir("metal"), "bin", RUNNER_PROGRAM)} missing)`);
+    }
   });
 });
 

@@ -3,12 +3,16 @@
 # one CMake build, and copies the three programs into OUT/bin. The harness's setup calls it
 # (bench/harness/setup/llama-cpp-build.ts); on a GPU host it is the one command to run by hand:
 #
-#   runners/llama-cpp/build.sh --source TREE|PACKED.tar.xz --out DIR [--backend cpu|cuda|metal] [--cuda-arch 90] [--jobs N] [-- CMAKE_ARGS...]
+#   runners/llama-cpp/build.sh --source TREE|PACKED.tar.xz --out DIR [--backend cpu|cuda|vulkan|metal] [--cuda-arch 90] [--jobs N] [-- CMAKE_ARGS...]
 #
 # TREE is a llama.cpp source tree (the llama-cpp-python sdist's vendor/llama.cpp), PACKED a tree
 # packed by scripts/offline-pack.sh. --backend defaults to cuda where nvcc and an NVIDIA GPU are
 # found, metal on macOS (llama.cpp's default there), else cpu; --cuda-arch defaults to the GPU's
-# compute capability (nvidia-smi), else CMake's "native". Prints the build's wall time.
+# compute capability (nvidia-smi), else CMake's "native". vulkan is never a default: it is asked for,
+# and needs glslc, the Vulkan headers and loader, and SPIR-V headers (Debian/Ubuntu:
+# apt-get install glslc libvulkan-dev spirv-headers; where those are too old, as on Debian 12,
+# vulkan-toolchain.sh fetches newer ones and prints the CMake arguments to add after --).
+# Prints the build's wall time.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 source="" out="" backend="" cuda_arch="" jobs=""
@@ -57,12 +61,18 @@ case "$backend" in
     fi
     args+=(-DGGML_CUDA=ON "-DCMAKE_CUDA_ARCHITECTURES=$cuda_arch")
     features+=("sm_$cuda_arch") ;;
+  vulkan)
+    if [[ " ${extra[*]} " != *" -DVulkan_GLSLC_EXECUTABLE="* ]] && ! command -v glslc >/dev/null; then
+      echo "build.sh: --backend vulkan needs glslc (Debian/Ubuntu: apt-get install glslc libvulkan-dev spirv-headers; too old there: runners/llama-cpp/vulkan-toolchain.sh)" >&2; exit 1
+    fi
+    args+=(-DGGML_VULKAN=ON -DGGML_CUDA=OFF -DGGML_METAL=OFF) ;;
   metal) args+=(-DGGML_METAL=ON) ;;
   cpu) args+=(-DGGML_METAL=OFF -DGGML_CUDA=OFF) ;;
-  *) echo "build.sh: --backend must be cpu, cuda or metal, got $backend" >&2; exit 2 ;;
+  *) echo "build.sh: --backend must be cpu, cuda, vulkan or metal, got $backend" >&2; exit 2 ;;
 esac
-# GGML_NATIVE (llama.cpp's default): the CPU code is built for this machine's instruction set.
-features+=("native")
+# GGML_NATIVE (llama.cpp's default): the CPU code is built for this machine's instruction set,
+# unless the extra CMake arguments turn it off (a build meant for another host).
+[[ " ${extra[*]} " == *" -DGGML_NATIVE=OFF "* ]] || features+=("native")
 args+=("${extra[@]}")
 for a in "${extra[@]}"; do features+=("$a"); done
 if git -C "$here" rev-parse --short HEAD >/dev/null 2>&1; then

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { RUNNERS_DIR } from "../paths.ts";
 import { platformFacts } from "../host/platform.ts";
 import type { LlamaCppSettings } from "../settings.ts";
+import { LlamaCppBackend } from "../schema/llama-cpp-backend.ts";
 import { runLogged, tryOutput } from "../host/command.ts";
 import { benchCacheDir } from "../settings.ts";
 import { sha256OfFile } from "../model/hub-digest.ts";
@@ -28,55 +29,89 @@ export const RUNNER_PROGRAM = "qwen3-bench-llama-cpp";
 export const LLAMA_BENCH_PROGRAM = "llama-bench";
 export const LLAMA_QUANTIZE_PROGRAM = "llama-quantize";
 
-export type LlamaCppBackend = "cpu" | "cuda" | "metal";
+/** File build.sh writes into DIR/bin: the build's features, one a line, the backend first. */
+export const BUILD_FEATURES_FILE = "build-features";
 
 export const llamaCppCacheDir = (): string => join(benchCacheDir(), "llama-cpp");
 
 /** The tree as unpacked from the sdist. */
 export const sdistTree = (): string => join(llamaCppCacheDir(), `llama-cpp-python-${LLAMA_CPP_PYTHON_VERSION}`, "llama.cpp");
 
-/** Where a build for one backend lives: <cache>/build-<backend>/{build,bin}. */
-const buildDir = (backend: LlamaCppBackend): string => join(llamaCppCacheDir(), `build-${backend}`);
+/** Where this machine's build for one backend lives: <cache>/build-<backend>/{build,bin}. */
+export const buildDir = (backend: LlamaCppBackend): string => join(llamaCppCacheDir(), `build-${backend}`);
 
-/** The last failed setup's message (build or converter venv), kept for the probe's reason; null after a success. */
-const setupErrorFile = (): string => join(llamaCppCacheDir(), "setup-error.txt");
-export const lastSetupError = (): string | null => (existsSync(setupErrorFile()) ? readFileSync(setupErrorFile(), "utf8").trim() : null);
+/** A setup step whose failure the probe reports: one backend's build, or the converter's venv. */
+export type SetupStep = LlamaCppBackend | "converter";
+
+/** The last failed run of a setup step (its message), kept for the probe's reason; null after a success. */
+const setupErrorFile = (step: SetupStep): string => join(llamaCppCacheDir(), `setup-error-${step}.txt`);
+export const lastSetupError = (step: SetupStep): string | null => (existsSync(setupErrorFile(step)) ? readFileSync(setupErrorFile(step), "utf8").trim() : null);
 
 /** Runs a setup step, recording its failure for the probe (and clearing an old one on success). */
-export async function recordingSetupError<T>(step: () => Promise<T>): Promise<T> {
+export async function recordingSetupError<T>(step: SetupStep, run: () => Promise<T>): Promise<T> {
   try {
-    const result = await step();
-    rmSync(setupErrorFile(), { force: true });
+    const result = await run();
+    rmSync(setupErrorFile(step), { force: true });
     return result;
   } catch (e) {
     mkdirSync(llamaCppCacheDir(), { recursive: true });
-    writeFileSync(setupErrorFile(), `${(e as Error).message.split("\n").slice(-6).join("\n")}\n`);
+    writeFileSync(setupErrorFile(step), `${(e as Error).message.split("\n").slice(-6).join("\n")}\n`);
     throw e;
   }
 }
 
+/** The backend a build folder was made for: the first line of its build-features file (build.sh), or null. */
+export function binDirBackend(binDir: string): LlamaCppBackend | null {
+  const file = join(binDir, BUILD_FEATURES_FILE);
+  if (!existsSync(file)) return null;
+  const parsed = LlamaCppBackend.safeParse(readFileSync(file, "utf8").split("\n")[0].trim());
+  return parsed.success ? parsed.data : null;
+}
+
 /**
- * The backend this machine builds: BENCH_LLAMA_CPP_BACKEND, else CUDA with an NVIDIA GPU and nvcc,
- * Metal on macOS (llama.cpp's default there), else the CPU.
+ * The default build's backend (a label without `backend=`): BENCH_LLAMA_CPP_BACKEND, else the first
+ * BENCH_LLAMA_CPP_BIN folder's, else CUDA with an NVIDIA GPU and nvcc, Metal on macOS (llama.cpp's
+ * default there), else the CPU.
  */
 export async function llamaCppBackend(settings: LlamaCppSettings): Promise<LlamaCppBackend> {
   if (settings.backend) return settings.backend;
+  const prebuilt = settings.prebuiltBins.length ? binDirBackend(settings.prebuiltBins[0]) : null;
+  if (prebuilt) return prebuilt;
   const p = await platformFacts();
   if (p.os === "darwin") return "metal";
   if (p.nvidiaGpu && (await tryOutput("nvcc", ["--version"])) !== null) return "cuda";
   return "cpu";
 }
 
-/** The folder holding the three programs: BENCH_LLAMA_CPP_BIN, or this machine's build. */
-export async function llamaCppBinDir(settings: LlamaCppSettings): Promise<string> {
-  return settings.prebuiltBin ?? join(buildDir(await llamaCppBackend(settings)), "bin");
-}
+/** The BENCH_LLAMA_CPP_BIN folder whose build-features names the backend, or null. */
+export const prebuiltBinDir = (settings: LlamaCppSettings, backend: LlamaCppBackend): string | null =>
+  settings.prebuiltBins.find((dir) => binDirBackend(dir) === backend) ?? null;
 
-/** Why llama.cpp cannot be built here (a missing tool), or null. */
-export async function missingBuildTools(): Promise<string | null> {
+/**
+ * The one place that decides where a backend's programs live: the BENCH_LLAMA_CPP_BIN folder of
+ * that backend, else this machine's build of it, <cache>/build-<backend>/bin (which setup makes; it
+ * may not be built yet).
+ */
+export const llamaCppBinDir = (settings: LlamaCppSettings, backend: LlamaCppBackend): string =>
+  prebuiltBinDir(settings, backend) ?? join(buildDir(backend), "bin");
+
+/** What BENCH_LLAMA_CPP_BIN holds, for a reason: each folder and the backend its build-features names. */
+export const describePrebuiltBins = (settings: LlamaCppSettings): string =>
+  settings.prebuiltBins.map((dir) => `${dir} (${binDirBackend(dir) ?? `no ${BUILD_FEATURES_FILE} naming a backend`})`).join(", ");
+
+/** What a backend's build needs beyond CMake and a C++ compiler: the tool to look for, and how to get it. */
+const BACKEND_TOOLS: Partial<Record<LlamaCppBackend, [string, string]>> = {
+  cuda: ["nvcc", "the CUDA toolkit's nvcc not found (install the CUDA toolkit, or put its bin/ on PATH)"],
+  vulkan: ["glslc", "glslc not found: the Vulkan build needs glslc, the Vulkan headers and loader, and SPIR-V headers (Debian/Ubuntu: apt-get install glslc libvulkan-dev spirv-headers)"],
+};
+
+/** Why llama.cpp cannot be built here for a backend (a missing tool), or null. */
+export async function missingBuildTools(backend: LlamaCppBackend): Promise<string | null> {
   if ((await tryOutput("cmake", ["--version"])) === null) return "cmake not found: install CMake >= 3.18 to build llama.cpp";
   const compiler = process.platform === "darwin" ? "clang++" : "c++";
   if ((await tryOutput(compiler, ["--version"])) === null) return `${compiler} not found: install a C++17 compiler (g++ or clang++) to build llama.cpp`;
+  const tool = BACKEND_TOOLS[backend];
+  if (tool && (await tryOutput(tool[0], ["--version"])) === null) return tool[1];
   return null;
 }
 
@@ -136,20 +171,21 @@ export function llamaCppBuildKey(runnerDir: string, sourceVersion: string, args:
   return buildKey(runnerDir, ["CMakeLists.txt", "build.sh", "src"], { sourceVersion, args });
 }
 
-let building: Promise<void> | null = null;
+const building = new Map<LlamaCppBackend, Promise<void>>();
 
 /**
- * Builds the runner, llama-bench and llama-quantize for this machine's backend (build.sh), once per
- * process; skipped when BENCH_LLAMA_CPP_BIN names a prebuilt folder or the build's stamp holds the
- * current key (runner sources, tree, backend, CUDA arch).
+ * Builds the runner, llama-bench and llama-quantize for one backend (build.sh) into
+ * <cache>/build-<backend>, once per process and backend; skipped when a BENCH_LLAMA_CPP_BIN folder
+ * holds that backend or the build's stamp holds the current key (runner sources, tree, backend, CUDA arch).
  */
-export function buildLlamaCpp(settings: LlamaCppSettings): Promise<void> {
-  if (settings.prebuiltBin) return Promise.resolve();
-  building ??= (async () => {
-    const missing = await missingBuildTools();
+export function buildLlamaCpp(settings: LlamaCppSettings, backend: LlamaCppBackend): Promise<void> {
+  if (prebuiltBinDir(settings, backend)) return Promise.resolve();
+  const started = building.get(backend);
+  if (started) return started;
+  const build = (async () => {
+    const missing = await missingBuildTools(backend);
     if (missing) throw new Error(missing);
     const tree = await ensureLlamaCppSource(settings);
-    const backend = await llamaCppBackend(settings);
     const args = ["--backend", backend, ...(backend === "cuda" && settings.cudaArch ? ["--cuda-arch", settings.cudaArch] : [])];
     const runnerDir = join(RUNNERS_DIR, "llama-cpp");
     const version = existsSync(join(tree, SOURCE_VERSION_FILE)) ? readFileSync(join(tree, SOURCE_VERSION_FILE), "utf8").trim() : tree;
@@ -160,5 +196,6 @@ export function buildLlamaCpp(settings: LlamaCppSettings): Promise<void> {
     await runLogged(`setup llama-cpp (${backend})`, join(runnerDir, "build.sh"), ["--source", tree, "--out", out, ...args]);
     writeFileSync(stamp, `${key}\n`);
   })();
-  return building;
+  building.set(backend, build);
+  return build;
 }

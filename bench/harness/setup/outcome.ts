@@ -60,9 +60,9 @@ export function setupFailure(name: string): SetupFailure | null {
   }
 }
 
-/** The framework's availability; where it is unavailable after a failed setup, the reason starts with that failure's cause. */
-export async function probeFramework(framework: Framework): Promise<Availability> {
-  const probe = await framework.probe();
+/** The framework's availability (for a label's runner flags); where it is unavailable after a failed setup, the reason starts with that failure's cause. */
+export async function probeFramework(framework: Framework, flags: Array<[string, string]> = []): Promise<Availability> {
+  const probe = await framework.probe(flags);
   const failure = probe.available ? null : setupFailure(framework.name);
   return failure ? { available: false, reason: `setup failed (${failure.at}): ${failure.reason}; ${probe.reason}` } : probe;
 }
