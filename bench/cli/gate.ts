@@ -4,7 +4,7 @@
 import type { FileCase } from "../report/cases.ts";
 import { restartsIn } from "../report/cases.ts";
 import { ALL_PROMPTS, DEFAULT_GATE, type GateSettings, type Pairing, type SpeedComparison } from "../report/comparison.ts";
-import { formatPercent, formatRatio } from "../report/format.ts";
+import { formatPercent, formatRatio, RESAMPLES } from "../report/format.ts";
 import { statisticQuantile, type PooledStatistic } from "../stats/hierarchical-bootstrap.ts";
 import { ExitCodeError } from "./exit-code-error.ts";
 
@@ -42,10 +42,10 @@ export function decisionRule(gate: GateSettings, pairing: Pairing): string {
   const ratio =
     pairing === "independent"
       ? `speed ratio candidate/baseline = ${gate.statistic} decode-step latency of the baseline / of the candidate (every step of every timed run, TTFT excluded); ` +
-        `${pct} interval from a two-stage bootstrap (runs with replacement, then steps within each run; 10,000 resamples, fixed seed); ` +
+        `${pct} interval from a two-stage bootstrap (runs with replacement, then steps within each run; ${RESAMPLES} resamples, fixed seed); ` +
         `"${ALL_PROMPTS}": the geometric mean of the prompts' ratios, resampled together (tok/s there: geometric means).`
       : `speed ratio candidate/baseline = the median over pairs (timed run i of each label) of the ${gate.statistic} decode-step latency of the baseline's run / of the candidate's (TTFT excluded); ` +
-        `${pct} interval from a bootstrap over the pairs (10,000 resamples, fixed seed); "${ALL_PROMPTS}": every prompt's pairs together.`;
+        `${pct} interval from a bootstrap over the pairs (${RESAMPLES} resamples, fixed seed); "${ALL_PROMPTS}": every prompt's pairs together.`;
   const rows = pairing === "independent" ? "every row gates" : `each pair of labels' "${ALL_PROMPTS}" row gates, or its one prompt's`;
   return (
     `${ratio}\ndecision (${rows}): "slower" (exit 1) when the whole interval is below ${formatRatio(1 - gate.band)} (1 − noise band ${formatPercent(gate.band)}); ` +

@@ -4,6 +4,12 @@ import type { RunRecord } from "./schema/results.ts";
 const MIB = 1024 * 1024;
 
 /**
+ * The protocol's decode speed, tok/s: the N − 1 tokens after the first over `decodeSecs`, the
+ * seconds from the first token to the last (t[N−1] − t[0]); 0 when that time is not positive.
+ */
+export const decodeTps = (tokens: number, decodeSecs: number): number => (decodeSecs > 0 ? (tokens - 1) / decodeSecs : 0);
+
+/**
  * Turns a runner's generate reply into a run record, by the protocol's definitions:
  * TTFT = t[0]; decode tok/s = (N − 1) / (t[N−1] − t[0]); prefill tok/s = prompt tokens / TTFT.
  * Throws when the reply breaks the timing rules (wrong token count, times going backwards).
@@ -38,7 +44,7 @@ export function runRecord(args: {
     ttft_secs: ttftSecs,
     decode_time_secs: decodeSecs,
     total_time_secs: times[n - 1] / 1e9,
-    decode_tps: decodeSecs > 0 ? (n - 1) / decodeSecs : 0,
+    decode_tps: decodeTps(n, decodeSecs),
     prefill_tps: ttftSecs > 0 ? args.promptTokenIds.length / ttftSecs : 0,
     peak_rss_mb: reply.peak_rss_bytes / MIB,
     peak_device_mb: reply.peak_device_bytes === null ? null : reply.peak_device_bytes / MIB,

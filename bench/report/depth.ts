@@ -1,6 +1,6 @@
 import type { Table } from "./document.ts";
 import { depthRows } from "./depth-rows.ts";
-import { formatNumber, formatPercent } from "./format.ts";
+import { CONFIDENCE, formatNumber, formatPercent } from "./format.ts";
 import type { ResultsModel } from "./summary.ts";
 
 /**
@@ -12,7 +12,7 @@ export function depthTable(model: ResultsModel): Table {
   const first = new Map<string, number>();
   for (const r of rows) if (r.summary && !first.has(r.label)) first.set(r.label, r.summary.decodeTps.estimate);
   return {
-    headers: ["Framework", "Depth (tokens)", "Decode tok/s (median)", "95 % CI", "vs shallowest", "TTFT ms", "Peak memory MiB (harness)", "Runs"],
+    headers: ["Framework", "Depth (tokens)", "Decode tok/s (median)", `${CONFIDENCE} CI`, "vs shallowest", "TTFT ms", "Peak memory MiB (harness)", "Runs"],
     numeric: [false, true, true, true, true, true, true, true],
     rows: rows.map(({ label, depth, summary: s, notMeasured }) =>
       s

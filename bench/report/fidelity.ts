@@ -1,7 +1,7 @@
 import { formatIssues, InputFileError, readInputFile } from "../harness/schema/parse.ts";
 import { FidelityRecord, type FidelityAgreement, type FidelityMeta, type FidelityRun } from "../harness/schema/fidelity.ts";
 import { median } from "../stats/median.ts";
-import { formatNumber, formatRatio } from "./format.ts";
+import { CONFIDENCE, formatNumber, formatRatio } from "./format.ts";
 import type { ResultsModel } from "./summary.ts";
 
 /**
@@ -116,7 +116,7 @@ const cell = (text: string) => text.replace(/\|/g, "/").replace(/\s+/g, " ");
 export function fidelityMarkdown(rows: FidelityRow[], records: FidelityRecord[]): string {
   const pct = Math.round(FIDELITY_TARGET * 100);
   const lines = [
-    `| runner | prompt | our runner tok/s (95 % CI) | framework's own tool | tool tok/s, median (min–max, runs) | ratio ours / tool | within ${pct} % | notes |`,
+    `| runner | prompt | our runner tok/s (${CONFIDENCE} CI) | framework's own tool | tool tok/s, median (min–max, runs) | ratio ours / tool | within ${pct} % | notes |`,
     "| --- | --- | ---: | --- | ---: | ---: | --- | --- |",
   ];
   for (const r of rows) {

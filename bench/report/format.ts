@@ -1,3 +1,5 @@
+import { BOOTSTRAP_DEFAULTS } from "../stats/bootstrap.ts";
+
 /** Number formatting shared by the text artefacts: precision that suits the magnitude, no false digits. */
 export function formatNumber(x: number | null | undefined): string {
   if (x === null || x === undefined || Number.isNaN(x)) return "–";
@@ -12,6 +14,15 @@ export function formatNumber(x: number | null | undefined): string {
 /** A share (0..1) as a percentage with one decimal. */
 export const formatPercent = (share: number | null | undefined): string =>
   share === null || share === undefined || Number.isNaN(share) ? "–" : `${(share * 100).toFixed(1)} %`;
+
+/** A share (0..1) that is a setting, as a percentage without trailing zeros: "95 %", "2 %", "2.5 %". */
+export const formatSetting = (share: number): string => `${Math.round(share * 1000) / 10} %`;
+
+/** The confidence of the report's intervals (the bootstrap's default), as "95 %". */
+export const CONFIDENCE = formatSetting(BOOTSTRAP_DEFAULTS.confidence);
+
+/** The bootstrap's resamples, as "10,000". */
+export const RESAMPLES = BOOTSTRAP_DEFAULTS.resamples.toLocaleString("en-US");
 
 /** A ratio such as 1.23×. */
 export const formatRatio = (ratio: number): string => `${ratio.toFixed(3)}×`;

@@ -1,5 +1,7 @@
 import type { ChartImage } from "./charts/index.ts";
+import { DEFAULT_GATE } from "./comparison.ts";
 import { code, type Block, type ReportDocument, type Section } from "./document.ts";
+import { CONFIDENCE, formatSetting } from "./format.ts";
 import { summariesFor, type ResultsModel } from "./summary.ts";
 import { abTable, frameworksTable, METHOD_NOTES, promptTable, ratioTable, setupFacts } from "./tables.ts";
 import { provenanceFacts } from "./provenance.ts";
@@ -84,7 +86,7 @@ function ratios({ model, options }: ReportInputs): Section | null {
   return section(
     [`Relative to ${ratio.baseline}`],
     [
-      { kind: "paragraph", text: [`Decode speed relative to ${ratio.baseline} (above 1 = faster), from the median decode-step latency, with its 95 % interval and verdict against a ±2 % noise band (see Method).`] },
+      { kind: "paragraph", text: [`Decode speed relative to ${ratio.baseline} (above 1 = faster), from the median decode-step latency, with its ${CONFIDENCE} interval and verdict against a ±${formatSetting(DEFAULT_GATE.band)} noise band (see Method).`] },
       { kind: "table", table: ratio.table },
     ],
   );
@@ -103,7 +105,7 @@ function abPairs({ model }: ReportInputs): Section | null {
           code("@name"),
           " or runner flags ",
           code("[flag=value]"),
-          "), the candidate against its baseline. Timed run i of each forms pair i (sent back to back when interleaved, so a shift of the host's speed falls on both); the speed ratio is the median over pairs of the pair's ratio of median step latency, with a 95 % percentile-bootstrap interval over the pairs. ",
+          `), the candidate against its baseline. Timed run i of each forms pair i (sent back to back when interleaved, so a shift of the host's speed falls on both); the speed ratio is the median over pairs of the pair's ratio of median step latency, with a ${CONFIDENCE} percentile-bootstrap interval over the pairs. `,
           code("npx qwen3-bench ab DIR"),
           " gates on it.",
         ],

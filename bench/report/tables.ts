@@ -1,6 +1,6 @@
 import { abCases, againstBaseline, chooseBaseline } from "./cases.ts";
 import { compareCases, DEFAULT_GATE, type SpeedComparison } from "./comparison.ts";
-import { formatBandwidth, formatNumber, formatPercent, formatRatio, formatSwitch } from "./format.ts";
+import { CONFIDENCE, formatBandwidth, formatNumber, formatPercent, formatRatio, formatSetting, formatSwitch, RESAMPLES } from "./format.ts";
 import type { Table } from "./document.ts";
 import { summariesFor, type ResultsModel } from "./summary.ts";
 
@@ -74,7 +74,7 @@ export function promptTable(model: ResultsModel, promptId: string): Table {
     String(s.runs.length),
   ]);
   return {
-    headers: ["Framework", "Decode tok/s (median)", "95 % CI", "TTFT ms", "Prefill tok/s", "Step latency p50 / p90 / p99 ms", "Peak memory MiB (harness)", "Peak RSS MiB", "Framework's own device MiB", "Share of bandwidth ceiling", "Harness overhead ms", "Energy J/token", "Runs"],
+    headers: ["Framework", "Decode tok/s (median)", `${CONFIDENCE} CI`, "TTFT ms", "Prefill tok/s", "Step latency p50 / p90 / p99 ms", "Peak memory MiB (harness)", "Peak RSS MiB", "Framework's own device MiB", "Share of bandwidth ceiling", "Harness overhead ms", "Energy J/token", "Runs"],
     numeric: [false, true, true, true, true, true, true, true, true, true, true, true, true],
     rows,
   };
@@ -123,9 +123,9 @@ export function abTable(model: ResultsModel): Table | null {
 /** How the numbers were computed, for the report's footer. */
 export const METHOD_NOTES = [
   "Decode tok/s per run = (tokens − 1) / (last token time − first token time), timed by the runner with a monotonic clock, token ids read back to the host each step.",
-  "Medians are over timed runs; the 95 % CI is a percentile bootstrap of the median (10,000 resamples, fixed seed), the ratio CI resamples both frameworks' runs independently.",
+  `Medians are over timed runs; the ${CONFIDENCE} CI is a percentile bootstrap of the median (${RESAMPLES} resamples, fixed seed), the ratio CI resamples both frameworks' runs independently.`,
   "Step latency percentiles pool every decode step of every timed run (the first token, i.e. TTFT, excluded), linear interpolation between closest ranks (numpy's default).",
-  "Speed ratios (candidate ÷ baseline) compare the median decode-step latency (TTFT excluded): frameworks as independent samples, by a two-stage bootstrap (runs with replacement, then steps within each run; 10,000 resamples, fixed seed); A/B labels of one run pair by pair (the median of the pairs' ratios, bootstrapped over the pairs). Over all prompts: the geometric mean of the prompts' ratios (pairs: the median over every pair).",
-  `Verdict against a ±${Math.round(DEFAULT_GATE.band * 1000) / 10} % noise band: slower or faster when the whole ${Math.round(DEFAULT_GATE.confidence * 1000) / 10} % interval lies beyond the band, within noise when it lies inside, else inconclusive (the rule of \`qwen3-bench compare\` and \`ab\`).`,
+  `Speed ratios (candidate ÷ baseline) compare the median decode-step latency (TTFT excluded): frameworks as independent samples, by a two-stage bootstrap (runs with replacement, then steps within each run; ${RESAMPLES} resamples, fixed seed); A/B labels of one run pair by pair (the median of the pairs' ratios, bootstrapped over the pairs). Over all prompts: the geometric mean of the prompts' ratios (pairs: the median over every pair).`,
+  `Verdict against a ±${formatSetting(DEFAULT_GATE.band)} noise band: slower or faster when the whole ${CONFIDENCE} interval lies beyond the band, within noise when it lies inside, else inconclusive (the rule of \`qwen3-bench compare\` and \`ab\`).`,
   "Share of bandwidth ceiling = median decode tok/s × weight bytes per token / peak memory bandwidth (known-chip table); 100 % would mean every weight byte is read at peak bandwidth.",
 ];

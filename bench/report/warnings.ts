@@ -1,4 +1,4 @@
-import { formatBandwidth, formatNumber, formatPercent } from "./format.ts";
+import { CONFIDENCE, formatBandwidth, formatNumber, formatPercent } from "./format.ts";
 import { parseProfilers, PROFILERS } from "../harness/profiler.ts";
 import type { ResultsFile } from "../harness/schema/results.ts";
 import type { PromptSummary, ResultsModel } from "./summary.ts";
@@ -77,7 +77,7 @@ export function collectWarnings(model: ResultsModel): ReportWarning[] {
     const { estimate, low, high } = s.decodeTps;
     const width = (high - low) / estimate;
     if (width > WARNING_THRESHOLDS.ciWidth) {
-      add("warning", subject, `the 95 % confidence interval of decode speed (${formatNumber(low)}–${formatNumber(high)} tok/s) spans ${formatPercent(width)} of the median; more timed runs or a quieter machine would narrow it.`);
+      add("warning", subject, `the ${CONFIDENCE} confidence interval of decode speed (${formatNumber(low)}–${formatNumber(high)} tok/s) spans ${formatPercent(width)} of the median; more timed runs or a quieter machine would narrow it.`);
     }
     const samples = s.decodeTpsSamples;
     if (samples.length >= 2) {

@@ -16,6 +16,7 @@ import { splitFrameworkLabels } from "../harness/framework-label.ts";
 import { FRAMEWORKS } from "../harness/frameworks.ts";
 import { PRESETS } from "../harness/model/presets.ts";
 import { synthesizeModel } from "../harness/model/synth.ts";
+import { markTemporaryCopy, TEMPORARY_COPY_MARKER } from "../harness/model/temporary-copy.ts";
 import { checkModelDir } from "../harness/model/validate.ts";
 import { RunnerProcess } from "../harness/runner-process.ts";
 import type { Dtype } from "../harness/schema/model-config.ts";
@@ -40,11 +41,17 @@ let work: string;
 const models = {} as Record<"f32" | "f32Sharded" | "bf16" | "bf16Sharded", string>;
 let prompt: number[];
 
-/** A synthetic tiny model (untied: tied random embeddings mostly echo the input) in `dtype`, as one file or as 2 shards in a hub snapshot's layout. */
+/**
+ * A synthetic tiny model (untied: tied random embeddings mostly echo the input) in `dtype`, as one file
+ * or as 2 shards in a hub snapshot's layout; marked a temporary copy, so llama-cpp's GGUFs of it stay inside.
+ */
 function write(name: string, dtype: Dtype, shards: number): string {
   const dir = join(work, name);
   synthesizeModel({ config: PRESETS.tiny, preset: "tiny", dtype, seed: 0, outDir: dir, shards });
-  if (shards === 1) return dir;
+  if (shards === 1) {
+    markTemporaryCopy(dir);
+    return dir;
+  }
   // blobs/<file> and snapshots/s/<file> -> ../../blobs/<file>, as the hub cache stores them.
   const blobs = join(dir, "blobs");
   const snapshot = join(dir, "snapshots", "s");
@@ -54,6 +61,7 @@ function write(name: string, dtype: Dtype, shards: number): string {
     renameSync(join(dir, file), join(blobs, file));
     symlinkSync(`../../blobs/${file}`, join(snapshot, file));
   }
+  markTemporaryCopy(snapshot);
   return snapshot;
 }
 
@@ -69,7 +77,7 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 test("the harness's model check accepts every form, and finds the shards through the index", () => {
   for (const dir of Object.values(models)) expect(checkModelDir(dir).config.num_hidden_layers).toBe(2);
-  expect(readdirSync(models.f32Sharded).sort()).toEqual(["config.json", "manifest.json", "model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors", "model.safetensors.index.json", "tokenizer.json", "tokenizer_config.json"]);
+  expect(readdirSync(models.f32Sharded).sort()).toEqual([TEMPORARY_COPY_MARKER, "config.json", "manifest.json", "model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors", "model.safetensors.index.json", "tokenizer.json", "tokenizer_config.json"]);
 });
 
 test("at least one runner is available to load them", () => {

@@ -1,6 +1,7 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
+import { decodeTps } from "../measure.ts";
 import { RUNNERS_DIR } from "../paths.ts";
 import type { FidelityTool, Invocation, ToolContext, ToolOutput, ToolPrompt, ToolShape } from "./tool.ts";
 
@@ -65,7 +66,7 @@ export function parsePythonToolLines(stdout: string, prompts: ToolPrompt[], shap
         promptId: line.prompt_id,
         promptTokens,
         repeat: line.repeat,
-        decodeTps: (n - 1) / decodeSecs,
+        decodeTps: decodeTps(n, decodeSecs),
         prefillTps: promptTokens / firstSecs,
         tokenIds: line.token_ids,
         raw: times ? { ttft_ms: times[0] / 1e6 } : { t1_secs: line.t1_ns! / 1e9, tn_secs: line.tn_ns! / 1e9 },

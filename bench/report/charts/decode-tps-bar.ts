@@ -1,5 +1,6 @@
 import type { TopLevelSpec } from "vega-lite";
 import type { ResultsModel } from "../summary.ts";
+import { CONFIDENCE } from "../format.ts";
 import { chartSubtitle } from "./subtitle.ts";
 import { frameworkColourScale } from "./palette.ts";
 
@@ -18,7 +19,7 @@ export function decodeTpsBarSpec(model: ResultsModel): TopLevelSpec {
   const x = { field: "prompt", type: "nominal", title: "Prompt", sort: model.promptIds, axis: { labelAngle: 0 } } as const;
   const xOffset = { field: "framework", type: "nominal", sort: model.labels } as const;
   return {
-    title: { text: "Decode speed (median tok/s, higher is better)", subtitle: chartSubtitle(model, "error bars: 95 % bootstrap CI of the median") },
+    title: { text: "Decode speed (median tok/s, higher is better)", subtitle: chartSubtitle(model, `error bars: ${CONFIDENCE} bootstrap CI of the median`) },
     width: Math.max(360, 70 * model.summaries.length),
     height: 320,
     data: { values },

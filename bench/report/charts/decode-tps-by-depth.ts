@@ -1,6 +1,7 @@
 import type { TopLevelSpec } from "vega-lite";
 import { depthRows } from "../depth-rows.ts";
 import type { ResultsModel } from "../summary.ts";
+import { CONFIDENCE } from "../format.ts";
 import { logAxis } from "./log-axis.ts";
 import { frameworkColourScale } from "./palette.ts";
 import { chartSubtitle } from "./subtitle.ts";
@@ -20,7 +21,7 @@ export function decodeTpsByDepthSpec(model: ResultsModel): TopLevelSpec {
   const x = { field: "cached", type: "quantitative", title: "Tokens in the KV cache when decode starts (depth; log scale)", scale: { type: "log", domain, nice: false }, axis: { values: ticks, format: ",~g" } } as const;
   const color = { field: "framework", type: "nominal", title: "Framework", scale: frameworkColourScale(model.labels) } as const;
   return {
-    title: { text: "Decode speed at context depth (median tok/s, higher is better)", subtitle: chartSubtitle(model, "error bars: 95 % bootstrap CI of the median; a depth a runner could not hold has no point (see the report's depth table)") },
+    title: { text: "Decode speed at context depth (median tok/s, higher is better)", subtitle: chartSubtitle(model, `error bars: ${CONFIDENCE} bootstrap CI of the median; a depth a runner could not hold has no point (see the report's depth table)`) },
     width: 480,
     height: 320,
     data: { values },

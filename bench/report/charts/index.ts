@@ -1,5 +1,6 @@
 import type { TopLevelSpec } from "vega-lite";
 import type { ResultsModel } from "../summary.ts";
+import { CONFIDENCE } from "../format.ts";
 import { DECODE_TPS_BAR_FILE, decodeTpsBarSpec } from "./decode-tps-bar.ts";
 import { DECODE_TPS_BY_DEPTH_FILE, decodeTpsByDepthSpec } from "./decode-tps-by-depth.ts";
 import { LATENCY_BY_POSITION_FILE, latencyByPositionSpec } from "./latency-by-position.ts";
@@ -18,7 +19,7 @@ export interface ChartDefinition {
 
 /** Every chart, in report order. A new chart is one file in this folder plus one line here. */
 export const CHARTS: ChartDefinition[] = [
-  { file: DECODE_TPS_BAR_FILE, alt: "Median decode tokens per second per prompt and framework, with 95 % confidence intervals", spec: decodeTpsBarSpec },
+  { file: DECODE_TPS_BAR_FILE, alt: `Median decode tokens per second per prompt and framework, with ${CONFIDENCE} confidence intervals`, spec: decodeTpsBarSpec },
   { file: TTFT_BAR_FILE, alt: "Median time to first token per prompt and framework", spec: ttftBarSpec },
   { file: LATENCY_CDF_FILE, alt: "Cumulative distribution of per-token decode latency per prompt and framework", spec: latencyCdfSpec },
   {
