@@ -239,3 +239,25 @@ describe.skipIf(!availability.available)(`the llama.cpp runner on ${basename(TES
     }, TIMEOUT_MS);
   });
 });
+
+// Where a Vulkan build is there (BENCH_LLAMA_CPP_BIN holding one, or setup's build with glslc) and a
+// Vulkan device: the label's runner is that build, on the GPU, and the tiny f32 model gives the goldens
+// (the CPU build's tokens). Not in CI (no Vulkan build: about 17 min on two cores). On a machine without
+// a GPU, Mesa's lavapipe is a Vulkan device when GGML_VK_VISIBLE_DEVICES=0 (ggml skips CPU devices otherwise).
+const vulkanFlags: Array<[string, string]> = [["type", "f32"], ["backend", "vulkan"]];
+const vulkanAvailability = await framework.probe(vulkanFlags);
+describe.skipIf(!vulkanAvailability.available)(`llama-cpp[type=f32,backend=vulkan] on ${basename(TEST_MODELS.tiny)}`, () => {
+  test("the Vulkan build runs on a Vulkan device and gives the f32 goldens", async () => {
+    const runner = await start("f32", vulkanFlags);
+    try {
+      expect(runner.ready.backend).toBe("vulkan");
+      expect(runner.ready.build?.features?.[0]).toBe("vulkan");
+      for (const [id, g] of Object.entries(golden.prompts)) {
+        const { reply } = await runner.generate({ prompt_token_ids: g.prompt_token_ids, max_new_tokens: golden.max_new_tokens, ignore_eos: true }, TIMEOUT_MS);
+        expect(reply.token_ids, `${id}`).toEqual(g.token_ids);
+      }
+    } finally {
+      await runner.shutdown();
+    }
+  }, TIMEOUT_MS);
+});
