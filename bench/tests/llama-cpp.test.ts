@@ -133,10 +133,10 @@ describe("one build per backend: llama-cpp[backend=cuda|vulkan|...] runs that bu
     // A backend no folder holds is built here as without the knob (a CUDA build beside a prebuilt Vulkan one).
     expect(llamaCppBinDir(prebuilt, "metal")).toBe(join(buildDir("metal"), "bin"));
     expect(llamaCppBinDir({ ...plain, prebuiltBins: [vulkanBin] }, "cuda")).toBe(join(buildDir("cuda"), "bin"));
-    // The default build (a label without backend=): the knob, else the first prebuilt folder's.
-    expect(await llamaCppBackend(prebuilt)).toBe("cuda");
-    expect(await llamaCppBackend({ ...prebuilt, prebuiltBins: [vulkanBin, cudaBin] })).toBe("vulkan");
+    // The default build (a label without backend=): the knob, else the machine's, never Vulkan by itself.
+    expect(await llamaCppBackend({ ...plain, prebuiltBins: [vulkanBin] })).not.toBe("vulkan");
     expect(await llamaCppBackend({ ...prebuilt, backend: "vulkan" })).toBe("vulkan");
+    expect(await llamaCppBackend({ ...prebuilt, backend: "cpu" })).toBe("cpu");
     // The fidelity tools' programs follow the label: llama-bench of the Vulkan build beside its runner.
     const artifacts = await llamaCppArtifacts(TEST_MODELS.tiny, "f16", "f16", prebuilt, [["type", "f16"], ["backend", "vulkan"]]);
     expect([artifacts.binDir, artifacts.runner, artifacts.llamaBench]).toEqual([vulkanBin, join(vulkanBin, RUNNER_PROGRAM), join(vulkanBin, "llama-bench")]);

@@ -68,17 +68,16 @@ export function binDirBackend(binDir: string): LlamaCppBackend | null {
 }
 
 /**
- * The default build's backend (a label without `backend=`): BENCH_LLAMA_CPP_BACKEND, else the first
- * BENCH_LLAMA_CPP_BIN folder's, else CUDA with an NVIDIA GPU and nvcc, Metal on macOS (llama.cpp's
- * default there), else the CPU.
+ * The default build's backend (a label without `backend=`): BENCH_LLAMA_CPP_BACKEND, else Metal on
+ * macOS (llama.cpp's default there), CUDA with an NVIDIA GPU and either nvcc or a prebuilt CUDA
+ * folder, else the CPU. Never Vulkan: a Vulkan label says so (`backend=vulkan`), so adding a
+ * prebuilt Vulkan folder does not change what a plain label measures.
  */
 export async function llamaCppBackend(settings: LlamaCppSettings): Promise<LlamaCppBackend> {
   if (settings.backend) return settings.backend;
-  const prebuilt = settings.prebuiltBins.length ? binDirBackend(settings.prebuiltBins[0]) : null;
-  if (prebuilt) return prebuilt;
   const p = await platformFacts();
   if (p.os === "darwin") return "metal";
-  if (p.nvidiaGpu && (await tryOutput("nvcc", ["--version"])) !== null) return "cuda";
+  if (p.nvidiaGpu && (prebuiltBinDir(settings, "cuda") || (await tryOutput("nvcc", ["--version"])) !== null)) return "cuda";
   return "cpu";
 }
 
