@@ -18,7 +18,7 @@ import { LLAMA_CPP_FLAGS } from "../harness/runner-flags.ts";
 import { RunnerProcess } from "../harness/runner-process.ts";
 import { ggufPath } from "../harness/setup/gguf-convert.ts";
 import { modelFingerprint } from "../harness/model/fingerprint.ts";
-import { binDirBackend, buildDir, LLAMA_CPP_COMMIT, llamaCppBackend, llamaCppBinDir, RUNNER_PROGRAM } from "../harness/setup/llama-cpp-build.ts";
+import { binDirBackend, buildDir, LLAMA_CPP_COMMIT, llamaCppBackend, llamaCppBinDir, oldVulkanHeaders, RUNNER_PROGRAM } from "../harness/setup/llama-cpp-build.ts";
 import { readLlamaCppSettings, type LlamaCppSettings } from "../harness/settings.ts";
 import { hasSharedBase } from "../harness/framework-label.ts";
 import { probeVariant, resolveVariant, resolveVariants } from "../harness/variants.ts";
@@ -140,6 +140,18 @@ describe("one build per backend: llama-cpp[backend=cuda|vulkan|...] runs that bu
     // The fidelity tools' programs follow the label: llama-bench of the Vulkan build beside its runner.
     const artifacts = await llamaCppArtifacts(TEST_MODELS.tiny, "f16", "f16", prebuilt, [["type", "f16"], ["backend", "vulkan"]]);
     expect([artifacts.binDir, artifacts.runner, artifacts.llamaBench]).toEqual([vulkanBin, join(vulkanBin, RUNNER_PROGRAM), join(vulkanBin, "llama-bench")]);
+  });
+
+  test("Vulkan headers without VK_EXT_layer_settings (Debian 12's 1.3.239) are a reason not to start a build that would fail", () => {
+    const header = (text: string) => {
+      const file = join(root, `vulkan_core-${text.length}.h`);
+      writeFileSync(file, text);
+      return file;
+    };
+    const old = header("#define VK_HEADER_VERSION 239\n");
+    expect(oldVulkanHeaders(old)).toBe(`the Vulkan headers ${old} (VK_HEADER_VERSION 239) lack VK_EXT_layer_settings, which this llama.cpp's Vulkan backend needs: build by hand with runners/llama-cpp/vulkan-toolchain.sh and build.sh (runners/llama-cpp/README.md, "Vulkan"), then add its DIR/bin to BENCH_LLAMA_CPP_BIN`);
+    expect(oldVulkanHeaders(header("#define VK_HEADER_VERSION 309\n#define VK_EXT_layer_settings 1\n"))).toBeNull();
+    expect(oldVulkanHeaders(join(root, "absent.h"))).toBeNull();
   });
 
   test("a missing backend build is the skip reason (probe, as doctor and the skip line show it)", async () => {

@@ -103,14 +103,27 @@ const BACKEND_TOOLS: Partial<Record<LlamaCppBackend, [string, string]>> = {
   vulkan: ["glslc", "glslc not found: the Vulkan build needs glslc, the Vulkan headers and loader, and SPIR-V headers (Debian/Ubuntu: apt-get install glslc libvulkan-dev spirv-headers)"],
 };
 
-/** Why llama.cpp cannot be built here for a backend (a missing tool), or null. */
+/**
+ * Why the system's Vulkan headers cannot build this tree, or null: ggml-vulkan.cpp uses
+ * VK_EXT_layer_settings, which Debian 12's headers (1.3.239) lack; the build would fail after
+ * minutes of shader compilation (runners/llama-cpp/README.md, "Vulkan"). Headers elsewhere are not judged.
+ */
+export function oldVulkanHeaders(header = "/usr/include/vulkan/vulkan_core.h"): string | null {
+  if (!existsSync(header)) return null;
+  const text = readFileSync(header, "utf8");
+  if (text.includes("#define VK_EXT_layer_settings 1")) return null;
+  const version = /#define VK_HEADER_VERSION (\d+)/.exec(text)?.[1] ?? "?";
+  return `the Vulkan headers ${header} (VK_HEADER_VERSION ${version}) lack VK_EXT_layer_settings, which this llama.cpp's Vulkan backend needs: build by hand with runners/llama-cpp/vulkan-toolchain.sh and build.sh (runners/llama-cpp/README.md, "Vulkan"), then add its DIR/bin to BENCH_LLAMA_CPP_BIN`;
+}
+
+/** Why llama.cpp cannot be built here for a backend (a missing tool, headers too old), or null. */
 export async function missingBuildTools(backend: LlamaCppBackend): Promise<string | null> {
   if ((await tryOutput("cmake", ["--version"])) === null) return "cmake not found: install CMake >= 3.18 to build llama.cpp";
   const compiler = process.platform === "darwin" ? "clang++" : "c++";
   if ((await tryOutput(compiler, ["--version"])) === null) return `${compiler} not found: install a C++17 compiler (g++ or clang++) to build llama.cpp`;
   const tool = BACKEND_TOOLS[backend];
   if (tool && (await tryOutput(tool[0], ["--version"])) === null) return tool[1];
-  return null;
+  return backend === "vulkan" ? oldVulkanHeaders() : null;
 }
 
 /** Downloads the sdist with pip (no binary, no dependencies) and unpacks its vendor/llama.cpp; once. */
