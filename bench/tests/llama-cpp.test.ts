@@ -264,6 +264,8 @@ describe.skipIf(!vulkanAvailability.available)(`llama-cpp[type=f32,backend=vulka
     try {
       expect(runner.ready.backend).toBe("vulkan");
       expect(runner.ready.build?.features?.[0]).toBe("vulkan");
+      // Which shader paths the device gives the run (matrix cores, int dot), as ggml-vulkan reports it.
+      expect(runner.ready.notes.some((n) => /^ggml_vulkan: \d+ = .* \| matrix cores: \S+/.test(n))).toBe(true);
       for (const [id, g] of Object.entries(golden.prompts)) {
         const { reply } = await runner.generate({ prompt_token_ids: g.prompt_token_ids, max_new_tokens: golden.max_new_tokens, ignore_eos: true }, TIMEOUT_MS);
         expect(reply.token_ids, `${id}`).toEqual(g.token_ids);
