@@ -242,15 +242,15 @@ const LlamaCppEnv = z.object({
 export interface LlamaCppSettings {
   /**
    * Prebuilt folders (BENCH_LLAMA_CPP_BIN, separated like PATH), each build.sh's DIR/bin: the three
-   * programs and a build-features file whose first line is the backend; empty: setup builds. The
-   * first folder's backend is the default build.
+   * programs and a build-features file whose first line is the backend. Setup builds the backends
+   * none of them holds.
    */
   prebuiltBins: string[];
   /** A llama.cpp tree, or one packed by scripts/offline-pack.sh (.tar.xz), to build from instead of the llama-cpp-python sdist (BENCH_LLAMA_CPP_SOURCE). */
   source: string | null;
   /** A Python with torch and transformers for llama.cpp's converter, instead of the converter venv (BENCH_LLAMA_CPP_PYTHON; else python3 when it has them). */
   converterPython: string | null;
-  /** The default build's ggml backend (BENCH_LLAMA_CPP_BACKEND), or null: the first prebuilt folder's, else CUDA with an NVIDIA GPU and nvcc, Metal on macOS, else the CPU. A label's `backend` flag picks another. */
+  /** The default build's ggml backend (BENCH_LLAMA_CPP_BACKEND), or null: Metal on macOS, CUDA with an NVIDIA GPU and nvcc or a prebuilt CUDA folder, else the CPU. A label's `backend` flag picks another. */
   backend: LlamaCppBackend | null;
   /** CMAKE_CUDA_ARCHITECTURES (BENCH_LLAMA_CPP_CUDA_ARCH), or null: the GPU's compute capability. */
   cudaArch: string | null;

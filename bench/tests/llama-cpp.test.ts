@@ -19,7 +19,7 @@ import { RunnerProcess } from "../harness/runner-process.ts";
 import { ggufPath } from "../harness/setup/gguf-convert.ts";
 import { modelFingerprint } from "../harness/model/fingerprint.ts";
 import { markTemporaryCopy } from "../harness/model/temporary-copy.ts";
-import { binDirBackend, buildDir, LLAMA_CPP_COMMIT, llamaCppBackend, llamaCppBinDir, llamaCppCacheDir, RUNNER_PROGRAM } from "../harness/setup/llama-cpp-build.ts";
+import { binDirBackend, buildDir, LLAMA_CPP_COMMIT, llamaCppBackend, llamaCppBinDir, llamaCppCacheDir, oldVulkanHeaders, RUNNER_PROGRAM } from "../harness/setup/llama-cpp-build.ts";
 import { readLlamaCppSettings, type LlamaCppSettings } from "../harness/settings.ts";
 import { hasSharedBase } from "../harness/framework-label.ts";
 import { probeVariant, resolveVariant, resolveVariants } from "../harness/variants.ts";
@@ -138,13 +138,25 @@ describe("one build per backend: llama-cpp[backend=cuda|vulkan|...] runs that bu
     // A backend no folder holds is built here as without the knob (a CUDA build beside a prebuilt Vulkan one).
     expect(llamaCppBinDir(prebuilt, "metal")).toBe(join(buildDir("metal"), "bin"));
     expect(llamaCppBinDir({ ...plain, prebuiltBins: [vulkanBin] }, "cuda")).toBe(join(buildDir("cuda"), "bin"));
-    // The default build (a label without backend=): the knob, else the first prebuilt folder's.
-    expect(await llamaCppBackend(prebuilt)).toBe("cuda");
-    expect(await llamaCppBackend({ ...prebuilt, prebuiltBins: [vulkanBin, cudaBin] })).toBe("vulkan");
+    // The default build (a label without backend=): the knob, else the machine's, never Vulkan by itself.
+    expect(await llamaCppBackend({ ...plain, prebuiltBins: [vulkanBin] })).not.toBe("vulkan");
     expect(await llamaCppBackend({ ...prebuilt, backend: "vulkan" })).toBe("vulkan");
+    expect(await llamaCppBackend({ ...prebuilt, backend: "cpu" })).toBe("cpu");
     // The fidelity tools' programs follow the label: llama-bench of the Vulkan build beside its runner.
     const artifacts = await llamaCppArtifacts(TEST_MODELS.tiny, "f16", "f16", prebuilt, [["type", "f16"], ["backend", "vulkan"]]);
     expect([artifacts.binDir, artifacts.runner, artifacts.llamaBench]).toEqual([vulkanBin, join(vulkanBin, RUNNER_PROGRAM), join(vulkanBin, "llama-bench")]);
+  });
+
+  test("Vulkan headers without VK_EXT_layer_settings (Debian 12's 1.3.239) are a reason not to start a build that would fail", () => {
+    const header = (text: string) => {
+      const file = join(root, `vulkan_core-${text.length}.h`);
+      writeFileSync(file, text);
+      return file;
+    };
+    const old = header("#define VK_HEADER_VERSION 239\n");
+    expect(oldVulkanHeaders(old)).toBe(`the Vulkan headers ${old} (VK_HEADER_VERSION 239) lack VK_EXT_layer_settings, which this llama.cpp's Vulkan backend needs: build by hand with runners/llama-cpp/vulkan-toolchain.sh and build.sh (runners/llama-cpp/README.md, "Vulkan"), then add its DIR/bin to BENCH_LLAMA_CPP_BIN`);
+    expect(oldVulkanHeaders(header("#define VK_HEADER_VERSION 309\n#define VK_EXT_layer_settings 1\n"))).toBeNull();
+    expect(oldVulkanHeaders(join(root, "absent.h"))).toBeNull();
   });
 
   test("a missing backend build is the skip reason (probe, as doctor and the skip line show it)", async () => {
@@ -243,4 +255,28 @@ describe.skipIf(!availability.available)(`the llama.cpp runner on ${basename(TES
       }
     }, TIMEOUT_MS);
   });
+});
+
+// Where a Vulkan build is there (BENCH_LLAMA_CPP_BIN holding one, or setup's build with glslc) and a
+// Vulkan device: the label's runner is that build, on the GPU, and the tiny f32 model gives the goldens
+// (the CPU build's tokens). Not in CI (no Vulkan build: about 17 min on two cores). On a machine without
+// a GPU, Mesa's lavapipe is a Vulkan device when GGML_VK_VISIBLE_DEVICES=0 (ggml skips CPU devices otherwise).
+const vulkanFlags: Array<[string, string]> = [["type", "f32"], ["backend", "vulkan"]];
+const vulkanAvailability = await framework.probe(vulkanFlags);
+describe.skipIf(!vulkanAvailability.available)(`llama-cpp[type=f32,backend=vulkan] on ${basename(TEST_MODELS.tiny)}`, () => {
+  test("the Vulkan build runs on a Vulkan device and gives the f32 goldens", async () => {
+    const runner = await start("f32", vulkanFlags);
+    try {
+      expect(runner.ready.backend).toBe("vulkan");
+      expect(runner.ready.build?.features?.[0]).toBe("vulkan");
+      // Which shader paths the device gives the run (matrix cores, int dot), as ggml-vulkan reports it.
+      expect(runner.ready.notes.some((n) => /^ggml_vulkan: \d+ = .* \| matrix cores: \S+/.test(n))).toBe(true);
+      for (const [id, g] of Object.entries(golden.prompts)) {
+        const { reply } = await runner.generate({ prompt_token_ids: g.prompt_token_ids, max_new_tokens: golden.max_new_tokens, ignore_eos: true }, TIMEOUT_MS);
+        expect(reply.token_ids, `${id}`).toEqual(g.token_ids);
+      }
+    } finally {
+      await runner.shutdown();
+    }
+  }, TIMEOUT_MS);
 });

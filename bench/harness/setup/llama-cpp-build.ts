@@ -69,17 +69,16 @@ export function binDirBackend(binDir: string): LlamaCppBackend | null {
 }
 
 /**
- * The default build's backend (a label without `backend=`): BENCH_LLAMA_CPP_BACKEND, else the first
- * BENCH_LLAMA_CPP_BIN folder's, else CUDA with an NVIDIA GPU and nvcc, Metal on macOS (llama.cpp's
- * default there), else the CPU.
+ * The default build's backend (a label without `backend=`): BENCH_LLAMA_CPP_BACKEND, else Metal on
+ * macOS (llama.cpp's default there), CUDA with an NVIDIA GPU and either nvcc or a prebuilt CUDA
+ * folder, else the CPU. Never Vulkan: a Vulkan label says so (`backend=vulkan`), so adding a
+ * prebuilt Vulkan folder does not change what a plain label measures.
  */
 export async function llamaCppBackend(settings: LlamaCppSettings): Promise<LlamaCppBackend> {
   if (settings.backend) return settings.backend;
-  const prebuilt = settings.prebuiltBins.length ? binDirBackend(settings.prebuiltBins[0]) : null;
-  if (prebuilt) return prebuilt;
   const p = await platformFacts();
   if (p.os === "darwin") return "metal";
-  if (p.nvidiaGpu && (await tryOutput("nvcc", ["--version"])) !== null) return "cuda";
+  if (p.nvidiaGpu && (prebuiltBinDir(settings, "cuda") || (await tryOutput("nvcc", ["--version"])) !== null)) return "cuda";
   return "cpu";
 }
 
@@ -105,14 +104,27 @@ const BACKEND_TOOLS: Partial<Record<LlamaCppBackend, [string, string]>> = {
   vulkan: ["glslc", "glslc not found: the Vulkan build needs glslc, the Vulkan headers and loader, and SPIR-V headers (Debian/Ubuntu: apt-get install glslc libvulkan-dev spirv-headers)"],
 };
 
-/** Why llama.cpp cannot be built here for a backend (a missing tool), or null. */
+/**
+ * Why the system's Vulkan headers cannot build this tree, or null: ggml-vulkan.cpp uses
+ * VK_EXT_layer_settings, which Debian 12's headers (1.3.239) lack; the build would fail after
+ * minutes of shader compilation (runners/llama-cpp/README.md, "Vulkan"). Headers elsewhere are not judged.
+ */
+export function oldVulkanHeaders(header = "/usr/include/vulkan/vulkan_core.h"): string | null {
+  if (!existsSync(header)) return null;
+  const text = readFileSync(header, "utf8");
+  if (text.includes("#define VK_EXT_layer_settings 1")) return null;
+  const version = /#define VK_HEADER_VERSION (\d+)/.exec(text)?.[1] ?? "?";
+  return `the Vulkan headers ${header} (VK_HEADER_VERSION ${version}) lack VK_EXT_layer_settings, which this llama.cpp's Vulkan backend needs: build by hand with runners/llama-cpp/vulkan-toolchain.sh and build.sh (runners/llama-cpp/README.md, "Vulkan"), then add its DIR/bin to BENCH_LLAMA_CPP_BIN`;
+}
+
+/** Why llama.cpp cannot be built here for a backend (a missing tool, headers too old), or null. */
 export async function missingBuildTools(backend: LlamaCppBackend): Promise<string | null> {
   if ((await tryOutput("cmake", ["--version"])) === null) return "cmake not found: install CMake >= 3.18 to build llama.cpp";
   const compiler = process.platform === "darwin" ? "clang++" : "c++";
   if ((await tryOutput(compiler, ["--version"])) === null) return `${compiler} not found: install a C++17 compiler (g++ or clang++) to build llama.cpp`;
   const tool = BACKEND_TOOLS[backend];
   if (tool && (await tryOutput(tool[0], ["--version"])) === null) return tool[1];
-  return null;
+  return backend === "vulkan" ? oldVulkanHeaders() : null;
 }
 
 /** Downloads the sdist with pip (no binary, no dependencies) and unpacks its vendor/llama.cpp; once. */

@@ -27,20 +27,33 @@ constexpr uint32_t INITIAL_CONTEXT = 4096;
 constexpr llama_seq_id GENERATE_SEQ = 0;
 constexpr llama_seq_id SCORE_SEQ = 1;
 
-/** llama.cpp's log lines go to stderr (never stdout); its errors are kept for the fatal message. */
+/**
+ * llama.cpp's log lines go to stderr (never stdout); its errors are kept for the fatal message, and
+ * ggml-vulkan's line per device (features the build and driver give it: fp16, int dot, matrix cores)
+ * for ready.notes, since which shaders a Vulkan run takes depends on them.
+ */
 struct LogCapture {
   std::mutex mutex;
   std::vector<std::string> errors;
+  std::vector<std::string> vulkan_devices;
 };
 LogCapture log_capture;
 
+std::string trimmed(std::string line) {
+  while (!line.empty() && (line.back() == '\n' || line.back() == ' ')) line.pop_back();
+  return line;
+}
+
 void log_to_stderr(ggml_log_level level, const char* text, void*) {
   fputs(text, stderr);
-  if (level == GGML_LOG_LEVEL_ERROR) {
+  const std::string line = trimmed(text);
+  if (level == GGML_LOG_LEVEL_ERROR && !line.empty()) {
     std::lock_guard<std::mutex> lock(log_capture.mutex);
-    std::string line(text);
-    while (!line.empty() && (line.back() == '\n' || line.back() == ' ')) line.pop_back();
-    if (!line.empty()) log_capture.errors.push_back(line);
+    log_capture.errors.push_back(line);
+  }
+  if (line.rfind("ggml_vulkan: ", 0) == 0 && line.find(" | matrix cores: ") != std::string::npos) {
+    std::lock_guard<std::mutex> lock(log_capture.mutex);
+    log_capture.vulkan_devices.push_back(line);
   }
 }
 
@@ -171,6 +184,10 @@ Engine::Engine(const Options& options) {
   loaded_.notes.push_back(backend_sampling_
                               ? "argmax in llama.cpp's graph on " + loaded_.backend + " (backend sampler: llama_sampler_init_greedy); only the token id is read back"
                               : std::string("argmax on the host over the logits (") + (options.sampling == "host" ? "--sampling host" : "the backend did not take the greedy sampler") + ")");
+  if (loaded_.backend == "vulkan") {
+    std::lock_guard<std::mutex> lock(log_capture.mutex);
+    for (const auto& device : log_capture.vulkan_devices) loaded_.notes.push_back(device);
+  }
   if (loaded_.backend == "cpu")
     loaded_.notes.push_back(std::to_string(threads_) + " threads (" + (options.threads > 0 ? "--threads" : "llama-bench's default: the physical cores") + "), poll 50");
   loaded_.notes.push_back(std::string("llama-bench's context settings: n_ubatch 512, flash attention " + options.flash_attn + ", KV cache ") + (kv_f32_ ? "f32 (an f32 model: f32 throughout; llama-bench's defaults are f16 and flash attention auto)" : "f16") + "; prompt in one llama_decode");
