@@ -3,8 +3,8 @@ import { abCases } from "../report/cases.ts";
 import { compareCases } from "../report/comparison.ts";
 import { textTable } from "../report/export/text.ts";
 import { loadResults } from "../report/summary.ts";
-import { comparisonTable } from "../report/tables.ts";
-import { decide, decisionRule, GATE_OPTIONS, GATE_USAGE, parseGate, refuseRestarts } from "./gate.ts";
+import { comparisonTable, decisionRule } from "../report/tables.ts";
+import { decide, GATE_OPTIONS, GATE_USAGE, parseGate, refuseRestarts } from "./gate.ts";
 
 export const AB_USAGE = `qwen3-bench ab RESULTS_DIR [--base LABEL --head LABEL] [--noise 0.02] [--alpha 0.05] [--statistic median] [--allow-restarts]
 

@@ -4,8 +4,8 @@ import { compareCases } from "../report/comparison.ts";
 import { textTable } from "../report/export/text.ts";
 import { provenanceDifferences } from "../report/provenance.ts";
 import { loadResults } from "../report/summary.ts";
-import { comparisonTable } from "../report/tables.ts";
-import { decide, decisionRule, GATE_OPTIONS, GATE_USAGE, parseGate, refuseRestarts } from "./gate.ts";
+import { comparisonTable, decisionRule } from "../report/tables.ts";
+import { decide, GATE_OPTIONS, GATE_USAGE, parseGate, refuseRestarts } from "./gate.ts";
 
 export const COMPARE_USAGE = `qwen3-bench compare BASELINE NEW [--noise 0.02] [--alpha 0.05] [--statistic median|mean|p10] [--allow-restarts]
 

@@ -1,11 +1,12 @@
-// What `compare` and `ab` share: the gate's options, the decision rule in words, the refusal to
-// gate on a case whose runner restarted, and the decision itself. The verdict of each row is the
-// one rule of bench/stats/gate.ts, made by bench/report/comparison.ts.
+// What `compare` and `ab` share: the gate's options, the refusal to gate on a case whose runner
+// restarted, and the decision itself. The verdict of each row is the one rule of
+// bench/stats/gate.ts, made by bench/report/comparison.ts; the rule in words is decisionRule
+// (bench/report/tables.ts), printed above the comparison table.
 import type { FileCase } from "../report/cases.ts";
 import { restartsIn } from "../report/cases.ts";
-import { ALL_PROMPTS, DEFAULT_GATE, type GateSettings, type Pairing, type SpeedComparison } from "../report/comparison.ts";
-import { formatPercent, formatRatio, RESAMPLES } from "../report/format.ts";
-import { statisticQuantile, type PooledStatistic } from "../stats/hierarchical-bootstrap.ts";
+import { ALL_PROMPTS, DEFAULT_GATE, type GateSettings, type SpeedComparison } from "../report/comparison.ts";
+import { formatPercent, formatRatio } from "../report/format.ts";
+import { isPooledStatistic } from "../stats/hierarchical-bootstrap.ts";
 import { ExitCodeError } from "./exit-code-error.ts";
 
 /** Exit status when a compared case had a runner restart and --allow-restarts was not given. */
@@ -28,29 +29,8 @@ export function parseGate(values: { noise?: string; alpha?: string; statistic?: 
   if (!(band >= 0 && band < 1)) throw new Error(`--noise must be a share in [0, 1), got ${values.noise}`);
   if (!(alpha > 0 && alpha < 1)) throw new Error(`--alpha must be in (0, 1), got ${values.alpha}`);
   const statistic = values.statistic ?? DEFAULT_GATE.statistic;
-  try {
-    statisticQuantile(statistic);
-  } catch {
-    throw new Error(`--statistic must be median, mean or a percentile p1..p99 (p10), got ${statistic}`);
-  }
-  return { band, confidence: 1 - alpha, statistic: statistic as PooledStatistic };
-}
-
-/** The ratio and the decision rule in words, printed above the table. */
-export function decisionRule(gate: GateSettings, pairing: Pairing): string {
-  const pct = `${Math.round(gate.confidence * 100)} %`;
-  const ratio =
-    pairing === "independent"
-      ? `speed ratio candidate/baseline = ${gate.statistic} decode-step latency of the baseline / of the candidate (every step of every timed run, TTFT excluded); ` +
-        `${pct} interval from a two-stage bootstrap (runs with replacement, then steps within each run; ${RESAMPLES} resamples, fixed seed); ` +
-        `"${ALL_PROMPTS}": the geometric mean of the prompts' ratios, resampled together (tok/s there: geometric means).`
-      : `speed ratio candidate/baseline = the median over pairs (timed run i of each label) of the ${gate.statistic} decode-step latency of the baseline's run / of the candidate's (TTFT excluded); ` +
-        `${pct} interval from a bootstrap over the pairs (${RESAMPLES} resamples, fixed seed); "${ALL_PROMPTS}": every prompt's pairs together.`;
-  const rows = pairing === "independent" ? "every row gates" : `each pair of labels' "${ALL_PROMPTS}" row gates, or its one prompt's`;
-  return (
-    `${ratio}\ndecision (${rows}): "slower" (exit 1) when the whole interval is below ${formatRatio(1 - gate.band)} (1 − noise band ${formatPercent(gate.band)}); ` +
-    `"faster" when above ${formatRatio(1 + gate.band)}; "within noise" when inside the band; else "inconclusive".`
-  );
+  if (!isPooledStatistic(statistic)) throw new Error(`--statistic must be median, mean or a percentile p1..p99 (p10), got ${statistic}`);
+  return { band, confidence: 1 - alpha, statistic };
 }
 
 /** Refuses (exit 2) to gate on cases whose runner restarted (a timing may include a cold process), unless allowed; then it only notes them. */

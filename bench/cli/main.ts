@@ -11,42 +11,31 @@ import { verifyCommand, VERIFY_USAGE } from "./verify.ts";
 import { fidelityCommand, FIDELITY_USAGE } from "./fidelity.ts";
 import { tokenizeCommand } from "./tokenize.ts";
 
-const USAGE = `qwen3-bench <command> [options]
+/** A command: its name, its line in the usage's list (in COMMANDS' order), what runs it, and its own usage text if any. */
+interface Command {
+  name: string;
+  summary: string;
+  run: (argv: string[]) => void | Promise<void>;
+  usage?: string;
+}
 
-commands:
-  synth     write a synthetic Qwen3 model folder
-  doctor    list every known runner and whether it is available here
-  setup     generate the model and install or build the runners this machine can run (--tests: the test models)
-  tokenize  print the prompt token ids the benchmark sends to runners [PROMPTS_FILE]
-  report    rebuild report.md, report.html, verify.txt and charts from results folders
-  verify    print greedy-token agreement of results files with the reference
-  compare   compare decode speed of two runs; exit 1 on a significant slowdown
-  ab        pair two labels of one framework in one run (A/B); exit 1 on a significant slowdown
-  fidelity  our runners' decode speed beside each framework's own tool (--run: measure the tools)
+const COMMANDS: Command[] = [
+  { name: "synth", summary: "write a synthetic Qwen3 model folder", run: synthCommand, usage: SYNTH_USAGE },
+  { name: "doctor", summary: "list every known runner and whether it is available here", run: doctorCommand },
+  { name: "setup", summary: "generate the model and install or build the runners this machine can run (--tests: the test models)", run: setupCommand },
+  { name: "tokenize", summary: "print the prompt token ids the benchmark sends to runners [PROMPTS_FILE]", run: tokenizeCommand },
+  { name: "report", summary: "rebuild report.md, report.html, verify.txt and charts from results folders", run: reportCommand, usage: REPORT_USAGE },
+  { name: "verify", summary: "print greedy-token agreement of results files with the reference", run: verifyCommand, usage: VERIFY_USAGE },
+  { name: "compare", summary: "compare decode speed of two runs; exit 1 on a significant slowdown", run: compareCommand, usage: COMPARE_USAGE },
+  { name: "ab", summary: "pair two labels of one framework in one run (A/B); exit 1 on a significant slowdown", run: abCommand, usage: AB_USAGE },
+  { name: "fidelity", summary: "our runners' decode speed beside each framework's own tool (--run: measure the tools)", run: fidelityCommand, usage: FIDELITY_USAGE },
+];
 
-${SYNTH_USAGE}
-
-${REPORT_USAGE}
-
-${VERIFY_USAGE}
-
-${COMPARE_USAGE}
-
-${AB_USAGE}
-
-${FIDELITY_USAGE}`;
-
-const commands: Record<string, (argv: string[]) => void | Promise<void>> = {
-  synth: synthCommand,
-  report: reportCommand,
-  verify: verifyCommand,
-  compare: compareCommand,
-  ab: abCommand,
-  fidelity: fidelityCommand,
-  doctor: doctorCommand,
-  setup: setupCommand,
-  tokenize: tokenizeCommand,
-};
+const USAGE = [
+  "qwen3-bench <command> [options]\n\ncommands:",
+  ...COMMANDS.map((c) => `  ${c.name.padEnd(8)}  ${c.summary}`),
+  ...COMMANDS.flatMap((c) => (c.usage ? ["", c.usage] : [])),
+].join("\n");
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
@@ -54,13 +43,13 @@ async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return name ? 0 : 2;
   }
-  const command = commands[name];
+  const command = COMMANDS.find((c) => c.name === name);
   if (!command) {
     console.error(`qwen3-bench: unknown command ${JSON.stringify(name)}\n\n${USAGE}`);
     return 2;
   }
   try {
-    await command(rest);
+    await command.run(rest);
     return 0;
   } catch (e) {
     console.error(`qwen3-bench ${name}: ${(e as Error).message}`);

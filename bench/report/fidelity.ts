@@ -1,8 +1,10 @@
+import { existsSync, statSync } from "node:fs";
+import { laneResultsDirs } from "../harness/lanes.ts";
 import { formatIssues, InputFileError, readInputFile } from "../harness/schema/parse.ts";
 import { FidelityRecord, type FidelityAgreement, type FidelityMeta, type FidelityRun } from "../harness/schema/fidelity.ts";
 import { median } from "../stats/median.ts";
 import { CONFIDENCE, formatNumber, formatRatio } from "./format.ts";
-import type { ResultsModel } from "./summary.ts";
+import { loadResults, type ResultsModel } from "./summary.ts";
 
 /**
  * The fidelity table (issue 14, item 5): each runner's decode speed in a harness run beside the
@@ -140,6 +142,15 @@ export function fidelityMarkdown(rows: FidelityRow[], records: FidelityRecord[])
     }
   }
   return lines.join("\n") + "\n";
+}
+
+/** A results folder with its lane folders (gpu0/, gpu1/, ...), as the report reads a lanes run; a file alone. */
+const withLanes = (path: string): string[] => (existsSync(path) && statSync(path).isDirectory() ? [path, ...laneResultsDirs(path)] : [path]);
+
+/** The fidelity table (fidelityMarkdown) of the tools' records beside our runners in a results folder or file; without one, the tools alone. */
+export function fidelityReport(results: string | undefined, records: FidelityRecord[]): string {
+  const cases = results ? runnerCases(loadResults(withLanes(results))) : [];
+  return fidelityMarkdown(fidelityRows(cases, records), records);
 }
 
 /** Reads fidelity.jsonl; a bad line is an InputFileError naming the file, the line and the field. */

@@ -1,5 +1,5 @@
 import { abCases, againstBaseline, chooseBaseline } from "./cases.ts";
-import { compareCases, DEFAULT_GATE, type SpeedComparison } from "./comparison.ts";
+import { ALL_PROMPTS, compareCases, DEFAULT_GATE, type GateSettings, type Pairing, type SpeedComparison } from "./comparison.ts";
 import { CONFIDENCE, formatBandwidth, formatNumber, formatPercent, formatRatio, formatSetting, formatSwitch, RESAMPLES } from "./format.ts";
 import type { Table } from "./document.ts";
 import { summariesFor, type ResultsModel } from "./summary.ts";
@@ -105,6 +105,23 @@ export function comparisonTable(comparisons: SpeedComparison[]): Table {
       c.verdict,
     ]),
   };
+}
+
+/** The ratio and the decision rule in words, that `compare` and `ab` print above comparisonTable. */
+export function decisionRule(gate: GateSettings, pairing: Pairing): string {
+  const pct = `${Math.round(gate.confidence * 100)} %`;
+  const ratio =
+    pairing === "independent"
+      ? `speed ratio candidate/baseline = ${gate.statistic} decode-step latency of the baseline / of the candidate (every step of every timed run, TTFT excluded); ` +
+        `${pct} interval from a two-stage bootstrap (runs with replacement, then steps within each run; ${RESAMPLES} resamples, fixed seed); ` +
+        `"${ALL_PROMPTS}": the geometric mean of the prompts' ratios, resampled together (tok/s there: geometric means).`
+      : `speed ratio candidate/baseline = the median over pairs (timed run i of each label) of the ${gate.statistic} decode-step latency of the baseline's run / of the candidate's (TTFT excluded); ` +
+        `${pct} interval from a bootstrap over the pairs (${RESAMPLES} resamples, fixed seed); "${ALL_PROMPTS}": every prompt's pairs together.`;
+  const rows = pairing === "independent" ? "every row gates" : `each pair of labels' "${ALL_PROMPTS}" row gates, or its one prompt's`;
+  return (
+    `${ratio}\ndecision (${rows}): "slower" (exit 1) when the whole interval is below ${formatRatio(1 - gate.band)} (1 − noise band ${formatPercent(gate.band)}); ` +
+    `"faster" when above ${formatRatio(1 + gate.band)}; "within noise" when inside the band; else "inconclusive".`
+  );
 }
 
 /** Decode speed of every framework relative to the baseline (independent runs), per prompt and over all prompts. */

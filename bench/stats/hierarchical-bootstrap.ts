@@ -12,13 +12,23 @@ import { quantileSorted } from "./quantile.ts";
  */
 export type PooledStatistic = "mean" | "median" | `p${number}`;
 
+/** The percentile (above 0, below 100) a name "p10", "p2.5" gives, or null for any other name. */
+function percentileOf(statistic: string): number | null {
+  const match = /^p(\d{1,2}(\.\d+)?)$/.exec(statistic);
+  return match && Number(match[1]) > 0 ? Number(match[1]) : null;
+}
+
+/** Whether a name is a PooledStatistic: mean, median or a percentile p1..p99. */
+export const isPooledStatistic = (statistic: string): statistic is PooledStatistic =>
+  statistic === "mean" || statistic === "median" || percentileOf(statistic) !== null;
+
 /** The quantile (0..1) a statistic names, or null for the mean; throws on a malformed name. */
 export function statisticQuantile(statistic: string): number | null {
   if (statistic === "mean") return null;
   if (statistic === "median") return 0.5;
-  const match = /^p(\d{1,2}(\.\d+)?)$/.exec(statistic);
-  if (!match || Number(match[1]) <= 0) throw new RangeError(`statistic must be mean, median or a percentile p1..p99, got ${JSON.stringify(statistic)}`);
-  return Number(match[1]) / 100;
+  const percentile = percentileOf(statistic);
+  if (percentile === null) throw new RangeError(`statistic must be mean, median or a percentile p1..p99, got ${JSON.stringify(statistic)}`);
+  return percentile / 100;
 }
 
 export interface HierarchicalBootstrapOptions extends BootstrapOptions {

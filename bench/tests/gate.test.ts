@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { gateVerdict } from "../stats/gate.ts";
-import { geometricMeanRatioCi, hierarchicalRatioCi, hierarchicalRatioResamples, pooledStatistic, statisticQuantile } from "../stats/hierarchical-bootstrap.ts";
+import { geometricMeanRatioCi, hierarchicalRatioCi, hierarchicalRatioResamples, isPooledStatistic, pooledStatistic, statisticQuantile } from "../stats/hierarchical-bootstrap.ts";
 
 // Expected intervals below come from enumerating every equally likely two-stage resample by hand (or
 // with Python's fractions module, enumeration quoted); with 10,000 resamples each tail quantile falls
@@ -55,6 +55,7 @@ describe("hierarchical (two-stage) bootstrap of a ratio", () => {
     expect(pooledStatistic([[1, 2], [3, 10]], "p25")).toBe(1.75);
     expect([statisticQuantile("mean"), statisticQuantile("median"), statisticQuantile("p10"), statisticQuantile("p2.5")]).toEqual([null, 0.5, 0.1, 0.025]);
     for (const bad of ["p0", "p100", "mode", "10"]) expect(() => statisticQuantile(bad)).toThrow(/statistic must be/);
+    expect(["mean", "median", "p10", "p2.5", "p0", "p100", "mode", "10"].map(isPooledStatistic)).toEqual([true, true, true, true, false, false, false, false]);
     const runs = [[3, 4, 5], [4, 5, 6]];
     expect(hierarchicalRatioCi(runs, runs, { seed: 9 })).toEqual(hierarchicalRatioCi(runs, runs, { seed: 9 }));
     expect(() => hierarchicalRatioCi([], [[1]])).toThrow(/numerator: no runs/);
