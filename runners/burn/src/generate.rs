@@ -377,4 +377,34 @@ mod tests {
             assert_eq!(want[1], fresh, "{attention:?}: a reused decoder must not see the last request's slots");
         }
     }
+
+    /// With the matrix-vector kernel in the set, each linear holds only the kernel's `[out, in]`
+    /// rows (gate and up rows in pairs where SwiGLU is folded in), and a prefill reads them as
+    /// `W · xᵀ`: its logits must be Burn's `[in, out]` columns' (within 1e-4, f32), for tied and
+    /// untied heads. Prefill only: the kernel itself needs a CubeCL backend.
+    #[test]
+    fn prefill_on_the_kernels_rows_agrees_with_burns_columns() {
+        let prompt: Vec<u32> = (0..11).map(|i| (i * 37 + 5) % 97).collect();
+        let gemv = Kernels { gemv: true, ..Kernels::BURN };
+        let gemv_fused = Kernels { gemv: true, fuse: true, prenorm: true, ..Kernels::BURN };
+        for tied in [true, false] {
+            let dir = std::env::temp_dir().join(format!("qwen3-burn-rows-{tied}-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let config = tiny_model(&dir, tied);
+            let checkpoint = Checkpoint::open(&dir).unwrap();
+            let prefill_logits = |kernels: Kernels| {
+                let model = Model::load(config.clone(), &checkpoint, &Device::flex(), DType::F32, AttentionKernel::Explicit, kernels).unwrap();
+                let mut cache = model.new_cache(capacity_for(prompt.len(), 0));
+                let logits = model.logits(model.prefill(token_tensor(&prompt, &model.device), &mut cache));
+                logits.into_data().iter::<f32>().collect::<Vec<f32>>()
+            };
+            let want = prefill_logits(Kernels::BURN);
+            for kernels in [gemv, gemv_fused] {
+                let got = prefill_logits(kernels);
+                assert_eq!(want.len(), got.len());
+                let differing = want.iter().zip(&got).position(|(a, b)| !((a - b).abs() < 1e-4));
+                assert_eq!(differing, None, "tied={tied} kernels={}: logits differ (or are NaN) at this index", kernels.name());
+            }
+        }
+    }
 }

@@ -223,7 +223,7 @@ impl Model {
         let role = Role { input_norm: Some(loader.rms_norm("model.norm.weight", c.hidden_size, c.rms_norm_eps)?), output: Output::Product };
         let lm_head = match c.tie_word_embeddings {
             // The table is already `[vocab, hidden]` rows.
-            true => Linear::from_rows(model.embed_tokens.clone(), role, kernels),
+            true => Linear::from_rows(vec![model.embed_tokens.clone()], role, kernels),
             false => loader.linear("lm_head.weight", c.hidden_size, c.vocab_size, role)?,
         };
         let parameter_count = loader.parameter_count;

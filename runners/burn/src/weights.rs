@@ -26,30 +26,26 @@ impl WeightLoader<'_> {
         Ok(Tensor::from_data(data, (self.device, self.dtype)))
     }
 
-    /// A bias-free PyTorch Linear weight `[out, in]`, as Burn's `[in, out]`.
-    fn linear_weight(&mut self, name: &str, in_features: usize, out_features: usize) -> Result<Tensor<2>, String> {
-        self.tensor(name, [out_features, in_features], Layout::LinearTransposed)
-    }
-
     /// The linear layer `name` in `role`, built for the kernels it will run.
     pub fn linear(&mut self, name: &str, in_features: usize, out_features: usize, role: Role) -> Result<Linear, String> {
-        Ok(Linear::new(self.linear_weight(name, in_features, out_features)?, role, self.kernels))
+        self.fused_linear(&[name.to_owned()], in_features, &[out_features], role)
     }
 
-    /// Several Linears that read the same input, concatenated along the output axis
-    /// (`[in, out_1 + out_2 + ...]`): one matrix product per step instead of one per projection.
+    /// Several Linears that read the same input as one layer, their outputs side by side: one
+    /// matrix product per step instead of one per projection. Each weight is held once, as what
+    /// reads it: PyTorch's `[out, in]` rows as stored where the decode step's kernel reads them
+    /// (`--kernels gemv`; Burn's product then reads them too), else Burn's `[in, out]`.
     pub fn fused_linear(&mut self, names: &[String], in_features: usize, out_features: &[usize], role: Role) -> Result<Linear, String> {
-        Ok(Linear::new(self.fused_weight(names, in_features, out_features)?, role, self.kernels))
-    }
-
-    /// The weights of `names` side by side, `[in_features, sum of out_features]`.
-    fn fused_weight(&mut self, names: &[String], in_features: usize, out_features: &[usize]) -> Result<Tensor<2>, String> {
+        let layout = if self.kernels.gemv { Layout::AsStored } else { Layout::LinearTransposed };
         let parts = names
             .iter()
             .zip(out_features)
-            .map(|(name, &out)| self.linear_weight(name, in_features, out))
+            .map(|(name, &out)| self.tensor(name, [out, in_features], layout))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Tensor::cat(parts, 1))
+        Ok(match self.kernels.gemv {
+            true => Linear::from_rows(parts, role, self.kernels),
+            false => Linear::from_columns(parts, role),
+        })
     }
 
     pub fn rms_norm(&mut self, name: &str, width: usize, eps: f64) -> Result<RmsNorm<3>, String> {

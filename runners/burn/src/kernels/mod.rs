@@ -172,21 +172,12 @@ impl Kernels {
     }
 }
 
-/// A gated pair's weight `[in, 2 n]` (`n` gate columns, then `n` up columns) as the rows the
-/// kernel's SwiGLU epilogue reads (`gemv::Fused::glu`): `gate 0, up 0, gate 1, up 1, ...`,
-/// `[2 n, in]`, contiguous, made once at load.
-pub fn pair_rows_of(weight: &Tensor<2>) -> Tensor<2> {
-    let [width, out] = weight.dims();
-    let pairs = weight.clone().reshape([width, 2, out / 2]).swap_dims(1, 2).reshape([width, out]);
-    rows_of(&pairs)
-}
-
-/// `weight` `[in, out]` as the contiguous row-major `[out, in]` the kernel reads, made once at load
-/// (through the host: a transposed view would be read with a stride of `out` elements).
-pub fn rows_of(weight: &Tensor<2>) -> Tensor<2> {
-    let rows = weight.clone().transpose();
-    let (device, dtype) = (rows.device(), rows.dtype());
-    Tensor::from_data(rows.into_data(), (&device, dtype))
+/// A gated pair's weights as the rows the kernel's SwiGLU epilogue reads (`gemv::Fused::glu`): the
+/// gate's rows `[n, in]` and the up projection's `[n, in]` in pairs, `gate 0, up 0, gate 1, up 1,
+/// ...`, `[2 n, in]`, contiguous, made once at load.
+pub fn pair_rows(gate: Tensor<2>, up: Tensor<2>) -> Tensor<2> {
+    let [n, width] = gate.dims();
+    Tensor::stack::<3>(vec![gate, up], 1).reshape([2 * n, width])
 }
 
 #[cfg(test)]
@@ -196,11 +187,12 @@ mod tests {
 
     #[test]
     fn pair_rows_put_each_gate_row_before_its_up_row() {
-        // [in = 2, 2 n = 4]: gate columns g0 g1, then up columns u0 u1.
+        // [n = 2, in = 2]: gate rows g0 g1, up rows u0 u1.
         let device = Device::flex();
-        let weight = Tensor::<1>::from_floats([1.0, 2.0, 10.0, 20.0, 3.0, 4.0, 30.0, 40.0], &device).reshape([2, 4]);
-        let rows: Vec<f32> = pair_rows_of(&weight).into_data().iter::<f32>().collect();
-        // Rows g0, u0, g1, u1, each the column's two inputs.
+        let gate = Tensor::<1>::from_floats([1.0, 3.0, 2.0, 4.0], &device).reshape([2, 2]);
+        let up = Tensor::<1>::from_floats([10.0, 30.0, 20.0, 40.0], &device).reshape([2, 2]);
+        let rows: Vec<f32> = pair_rows(gate, up).into_data().iter::<f32>().collect();
+        // Rows g0, u0, g1, u1.
         assert_eq!(rows, vec![1.0, 3.0, 10.0, 30.0, 2.0, 4.0, 20.0, 40.0]);
     }
 }

@@ -6,12 +6,18 @@ use burn::tensor::activation::silu;
 /// A bias-free linear layer as it runs, fixed at load: Burn's matrix product for passes of several
 /// tokens (and for one token without `--kernels gemv`), or the matrix-vector kernel for one token
 /// (a decode step); with what the layer computes around its product ([`Role`]), each part done by
-/// Burn's operations or folded into the kernel's launch as the kernel set says.
+/// Burn's operations or folded into the kernel's launch as the kernel set says. The weight is held
+/// once, in the layout of the kernel where the layer has one (both products read it), else in Burn's.
 pub struct Linear {
     weight: Weight,
     role: Role,
-    /// One token's product on the kernel, where `--kernels gemv` built it.
+    /// One token's product on the kernel, reading the [`Weight::Rows`], where `--kernels gemv`
+    /// built it.
     kernel: Option<OnKernel>,
+    /// The product's outputs are gate and up values in pairs (`gate 0, up 0, gate 1, ...`), as the
+    /// rows are laid out for the kernel's SwiGLU epilogue ([`kernels::pair_rows`]); else, for
+    /// [`Output::SwiGlu`], the gate's outputs then the up projection's.
+    gate_up_pairs: bool,
 }
 
 /// What a layer computes around its product, part of the model's definition.
@@ -33,20 +39,22 @@ pub enum Output {
     AddResidual,
 }
 
-/// The weight as Burn's product reads it.
+/// The layer's weight, in one layout.
 enum Weight {
-    /// `[1, in, out]`, shaped once at load for the `[1, L, in]` activations, where
+    /// Burn's `[1, in, out]`, shaped once at load for the `[1, L, in]` activations, where
     /// `burn::tensor::module::linear` would reshape the weight (one more fusion op) on every call.
+    /// The untied layers without the kernel.
     Columns(Tensor<3>),
-    /// `[out, in]` (the tied LM head: the embedding table as stored), read as `W · xᵀ`: a
-    /// transposed view of the 151,936-row table would be copied on every call.
+    /// `[out, in]` (PyTorch's layout, the embedding table's for the tied LM head), contiguous: what
+    /// the kernel reads, and what Burn's product reads as `W · xᵀ` (a transposed view of the
+    /// weight would be copied on every call; the activations' result is transposed instead). Gate
+    /// and up rows in pairs where SwiGLU is folded into the kernel.
     Rows(Tensor<2>),
 }
 
-/// One token's product on [`kernels::gemv`]: the weight's rows and what the launch folds in.
+/// One token's product on [`kernels::gemv`] (reading the layer's [`Weight::Rows`]): what the
+/// launch folds in.
 struct OnKernel {
-    /// `[out, in]`, or gate and up rows in pairs where SwiGLU is folded in.
-    rows: Tensor<2>,
     /// The input's RMSNorm inside the launch (`--kernels prenorm`).
     norm: bool,
     /// SwiGLU as the launch's epilogue (`--kernels fuse`).
@@ -56,10 +64,9 @@ struct OnKernel {
 }
 
 impl OnKernel {
-    /// `rows` as the kernel reads them, with the parts of `role` that `kernels` folds in.
-    fn new(rows: Tensor<2>, role: &Role, kernels: Kernels) -> Self {
+    /// The parts of `role` that `kernels` folds into the launch.
+    fn new(role: &Role, kernels: Kernels) -> Self {
         Self {
-            rows,
             norm: kernels.prenorm && role.input_norm.is_some(),
             glu: kernels.fuse && role.output == Output::SwiGlu,
             add: kernels.fuse && role.output == Output::AddResidual,
@@ -68,22 +75,26 @@ impl OnKernel {
 }
 
 impl Linear {
-    /// `weight` in Burn's `[in, out]` layout (the loader transposes PyTorch's `[out, in]`); for
-    /// [`Output::SwiGlu`], the gate columns then the up columns.
-    pub fn new(weight: Tensor<2>, role: Role, kernels: Kernels) -> Self {
-        let kernel = kernels.gemv.then(|| {
-            let rows = if kernels.fuse && role.output == Output::SwiGlu { kernels::pair_rows_of(&weight) } else { kernels::rows_of(&weight) };
-            OnKernel::new(rows, &role, kernels)
-        });
-        Self { weight: Weight::Columns(weight.unsqueeze::<3>()), role, kernel }
+    /// A layer on Burn's product alone, its weight `parts` in Burn's `[in, out]` layout (the loader
+    /// transposes PyTorch's `[out, in]`) side by side: for [`Output::SwiGlu`], the gate then the up
+    /// projection.
+    pub fn from_columns(parts: Vec<Tensor<2>>, role: Role) -> Self {
+        Self { weight: Weight::Columns(joined(parts, 1).unsqueeze::<3>()), role, kernel: None, gate_up_pairs: false }
     }
 
-    /// A layer whose weight is stored as `[out, in]` rows (the tied LM head reads the embedding
-    /// table): the kernel reads them as they are, no copy.
-    pub fn from_rows(rows: Tensor<2>, role: Role, kernels: Kernels) -> Self {
-        assert_ne!(role.output, Output::SwiGlu, "a gated layer's rows are laid out at load");
-        let kernel = kernels.gemv.then(|| OnKernel::new(rows.clone(), &role, kernels));
-        Self { weight: Weight::Rows(rows), role, kernel }
+    /// A layer whose weight `parts` are PyTorch's `[out, in]` rows, one after another (for
+    /// [`Output::SwiGlu`], the gate then the up projection), with the kernel where `kernels` has
+    /// `gemv`. One part is held as it is (the tied LM head reads the embedding table: no copy).
+    pub fn from_rows(parts: Vec<Tensor<2>>, role: Role, kernels: Kernels) -> Self {
+        let kernel = kernels.gemv.then(|| OnKernel::new(&role, kernels));
+        let gate_up_pairs = kernel.as_ref().is_some_and(|kernel| kernel.glu);
+        let rows = if gate_up_pairs {
+            let [gate, up] = <[Tensor<2>; 2]>::try_from(parts).unwrap_or_else(|_| panic!("a gated layer's weight is a gate and an up projection"));
+            kernels::pair_rows(gate, up)
+        } else {
+            joined(parts, 0)
+        };
+        Self { weight: Weight::Rows(rows), role, kernel, gate_up_pairs }
     }
 
     /// The layer's output for `x` `[1, L, in]` (its input norm and SwiGLU included).
@@ -103,7 +114,7 @@ impl Linear {
             Some(kernel) if x.dims()[1] == 1 => self.on_kernel(kernel, x, residual),
             _ => (self.burn_product(self.normalised(x)), false, residual),
         };
-        let output = if self.role.output == Output::SwiGlu && !glu_done { swiglu(product) } else { product };
+        let output = if self.role.output == Output::SwiGlu && !glu_done { swiglu(product, self.gate_up_pairs) } else { product };
         match residual {
             Some(residual) => residual + output,
             None => output,
@@ -113,6 +124,7 @@ impl Linear {
     /// The kernel's launch with what it folds in; returns its output, whether SwiGLU was folded
     /// in, and the residual still to add.
     fn on_kernel(&self, kernel: &OnKernel, x: Tensor<3>, residual: Option<Tensor<3>>) -> (Tensor<3>, bool, Option<Tensor<3>>) {
+        let Weight::Rows(rows) = &self.weight else { unreachable!("a layer on the kernel holds its weight as rows") };
         let norm = self.role.input_norm.as_ref().filter(|_| kernel.norm);
         let (x, third, residual) = match (norm, residual) {
             (Some(norm), residual) => {
@@ -122,7 +134,7 @@ impl Linear {
             (None, Some(residual)) if kernel.add => (self.normalised(x), Third::Residual(residual), None),
             (None, residual) => (self.normalised(x), Third::Neither, residual),
         };
-        (kernels::gemv(x, &kernel.rows, third, kernel.glu), kernel.glu, residual)
+        (kernels::gemv(x, rows, third, kernel.glu), kernel.glu, residual)
     }
 
     /// The input after the layer's norm, where it has one.
@@ -147,8 +159,19 @@ impl Linear {
     }
 }
 
-/// `silu(gate) * up` of a gate and an up projection side by side on the last axis.
-fn swiglu(gate_up: Tensor<3>) -> Tensor<3> {
-    let n = gate_up.dims()[2] / 2;
+/// `parts` concatenated along `axis`; a single part as it is (a concatenation would copy it).
+fn joined(mut parts: Vec<Tensor<2>>, axis: usize) -> Tensor<2> {
+    if parts.len() == 1 { parts.remove(0) } else { Tensor::cat(parts, axis) }
+}
+
+/// `silu(gate) * up` of a gate and an up projection's outputs on the last axis: in `pairs` (`gate 0,
+/// up 0, gate 1, ...`), else side by side.
+fn swiglu(gate_up: Tensor<3>, pairs: bool) -> Tensor<3> {
+    let [batch, len, width] = gate_up.dims();
+    let n = width / 2;
+    if pairs {
+        let pairs = gate_up.reshape([batch, len, n, 2]);
+        return (silu(pairs.clone().narrow(3, 0, 1)) * pairs.narrow(3, 1, 1)).reshape([batch, len, n]);
+    }
     silu(gate_up.clone().narrow(2, 0, n)) * gate_up.narrow(2, n, n)
 }
