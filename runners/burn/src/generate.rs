@@ -257,6 +257,7 @@ mod tests {
     use crate::config::Qwen3Config;
     use crate::checkpoint::{Checkpoint, write_f32_safetensors};
     use crate::kernels::Kernels;
+    use crate::quant::WeightQuant;
     use crate::sdpa::AttentionKernel;
     use std::collections::BTreeMap;
 
@@ -321,7 +322,7 @@ mod tests {
             let prompts: [&[u32]; 2] = [&[3, 14, 15, 92, 65], &[27, 18]];
             let mut generated = Vec::new();
             for attention in [AttentionKernel::Explicit, AttentionKernel::Burn] {
-                let model = Model::load(config.clone(), &checkpoint, &Device::flex(), DType::F32, attention, Kernels::BURN).unwrap();
+                let model = Model::load(config.clone(), &checkpoint, &Device::flex(), DType::F32, attention, Kernels::BURN, WeightQuant::None).unwrap();
                 let model = Rc::new(model);
                 for graph in [true, false] {
                     let mut generator = Generator::new(model.clone(), graph, Diagnostics::default());
@@ -353,7 +354,7 @@ mod tests {
         let short: Vec<u32> = long[..9].iter().rev().copied().collect();
         for attention in [AttentionKernel::Explicit, AttentionKernel::Burn] {
             let load = |chunk: usize| {
-                let model = Model::load(config.clone(), &checkpoint, &Device::flex(), DType::F32, attention, Kernels::BURN).unwrap();
+                let model = Model::load(config.clone(), &checkpoint, &Device::flex(), DType::F32, attention, Kernels::BURN, WeightQuant::None).unwrap();
                 Rc::new(model.with_prefill_chunk(chunk))
             };
             let (one_pass, chunked) = (load(long.len()), load(4));

@@ -6,6 +6,7 @@ use crate::checkpoint::{Checkpoint, Layout};
 use crate::config::Qwen3Config;
 use crate::kernels::Kernels;
 use crate::nn::{Linear, RmsNorm, Role};
+use crate::quant::WeightQuant;
 use burn::tensor::{DType, Device, Tensor};
 
 pub struct WeightLoader<'a> {
@@ -14,6 +15,8 @@ pub struct WeightLoader<'a> {
     pub dtype: DType,
     /// The kernels the layers are built for (`--kernels`).
     pub kernels: Kernels,
+    /// How the linear layers' weights are stored (`--quant`).
+    pub quant: WeightQuant,
     /// Parameters loaded so far.
     pub parameter_count: usize,
 }
@@ -33,13 +36,23 @@ impl WeightLoader<'_> {
 
     /// The linear layer `name` in `role`, built for the kernels it will run.
     pub fn linear(&mut self, name: &str, in_features: usize, out_features: usize, role: Role) -> Result<Linear, String> {
-        Ok(Linear::new(self.linear_weight(name, in_features, out_features)?, role, self.kernels))
+        let weight = self.linear_weight(name, in_features, out_features)?;
+        self.build_linear(name, weight, role)
     }
 
     /// Several Linears that read the same input, concatenated along the output axis
     /// (`[in, out_1 + out_2 + ...]`): one matrix product per step instead of one per projection.
     pub fn fused_linear(&mut self, names: &[String], in_features: usize, out_features: &[usize], role: Role) -> Result<Linear, String> {
-        Ok(Linear::new(self.fused_weight(names, in_features, out_features)?, role, self.kernels))
+        let weight = self.fused_weight(names, in_features, out_features)?;
+        self.build_linear(&names.join("+"), weight, role)
+    }
+
+    /// The layer for `weight` (`[in, out]`), quantized where `--quant` says.
+    fn build_linear(&self, name: &str, weight: Tensor<2>, role: Role) -> Result<Linear, String> {
+        Ok(match self.quant {
+            WeightQuant::None => Linear::new(weight, role, self.kernels),
+            quant => Linear::from_columns(quant.apply(name, weight.unsqueeze::<3>())?, role),
+        })
     }
 
     /// The weights of `names` side by side, `[in_features, sum of out_features]`.

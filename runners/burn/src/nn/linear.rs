@@ -36,7 +36,8 @@ pub enum Output {
 /// The weight as Burn's product reads it.
 enum Weight {
     /// `[1, in, out]`, shaped once at load for the `[1, L, in]` activations, where
-    /// `burn::tensor::module::linear` would reshape the weight (one more fusion op) on every call.
+    /// `burn::tensor::module::linear` would reshape the weight (one more fusion op) on every call;
+    /// in the run dtype, or quantized (`--quant`, src/quant.rs).
     Columns(Tensor<3>),
     /// `[out, in]` (the tied LM head: the embedding table as stored), read as `W · xᵀ`: a
     /// transposed view of the 151,936-row table would be copied on every call.
@@ -76,6 +77,12 @@ impl Linear {
             OnKernel::new(rows, &role, kernels)
         });
         Self { weight: Weight::Columns(weight.unsqueeze::<3>()), role, kernel }
+    }
+
+    /// A layer on Burn's matrix product only, its weight already `[1, in, out]` (a quantized one:
+    /// `--quant`, which runs without this runner's kernels).
+    pub fn from_columns(weight: Tensor<3>, role: Role) -> Self {
+        Self { weight: Weight::Columns(weight), role, kernel: None }
     }
 
     /// A layer whose weight is stored as `[out, in]` rows (the tied LM head reads the embedding
