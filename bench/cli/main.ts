@@ -9,15 +9,11 @@ import { reportCommand, REPORT_USAGE } from "./report.ts";
 import { synthCommand, SYNTH_USAGE } from "./synth.ts";
 import { verifyCommand, VERIFY_USAGE } from "./verify.ts";
 import { fidelityCommand, FIDELITY_USAGE } from "./fidelity.ts";
+import { soakCommand, SOAK_USAGE } from "./soak.ts";
 import { tokenizeCommand } from "./tokenize.ts";
 
 /** A command: its name, its line in the usage's list (in COMMANDS' order), what runs it, and its own usage text if any. */
-interface Command {
-  name: string;
-  summary: string;
-  run: (argv: string[]) => void | Promise<void>;
-  usage?: string;
-}
+type Command = { name: string; summary: string; run: (argv: string[]) => void | Promise<void>; usage?: string };
 
 const COMMANDS: Command[] = [
   { name: "synth", summary: "write a synthetic Qwen3 model folder", run: synthCommand, usage: SYNTH_USAGE },
@@ -29,6 +25,7 @@ const COMMANDS: Command[] = [
   { name: "compare", summary: "compare decode speed of two runs; exit 1 on a significant slowdown", run: compareCommand, usage: COMPARE_USAGE },
   { name: "ab", summary: "pair two labels of one framework in one run (A/B); exit 1 on a significant slowdown", run: abCommand, usage: AB_USAGE },
   { name: "fidelity", summary: "our runners' decode speed beside each framework's own tool (--run: measure the tools)", run: fidelityCommand, usage: FIDELITY_USAGE },
+  { name: "soak", summary: "one runner process, N identical requests: do its tokens and memory stay the same?", run: soakCommand, usage: SOAK_USAGE },
 ];
 
 const USAGE = [

@@ -95,6 +95,18 @@ export function unquantizedLabels(label: string, flags: Record<string, RunnerFla
 }
 
 /**
+ * Bits per weight a label's quantizing flag names (RunnerFlag.bits), for a runner that quantizes at
+ * load and carries no QuantizationRecord (burn-cpu[quant=q4]: 4); null where no flag says.
+ */
+export function labelQuantizedBits(label: string, flags: Record<string, RunnerFlag> | undefined): number | null {
+  for (const [name, value] of parseFrameworkLabel(label).flags) {
+    const flag = flags?.[name];
+    if (flag?.quantizes?.(value) && flag.bits) return flag.bits(value);
+  }
+  return null;
+}
+
+/**
  * Checks a runner's greedy tokens against the reference's. f32 (with f32_exact) must be identical;
  * f16/bf16 must agree up to min_first_divergence and, teacher-forced, on min_top1_agreement of the
  * positions. `teacherForcedArgmax` is the runner's argmax on the reference continuation (score).

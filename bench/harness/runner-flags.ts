@@ -16,9 +16,15 @@ export interface RunnerFlag {
    * framework's unquantized label, not the reference (agreement.ts, unquantizedLabels).
    */
   quantizes?(value: string): boolean;
+  /**
+   * Bits per weight of a quantizing value where the runner quantizes at load and so no
+   * QuantizationRecord names them (burn's `quant`): the agreement threshold's width (agreement.ts,
+   * labelQuantizedBits).
+   */
+  bits?(value: string): number;
 }
 
-/** Flags of the Burn runner (runners/burn, every backend): its `--attention`, `--decode-graph`, `--kernels` and `--memory-plan`. */
+/** Flags of the Burn runner (runners/burn, every backend): its `--attention`, `--decode-graph`, `--kernels`, `--memory-plan` and `--quant`. */
 export const BURN_FLAGS: Record<string, RunnerFlag> = {
   attention: {
     description: "attention body: Burn's attention op (burn) or softmax(QKᵀ)V written out (explicit); default burn on CUDA, explicit elsewhere",
@@ -31,14 +37,22 @@ export const BURN_FLAGS: Record<string, RunnerFlag> = {
     args: (value) => ["--decode-graph", value],
   },
   kernels: {
-    description: "Burn's own operations (burn, default), or this runner's CubeCL kernels (runners/burn/src/kernels/; checked on CUDA and Vulkan, not yet on Metal): gemv (the decode step's matrix-vector products), gemv+norm (and RMSNorm), gemv+norm+attention (and the decode step's attention, one kernel a layer), gemv+norm+attention+fuse (and the residual adds and SwiGLU inside the products), gemv+norm+attention+fuse+prenorm (and the residual stream's RMSNorm inside the products; attention one cube per KV head), custom (all of them: attention over long caches split over the multiprocessors too, up to the model's window)",
-    values: ["burn", "gemv", "gemv+norm", "gemv+norm+attention", "gemv+norm+attention+fuse", "gemv+norm+attention+fuse+prenorm", "custom"],
+    description: "Burn's own operations (burn, default), or this runner's CubeCL kernels (runners/burn/src/kernels/; checked on CUDA and Vulkan, not yet on Metal): gemv (the decode step's matrix-vector products), gemv+norm (and RMSNorm), gemv+norm+attention (and the decode step's attention, one kernel a layer), gemv+norm+attention+fuse (and the residual adds and SwiGLU inside the products), gemv+norm+attention+fuse+prenorm (and the residual stream's RMSNorm inside the products; attention one cube per KV head), custom (all of them: attention over long caches split over the multiprocessors too, up to the model's window), custom+rows (custom with one weight layout: the kernels' [out, in] rows also serve prefill and Burn's [in, out] copy is not kept; saves the second copy of every untied linear weight, prefill slower on the CPU, not yet timed on a GPU: an A/B label against custom, runners/burn/README.md \"Custom kernels\")",
+    values: ["burn", "gemv", "gemv+norm", "gemv+norm+attention", "gemv+norm+attention+fuse", "gemv+norm+attention+fuse+prenorm", "custom", "custom+rows"],
     args: (value) => ["--kernels", value],
   },
   "memory-plan": {
     description: "device memory layout (runners/burn/src/memory.rs): Burn's default pools, or fitted (weights in the persistent pool, one exact-size pool for the rest, free pages returned after the warm-up)",
     values: ["default", "fitted"],
     args: (value) => ["--memory-plan", value],
+  },
+  quant: {
+    description:
+      "linear weights quantized at load by Burn's own quantize_dynamic (runners/burn/src/quant.rs): q8 or q4, symmetric, one f32 scale per 32 input rows; embeddings, norms and a tied LM head unquantized. Burn's CPU backend dequantizes every weight on every product (runners/burn/README.md, \"Quantization\")",
+    values: ["q8", "q4"],
+    args: (value) => ["--quant", value],
+    quantizes: () => true,
+    bits: (value) => (value === "q8" ? 8 : 4),
   },
 };
 

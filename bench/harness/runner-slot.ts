@@ -98,11 +98,14 @@ export class RunnerSlot {
   async ensure(): Promise<RunnerProcess> {
     if (this.runner && !this.runner.hasExited && this.diedIn === null) return this.runner;
     if (this.runner) await this.recordRestart(this.runner);
-    const launched = await this.launch();
-    const spec = this.profiler ? { ...launched, args: [...launched.args, ...this.profiler.args], env: { ...launched.env, ...this.profiler.env } } : launched;
-    if (this.profiler) mkdirSync(dirname(this.profiler.stderrFile), { recursive: true });
-    const keepStderr = this.profiler ? (line: string) => appendFileSync(this.profiler!.stderrFile, line + "\n") : undefined;
+    let launched: LaunchSpec;
     try {
+      // The launch itself may fail (a GGUF or quantized copy that could not be made): a start-up
+      // failure like the runner's own, recorded for the report.
+      launched = await this.launch();
+      const spec = this.profiler ? { ...launched, args: [...launched.args, ...this.profiler.args], env: { ...launched.env, ...this.profiler.env } } : launched;
+      if (this.profiler) mkdirSync(dirname(this.profiler.stderrFile), { recursive: true });
+      const keepStderr = this.profiler ? (line: string) => appendFileSync(this.profiler!.stderrFile, line + "\n") : undefined;
       this.runner = await RunnerProcess.start(spec, this.plan.startupTimeoutMs, keepStderr);
       this.lastStartFailed = false;
       this.processIndex++;

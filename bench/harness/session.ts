@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { checkAgreement } from "./agreement.ts";
+import { checkAgreement, labelQuantizedBits } from "./agreement.ts";
 import { formatSecs, profileShape, RunnerBudget, type CasePlan, type CaseShape } from "./budget.ts";
 import { etaLine, printProgress } from "./progress.ts";
 import { runRecord } from "./measure.ts";
@@ -9,6 +9,7 @@ import { RunnerError, type LaunchSpec, type RunnerProcess } from "./runner-proce
 import type { AgreementRecord, RunRecord } from "./schema/results.ts";
 import type { Dtype } from "./schema/model-config.ts";
 import type { TokenizedPrompt } from "./tokenize.ts";
+import { resolveVariant } from "./variants.ts";
 import { startAfterWarmups, warmupsNeeded } from "./warmups.ts";
 
 /** Reference tokens per prompt, filled by the first framework that runs each prompt. */
@@ -177,7 +178,7 @@ export class FrameworkSession {
       dtype: runner.ready.dtype,
       config: this.plan.agreement,
       quantized,
-      quantizedBits: this.slot.quantization?.bits ?? null,
+      quantizedBits: this.slot.quantization?.bits ?? (quantized ? labelQuantizedBits(this.name, resolveVariant(this.name).framework.flags) : null),
       requestedDtypes: { row: this.requestedDtype, reference: reference.dtype ?? this.requestedDtype },
     });
     this.slot.results!.addAgreement(record);

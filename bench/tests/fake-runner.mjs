@@ -2,6 +2,7 @@
 // FAKE runner, for testing the harness's own fault handling only (never benchmarked, never
 // registered as a framework). It speaks runners/PROTOCOL.md with made-up tokens and misbehaves on
 // request: --mode ok | crash-after=N | hang-after=N | fatal | garbage | exit-before-ready
+//   | diverge-at=N (generate request N, counted from 0, answers other tokens) | rss-growth=MiB (peak RSS grows that much a request)
 import { createInterface } from "node:readline";
 
 const mode = process.argv.find((a) => a.startsWith("--mode="))?.slice(7) ?? "ok";
@@ -40,10 +41,12 @@ for await (const line of createInterface({ input: process.stdin })) {
   // Like a real runner, a fresh process's first request is slow (10 ms per token against 1 ms), so a
   // test can tell whether a timed request was the first after a (re)start.
   const msPerToken = served === 1 ? 10 : 1;
+  const diverged = kind === "diverge-at" && served - 1 === Number(limit);
+  const rssMib = 1 + (kind === "rss-growth" ? (served - 1) * Number(limit) : 0);
   send({
     id: request.id, ok: true, op: "generate",
-    token_ids: Array.from({ length: n }, (_, i) => 100 + i),
+    token_ids: Array.from({ length: n }, (_, i) => (diverged && i >= 2 ? 200 : 100) + i),
     token_times_ns: Array.from({ length: n }, (_, i) => (i + 1) * msPerToken * 1_000_000),
-    total_time_ns: n * msPerToken * 1_000_000 + 10_000, peak_rss_bytes: 1 << 20, peak_device_bytes: null,
+    total_time_ns: n * msPerToken * 1_000_000 + 10_000, peak_rss_bytes: rssMib * (1 << 20), peak_device_bytes: null,
   });
 }

@@ -1,7 +1,7 @@
 // The harness's own fault handling, exercised with a FAKE runner (bench/tests/fake-runner.mjs):
 // a runner that crashes, hangs, dies at start-up or breaks the protocol fails only its own case,
 // and results already written stay.
-import { mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
@@ -66,5 +66,18 @@ describe("a crash mid-run", () => {
     const run = await session.measure(prompt, 0);
     expect(run.tokens_generated).toBe(4);
     await session.close();
+  });
+});
+
+describe("a launch that fails before any process starts", () => {
+  test("(a GGUF or quantized copy that could not be made) is recorded as the label's start-up error, as a runner's own failure is", async () => {
+    const runDir = mkdtempSync(join(tmpdir(), "qwen3-bench-faults-"));
+    const session = new FrameworkSession(fakePlan(runDir), "fake", async () => {
+      throw new Error("ENOENT: no such file or directory, open 'f16.gguf.partial-1'");
+    });
+    await expect(session.measure(fakePlan(runDir).prompts[0], 0)).rejects.toThrow(/ENOENT/);
+    const file = join(runDir, "fake_error.json");
+    expect(existsSync(file)).toBe(true);
+    expect(JSON.parse(readFileSync(file, "utf8"))).toMatchObject({ framework: "fake", kind: "startup", message: expect.stringMatching(/partial-1/) });
   });
 });

@@ -212,6 +212,20 @@ describe.skipIf(!availability.available)(`the llama.cpp runner on ${basename(TES
     expect(runner.ready.notes.some((n) => /^argmax in llama\.cpp's graph on cpu/.test(n))).toBe(true);
   }, TIMEOUT_MS);
 
+  test("labels started at once that need the same GGUF share one conversion (llama-cpp[type=f16] beside [type=f16,backend=vulkan])", async () => {
+    const copy = mkdtempSync(join(tmpdir(), "qwen3-bench-gguf-together-"));
+    cpSync(TEST_MODELS.tiny, copy, { recursive: true });
+    markTemporaryCopy(copy);
+    const specs = await Promise.all([framework.launch(copy, "f16", []), framework.launch(copy, "f16", []), framework.launch(copy, "f16", [["type", "q8_0"]])]);
+    const ggufs = specs.map((spec) => spec.args[spec.args.indexOf("--gguf") + 1]);
+    expect(ggufs[0]).toBe(ggufs[1]);
+    for (const gguf of ggufs) {
+      expect(existsSync(`${gguf}.error`), existsSync(`${gguf}.error`) ? readFileSync(`${gguf}.error`, "utf8") : gguf).toBe(false);
+      const provenance = JSON.parse(readFileSync(`${gguf}.json`, "utf8"));
+      expect(createHash("sha256").update(readFileSync(gguf)).digest("hex")).toBe(provenance.sha256);
+    }
+  }, TIMEOUT_MS);
+
   test("the fidelity tools' llama-bench sits beside the runner", async () => {
     const { llamaBench, runner } = await llamaCppArtifacts(TEST_MODELS.tiny, "f16", "f16");
     expect(existsSync(runner)).toBe(true);

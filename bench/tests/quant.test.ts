@@ -2,18 +2,20 @@
 // converter and caches it with its record (converter version, sha256, weight bytes); the runner loads
 // it; the results file carries the record and the copy's weight bytes; a quantized row is checked
 // against its own framework's unquantized row, teacher-forced, with the threshold of agreement.ts.
+// Burn rows (burn-cpu[quant=q8|q4]) quantize at load with Burn's own quantization: no copy, no
+// record; the flag names the bits the threshold takes.
 import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
-import { quantizedMinTop1, unquantizedLabels } from "../harness/agreement.ts";
+import { labelQuantizedBits, quantizedMinTop1, unquantizedLabels } from "../harness/agreement.ts";
 import { checkModelDir } from "../harness/model/validate.ts";
 import { ensureMlxQuantized, mlxQuantDir, safetensorsTensorBytes } from "../harness/mlx-quant.ts";
 import { PROMPTS_FILE } from "../harness/paths.ts";
 import { TEST_MODELS } from "../harness/prepare.ts";
 import { loadPromptsFile } from "../harness/prompts-file.ts";
-import { MLX_LM_FLAGS } from "../harness/runner-flags.ts";
+import { BURN_FLAGS, MLX_LM_FLAGS } from "../harness/runner-flags.ts";
 import { ResultsFile } from "../harness/schema/results.ts";
 import { FrameworkSession } from "../harness/session.ts";
 import { PromptTokenizer } from "../harness/tokenize.ts";
@@ -29,6 +31,18 @@ describe("labels", () => {
     expect(unquantizedLabels("mlx-lm[quant=4bit]", MLX_LM_FLAGS, "f16")).toEqual(["mlx-lm"]);
     expect(unquantizedLabels(resolveVariant("mlx-lm[dtype=bf16,quant=8bit,device=cpu]").label, MLX_LM_FLAGS, "f16")).toEqual(["mlx-lm[device=cpu,dtype=bf16]"]);
     expect(unquantizedLabels("mlx-lm[device=cpu]", MLX_LM_FLAGS, "f16")).toBeNull();
+  });
+
+  test("quant takes q8 or q4 on burn, checked against the label without it with the flag's bits", () => {
+    expect(resolveVariant("burn-cpu[quant=q8]").label).toBe("burn-cpu[quant=q8]");
+    expect(() => resolveVariant("burn-cpu[quant=q2]")).toThrow(/flag quant takes q8 or q4/);
+    expect(unquantizedLabels("burn-cpu[quant=q4]", BURN_FLAGS, "f16")).toEqual(["burn-cpu"]);
+    expect(unquantizedLabels("burn-cpu[attention=burn,quant=q8]", BURN_FLAGS, "f16")).toEqual(["burn-cpu[attention=burn]"]);
+    expect(labelQuantizedBits("burn-cpu[quant=q8]", BURN_FLAGS)).toBe(8);
+    expect(labelQuantizedBits("burn-cpu[quant=q4]", BURN_FLAGS)).toBe(4);
+    expect(labelQuantizedBits("burn-cpu[attention=burn]", BURN_FLAGS)).toBeNull();
+    expect(labelQuantizedBits("mlx-lm[quant=4bit]", MLX_LM_FLAGS)).toBeNull();
+    expect(BURN_FLAGS.quant.args("q4")).toEqual(["--quant", "q4"]);
   });
 
   test("the threshold: an f32 8-bit row must agree more than a 4-bit or a bf16 one; an unknown width keeps the strict rule", () => {
@@ -104,5 +118,42 @@ describe.skipIf(!mlxLm.available)("mlx-lm (CPU, tiny f32 model)", () => {
     expect(q4.ready.notes.join("\n")).toMatch(/weights quantized: mlx affine 4-bit, group size 64, made by mlx_lm\.convert \(mlx-lm \d+\.\d+\.\d+\); model\.safetensors sha256 [0-9a-f]{12}/);
     expect(precisionGroup(q4)).toBe("4-bit mlx-affine, group 64, f32 elsewhere");
     expect(q4.agreement.map((a) => a.passed)).toEqual([true, true, true, false]);
+  }, 600_000);
+});
+
+const burnCpu = await probeVariant(resolveVariant("burn-cpu"));
+
+describe.skipIf(!burnCpu.available)("burn-cpu (tiny f32 model)", () => {
+  test("burn-cpu[quant=q8] and [quant=q4] against burn-cpu: teacher-forced top-1 passes each width's threshold, a wrong reference fails it", async () => {
+    const runDir = mkdtempSync(join(tmpdir(), "qwen3-bench-burn-quant-"));
+    const prompts = loadPromptsFile(PROMPTS_FILE).prompts.prompts;
+    const tokenizer = new PromptTokenizer(TEST_MODELS.tiny);
+    const plan = tinyPlan(runDir, { profile: { max_new_tokens: 16, warmup_iterations: 0, timed_iterations: 1, cooldown_secs: 0 }, prompts: prompts.map((p) => tokenizer.tokenize(p)) });
+    const labels = ["burn-cpu", "burn-cpu[quant=q8]", "burn-cpu[quant=q4]"];
+    const sessions = new Map(labels.map((label) => [label, new FrameworkSession(plan, label)]));
+    const tokens = new Map<string, number[][]>();
+    try {
+      for (const [label, session] of sessions) {
+        const out: number[][] = [];
+        for (const prompt of plan.prompts) out.push((await session.measure(prompt, 0)).token_ids);
+        tokens.set(label, out);
+      }
+      for (const [label, bits] of [["burn-cpu[quant=q8]", 8], ["burn-cpu[quant=q4]", 4]] as const) {
+        const session = sessions.get(label)!;
+        for (const [i, prompt] of plan.prompts.entries()) {
+          const reference = { framework: "burn-cpu", isConfiguredReference: true, tokens: tokens.get("burn-cpu")![i] };
+          const record = await session.agreement(prompt, tokens.get(label)![i], reference, true);
+          expect(record.top1_agreement, `${label} ${prompt.id}`).toBeGreaterThanOrEqual(quantizedMinTop1(bits, "f32"));
+          expect(record.passed, `${label} ${prompt.id}`).toBe(true);
+        }
+        const wrong = { framework: "burn-cpu", isConfiguredReference: true, tokens: tokens.get("burn-cpu")![0].map((t) => t + 1) };
+        expect((await session.agreement(plan.prompts[0], tokens.get(label)![0], wrong, true)).passed, label).toBe(false);
+      }
+    } finally {
+      for (const s of sessions.values()) await s.close();
+    }
+    const q4 = ResultsFile.parse(JSON.parse(readFileSync(join(runDir, "burn-cpu.quant=q4_results.json"), "utf8")));
+    expect(q4.ready.notes.join("\n")).toContain("quant=q4: linear weights in Burn's Q4S");
+    expect(q4.quantization ?? null).toBeNull();
   }, 600_000);
 });

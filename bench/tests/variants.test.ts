@@ -31,7 +31,10 @@ describe("framework labels", () => {
     // A kernel set joins its parts with '+' (runners/burn/src/kernels/mod.rs, `Kernels::parse`).
     expect(parseFrameworkLabel("burn-cuda[kernels=gemv+norm]").flags).toEqual([["kernels", "gemv+norm"]]);
     expect(resolveVariant("burn-cuda[kernels=gemv+norm+attention]").label).toBe("burn-cuda[kernels=gemv+norm+attention]");
-    expect(() => resolveVariant("burn-cuda[kernels=norm+gemv]")).toThrow(/flag kernels takes burn or gemv or gemv\+norm or gemv\+norm\+attention or gemv\+norm\+attention\+fuse or gemv\+norm\+attention\+fuse\+prenorm or custom, got "norm\+gemv"/);
+    expect(() => resolveVariant("burn-cuda[kernels=norm+gemv]")).toThrow(/flag kernels takes burn or gemv or gemv\+norm or gemv\+norm\+attention or gemv\+norm\+attention\+fuse or gemv\+norm\+attention\+fuse\+prenorm or custom or custom\+rows, got "norm\+gemv"/);
+    // One weight layout (`rows`) on top of every kernel: the A/B label against custom.
+    expect(resolveVariant("burn-cuda[kernels=custom+rows]").label).toBe("burn-cuda[kernels=custom+rows]");
+    expect(parseFrameworkLabel("burn-cuda[kernels=custom+rows]").flags).toEqual([["kernels", "custom+rows"]]);
     expect(labelFileStem("burn-cuda[decode-graph=off,attention=burn]@head")).toBe("burn-cuda.decode-graph=off.attention=burn@head");
     expect(resultsFileName("burn-cpu[attention=explicit]")).toBe("burn-cpu.attention=explicit_results.json");
     expect(hasSharedBase(["burn-cpu@base", "burn-cpu@head"])).toBe(true);
@@ -56,7 +59,7 @@ describe("framework labels", () => {
   });
 
   test("flags are checked against the framework's declaration, one clear error each", () => {
-    expect(() => resolveVariant("burn-cpu[fast=yes]")).toThrow('BENCH_FRAMEWORKS: burn-cpu[fast=yes]: unknown flag "fast" for burn-cpu (accepts: attention, decode-graph, kernels, memory-plan)');
+    expect(() => resolveVariant("burn-cpu[fast=yes]")).toThrow('BENCH_FRAMEWORKS: burn-cpu[fast=yes]: unknown flag "fast" for burn-cpu (accepts: attention, decode-graph, kernels, memory-plan, quant)');
     expect(() => resolveVariant("burn-cpu[attention=flash]")).toThrow('BENCH_FRAMEWORKS: burn-cpu[attention=flash]: flag attention takes burn or explicit, got "flash"');
     expect(() => resolveVariant("torch[attention=burn]")).toThrow('unknown flag "attention" for torch (it accepts no flags)');
     expect(() => resolveVariant("nope[attention=burn]")).toThrow(/BENCH_FRAMEWORKS: unknown framework "nope"/);

@@ -85,6 +85,13 @@ command -v ninja >/dev/null && generator=(-G Ninja)
 [[ -n "$jobs" ]] || jobs="$(getconf _NPROCESSORS_ONLN 2>/dev/null || sysctl -n hw.ncpu)"
 
 start=$(date +%s)
+# A build folder configured from another checkout of this runner (a second clone sharing the
+# cache) cannot be reconfigured from this one: CMake refuses a different source folder.
+cache="$out/build/CMakeCache.txt"
+if [[ -f "$cache" ]] && ! grep -qxF "CMAKE_HOME_DIRECTORY:INTERNAL=$here" "$cache"; then
+  echo "== $out/build was configured from $(sed -n 's/^CMAKE_HOME_DIRECTORY:INTERNAL=//p' "$cache"): starting it afresh for $here"
+  rm -rf "$out/build"
+fi
 echo "== cmake (${features[*]}): $source -> $out/build"
 cmake -S "$here" -B "$out/build" "${generator[@]}" "${args[@]}"
 cmake --build "$out/build" --target qwen3-bench-llama-cpp llama-bench llama-quantize -j "$jobs"

@@ -100,13 +100,28 @@ function treeVersion(tree: string): string {
   return existsSync(file) ? readFileSync(file, "utf8").trim() : tree;
 }
 
+/** The conversions under way in this process, by output file. */
+const inFlight = new Map<string, Promise<string>>();
+
 /**
  * Makes the GGUF of (model, type) unless it is cached, and returns its path. A failure leaves
  * FILE.error (the tool's message) instead of FILE, for the runner to report as its fatal line;
  * a later call tries again.
  */
-export async function ensureGguf(modelDir: string, type: GgufType, dtype: Dtype, tools: GgufTools): Promise<string> {
+export function ensureGguf(modelDir: string, type: GgufType, dtype: Dtype, tools: GgufTools): Promise<string> {
   const out = ggufPath(modelDir, type, dtype);
+  // Labels started at once (BENCH_PARALLEL_START) may ask for the same file together, e.g.
+  // llama-cpp[type=f16] beside llama-cpp[type=f16,backend=vulkan], or q8_0 and q4_k_m both
+  // quantized from the f16 file: one conversion serves them all.
+  const pending = inFlight.get(out);
+  if (pending) return pending;
+  const made = makeGguf(out, modelDir, type, dtype, tools).finally(() => inFlight.delete(out));
+  inFlight.set(out, made);
+  return made;
+}
+
+
+async function makeGguf(out: string, modelDir: string, type: GgufType, dtype: Dtype, tools: GgufTools): Promise<string> {
   if (existsSync(out) && existsSync(`${out}.json`)) return out;
   mkdirSync(join(out, ".."), { recursive: true });
   rmSync(`${out}.error`, { force: true });

@@ -1,9 +1,10 @@
 //! The command line: which model, dtype, backend and device, the runner's variants
-//! (`--attention`, `--decode-graph`, `--kernels`, `--memory-plan`), each with its default, and its
+//! (`--attention`, `--decode-graph`, `--kernels`, `--memory-plan`, `--quant`), each with its default, and its
 //! diagnostics (`--step-times`, `--op-count`, `--host-profile`). Flags only: the harness passes a
 //! variant's and a profiler's flags to the runner it starts, so no setting hides in the environment.
 
 use crate::memory::MemoryPlan;
+use crate::quant::WeightQuant;
 use crate::generate::Diagnostics;
 use crate::kernels::{BenchSize, Kernels};
 use crate::sdpa::AttentionKernel;
@@ -13,7 +14,7 @@ use std::path::PathBuf;
 
 pub const USAGE: &str = "usage: qwen3-burn-runner --model DIR [--dtype f16|bf16|f32] \
 [--backend cpu|wgpu|cuda|metal|ndarray] [--device auto|N] [--attention burn|explicit] \
-[--decode-graph on|off] [--memory-plan default|fitted] [--self-bench P,N,R] [--kernels burn|custom|PART+PART] \
+[--decode-graph on|off] [--memory-plan default|fitted] [--quant none|q8|q4] [--self-bench P,N,R] [--kernels burn|custom|PART+PART|custom+rows] \
 [--step-times] [--op-count] [--host-profile FILE]\n       qwen3-burn-runner --list-backends\n       \
 qwen3-burn-runner --bench-kernels|--bench-kernels-quick [--backend B] [--dtype D]";
 
@@ -34,6 +35,8 @@ pub struct Args {
     pub bench_kernels: Option<BenchSize>,
     /// How device memory is laid out (src/memory.rs): Burn's default pools, or `fitted`.
     pub memory_plan: MemoryPlan,
+    /// The linear layers' weights in the run dtype or quantized by Burn (src/quant.rs).
+    pub quant: WeightQuant,
     /// Time R generations of N tokens from a P-token prompt without the protocol, then exit.
     pub self_bench: Option<SelfBench>,
     /// Per-request diagnostics on stderr (`--step-times`, `--op-count`).
@@ -89,6 +92,7 @@ pub fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String
     let mut kernels = Kernels::BURN;
     let mut bench_kernels = None;
     let mut memory_plan = MemoryPlan::Default;
+    let mut quant = WeightQuant::None;
     let mut self_bench = None;
     let mut diagnostics = Diagnostics::default();
     let mut host_profile = None;
@@ -121,6 +125,7 @@ pub fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String
                 }
             }
             "--memory-plan" => memory_plan = MemoryPlan::parse(&value()?)?,
+            "--quant" => quant = WeightQuant::parse(&value()?)?,
             "--self-bench" => self_bench = Some(SelfBench::parse(&value()?)?),
             "--kernels" => kernels = Kernels::parse(&value()?).map_err(|e| format!("--kernels: {e}"))?,
             "--bench-kernels" => bench_kernels = Some(BenchSize::Full),
@@ -144,7 +149,10 @@ pub fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String
         return Err(format!("--backend {backend}: not compiled in (built with: {:?})", compiled_backends()));
     }
     let attention = attention.unwrap_or(default_attention(&backend));
-    Ok(Args { model_dir, dtype, backend, device, attention, decode_graph, memory_plan, self_bench, kernels, bench_kernels, diagnostics, host_profile })
+    if quant != WeightQuant::None && kernels.gemv {
+        return Err(format!("--quant {}: this runner's matrix-vector kernel reads float weights; run --kernels without gemv", quant.name()));
+    }
+    Ok(Args { model_dir, dtype, backend, device, attention, decode_graph, memory_plan, quant, self_bench, kernels, bench_kernels, diagnostics, host_profile })
 }
 
 #[cfg(test)]
@@ -173,7 +181,7 @@ mod tests {
         assert_eq!(args("--model m").ok().unwrap().kernels, Kernels::BURN);
         assert_eq!(args("--model m --kernels custom").ok().unwrap().kernels, Kernels::CUSTOM);
         let gemv_norm = args("--model m --kernels gemv+norm").ok().unwrap().kernels;
-        assert_eq!(gemv_norm, Kernels { gemv: true, norm: true, attention: false, fuse: false, prenorm: false, split: false });
+        assert_eq!(gemv_norm, Kernels { gemv: true, norm: true, attention: false, fuse: false, prenorm: false, split: false, rows: false });
         assert_eq!(gemv_norm.name(), "gemv+norm");
         assert_eq!(Kernels::parse("attention+norm+gemv").unwrap().name(), "gemv+norm+attention");
         assert_eq!(Kernels::parse("fuse+attention+norm+gemv").unwrap().name(), "gemv+norm+attention+fuse");
@@ -199,5 +207,38 @@ mod tests {
         }
         assert_eq!(args("--model m --memory-plan fitted").ok().unwrap().memory_plan, MemoryPlan::Fitted);
         assert!(args("--model m --memory-plan tiny").err().unwrap().contains("--memory-plan"));
+        assert_eq!(args("--model m").ok().unwrap().quant, WeightQuant::None);
+        assert_eq!(args("--model m --quant q4").ok().unwrap().quant, WeightQuant::Q4);
+        assert!(args("--model m --quant q3").err().unwrap().starts_with("--quant must be"));
+        assert!(args("--model m --quant q8 --kernels custom").err().unwrap().contains("run --kernels without gemv"));
+        assert!(args("--model m --quant q8 --kernels attention+norm").is_ok());
+    }
+
+    /// `rows` (one weight layout) is a part of its own: with `gemv`, not in `custom`, and added to
+    /// it as `custom+rows`; the names read back as parsed.
+    #[test]
+    fn kernels_rows_part() {
+        let args = |s: &str| parse_args(s.split_whitespace().map(str::to_owned));
+        let custom_rows = args("--model m --kernels custom+rows").ok().unwrap().kernels;
+        assert_eq!(custom_rows, Kernels { rows: true, ..Kernels::CUSTOM });
+        assert!(!Kernels::CUSTOM.rows, "custom keeps both layouts");
+        assert_eq!(custom_rows.name(), "custom+rows");
+        assert_eq!(Kernels::parse("rows+custom"), Ok(custom_rows));
+        assert_eq!(Kernels::parse("custom+gemv"), Ok(Kernels::CUSTOM));
+        assert_eq!(Kernels::CUSTOM.name(), "custom");
+        let gemv_rows = args("--model m --kernels rows+gemv").ok().unwrap().kernels;
+        assert_eq!(gemv_rows, Kernels { gemv: true, rows: true, ..Kernels::BURN });
+        assert_eq!(gemv_rows.name(), "gemv+rows");
+        assert_eq!(Kernels::parse("gemv+norm+attention+fuse+prenorm+split+rows").unwrap().name(), "custom+rows");
+        assert_eq!(Kernels::parse("gemv+fuse+prenorm+rows").unwrap().name(), "gemv+fuse+prenorm+rows");
+        for kernels in [custom_rows, gemv_rows, Kernels::CUSTOM, Kernels::BURN] {
+            assert_eq!(Kernels::parse(&kernels.name()), Ok(kernels));
+        }
+        assert!(args("--model m --kernels rows").err().unwrap().contains("add gemv (gemv+rows)"));
+        assert!(args("--model m --kernels norm+rows").err().unwrap().contains("add gemv (gemv+rows)"));
+        assert!(args("--model m --kernels custom+fast").err().unwrap().starts_with("--kernels: unknown kernels \"fast\""));
+        assert!(args("--model m --kernels burn+rows").err().unwrap().starts_with("--kernels: unknown kernels \"burn\""));
+        assert!(gemv_rows.describe().ends_with("one weight layout (the kernel's [out, in] rows also serve prefill; Burn's [in, out] copy not kept)"));
+        assert!(args("--model m --quant q8 --kernels custom+rows").err().unwrap().contains("run --kernels without gemv"));
     }
 }

@@ -257,6 +257,7 @@ mod tests {
     use crate::config::Qwen3Config;
     use crate::checkpoint::{Checkpoint, write_f32_safetensors};
     use crate::kernels::Kernels;
+    use crate::quant::WeightQuant;
     use crate::sdpa::AttentionKernel;
     use std::collections::BTreeMap;
 
@@ -321,7 +322,7 @@ mod tests {
             let prompts: [&[u32]; 2] = [&[3, 14, 15, 92, 65], &[27, 18]];
             let mut generated = Vec::new();
             for attention in [AttentionKernel::Explicit, AttentionKernel::Burn] {
-                let model = Model::load(config.clone(), &checkpoint, &Device::flex(), DType::F32, attention, Kernels::BURN).unwrap();
+                let model = Model::load(config.clone(), &checkpoint, &Device::flex(), DType::F32, attention, Kernels::BURN, WeightQuant::None).unwrap();
                 let model = Rc::new(model);
                 for graph in [true, false] {
                     let mut generator = Generator::new(model.clone(), graph, Diagnostics::default());
@@ -353,7 +354,7 @@ mod tests {
         let short: Vec<u32> = long[..9].iter().rev().copied().collect();
         for attention in [AttentionKernel::Explicit, AttentionKernel::Burn] {
             let load = |chunk: usize| {
-                let model = Model::load(config.clone(), &checkpoint, &Device::flex(), DType::F32, attention, Kernels::BURN).unwrap();
+                let model = Model::load(config.clone(), &checkpoint, &Device::flex(), DType::F32, attention, Kernels::BURN, WeightQuant::None).unwrap();
                 Rc::new(model.with_prefill_chunk(chunk))
             };
             let (one_pass, chunked) = (load(long.len()), load(4));
@@ -378,10 +379,11 @@ mod tests {
         }
     }
 
-    /// With the matrix-vector kernel in the set, each linear holds only the kernel's `[out, in]`
-    /// rows (gate and up rows in pairs where SwiGLU is folded in), and a prefill reads them as
-    /// `W · xᵀ`: its logits must be Burn's `[in, out]` columns' (within 1e-4, f32), for tied and
-    /// untied heads. Prefill only: the kernel itself needs a CubeCL backend.
+    /// With `rows` in the kernel set, each linear holds only the kernel's `[out, in]` rows (gate
+    /// and up rows in pairs where SwiGLU is folded in), and a prefill reads them as `W · xᵀ`: its
+    /// logits must be those of the same set without `rows` (Burn's `[in, out]` columns), within
+    /// 1e-4 in f32, for tied and untied heads. Prefill only: the kernel itself needs a CubeCL
+    /// backend.
     #[test]
     fn prefill_on_the_kernels_rows_agrees_with_burns_columns() {
         let prompt: Vec<u32> = (0..11).map(|i| (i * 37 + 5) % 97).collect();
@@ -393,17 +395,20 @@ mod tests {
             let config = tiny_model(&dir, tied);
             let checkpoint = Checkpoint::open(&dir).unwrap();
             let prefill_logits = |kernels: Kernels| {
-                let model = Model::load(config.clone(), &checkpoint, &Device::flex(), DType::F32, AttentionKernel::Explicit, kernels).unwrap();
+                let model = Model::load(config.clone(), &checkpoint, &Device::flex(), DType::F32, AttentionKernel::Explicit, kernels, WeightQuant::None).unwrap();
                 let mut cache = model.new_cache(capacity_for(prompt.len(), 0));
                 let logits = model.logits(model.prefill(token_tensor(&prompt, &model.device), &mut cache));
                 logits.into_data().iter::<f32>().collect::<Vec<f32>>()
             };
-            let want = prefill_logits(Kernels::BURN);
+            let burn = prefill_logits(Kernels::BURN);
             for kernels in [gemv, gemv_fused] {
-                let got = prefill_logits(kernels);
+                let want = prefill_logits(kernels);
+                assert_eq!(want, burn, "tied={tied} kernels={}: without rows, prefill is Burn's own", kernels.name());
+                let with_rows = Kernels { rows: true, ..kernels };
+                let got = prefill_logits(with_rows);
                 assert_eq!(want.len(), got.len());
                 let differing = want.iter().zip(&got).position(|(a, b)| !((a - b).abs() < 1e-4));
-                assert_eq!(differing, None, "tied={tied} kernels={}: logits differ (or are NaN) at this index", kernels.name());
+                assert_eq!(differing, None, "tied={tied} kernels={}: logits differ (or are NaN) at this index", with_rows.name());
             }
         }
     }

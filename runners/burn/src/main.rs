@@ -17,6 +17,7 @@ mod model;
 mod nn;
 mod op_count;
 mod protocol;
+mod quant;
 mod run;
 mod sdpa;
 mod self_bench;

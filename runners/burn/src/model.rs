@@ -10,6 +10,7 @@ use crate::config::Qwen3Config;
 use crate::kernels::{self, AttentionPlan, AttentionStep, Kernels};
 use crate::nn::{Linear, Output, RmsNorm, Role, Rope, RopeAngles};
 use crate::sdpa::AttentionKernel;
+use crate::quant::WeightQuant;
 use crate::weights::WeightLoader;
 use burn::tensor::{DType, Device, Int, Tensor};
 
@@ -216,9 +217,9 @@ pub struct Model {
 }
 
 impl Model {
-    pub fn load(config: Qwen3Config, checkpoint: &Checkpoint, device: &Device, dtype: DType, sdpa: AttentionKernel, kernels: Kernels) -> Result<Self, String> {
+    pub fn load(config: Qwen3Config, checkpoint: &Checkpoint, device: &Device, dtype: DType, sdpa: AttentionKernel, kernels: Kernels, quant: WeightQuant) -> Result<Self, String> {
         let c = &config;
-        let mut loader = WeightLoader { checkpoint, device, dtype, kernels, parameter_count: 0 };
+        let mut loader = WeightLoader { checkpoint, device, dtype, kernels, quant, parameter_count: 0 };
         let model = Qwen3Model::load(&mut loader, c, sdpa)?;
         let role = Role { input_norm: Some(loader.rms_norm("model.norm.weight", c.hidden_size, c.rms_norm_eps)?), output: Output::Product };
         let lm_head = match c.tie_word_embeddings {

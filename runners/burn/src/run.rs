@@ -44,7 +44,7 @@ pub fn run(args: Args, mut device: Device, mut info: BackendInfo, process_start:
     let checkpoint = Checkpoint::open(&args.model_dir).unwrap_or_else(|e| fatal("model", &e));
     let plan = args.memory_plan;
     plan.install(&device).unwrap_or_else(|e| fatal("internal", &e));
-    let model = or_fatal("loading weights onto the device", || plan.load(&device, |_| Model::load(config.clone(), &checkpoint, &device, dtype, args.attention, args.kernels)))
+    let model = or_fatal("loading weights onto the device", || plan.load(&device, |_| Model::load(config.clone(), &checkpoint, &device, dtype, args.attention, args.kernels, args.quant)))
         .unwrap_or_else(|e| fatal("model", &e));
     drop(checkpoint);
     let after_load = memory::snapshot(&device);
@@ -73,6 +73,7 @@ pub fn run(args: Args, mut device: Device, mut info: BackendInfo, process_start:
     info.notes.push(format!("burn device {device:?}"));
     info.notes.push(format!("attention={}", args.attention.name()));
     info.notes.push(args.kernels.describe());
+    info.notes.push(args.quant.describe());
     info.notes.push(format!("memory-plan={}", plan.name()));
     let breakdown = memory::summary(&[("after load", &after_load), ("after warm-up", &after_warm_up), ("ready", &after_cleanup)]);
     if !breakdown.is_empty() {

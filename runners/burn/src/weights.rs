@@ -6,6 +6,7 @@ use crate::checkpoint::{Checkpoint, Layout};
 use crate::config::Qwen3Config;
 use crate::kernels::Kernels;
 use crate::nn::{Linear, RmsNorm, Role};
+use crate::quant::WeightQuant;
 use burn::tensor::{DType, Device, Tensor};
 
 pub struct WeightLoader<'a> {
@@ -14,6 +15,8 @@ pub struct WeightLoader<'a> {
     pub dtype: DType,
     /// The kernels the layers are built for (`--kernels`).
     pub kernels: Kernels,
+    /// How the linear layers' weights are stored (`--quant`).
+    pub quant: WeightQuant,
     /// Parameters loaded so far.
     pub parameter_count: usize,
 }
@@ -26,26 +29,58 @@ impl WeightLoader<'_> {
         Ok(Tensor::from_data(data, (self.device, self.dtype)))
     }
 
-    /// The linear layer `name` in `role`, built for the kernels it will run.
-    pub fn linear(&mut self, name: &str, in_features: usize, out_features: usize, role: Role) -> Result<Linear, String> {
-        self.fused_linear(&[name.to_owned()], in_features, &[out_features], role)
+    /// A bias-free PyTorch Linear weight `[out, in]`, as Burn's `[in, out]`.
+    fn linear_weight(&mut self, name: &str, in_features: usize, out_features: usize) -> Result<Tensor<2>, String> {
+        self.tensor(name, [out_features, in_features], Layout::LinearTransposed)
     }
 
-    /// Several Linears that read the same input as one layer, their outputs side by side: one
-    /// matrix product per step instead of one per projection. Each weight is held once, as what
-    /// reads it: PyTorch's `[out, in]` rows as stored where the decode step's kernel reads them
-    /// (`--kernels gemv`; Burn's product then reads them too), else Burn's `[in, out]`.
+    /// The linear layer `name` in `role`, built for the kernels it will run.
+    pub fn linear(&mut self, name: &str, in_features: usize, out_features: usize, role: Role) -> Result<Linear, String> {
+        if self.kernels.rows {
+            return self.rows_linear(&[name.to_owned()], in_features, &[out_features], role);
+        }
+        let weight = self.linear_weight(name, in_features, out_features)?;
+        self.build_linear(name, weight, role)
+    }
+
+    /// Several Linears that read the same input, concatenated along the output axis
+    /// (`[in, out_1 + out_2 + ...]`): one matrix product per step instead of one per projection.
     pub fn fused_linear(&mut self, names: &[String], in_features: usize, out_features: &[usize], role: Role) -> Result<Linear, String> {
-        let layout = if self.kernels.gemv { Layout::AsStored } else { Layout::LinearTransposed };
+        if self.kernels.rows {
+            return self.rows_linear(names, in_features, out_features, role);
+        }
+        let weight = self.fused_weight(names, in_features, out_features)?;
+        self.build_linear(&names.join("+"), weight, role)
+    }
+
+    /// `--kernels ...+rows`: the layer holding its weight once, as PyTorch's `[out, in]` rows read
+    /// from the checkpoint as stored (no transpose), which the kernel and Burn's product both read;
+    /// Burn's `[in, out]` copy is not made. (`rows` implies `gemv`, which `--quant` refuses.)
+    fn rows_linear(&mut self, names: &[String], in_features: usize, out_features: &[usize], role: Role) -> Result<Linear, String> {
         let parts = names
             .iter()
             .zip(out_features)
-            .map(|(name, &out)| self.tensor(name, [out, in_features], layout))
+            .map(|(name, &out)| self.tensor(name, [out, in_features], Layout::AsStored))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(match self.kernels.gemv {
-            true => Linear::from_rows(parts, role, self.kernels),
-            false => Linear::from_columns(parts, role),
+        Ok(Linear::from_rows(parts, role, self.kernels))
+    }
+
+    /// The layer for `weight` (`[in, out]`), quantized where `--quant` says.
+    fn build_linear(&self, name: &str, weight: Tensor<2>, role: Role) -> Result<Linear, String> {
+        Ok(match self.quant {
+            WeightQuant::None => Linear::new(weight, role, self.kernels),
+            quant => Linear::from_columns(quant.apply(name, weight.unsqueeze::<3>())?, role),
         })
+    }
+
+    /// The weights of `names` side by side, `[in_features, sum of out_features]`.
+    fn fused_weight(&mut self, names: &[String], in_features: usize, out_features: &[usize]) -> Result<Tensor<2>, String> {
+        let parts = names
+            .iter()
+            .zip(out_features)
+            .map(|(name, &out)| self.linear_weight(name, in_features, out))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Tensor::cat(parts, 1))
     }
 
     pub fn rms_norm(&mut self, name: &str, width: usize, eps: f64) -> Result<RmsNorm<3>, String> {

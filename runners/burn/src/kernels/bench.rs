@@ -53,8 +53,8 @@ pub fn run(device: &Device, dtype: DType, size: BenchSize) -> Result<(), String>
         let normal = Distribution::Normal(0.0, 0.05);
         let x = Tensor::<3>::random([1, 1, in_features], Distribution::Normal(0.0, 1.0), (device, dtype));
         let rows: Vec<Tensor<2>> = (0..copies).map(|_| Tensor::random([out_features, in_features], normal, (device, dtype))).collect();
-        // Burn's layout in the runner without the kernel, `[1, in, out]`, contiguous as at load.
-        let cols: Vec<Tensor<3>> = rows.iter().map(columns_of).collect();
+        // Burn's layout in the runner, `[1, in, out]`, made contiguous once as at load.
+        let cols: Vec<Tensor<3>> = rows.iter().map(|w| super::rows_of(w).unsqueeze::<3>()).collect();
 
         let reference = x.clone().cast(DType::F32).matmul(rows[0].clone().cast(DType::F32).transpose().unsqueeze::<3>());
         let error = |y: Tensor<3>| relative_error(y.cast(DType::F32), reference.clone());
@@ -92,14 +92,6 @@ pub fn run(device: &Device, dtype: DType, size: BenchSize) -> Result<(), String>
     println!("\n| shape | layout (rows a cube, planes a row) | custom µs | custom GB/s | rel. error |\n|---|---|---:|---:|---:|");
     println!("{}", layout_rows.join("\n"));
     Ok(())
-}
-
-/// `rows` `[out, in]` as Burn's `[1, in, out]`, contiguous (through the host: a transposed view
-/// would be read with a stride of `out` elements).
-fn columns_of(rows: &Tensor<2>) -> Tensor<3> {
-    let columns = rows.clone().transpose();
-    let (device, dtype) = (columns.device(), columns.dtype());
-    Tensor::<2>::from_data(columns.into_data(), (&device, dtype)).unsqueeze::<3>()
 }
 
 /// ‖y − reference‖ / ‖reference‖ over all elements, in f32.

@@ -193,8 +193,9 @@ fn input<F: Float, N: Size>(x: &Tensor<Vector<F, N>>, norm_w: &Tensor<Vector<F, 
 /// What a product does besides `x · w_rowsᵀ`, all inside the one launch.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Fused {
-    /// The weight's rows are gate and up rows in pairs (`kernels::pair_rows`) and the output
-    /// `silu(gate) * up`, half as many values as rows.
+    /// The weight's rows are gate and up rows in pairs (`kernels::pair_rows_of`, or
+    /// `kernels::pair_rows` with `--kernels rows`) and the output `silu(gate) * up`, half as many
+    /// values as rows.
     pub glu: bool,
     /// With a norm weight: RMSNorm of `x` with this eps is the product's input.
     pub norm_eps: Option<f32>,

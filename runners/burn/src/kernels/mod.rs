@@ -64,7 +64,8 @@ pub struct AttentionStep {
 }
 
 /// Which of this runner's kernels replace Burn's operations (`--kernels`): a set, named by its parts
-/// joined with `+` (`gemv+norm`), `burn` for none and `custom` for all of them.
+/// joined with `+` (`gemv+norm`), `burn` for none and `custom` for all of them but `rows`
+/// (`custom+rows` adds it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Kernels {
     /// The matrix-vector products of decode steps (q/k/v, o, gate/up, down, LM head) on
@@ -87,32 +88,43 @@ pub struct Kernels {
     /// combine launch ([`decode_attention::Split`]), up to the model's whole window; without it
     /// one cube per KV head, for caches up to its shared-memory bound; needs `attention`.
     pub split: bool,
+    /// One weight layout per linear layer: the kernel's `[out, in]` rows (read from the checkpoint
+    /// as stored) also serve Burn's product in passes of several tokens (prefill), as `W · xᵀ`, and
+    /// Burn's `[in, out]` copy is not kept; without it a layer on `gemv` holds both. Saves the
+    /// second copy of every untied linear weight; prefill on the rows was slower on the CPU, not yet
+    /// timed on a GPU (README, "One weight layout"). Needs `gemv`; not part of `custom`.
+    pub rows: bool,
 }
 
 impl Kernels {
     /// Burn's own operations throughout (the default).
-    pub const BURN: Self = Self { gemv: false, norm: false, attention: false, fuse: false, prenorm: false, split: false };
-    /// Every kernel of this runner.
-    pub const CUSTOM: Self = Self { gemv: true, norm: true, attention: true, fuse: true, prenorm: true, split: true };
+    pub const BURN: Self = Self { gemv: false, norm: false, attention: false, fuse: false, prenorm: false, split: false, rows: false };
+    /// Every kernel of this runner, in Burn's and the kernel's weight layouts (`rows` off).
+    pub const CUSTOM: Self = Self { gemv: true, norm: true, attention: true, fuse: true, prenorm: true, split: true, rows: false };
 
-    /// `burn`, `custom`, or parts joined with `+`: `gemv`, `norm`, `attention`, `fuse` and
-    /// `prenorm` (these two with `gemv`).
+    /// `burn`, or parts joined with `+`: `gemv`, `norm`, `attention`, `fuse`, `prenorm` and `rows`
+    /// (these three with `gemv`), `split` (with `attention`), and `custom`, which stands for all of
+    /// them but `rows` (`custom` alone, or `custom+rows`).
     pub fn parse(name: &str) -> Result<Self, String> {
-        match name {
-            "burn" => return Ok(Self::BURN),
-            "custom" => return Ok(Self::CUSTOM),
-            _ => {}
+        if name == "burn" {
+            return Ok(Self::BURN);
         }
         let mut kernels = Self::BURN;
         for part in name.split('+') {
             let flag = match part {
+                "custom" => {
+                    let rows = kernels.rows;
+                    kernels = Self { rows, ..Self::CUSTOM };
+                    continue;
+                }
                 "gemv" => &mut kernels.gemv,
                 "norm" => &mut kernels.norm,
                 "attention" => &mut kernels.attention,
                 "fuse" => &mut kernels.fuse,
                 "prenorm" => &mut kernels.prenorm,
                 "split" => &mut kernels.split,
-                other => return Err(format!("unknown kernels {other:?} (burn, custom, or parts joined with +: gemv, norm, attention, fuse, prenorm, split)")),
+                "rows" => &mut kernels.rows,
+                other => return Err(format!("unknown kernels {other:?} (burn, custom, or parts joined with +: custom, gemv, norm, attention, fuse, prenorm, split, rows)")),
             };
             *flag = true;
         }
@@ -121,6 +133,9 @@ impl Kernels {
                 return Err(format!("kernels \"{part}\" folds work into the matrix-vector kernel: add gemv (gemv+{part})"));
             }
         }
+        if kernels.rows && !kernels.gemv {
+            return Err("kernels \"rows\" keeps only the matrix-vector kernel's weight layout: add gemv (gemv+rows)".into());
+        }
         if kernels.split && !kernels.attention {
             return Err("kernels \"split\" splits the attention kernel's walk: add attention (attention+split)".into());
         }
@@ -128,7 +143,7 @@ impl Kernels {
     }
 
     /// The parts in a fixed order: their name, whether the set has them, what they replace.
-    fn parts(self) -> [(&'static str, bool, &'static str); 6] {
+    fn parts(self) -> [(&'static str, bool, &'static str); 7] {
         [
             ("gemv", self.gemv, "the decode step's matrix-vector products"),
             ("norm", self.norm, "RMSNorm"),
@@ -136,16 +151,24 @@ impl Kernels {
             ("fuse", self.fuse, "the residual adds and SwiGLU inside the products"),
             ("prenorm", self.prenorm, "the residual stream's RMSNorm inside the products"),
             ("split", self.split, "the attention's walk over long caches split over the multiprocessors"),
+            ("rows", self.rows, "one weight layout (the kernel's [out, in] rows also serve prefill; Burn's [in, out] copy not kept)"),
         ]
     }
 
-    /// The name [`Kernels::parse`] reads back: `burn`, `custom`, or the parts in a fixed order.
+    /// The name [`Kernels::parse`] reads back: `burn`, `custom`, `custom+rows`, or the parts in a
+    /// fixed order.
     pub fn name(self) -> String {
-        match self {
-            Self::BURN => "burn".into(),
-            Self::CUSTOM => "custom".into(),
-            k => k.parts().iter().filter(|(_, on, _)| *on).map(|(part, _, _)| *part).collect::<Vec<_>>().join("+"),
+        if self == Self::BURN {
+            return "burn".into();
         }
+        let on = |k: Self| k.parts().into_iter().filter(|(_, on, _)| *on).map(|(part, _, _)| part).collect::<Vec<_>>();
+        let mut names = on(self);
+        if (Self { rows: false, ..self }) == Self::CUSTOM {
+            let custom = on(Self::CUSTOM);
+            names.retain(|part| !custom.contains(part));
+            names.insert(0, "custom");
+        }
+        names.join("+")
     }
 
     /// `ready.notes`' entry (the report's notes column): the set and what it replaces.
@@ -172,9 +195,26 @@ impl Kernels {
     }
 }
 
-/// A gated pair's weights as the rows the kernel's SwiGLU epilogue reads (`gemv::Fused::glu`): the
-/// gate's rows `[n, in]` and the up projection's `[n, in]` in pairs, `gate 0, up 0, gate 1, up 1,
-/// ...`, `[2 n, in]`, contiguous, made once at load.
+/// A gated pair's weight `[in, 2 n]` (`n` gate columns, then `n` up columns) as the rows the
+/// kernel's SwiGLU epilogue reads (`gemv::Fused::glu`): `gate 0, up 0, gate 1, up 1, ...`,
+/// `[2 n, in]`, contiguous, made once at load (without `rows`: the kernel's copy beside Burn's).
+pub fn pair_rows_of(weight: &Tensor<2>) -> Tensor<2> {
+    let [width, out] = weight.dims();
+    let pairs = weight.clone().reshape([width, 2, out / 2]).swap_dims(1, 2).reshape([width, out]);
+    rows_of(&pairs)
+}
+
+/// `weight` `[in, out]` as the contiguous row-major `[out, in]` the kernel reads, made once at load
+/// (through the host: a transposed view would be read with a stride of `out` elements).
+pub fn rows_of(weight: &Tensor<2>) -> Tensor<2> {
+    let rows = weight.clone().transpose();
+    let (device, dtype) = (rows.device(), rows.dtype());
+    Tensor::from_data(rows.into_data(), (&device, dtype))
+}
+
+/// With `rows`: a gated pair's weights as the rows the kernel's SwiGLU epilogue reads
+/// (`gemv::Fused::glu`): the gate's rows `[n, in]` and the up projection's `[n, in]` in pairs,
+/// `gate 0, up 0, gate 1, up 1, ...`, `[2 n, in]`, contiguous, made once at load.
 pub fn pair_rows(gate: Tensor<2>, up: Tensor<2>) -> Tensor<2> {
     let [n, width] = gate.dims();
     Tensor::stack::<3>(vec![gate, up], 1).reshape([2 * n, width])
@@ -184,6 +224,16 @@ pub fn pair_rows(gate: Tensor<2>, up: Tensor<2>) -> Tensor<2> {
 mod tests {
     use super::*;
     use burn::tensor::Device;
+
+    #[test]
+    fn pair_rows_of_columns_put_each_gate_row_before_its_up_row() {
+        // [in = 2, 2 n = 4]: gate columns g0 g1, then up columns u0 u1.
+        let device = Device::flex();
+        let weight = Tensor::<1>::from_floats([1.0, 2.0, 10.0, 20.0, 3.0, 4.0, 30.0, 40.0], &device).reshape([2, 4]);
+        let rows: Vec<f32> = pair_rows_of(&weight).into_data().iter::<f32>().collect();
+        // Rows g0, u0, g1, u1, each the column's two inputs.
+        assert_eq!(rows, vec![1.0, 3.0, 10.0, 30.0, 2.0, 4.0, 20.0, 40.0]);
+    }
 
     #[test]
     fn pair_rows_put_each_gate_row_before_its_up_row() {

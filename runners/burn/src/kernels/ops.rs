@@ -10,8 +10,8 @@ use burn::backend::Dispatch;
 use burn::tensor::{DType, Device, Tensor};
 
 /// `x` `[1, 1, in]` times `rows` `[out, in]` on [`super::gemv::gemv_rows_kernel`], one launch,
-/// with `third` folded in; with `glu`, `rows` are [`super::pair_rows`]'s gate/up pairs and the
-/// output `silu(gate) * up`, `[1, 1, out / 2]`.
+/// with `third` folded in; with `glu`, `rows` are gate/up pairs ([`super::pair_rows_of`], or
+/// [`super::pair_rows`] with `--kernels rows`) and the output `silu(gate) * up`, `[1, 1, out / 2]`.
 pub fn gemv(x: Tensor<3>, rows: &Tensor<2>, third: Third<'_>, glu: bool) -> Tensor<3> {
     let (extra, norm_eps) = match third {
         Third::Neither => (Extra::Neither, None),

@@ -6,17 +6,16 @@ use burn::tensor::activation::silu;
 /// A bias-free linear layer as it runs, fixed at load: Burn's matrix product for passes of several
 /// tokens (and for one token without `--kernels gemv`), or the matrix-vector kernel for one token
 /// (a decode step); with what the layer computes around its product ([`Role`]), each part done by
-/// Burn's operations or folded into the kernel's launch as the kernel set says. The weight is held
-/// once, in the layout of the kernel where the layer has one (both products read it), else in Burn's.
+/// Burn's operations or folded into the kernel's launch as the kernel set says.
 pub struct Linear {
     weight: Weight,
     role: Role,
-    /// One token's product on the kernel, reading the [`Weight::Rows`], where `--kernels gemv`
-    /// built it.
+    /// One token's product on the kernel, where `--kernels gemv` built it.
     kernel: Option<OnKernel>,
-    /// The product's outputs are gate and up values in pairs (`gate 0, up 0, gate 1, ...`), as the
-    /// rows are laid out for the kernel's SwiGLU epilogue ([`kernels::pair_rows`]); else, for
-    /// [`Output::SwiGlu`], the gate's outputs then the up projection's.
+    /// Burn's product's outputs are gate and up values in pairs (`gate 0, up 0, gate 1, ...`): the
+    /// layer's [`Weight::Rows`] are laid out for the kernel's SwiGLU epilogue
+    /// ([`kernels::pair_rows`], `--kernels rows` with `fuse`); else, for [`Output::SwiGlu`], the
+    /// gate's outputs then the up projection's.
     gate_up_pairs: bool,
 }
 
@@ -39,22 +38,26 @@ pub enum Output {
     AddResidual,
 }
 
-/// The layer's weight, in one layout.
+/// The weight as Burn's product reads it.
 enum Weight {
-    /// Burn's `[1, in, out]`, shaped once at load for the `[1, L, in]` activations, where
-    /// `burn::tensor::module::linear` would reshape the weight (one more fusion op) on every call.
-    /// The untied layers without the kernel.
+    /// `[1, in, out]`, shaped once at load for the `[1, L, in]` activations, where
+    /// `burn::tensor::module::linear` would reshape the weight (one more fusion op) on every call;
+    /// in the run dtype, or quantized (`--quant`, src/quant.rs).
     Columns(Tensor<3>),
-    /// `[out, in]` (PyTorch's layout, the embedding table's for the tied LM head), contiguous: what
-    /// the kernel reads, and what Burn's product reads as `W · xᵀ` (a transposed view of the
-    /// weight would be copied on every call; the activations' result is transposed instead). Gate
-    /// and up rows in pairs where SwiGLU is folded into the kernel.
+    /// `[out, in]` (PyTorch's layout: the tied LM head's embedding table as stored, and every
+    /// layer with `--kernels rows`), contiguous, read as `W · xᵀ`: a transposed view of the weight
+    /// would be copied on every call, so the activations' small result is transposed instead. With
+    /// `rows`, the same tensor the kernel reads (gate and up rows in pairs where SwiGLU is folded
+    /// into the kernel).
     Rows(Tensor<2>),
 }
 
-/// One token's product on [`kernels::gemv`] (reading the layer's [`Weight::Rows`]): what the
-/// launch folds in.
+/// One token's product on [`kernels::gemv`]: the weight's rows and what the launch folds in.
 struct OnKernel {
+    /// `[out, in]`, or gate and up rows in pairs where SwiGLU is folded in: a copy of its own next
+    /// to Burn's [`Weight::Columns`], or the layer's [`Weight::Rows`] themselves (one tensor, two
+    /// handles).
+    rows: Tensor<2>,
     /// The input's RMSNorm inside the launch (`--kernels prenorm`).
     norm: bool,
     /// SwiGLU as the launch's epilogue (`--kernels fuse`).
@@ -64,36 +67,54 @@ struct OnKernel {
 }
 
 impl OnKernel {
-    /// The parts of `role` that `kernels` folds into the launch.
-    fn new(role: &Role, kernels: Kernels) -> Self {
+    /// `rows` as the kernel reads them, with the parts of `role` that `kernels` folds in.
+    fn new(rows: Tensor<2>, role: &Role, kernels: Kernels) -> Self {
         Self {
+            rows,
             norm: kernels.prenorm && role.input_norm.is_some(),
-            glu: kernels.fuse && role.output == Output::SwiGlu,
+            glu: Self::folds_glu(role, kernels),
             add: kernels.fuse && role.output == Output::AddResidual,
         }
+    }
+
+    /// Whether the launch's epilogue does SwiGLU (its rows then in gate/up pairs).
+    fn folds_glu(role: &Role, kernels: Kernels) -> bool {
+        kernels.gemv && kernels.fuse && role.output == Output::SwiGlu
     }
 }
 
 impl Linear {
-    /// A layer on Burn's product alone, its weight `parts` in Burn's `[in, out]` layout (the loader
-    /// transposes PyTorch's `[out, in]`) side by side: for [`Output::SwiGlu`], the gate then the up
-    /// projection.
-    pub fn from_columns(parts: Vec<Tensor<2>>, role: Role) -> Self {
-        Self { weight: Weight::Columns(joined(parts, 1).unsqueeze::<3>()), role, kernel: None, gate_up_pairs: false }
+    /// `weight` in Burn's `[in, out]` layout (the loader transposes PyTorch's `[out, in]`); for
+    /// [`Output::SwiGlu`], the gate columns then the up columns. With `gemv` the kernel gets its
+    /// own `[out, in]` copy, made here: the weight is then on the device twice.
+    pub fn new(weight: Tensor<2>, role: Role, kernels: Kernels) -> Self {
+        let kernel = kernels.gemv.then(|| {
+            let rows = if OnKernel::folds_glu(&role, kernels) { kernels::pair_rows_of(&weight) } else { kernels::rows_of(&weight) };
+            OnKernel::new(rows, &role, kernels)
+        });
+        Self { weight: Weight::Columns(weight.unsqueeze::<3>()), role, kernel, gate_up_pairs: false }
     }
 
-    /// A layer whose weight `parts` are PyTorch's `[out, in]` rows, one after another (for
-    /// [`Output::SwiGlu`], the gate then the up projection), with the kernel where `kernels` has
-    /// `gemv`. One part is held as it is (the tied LM head reads the embedding table: no copy).
+    /// A layer on Burn's matrix product only, its weight already `[1, in, out]` (a quantized one:
+    /// `--quant`, which runs without this runner's kernels).
+    pub fn from_columns(weight: Tensor<3>, role: Role) -> Self {
+        Self { weight: Weight::Columns(weight), role, kernel: None, gate_up_pairs: false }
+    }
+
+    /// A layer holding its weight once, as PyTorch's `[out, in]` rows: `parts` one after another
+    /// (for [`Output::SwiGlu`], the gate then the up projection; in pairs where the kernel's
+    /// SwiGLU epilogue reads them). Burn's product reads them as `W · xᵀ`, and the kernel, where
+    /// `kernels` has `gemv`, reads the same tensor. The tied LM head (the embedding table as
+    /// stored: one part, held as it is, no copy) and every layer with `--kernels rows`.
     pub fn from_rows(parts: Vec<Tensor<2>>, role: Role, kernels: Kernels) -> Self {
-        let kernel = kernels.gemv.then(|| OnKernel::new(&role, kernels));
-        let gate_up_pairs = kernel.as_ref().is_some_and(|kernel| kernel.glu);
+        let gate_up_pairs = OnKernel::folds_glu(&role, kernels);
         let rows = if gate_up_pairs {
             let [gate, up] = <[Tensor<2>; 2]>::try_from(parts).unwrap_or_else(|_| panic!("a gated layer's weight is a gate and an up projection"));
             kernels::pair_rows(gate, up)
         } else {
             joined(parts, 0)
         };
+        let kernel = kernels.gemv.then(|| OnKernel::new(rows.clone(), &role, kernels));
         Self { weight: Weight::Rows(rows), role, kernel, gate_up_pairs }
     }
 
@@ -124,7 +145,6 @@ impl Linear {
     /// The kernel's launch with what it folds in; returns its output, whether SwiGLU was folded
     /// in, and the residual still to add.
     fn on_kernel(&self, kernel: &OnKernel, x: Tensor<3>, residual: Option<Tensor<3>>) -> (Tensor<3>, bool, Option<Tensor<3>>) {
-        let Weight::Rows(rows) = &self.weight else { unreachable!("a layer on the kernel holds its weight as rows") };
         let norm = self.role.input_norm.as_ref().filter(|_| kernel.norm);
         let (x, third, residual) = match (norm, residual) {
             (Some(norm), residual) => {
@@ -134,7 +154,7 @@ impl Linear {
             (None, Some(residual)) if kernel.add => (self.normalised(x), Third::Residual(residual), None),
             (None, residual) => (self.normalised(x), Third::Neither, residual),
         };
-        (kernels::gemv(x, rows, third, kernel.glu), kernel.glu, residual)
+        (kernels::gemv(x, &kernel.rows, third, kernel.glu), kernel.glu, residual)
     }
 
     /// The input after the layer's norm, where it has one.
