@@ -6,6 +6,22 @@ import { buildBurn, burnBinary, compiledBackends } from "./setup/burn-build.ts";
 export type BurnBackend = "cpu" | "wgpu" | "cuda" | "metal";
 
 /**
+ * Why a label's Burn flags cannot run together on `backend`, or null: what the runner would refuse
+ * at start-up (src/kernels/mod.rs, src/quant.rs), said by `doctor` and the skip line instead. This
+ * repository's kernels (any `kernels` set but `burn`) are CubeCL kernels, which Burn's CPU backend
+ * is not; they read float weights, so `quant` runs on Burn's own product only.
+ */
+export function burnFlagConflict(backend: BurnBackend, flags: Array<[string, string]>): string | null {
+  const value = (name: string) => flags.find(([flag]) => flag === name)?.[1];
+  const kernels = value("kernels");
+  const usesKernels = kernels !== undefined && kernels !== "burn";
+  if (usesKernels && backend === "cpu") return `kernels=${kernels}: this repository's kernels are CubeCL kernels and burn-cpu runs Burn's CPU backend, which is not CubeCL (burn-cuda, burn-wgpu and burn-metal run them)`;
+  const quant = value("quant");
+  if (usesKernels && quant !== undefined) return `quant=${quant} with kernels=${kernels}: Burn's quantized weights run on Burn's own product, and the kernels read float weights (leave out one of the two)`;
+  return null;
+}
+
+/**
  * The Burn runner (runners/burn) on one backend, as `burn-<backend>`. One binary holds every backend
  * built on this machine (setup/burn-build.ts picks the features), so every entry shares its build.
  */
@@ -22,8 +38,8 @@ export function burnRunner(opts: {
     readyFramework: "burn",
     description: opts.description,
     flags: BURN_FLAGS,
-    async probe() {
-      const reason = await unavailableHere();
+    async probe(flags = []) {
+      const reason = (await unavailableHere()) ?? burnFlagConflict(backend, flags);
       if (reason) return { available: false, reason };
       const backends = await compiledBackends();
       if (backends === null) return { available: false, reason: `not built: run \`npx qwen3-bench setup\` (cargo) or set BENCH_BURN_BIN (${burnBinary()} missing)` };

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { hasSharedBase, labelFileStem, parseFrameworkLabel } from "../harness/framework-label.ts";
 import { FRAMEWORKS } from "../harness/frameworks.ts";
+import { burnFlagConflict } from "../harness/frameworks-burn.ts";
 import { FIXTURES_DIR } from "../harness/paths.ts";
 import { decideInterleave } from "../harness/plan.ts";
 import { resultsFileName } from "../harness/results-writer.ts";
@@ -14,7 +15,7 @@ import { runRotation } from "../harness/schedule.ts";
 import type { RunRecord } from "../harness/schema/results.ts";
 import { FrameworkSession } from "../harness/session.ts";
 import { readSettings } from "../harness/settings.ts";
-import { buildBinaryEnv, launchVariant, resolveVariant, resolveVariants } from "../harness/variants.ts";
+import { buildBinaryEnv, launchVariant, probeVariant, resolveVariant, resolveVariants } from "../harness/variants.ts";
 import { abCases } from "../report/cases.ts";
 import { ALL_PROMPTS, compareCases, DEFAULT_GATE, pooledComparison } from "../report/comparison.ts";
 import { loadResults } from "../report/summary.ts";
@@ -64,6 +65,15 @@ describe("framework labels", () => {
     expect(() => resolveVariant("torch[attention=burn]")).toThrow('unknown flag "attention" for torch (it accepts no flags)');
     expect(() => resolveVariant("nope[attention=burn]")).toThrow(/BENCH_FRAMEWORKS: unknown framework "nope"/);
     expect(() => resolveVariants(["burn-cpu[attention=burn,decode-graph=off]", "burn-cpu[decode-graph=off,attention=burn]"])).toThrow(/name the same variant/);
+  });
+
+  test("Burn flags the runner refuses together are the label's skip reason (doctor), not a failed start", async () => {
+    expect(burnFlagConflict("cpu", [["kernels", "custom"]])).toMatch(/^kernels=custom: .*burn-cpu runs Burn's CPU backend, which is not CubeCL/);
+    expect(burnFlagConflict("cuda", [["kernels", "custom+rows"], ["quant", "q8"]])).toMatch(/^quant=q8 with kernels=custom\+rows: /);
+    for (const ok of [[["kernels", "burn"]], [["quant", "q8"]], [["kernels", "custom"]]] as Array<Array<[string, string]>>) expect(burnFlagConflict("cuda", ok)).toBeNull();
+    expect(burnFlagConflict("cpu", [["kernels", "burn"], ["quant", "q4"]])).toBeNull();
+    const probed = await probeVariant(resolveVariant("burn-cpu[kernels=gemv]"));
+    expect(probed).toEqual({ available: false, reason: burnFlagConflict("cpu", [["kernels", "gemv"]]) });
   });
 
   test("a build needs BENCH_BIN_<BUILD>, an executable file", () => {
