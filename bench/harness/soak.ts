@@ -5,6 +5,8 @@
 // first and the last sampled request: what a long-running server needs and a short benchmark never sees.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
+import { firstDivergence } from "./agreement.ts";
+import { integerFlag } from "./command-flags.ts";
 import { runRecord } from "./measure.ts";
 import { frameworkMemoryMetric } from "./memory/framework-metric.ts";
 import { modelInfoFor } from "./model/validate.ts";
@@ -46,19 +48,13 @@ export interface SoakOptions {
   command: string[];
 }
 
-const integer = (flag: string, text: string | undefined, min: number): number => {
-  const n = Number(text);
-  if (text === undefined || !Number.isInteger(n) || n < min) throw new Error(`--${flag}: expected an integer ≥ ${min}, got ${JSON.stringify(text ?? null)}`);
-  return n;
-};
-
 /** The soak's options from its flags (absent ones take SOAK_FLAGS' defaults), each checked with an error naming its flag. */
 export function soakOptions(given: SoakFlags, settings: Settings, command: string[]): SoakOptions {
   const defaults = Object.fromEntries(Object.entries(SOAK_FLAGS).flatMap(([name, flag]) => ("default" in flag ? [[name, flag.default]] : [])));
   const flags: SoakFlags = { ...defaults, ...given };
   if (!flags.framework) throw new Error("--framework LABEL is required");
-  const requests = integer("requests", flags.requests, 1);
-  const newTokens = integer("new-tokens", flags["new-tokens"], 2);
+  const requests = integerFlag("requests", flags.requests, 1);
+  const newTokens = integerFlag("new-tokens", flags["new-tokens"], 2);
   const maxGrowthMib = Number(flags["max-growth-mib"]);
   if (!(maxGrowthMib >= 0)) throw new Error(`--max-growth-mib: expected a number of MiB ≥ 0, got ${JSON.stringify(flags["max-growth-mib"])}`);
   return {
@@ -82,10 +78,8 @@ export function sampledRequests(requests: number): number[] {
 
 /** Pure: the first position where `tokens` differ from `reference` (a length difference counts), or null. */
 export function firstDifference(reference: number[], tokens: number[]): Omit<TokenDifference, "request"> | null {
-  for (let position = 0; position < Math.max(reference.length, tokens.length); position++) {
-    if (reference[position] !== tokens[position]) return { position, expected: reference[position] ?? null, got: tokens[position] ?? null };
-  }
-  return null;
+  const position = firstDivergence(reference, tokens);
+  return position === null ? null : { position, expected: reference[position] ?? null, got: tokens[position] ?? null };
 }
 
 /** Pure: each memory figure the samples carry, from the first sample that has it to the last. */

@@ -1,5 +1,6 @@
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { integerFlag } from "../command-flags.ts";
 import { splitFrameworkLabels } from "../framework-label.ts";
 import { FRAMEWORKS } from "../frameworks.ts";
 import { DEFAULT_MODEL_DIR, PROMPTS_FILE, REPO_ROOT } from "../paths.ts";
@@ -23,12 +24,6 @@ export const FIDELITY_RUN_FLAGS = {
 /** The flags' values as parseArgs gives them. */
 export type FidelityRunFlags = { [K in keyof typeof FIDELITY_RUN_FLAGS]?: (typeof FIDELITY_RUN_FLAGS)[K]["type"] extends "string" ? string : boolean };
 
-const positiveInt = (name: string, text: string, min = 1): number => {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < min) throw new Error(`--${name}: expected an integer ≥ ${min}, got ${JSON.stringify(text)}`);
-  return n;
-};
-
 /** Without --frameworks: every framework with a tool that is available here, as its plain label. */
 async function availableToolVariants(): Promise<Variant[]> {
   const withTools = FRAMEWORKS.filter((f) => FRAMEWORKS_WITH_TOOLS.includes(f.name));
@@ -51,14 +46,14 @@ export async function fidelityRunOptions(flags: FidelityRunFlags): Promise<Omit<
     dtype: dtype.data,
     prompts: toolPrompts(modelDir, flags.prompts!, {
       ids: ids ? ids.split(",").map((s) => s.trim()).filter(Boolean) : undefined,
-      lengths: lengths ? lengths.split(",").map((t) => positiveInt("prompt-lengths", t.trim())) : undefined,
+      lengths: lengths ? lengths.split(",").map((t) => integerFlag("prompt-lengths", t.trim())) : undefined,
     }),
-    newTokens: positiveInt("new-tokens", flags["new-tokens"]!, 2),
-    repeats: positiveInt("repeats", flags.repeats!),
-    warmup: positiveInt("warmup", flags.warmup!, 0),
-    rounds: positiveInt("rounds", flags.rounds!),
-    toolBudgetSecs: positiveInt("tool-budget-s", flags["tool-budget-s"]!),
-    budgetSecs: positiveInt("budget-s", flags["budget-s"]!),
+    newTokens: integerFlag("new-tokens", flags["new-tokens"]!, 2),
+    repeats: integerFlag("repeats", flags.repeats!),
+    warmup: integerFlag("warmup", flags.warmup!, 0),
+    rounds: integerFlag("rounds", flags.rounds!),
+    toolBudgetSecs: integerFlag("tool-budget-s", flags["tool-budget-s"]!),
+    budgetSecs: integerFlag("budget-s", flags["budget-s"]!),
     agreement: loadPromptsFile(flags.prompts!).prompts.config.agreement,
     outDir,
   };
