@@ -112,13 +112,13 @@ describe("the model's context window", () => {
 });
 
 // Runners that can take a 3,000-token prompt on this machine in a test's time (CPU backends).
-const DEEP_RUNNERS = ["burn-cpu", "mlx-lm"];
+const DEEP_RUNNERS = ["burn-cpu", "mlx-lm", "torch-fast"];
 const deepRunners = await Promise.all(
   FRAMEWORKS.filter((f) => DEEP_RUNNERS.includes(f.name)).map(async (f) => ({ framework: f, ...(await probeVariant(plainVariant(f))) })),
 );
 
 describe.each(deepRunners.map((r) => [r.framework.name, r] as const))("%s after a deep prefill (tiny model, f32)", (name, runner) => {
-  // Past mlx-lm's 2048-token prefill chunk, so the decode reads a cache filled in two steps.
+  // Past mlx-lm's 2048-token and torch-fast's 1024-token prefill chunks, so the decode reads a cache filled in steps.
   const DEPTH = 2500;
   const NEW_TOKENS = 24;
   test.skipIf(!runner.available)(`greedy tokens at depth ${DEPTH} equal the runner's own one-pass argmax on the same ids, exactly`, async () => {

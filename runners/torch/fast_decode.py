@@ -10,6 +10,9 @@ wherever torch does.
 The cache holds `capacity` positions and every step attends all of them under a mask (as
 transformers' static cache does): a request longer than the capacity builds a new decoder with the
 next multiple of CAPACITY_STEP positions (the compiled step is traced again for the new shapes).
+A prompt (or scored sequence) longer than PREFILL_CHUNK runs in chunks of that many positions, each
+attending to the cache written so far: its attention scores are chunk × capacity, not prompt² (at
+32,768 positions one unchunked layer's f32 scores alone would be 69 GB).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import torch
 from fast_model import ModelArgs, Qwen3, load_weights
 
 CAPACITY_STEP = 1024
+PREFILL_CHUNK = 1024
 
 
 class StaticDecoder:
@@ -59,13 +63,24 @@ class StaticDecoder:
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
 
+    def forward_chunked(self, ids: list[int], keep_from: int) -> torch.Tensor:
+        """The model over `ids` (positions 0..), PREFILL_CHUNK positions at a time; the final hidden
+        states of positions keep_from.. ."""
+        seq = torch.tensor(ids, dtype=torch.long, device=self.device)
+        kept = []
+        for start in range(0, len(ids), PREFILL_CHUNK):
+            end = min(start + PREFILL_CHUNK, len(ids))
+            h = self.model(seq[start:end], torch.arange(start, end, device=self.device))
+            if end > keep_from:
+                kept.append(h[max(keep_from - start, 0) :])
+        return torch.cat(kept)
+
     @torch.no_grad()  # as gpt-fast does around its compiled decode step
     def generate(self, prompt_ids: list[int], new_tokens: int, t0_ns: int) -> tuple[list[int], list[int]]:
         """Greedy ids and, for each, nanoseconds from t0_ns to its id on the host. The prefill runs
         eagerly; decode steps run the compiled step where there is one."""
-        ids = torch.tensor(prompt_ids, dtype=torch.long, device=self.device)
-        h = self.model(ids, torch.arange(len(prompt_ids), device=self.device))
-        first = self.model.logits(h[-1:]).argmax(dim=-1)
+        h = self.forward_chunked(prompt_ids, len(prompt_ids) - 1)
+        first = self.model.logits(h).argmax(dim=-1)
         self.last_token.copy_(first)
         self.last_position.fill_(len(prompt_ids))
         tokens = [int(first.item())]
@@ -80,9 +95,8 @@ class StaticDecoder:
     @torch.no_grad()
     def score(self, prompt_ids: list[int], continuation_ids: list[int]) -> torch.Tensor:
         """f32 logits at each continuation position with the continuation fed in (teacher forcing)."""
-        seq = prompt_ids + continuation_ids[:-1]
-        h = self.model(torch.tensor(seq, dtype=torch.long, device=self.device), torch.arange(len(seq), device=self.device))
-        return self.model.logits(h[len(prompt_ids) - 1 :]).float()
+        h = self.forward_chunked(prompt_ids + continuation_ids[:-1], len(prompt_ids) - 1)
+        return self.model.logits(h).float()
 
 
 class FastQwen3:
