@@ -17,11 +17,14 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import mlx.core as mx  # noqa: E402
 from mlx.utils import tree_flatten, tree_map  # noqa: E402
 from mlx_lm.generate import generate_step  # noqa: E402
+from mlx_lm.models.cache import make_prompt_cache  # noqa: E402
 from mlx_lm.utils import load_model, maybe_set_recommended_wired_limit  # noqa: E402
 
 from qwen3_bench_protocol import ReadyInfo, parse_args, serve  # noqa: E402
 
 MX_DTYPES = {"f16": mx.float16, "bf16": mx.bfloat16, "f32": mx.float32}
+# generate_step's default prefill_step_size: a prompt is prefilled in chunks of this many tokens.
+PREFILL_STEP = 2048
 
 
 def greedy(logprobs: mx.array) -> mx.array:
@@ -117,8 +120,20 @@ class MlxLmRunner:
         return token_ids, times
 
     def score(self, prompt_ids: list[int], continuation_ids: list[int], top_k: int):
-        tokens = mx.array(prompt_ids + continuation_ids[:-1])[None]
-        logits = self.model(tokens)[0, len(prompt_ids) - 1 :, :].astype(mx.float32)
+        seq = prompt_ids + continuation_ids[:-1]
+        first = len(prompt_ids) - 1  # the first position whose logits are scored
+        if len(seq) <= PREFILL_STEP:
+            logits = self.model(mx.array(seq)[None])[0, first:, :]
+        else:
+            # A long sequence (a depth case) runs as generate_step's prefill does: chunks over a KV
+            # cache up to the first scored position, then the scored positions in one pass. Its
+            # attention is chunk × cache, and the LM head runs on the scored positions alone.
+            cache = make_prompt_cache(self.model)
+            for start in range(0, first, PREFILL_STEP):
+                self.model(mx.array(seq[start : min(start + PREFILL_STEP, first)])[None], cache=cache)
+                mx.eval([c.state for c in cache])
+            logits = self.model(mx.array(seq[first:])[None], cache=cache)[0]
+        logits = logits.astype(mx.float32)
         order = mx.argsort(-logits, axis=-1)[:, :top_k]
         values = mx.take_along_axis(logits, order, axis=-1)
         argmax = mx.argmax(logits, axis=-1)
