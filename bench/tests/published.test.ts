@@ -17,10 +17,10 @@ const RESULTS_INDEX = join(PUBLISHED, "README.md");
 
 /** The run the README's "Latest results" table quotes, and that table's columns (framework labels). */
 const LATEST = {
-  run: "2026-12-07-h100-six-runners-short",
-  labels: ["burn-cuda[kernels=custom]", "torch-fast", "llama-cpp[type=f16]", "torch-compile", "mlx-lm", "burn-cuda"],
-  /** The prompts that run measured (its wall limit ended it after `short`). */
-  prompts: ["short"],
+  run: "2026-12-07-h100-headline-all-prompts",
+  labels: ["burn-cuda[kernels=custom]", "torch-fast", "llama-cpp[type=f16]", "burn-wgpu[kernels=custom]", "llama-cpp[type=f16,backend=vulkan]", "torch-compile", "mlx-lm", "burn-cuda", "burn-wgpu"],
+  /** The prompts that run measured. */
+  prompts: ["short", "medium", "long"],
 };
 
 /**
