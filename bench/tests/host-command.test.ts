@@ -1,6 +1,7 @@
 // host/command.ts is the harness's one command runner (beside the runner processes of the protocol
 // and the lanes' child runs). Its runLimited runs the fidelity tools: a time limit that stops the tool
 // and what it started, its stderr and stdout in the tool's log, its stdout kept whole also when cut short.
+import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
@@ -42,6 +43,23 @@ describe("host/command.ts runLimited", () => {
     for (let i = 0; i < 50 && alive(grandchild); i++) await new Promise((done) => setTimeout(done, 50));
     expect(alive(grandchild)).toBe(false);
     expect(readFileSync(log, "utf8")).toContain(`started ${grandchild}`);
+  });
+
+  test.skipIf(!existsSync("/proc/self/stat"))("stopping this process (SIGTERM, SIGINT) stops the command it runs, which Ctrl-C does not reach in its own group", async () => {
+    for (const signal of ["SIGTERM", "SIGINT"] as const) {
+      const pidFile = join(dir, `tool-${signal}.pid`);
+      const script = `import { runLimited } from ${JSON.stringify(join(REPO_ROOT, "bench", "harness", "host", "command.ts"))};
+await runLimited("sh", ["-c", "echo $$ > ${pidFile}; sleep 60"], 120, ${JSON.stringify(join(dir, `tool-${signal}.log`))});`;
+      const parent = spawn(process.execPath, ["--input-type=module", "-e", script], { stdio: "ignore" });
+      for (let i = 0; i < 200 && !existsSync(pidFile); i++) await new Promise((done) => setTimeout(done, 50));
+      const tool = Number(readFileSync(pidFile, "utf8"));
+      expect(alive(tool), `${signal}: the tool runs`).toBe(true);
+      const ended = new Promise((done) => parent.on("exit", (code, sig) => done(sig ?? code)));
+      parent.kill(signal);
+      expect(await ended).toBe(signal);
+      for (let i = 0; i < 50 && alive(tool); i++) await new Promise((done) => setTimeout(done, 50));
+      expect(alive(tool), `${signal}: the tool outlived the command that ran it`).toBe(false);
+    }
   });
 
   test("a command that cannot start says so", async () => {

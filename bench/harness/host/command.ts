@@ -54,25 +54,60 @@ export interface LimitedRun {
   why: string | null;
 }
 
+/** Stops a detached command's whole process group (or the command alone where the group is gone). */
+function killGroup(pid: number | undefined, kill: () => void): void {
+  try {
+    process.kill(-pid!, "SIGKILL");
+  } catch {
+    kill();
+  }
+}
+
+/**
+ * The process groups of the limited commands running now. A detached group gets no Ctrl-C from the
+ * terminal and outlives this process: when this process is stopped (SIGINT, SIGTERM) or exits, each
+ * is stopped first, so no tool goes on holding the GPU after `qwen3-bench fidelity` has ended.
+ */
+const runningGroups = new Map<number, () => void>();
+function stopRunningGroups(): void {
+  for (const [pid, kill] of runningGroups) killGroup(pid, kill);
+  runningGroups.clear();
+}
+let stopOnExitInstalled = false;
+function stopGroupsOnExit(): void {
+  if (stopOnExitInstalled) return;
+  stopOnExitInstalled = true;
+  process.on("exit", stopRunningGroups);
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.once(signal, () => {
+      stopRunningGroups();
+      process.kill(process.pid, signal); // the listener is gone: the signal's default action ends this process
+    });
+  }
+}
+
 /**
  * Runs a command for at most `limitSecs`, appending its command line, its stderr as it comes and then
  * its stdout to `logFile`; stdout is kept whole, also when the limit cuts it short. The limit stops the
- * command's whole process group, so also what it started (torch.compile's workers).
+ * command's whole process group, so also what it started (torch.compile's workers); so does this
+ * process's end.
  */
 export async function runLimited(command: string, args: string[], limitSecs: number, logFile: string): Promise<LimitedRun> {
   appendFileSync(logFile, `$ ${[command, ...args].join(" ")}\n`);
   const child = execa(command, args, { detached: true, reject: false, stdin: "ignore", stderr: { file: logFile, append: true }, stripFinalNewline: false });
+  const kill = () => void child.kill("SIGKILL");
+  if (child.pid !== undefined) {
+    stopGroupsOnExit();
+    runningGroups.set(child.pid, kill);
+  }
   let stopped = false;
   const timer = setTimeout(() => {
     stopped = true;
-    try {
-      process.kill(-child.pid!, "SIGKILL");
-    } catch {
-      child.kill("SIGKILL");
-    }
+    killGroup(child.pid, kill);
   }, limitSecs * 1000);
   const result = await child;
   clearTimeout(timer);
+  if (child.pid !== undefined) runningGroups.delete(child.pid);
   const stdout = String(result.stdout ?? "");
   appendFileSync(logFile, stdout);
   if (stopped) return { code: null, stdout, why: `stopped at its time limit (${Math.round(limitSecs)} s)` };
