@@ -1,5 +1,6 @@
-import { mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { writeFileAtomically } from "./atomic-file.ts";
 import { labelFileStem } from "./framework-label.ts";
 import { frameworkMemoryMetric } from "./memory/framework-metric.ts";
 import { modelInfoFor } from "./model/validate.ts";
@@ -110,9 +111,7 @@ export class ResultsWriter {
   private flush(): void {
     this.data.updated_at = new Date().toISOString();
     const valid = ResultsFile.parse(this.data);
-    const tmp = `${this.path}.tmp`;
-    writeFileSync(tmp, JSON.stringify(valid, null, 1) + "\n");
-    renameSync(tmp, this.path);
+    writeFileAtomically(this.path, JSON.stringify(valid, null, 1) + "\n");
   }
 }
 

@@ -1,5 +1,6 @@
-import { existsSync, lstatSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
+import { writeFileAtomically } from "../atomic-file.ts";
 import { isCommitHash } from "./hub-source.ts";
 
 /**
@@ -44,9 +45,7 @@ export class HubRepoCache {
     if (revision === commit || this.commitOf(revision) === commit) return;
     const ref = join(this.root, "refs", revision);
     mkdirSync(dirname(ref), { recursive: true });
-    const tmp = `${ref}.${process.pid}.tmp`;
-    writeFileSync(tmp, commit);
-    renameSync(tmp, ref);
+    writeFileAtomically(ref, commit);
   }
 
   /** snapshots/<commit>/<file> -> the blob, as a relative symlink (huggingface_hub's _create_symlink). */
