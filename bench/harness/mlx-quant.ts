@@ -8,6 +8,8 @@
  * qwen3-bench-quant.json beside its weights: the QuantizationRecord the results file keeps
  * (converter version, command, sha256 of each weights file, weight bytes), which the runner also
  * puts in its ready notes. mlx-lm's loader reads the quantization from the copy's config.json.
+ * Unquantized copies in another dtype (what `mlx_lm.benchmark` loads in `qwen3-bench fidelity`) are
+ * cached the same way under <cache>/mlx-convert/<model folder>-<fingerprint>-<dtype>/.
  */
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
@@ -53,39 +55,64 @@ export function safetensorsTensorBytes(file: string): number {
 }
 
 /**
+ * Makes `dir` with `python -m mlx_lm convert ARGS --mlx-path` into a partial folder of this process,
+ * renamed to `dir` when complete (after `finish` has added what it records), so an interrupted
+ * conversion leaves nothing that looks finished. Returns mlx-lm's version.
+ */
+async function convertInto(dir: string, args: { python: string; env?: Record<string, string> }, convert: string[], what: string, finish: (partial: string, command: string[], version: string) => void): Promise<void> {
+  const partial = `${dir}.partial-${process.pid}`;
+  rmSync(partial, { recursive: true, force: true });
+  mkdirSync(join(partial, ".."), { recursive: true });
+  const command = ["-m", "mlx_lm", "convert", ...convert, "--mlx-path", partial];
+  const version = await tryOutput(args.python, ["-c", "from importlib.metadata import version; print(version('mlx-lm'))"], args.env);
+  if (version === null) throw new Error(`${args.python} cannot report mlx-lm's version: is mlx-lm installed there? (npx qwen3-bench setup)`);
+  await runLogged(what, args.python, command, { env: { HF_HUB_OFFLINE: "1", ...args.env } });
+  finish(partial, [args.python, ...command.map((a) => (a === partial ? dir : a))], version);
+  rmSync(dir, { recursive: true, force: true });
+  renameSync(partial, dir);
+}
+
+/**
  * The quantized copy of `modelDir` for (bits, dtype), made with `python -m mlx_lm convert` when the
- * cache lacks it (into a partial folder, renamed when complete, so an interrupted conversion leaves
- * nothing that looks finished). `python` is the mlx-lm runner's own.
+ * cache lacks it. `python` is the mlx-lm runner's own.
  */
 export async function ensureMlxQuantized(args: { python: string; env?: Record<string, string>; modelDir: string; bits: number; dtype: Dtype; cacheRoot: string }): Promise<QuantizationRecord> {
   const dir = mlxQuantDir(args.cacheRoot, args.modelDir, args.bits, args.dtype);
   const recordFile = join(dir, QUANT_RECORD_FILE);
   if (existsSync(recordFile)) return QuantizationRecord.parse(JSON.parse(readFileSync(recordFile, "utf8")));
-  const partial = `${dir}.partial-${process.pid}`;
-  rmSync(partial, { recursive: true, force: true });
-  mkdirSync(join(partial, ".."), { recursive: true });
-  const convert = ["-m", "mlx_lm", "convert", "--hf-path", resolve(args.modelDir), "-q", "--q-bits", String(args.bits), "--q-group-size", String(MLX_QUANT_GROUP_SIZE), "--dtype", MLX_DTYPE_NAMES[args.dtype], "--mlx-path", partial];
-  const version = await tryOutput(args.python, ["-c", "from importlib.metadata import version; print(version('mlx-lm'))"], args.env);
-  if (version === null) throw new Error(`${args.python} cannot report mlx-lm's version: is mlx-lm installed there? (npx qwen3-bench setup)`);
-  await runLogged(`mlx_lm convert q${args.bits}`, args.python, convert, { env: { HF_HUB_OFFLINE: "1", ...args.env } });
-  const weights = readdirSync(partial).filter((f) => f.endsWith(".safetensors")).sort();
-  if (weights.length === 0) throw new Error(`mlx_lm convert wrote no .safetensors into ${partial}`);
-  const record: QuantizationRecord = {
-    method: "mlx-affine",
-    bits: args.bits,
-    group_size: MLX_QUANT_GROUP_SIZE,
-    converter: "mlx_lm.convert",
-    converter_version: `mlx-lm ${version}`,
-    command: [args.python, ...convert.map((a) => (a === partial ? dir : a))],
-    dir,
-    weights_sha256: Object.fromEntries(weights.map((f) => [f, sha256OfFile(join(partial, f))])),
-    weight_bytes: weights.reduce((sum, f) => sum + safetensorsTensorBytes(join(partial, f)), 0),
-    source_fingerprint: modelFingerprint(resolve(args.modelDir)),
-  };
-  writeFileSync(join(partial, QUANT_RECORD_FILE), JSON.stringify(record, null, 2) + "\n");
-  rmSync(dir, { recursive: true, force: true });
-  renameSync(partial, dir);
-  return record;
+  const convert = ["--hf-path", resolve(args.modelDir), "-q", "--q-bits", String(args.bits), "--q-group-size", String(MLX_QUANT_GROUP_SIZE), "--dtype", MLX_DTYPE_NAMES[args.dtype]];
+  let record: QuantizationRecord | null = null;
+  await convertInto(dir, args, convert, `mlx_lm convert q${args.bits}`, (partial, command, version) => {
+    const weights = readdirSync(partial).filter((f) => f.endsWith(".safetensors")).sort();
+    if (weights.length === 0) throw new Error(`mlx_lm convert wrote no .safetensors into ${partial}`);
+    record = {
+      method: "mlx-affine",
+      bits: args.bits,
+      group_size: MLX_QUANT_GROUP_SIZE,
+      converter: "mlx_lm.convert",
+      converter_version: `mlx-lm ${version}`,
+      command,
+      dir,
+      weights_sha256: Object.fromEntries(weights.map((f) => [f, sha256OfFile(join(partial, f))])),
+      weight_bytes: weights.reduce((sum, f) => sum + safetensorsTensorBytes(join(partial, f)), 0),
+      source_fingerprint: modelFingerprint(resolve(args.modelDir)),
+    };
+    writeFileSync(join(partial, QUANT_RECORD_FILE), JSON.stringify(record, null, 2) + "\n");
+  });
+  return record!;
+}
+
+/** Where the unquantized copy of (model, dtype) lives: what `mlx_lm.benchmark` loads (it runs a checkpoint's own dtype). */
+export function mlxConvertedDir(cacheRoot: string, modelDir: string, dtype: Dtype): string {
+  const dir = resolve(modelDir);
+  return join(cacheRoot, "mlx-convert", `${basename(dir)}-${modelFingerprint(dir)}-${dtype}`);
+}
+
+/** The copy of `modelDir` in `dtype` (`mlx_lm convert --dtype`), made once and kept in the cache beside the quantized ones. */
+export async function ensureMlxConverted(args: { python: string; env?: Record<string, string>; modelDir: string; dtype: Dtype; cacheRoot: string }): Promise<string> {
+  const dir = mlxConvertedDir(args.cacheRoot, args.modelDir, args.dtype);
+  if (!existsSync(dir)) await convertInto(dir, args, ["--hf-path", resolve(args.modelDir), "--dtype", MLX_DTYPE_NAMES[args.dtype]], `mlx_lm convert ${args.dtype}`, () => {});
+  return dir;
 }
 
 /**

@@ -107,7 +107,7 @@ describe("the harness's label grammar reaches each tool's command line", () => {
     const [variant] = resolveVariants(splitFrameworkLabels(label));
     const launch = await launchVariant(variant, "/m", "f16");
     const flagArgs = variant.flags.flatMap(([name, value]) => variant.framework.flags![name].args(value));
-    return { label: variant.label, launch, flagArgs, modelDir: "/m", runnerModelDir: "/m", dtype: "f16", outDir: dir, referenceTokens: new Map() };
+    return { label: variant.label, launch, flagArgs, modelDir: "/m", runnerModelDir: "/m", toolModelDir: "/m", dtype: "f16", outDir: dir, referenceTokens: new Map() };
   };
 
   it("Burn: the label's flags become --self-bench's runner arguments; W warm-up runs come first", async () => {
@@ -119,12 +119,13 @@ describe("the harness's label grammar reaches each tool's command line", () => {
     expect(mlxBenchmark.refuses!(await ctx("mlx-lm[device=cpu]"))).toMatch(/takes no runner flags \(--device cpu\)/);
     const plain = await ctx("mlx-lm");
     expect(mlxBenchmark.refuses!(plain)).toBeNull();
-    expect(mlxBenchmark.invocation(plain, [{ id: "short", ids: [1, 2, 3] }], { newTokens: 128, warmup: 1, repeats: 5 }).args).toEqual(["-m", "mlx_lm", "benchmark", "--model", join(dir, "mlx-lm-f16"), "-p", "3", "-g", "128", "-n", "5"]);
+    const converted = { ...plain, toolModelDir: "/cache/mlx-convert/m-f16" };
+    expect(mlxBenchmark.invocation(converted, [{ id: "short", ids: [1, 2, 3] }], { newTokens: 128, warmup: 1, repeats: 5 }).args).toEqual(["-m", "mlx_lm", "benchmark", "--model", "/cache/mlx-convert/m-f16", "-p", "3", "-g", "128", "-n", "5"]);
   });
 
   it("llama-bench: the GGUF our runner loads, at the prompt's depth, beside our runner's program", () => {
     const launch = { framework: "llama-cpp[type=q8_0]", command: "/b/bin/qwen3-bench-llama-cpp", args: ["--model", "/m", "--gguf", "/g/q8_0.gguf", "--device", "cpu", "--threads", "2"] };
-    const c: ToolContext = { label: "llama-cpp[type=q8_0]", launch, flagArgs: [], modelDir: "/m", runnerModelDir: "/m", dtype: "f16", outDir: dir, referenceTokens: new Map() };
+    const c: ToolContext = { label: "llama-cpp[type=q8_0]", launch, flagArgs: [], modelDir: "/m", runnerModelDir: "/m", toolModelDir: "/m", dtype: "f16", outDir: dir, referenceTokens: new Map() };
     expect(llamaBench.refuses!(c)).toBeNull();
     expect(llamaBench.invocation(c, [{ id: "long", ids: [...Array(529).keys()] }], { newTokens: 128, warmup: 1, repeats: 5 })).toEqual({
       command: "/b/bin/llama-bench",

@@ -5,13 +5,13 @@
 // Burn rows (burn-cpu[quant=q8|q4]) quantize at load with Burn's own quantization: no copy, no
 // record; the flag names the bits the threshold takes.
 import { createHash } from "node:crypto";
-import { mkdtempSync, readFileSync, statSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { labelQuantizedBits, quantizedMinTop1, unquantizedLabels } from "../harness/agreement.ts";
 import { checkModelDir } from "../harness/model/validate.ts";
-import { ensureMlxQuantized, mlxQuantDir, safetensorsTensorBytes } from "../harness/mlx-quant.ts";
+import { ensureMlxConverted, ensureMlxQuantized, mlxConvertedDir, mlxQuantDir, safetensorsTensorBytes } from "../harness/mlx-quant.ts";
 import { PROMPTS_FILE } from "../harness/paths.ts";
 import { TEST_MODELS } from "../harness/prepare.ts";
 import { loadPromptsFile } from "../harness/prompts-file.ts";
@@ -81,6 +81,21 @@ describe.skipIf(!mlxLm.available)("mlx-lm (CPU, tiny f32 model)", () => {
     const made = statSync(join(record.dir, "qwen3-bench-quant.json")).mtimeMs;
     expect(await ensureMlxQuantized(args)).toEqual(record);
     expect(statSync(join(record.dir, "qwen3-bench-quant.json")).mtimeMs).toBe(made);
+  }, 300_000);
+
+  test("the unquantized copy mlx_lm.benchmark loads (fidelity) is made once, in the cache", async () => {
+    const cacheRoot = mkdtempSync(join(tmpdir(), "qwen3-bench-convert-"));
+    const spec = await launchVariant(resolveVariant("mlx-lm"), TEST_MODELS.tiny, "f32");
+    const args = { python: spec.command, env: spec.env, modelDir: TEST_MODELS.tiny, dtype: "f16" as const, cacheRoot };
+    const dir = await ensureMlxConverted(args);
+    expect(dir).toBe(mlxConvertedDir(cacheRoot, TEST_MODELS.tiny, "f16"));
+    expect(dir).toMatch(/mlx-convert\/qwen3-tiny-f32-[0-9a-f]{16}-f16$/);
+    const config = JSON.parse(readFileSync(join(dir, "config.json"), "utf8"));
+    expect(config.quantization).toBeUndefined();
+    expect(readdirSync(cacheRoot + "/mlx-convert")).toEqual([dir.split("/").pop()]); // no partial folder left
+    const made = statSync(join(dir, "config.json")).mtimeMs;
+    expect(await ensureMlxConverted(args)).toBe(dir);
+    expect(statSync(join(dir, "config.json")).mtimeMs).toBe(made);
   }, 300_000);
 
   test("mlx-lm[quant=4bit] against mlx-lm: the results carry the copy and its bytes; teacher-forced top-1 passes the 4-bit threshold, a wrong reference fails it", async () => {

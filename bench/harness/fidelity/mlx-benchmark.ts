@@ -1,5 +1,6 @@
-import { join } from "node:path";
-import type { FidelityTool, ToolContext, ToolOutput, ToolPrompt, ToolShape } from "./tool.ts";
+import { ensureMlxConverted } from "../mlx-quant.ts";
+import { benchCacheDir } from "../settings.ts";
+import type { FidelityTool, ToolOutput, ToolPrompt, ToolShape } from "./tool.ts";
 
 /**
  * `python -m mlx_lm benchmark -p P -g N -n R` (mlx-lm 0.32.2, mlx_lm/benchmark.py), on a copy of the
@@ -47,7 +48,6 @@ export function parseMlxBenchmark(stdout: string, prompts: ToolPrompt[], shape: 
   return { meta: null, runs, teacherForced: new Map() };
 }
 
-const MLX_DTYPES = { f16: "float16", bf16: "bfloat16", f32: "float32" } as const;
 
 export const mlxBenchmark: FidelityTool = {
   name: "mlx_lm.benchmark",
@@ -59,12 +59,11 @@ export const mlxBenchmark: FidelityTool = {
     "decode_tps = generation_tps × (N − 1) / N: mlx-lm divides N tokens by the time after the first",
   ],
   refuses: (ctx) => (ctx.flagArgs.length ? `mlx_lm.benchmark takes no runner flags (${ctx.flagArgs.join(" ")}): it runs on mlx's default device` : null),
+  // A copy the harness made for the label (quantized, already in the run dtype) is benchmarked as it
+  // is; else a copy in the run dtype, made once and cached (never in the fidelity run's folder).
+  model: (ctx) =>
+    ctx.runnerModelDir !== ctx.modelDir ? Promise.resolve(ctx.runnerModelDir) : ensureMlxConverted({ python: ctx.launch.command, env: ctx.launch.env, modelDir: ctx.modelDir, dtype: ctx.dtype, cacheRoot: benchCacheDir() }),
   prepare: (ctx) => [
-    // A copy the harness made for the label (quantized, already in the run dtype) is benchmarked as it is.
-    ...(ctx.runnerModelDir !== ctx.modelDir ? [] : [{
-      what: `mlx_lm convert --dtype ${MLX_DTYPES[ctx.dtype]}`,
-      invocation: { command: ctx.launch.command, args: ["-m", "mlx_lm", "convert", "--hf-path", ctx.modelDir, "--mlx-path", convertedDir(ctx), "--dtype", MLX_DTYPES[ctx.dtype]] },
-    }]),
     {
       what: "mlx and mlx-lm versions, default device",
       invocation: { command: ctx.launch.command, args: ["-c", "import json, mlx.core as mx, importlib.metadata as m; print(json.dumps({'kind': 'meta', 'framework_version': f\"mlx-lm {m.version('mlx-lm')}, mlx {mx.__version__}\", 'device': str(mx.default_device())}))"] },
@@ -72,10 +71,7 @@ export const mlxBenchmark: FidelityTool = {
   ],
   invocation: (ctx, prompts, shape) => ({
     command: ctx.launch.command,
-    args: ["-m", "mlx_lm", "benchmark", "--model", convertedDir(ctx), "-p", String(prompts[0].ids.length), "-g", String(shape.newTokens), "-n", String(shape.repeats)],
+    args: ["-m", "mlx_lm", "benchmark", "--model", ctx.toolModelDir, "-p", String(prompts[0].ids.length), "-g", String(shape.newTokens), "-n", String(shape.repeats)],
   }),
   parse: parseMlxBenchmark,
 };
-
-/** The model mlx_lm.benchmark loads: the harness's copy for the label, or the run's own conversion. */
-const convertedDir = (ctx: ToolContext) => (ctx.runnerModelDir !== ctx.modelDir ? ctx.runnerModelDir : join(ctx.outDir, `mlx-lm-${ctx.dtype}`));

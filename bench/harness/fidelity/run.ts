@@ -50,9 +50,10 @@ async function toolContext(variant: Variant, opts: FidelityRunOptions): Promise<
   const flagArgs = variant.flags.flatMap(([name, value]) => variant.framework.flags![name].args(value));
   // The folder our runner loads: the model, or a copy the harness made for the label (mlx-lm[quant=4bit]).
   const model = launch.args.indexOf("--model");
+  const runnerModelDir = model >= 0 ? launch.args[model + 1] : opts.modelDir;
   return {
-    label: variant.label, launch, flagArgs, modelDir: opts.modelDir, runnerModelDir: model >= 0 ? launch.args[model + 1] : opts.modelDir,
-    dtype: variant.dtype ?? opts.dtype, outDir: opts.outDir, referenceTokens: new Map(),
+    label: variant.label, launch, flagArgs, modelDir: opts.modelDir, runnerModelDir,
+    dtype: variant.dtype ?? opts.dtype, toolModelDir: runnerModelDir, outDir: opts.outDir, referenceTokens: new Map(),
   };
 }
 
@@ -125,6 +126,16 @@ export async function runFidelity(opts: FidelityRunOptions): Promise<FidelityRec
           slot.dead = refused;
           error(refused);
           continue;
+        }
+        if (tool.model) {
+          opts.log(`[fidelity] ${variant.label} / ${tool.name}: the model it loads`);
+          try {
+            ctx.toolModelDir = await tool.model(ctx);
+          } catch (e) {
+            slot.dead = `the model ${tool.name} loads: ${(e as Error).message}`;
+            error(slot.dead);
+            continue;
+          }
         }
         let meta: ToolOutput["meta"] = null;
         for (const step of tool.prepare?.(ctx) ?? []) {

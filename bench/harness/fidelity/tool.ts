@@ -35,7 +35,9 @@ export interface ToolContext {
   runnerModelDir: string;
   /** The label's dtype (its `dtype` flag), else the run's. */
   dtype: Dtype;
-  /** Folder of this fidelity run: tools write their inputs and copies there. */
+  /** The folder the tool loads: runnerModelDir, or what the tool's `model` made from it (a converted copy). */
+  toolModelDir: string;
+  /** Folder of this fidelity run: tools write their inputs there. */
   outDir: string;
   /** Greedy tokens of the tools run before, by prompt id, for a tool that checks against them (teacher forcing). */
   referenceTokens: Map<string, number[]>;
@@ -87,7 +89,9 @@ export interface FidelityTool {
   perPrompt: boolean;
   /** Why this tool cannot run our runner's label as it is (flags it cannot pass), or null. */
   refuses?(ctx: ToolContext): string | null;
-  /** Commands to run once before the first invocation (a converted copy of the model), with their purpose. */
+  /** The folder the tool loads, made once where it needs its own (a converted copy, cached); the context's toolModelDir. Default: runnerModelDir. */
+  model?(ctx: ToolContext): Promise<string>;
+  /** Commands to run once before the first invocation, with their purpose. */
   prepare?(ctx: ToolContext): Array<{ what: string; invocation: Invocation }>;
   invocation(ctx: ToolContext, prompts: ToolPrompt[], shape: ToolShape): Invocation;
   /** Reads the tool's stdout (whole or cut short by a timeout); throws only on output it cannot read at all. */
