@@ -48,10 +48,15 @@ describe("host/command.ts runLimited", () => {
   test.skipIf(!existsSync("/proc/self/stat"))("stopping this process (SIGTERM, SIGINT) stops the command it runs, which Ctrl-C does not reach in its own group", async () => {
     for (const signal of ["SIGTERM", "SIGINT"] as const) {
       const pidFile = join(dir, `tool-${signal}.pid`);
-      const script = `import { runLimited } from ${JSON.stringify(join(REPO_ROOT, "bench", "harness", "host", "command.ts"))};
-await runLimited("sh", ["-c", "echo $$ > ${pidFile}; sleep 60"], 120, ${JSON.stringify(join(dir, `tool-${signal}.log`))});`;
+      const startedFile = join(dir, `started-${signal}`);
+      // runLimited has started the tool (and knows its group) when its call returns its promise.
+      const script = `import { writeFileSync } from "node:fs";
+import { runLimited } from ${JSON.stringify(join(REPO_ROOT, "bench", "harness", "host", "command.ts"))};
+const run = runLimited("sh", ["-c", "echo $$ > ${pidFile}.tmp && mv ${pidFile}.tmp ${pidFile}; sleep 60"], 120, ${JSON.stringify(join(dir, `tool-${signal}.log`))});
+writeFileSync(${JSON.stringify(startedFile)}, "");
+await run;`;
       const parent = spawn(process.execPath, ["--input-type=module", "-e", script], { stdio: "ignore" });
-      for (let i = 0; i < 200 && !existsSync(pidFile); i++) await new Promise((done) => setTimeout(done, 50));
+      for (let i = 0; i < 200 && !(existsSync(pidFile) && existsSync(startedFile)); i++) await new Promise((done) => setTimeout(done, 50));
       const tool = Number(readFileSync(pidFile, "utf8"));
       expect(alive(tool), `${signal}: the tool runs`).toBe(true);
       const ended = new Promise((done) => parent.on("exit", (code, sig) => done(sig ?? code)));

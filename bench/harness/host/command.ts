@@ -94,12 +94,10 @@ function stopGroupsOnExit(): void {
  */
 export async function runLimited(command: string, args: string[], limitSecs: number, logFile: string): Promise<LimitedRun> {
   appendFileSync(logFile, `$ ${[command, ...args].join(" ")}\n`);
+  stopGroupsOnExit();
   const child = execa(command, args, { detached: true, reject: false, stdin: "ignore", stderr: { file: logFile, append: true }, stripFinalNewline: false });
   const kill = () => void child.kill("SIGKILL");
-  if (child.pid !== undefined) {
-    stopGroupsOnExit();
-    runningGroups.set(child.pid, kill);
-  }
+  if (child.pid !== undefined) runningGroups.set(child.pid, kill);
   let stopped = false;
   const timer = setTimeout(() => {
     stopped = true;
