@@ -9,7 +9,7 @@ import { plainVariant, probeVariant, resolveVariants, type Variant } from "./var
 import { resolveProfile } from "./budget.ts";
 import type { LaneOutcome } from "./lanes.ts";
 import { hasAccelerator, platformFacts } from "./host/platform.ts";
-import { loadPromptsFile } from "./prompts-file.ts";
+import { loadPromptsFile, selectPrompts } from "./prompts-file.ts";
 import { collectProvenance } from "./provenance.ts";
 import { type AgreementConfig, type Profile, type Prompt } from "./schema/prompts.ts";
 import type { Dtype } from "./schema/model-config.ts";
@@ -88,7 +88,7 @@ export async function makePlan(settings: Settings, model: CheckedModel, runDir: 
   const profileName = settings.profile ?? (hasAccelerator(facts) ? "full" : "quick");
   const tokenizer = new PromptTokenizer(model.dir);
   const profile = resolveProfile(prompts.config.profiles[profileName], settings.profileOverrides, settings.budgetSecs);
-  const planned = planPrompts(settings, selectPrompts(prompts.prompts, settings.promptIds), tokenizer);
+  const planned = planPrompts(settings, selectPrompts(promptsFile, prompts.prompts, settings.promptIds, "BENCH_PROMPT_IDS"), tokenizer);
   checkContextFits(
     planned.map((p) => ({ id: p.id, promptTokens: p.promptTokenIds.length, source: p.depth === undefined ? promptsFile : `BENCH_DEPTHS=${settings.depths!.join(",")}` })),
     {
@@ -136,14 +136,6 @@ export async function makePlan(settings: Settings, model: CheckedModel, runDir: 
 function planPrompts(settings: Settings, selected: Prompt[], tokenizer: PromptTokenizer): TokenizedPrompt[] {
   if (!settings.depths) return selected.map((p) => tokenizer.tokenize(p));
   return depthPrompts(tokenizer, selected[0], settings.depths);
-}
-
-function selectPrompts(prompts: Prompt[], ids: string[] | null): Prompt[] {
-  if (!ids) return prompts;
-  for (const id of ids) {
-    if (!prompts.some((p) => p.id === id)) throw new Error(`BENCH_PROMPT_IDS: unknown prompt ${JSON.stringify(id)} (known: ${prompts.map((p) => p.id).join(", ")})`);
-  }
-  return prompts.filter((p) => ids.includes(p.id));
 }
 
 /** results/<timestamp>: sortable, filesystem-safe. */

@@ -77,3 +77,15 @@ export function loadPromptsFile(file: string, defaultsFile = PROMPTS_FILE): Load
   const custom = parseWith(file, CustomPromptsFile, value);
   return { file, format: "qwen3-bench", prompts: { config: custom.config ?? defaults().config, prompts: custom.prompts }, ignoredKeys: [] };
 }
+
+/**
+ * The prompts of `file` named by `ids` (all of them where null), in the file's order; an id the file
+ * lacks is one error naming the knob that gave it (`BENCH_PROMPT_IDS`, `--prompt-id`) and the file.
+ */
+export function selectPrompts(file: string, prompts: Prompt[], ids: string[] | null, knob: string): Prompt[] {
+  if (!ids) return prompts;
+  for (const id of ids) {
+    if (!prompts.some((p) => p.id === id)) throw new Error(`${knob}: unknown prompt ${JSON.stringify(id)} in ${file} (known: ${prompts.map((p) => p.id).join(", ")})`);
+  }
+  return prompts.filter((p) => ids.includes(p.id));
+}

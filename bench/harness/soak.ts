@@ -13,7 +13,7 @@ import { modelInfoFor } from "./model/validate.ts";
 import { makePlan, runDirName, type BenchPlan } from "./plan.ts";
 import { ensureBenchModel } from "./prepare.ts";
 import { printProgress } from "./progress.ts";
-import { loadPromptsFile } from "./prompts-file.ts";
+import { loadPromptsFile, selectPrompts } from "./prompts-file.ts";
 import { RunnerError, type LaunchSpec, type RunnerProcess } from "./runner-process.ts";
 import { RunnerSlot } from "./runner-slot.ts";
 import { SoakFile, type SoakMemory, type SoakSample, type TokenDifference } from "./schema/soak.ts";
@@ -111,8 +111,8 @@ export function soakFailures(file: Omit<SoakFile, "failures" | "passed">): strin
 
 /** The benchmark's plan for one prompt and K new tokens (model, dtype, prompt token ids, timeouts), its runner's results file beside the soak file. */
 async function soakPlan(settings: Settings, options: SoakOptions): Promise<BenchPlan> {
-  const known = loadPromptsFile(settings.promptsFile).prompts.prompts.map((p) => p.id);
-  if (!known.includes(options.promptId)) throw new Error(`--prompt-id: unknown prompt ${JSON.stringify(options.promptId)} in ${settings.promptsFile} (known: ${known.join(", ")})`);
+  // Checked before the model is made, so a mistyped id fails at once.
+  selectPrompts(settings.promptsFile, loadPromptsFile(settings.promptsFile).prompts.prompts, [options.promptId], "--prompt-id");
   const model = await ensureBenchModel(settings);
   const overrides = { frameworks: [], promptIds: [options.promptId], depths: null, profileOverrides: { max_new_tokens: options.newTokens }, gpuPower: false, runsPerProcess: null };
   return makePlan({ ...settings, ...overrides }, model, dirname(options.outFile));

@@ -7,7 +7,7 @@ import { execa } from "execa";
 import { describe, expect, test } from "vitest";
 import { PROMPTS_FILE, REPO_ROOT } from "../harness/paths.ts";
 import { TEST_MODELS } from "../harness/prepare.ts";
-import { labelToPromptId, loadPromptsFile } from "../harness/prompts-file.ts";
+import { labelToPromptId, loadPromptsFile, selectPrompts } from "../harness/prompts-file.ts";
 import { PromptsFile } from "../harness/schema/prompts.ts";
 import { readSettings } from "../harness/settings.ts";
 
@@ -148,4 +148,13 @@ describe("BENCH_PROMPTS", () => {
     expect(result.exitCode).toBe(1);
     expect(result.stderr).toContain(`${path}: prompts.0.user_message: `);
   });
+});
+
+test("a prompt id the file lacks is one error naming the knob that gave it and the file; the ids keep the file's order", () => {
+  const prompts = loadPromptsFile(PROMPTS_FILE).prompts.prompts;
+  expect(selectPrompts(PROMPTS_FILE, prompts, ["long", "short"], "BENCH_PROMPT_IDS").map((p) => p.id)).toEqual(["short", "long"]);
+  expect(selectPrompts(PROMPTS_FILE, prompts, null, "BENCH_PROMPT_IDS")).toEqual(prompts);
+  for (const knob of ["BENCH_PROMPT_IDS", "--prompt-id"]) {
+    expect(() => selectPrompts(PROMPTS_FILE, prompts, ["short", "shrot"], knob)).toThrow(`${knob}: unknown prompt "shrot" in ${PROMPTS_FILE} (known: short, medium, long)`);
+  }
 });
