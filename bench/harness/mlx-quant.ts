@@ -57,9 +57,9 @@ export function safetensorsTensorBytes(file: string): number {
 /**
  * Makes `dir` with `python -m mlx_lm convert ARGS --mlx-path` into a partial folder of this process,
  * renamed to `dir` when complete (after `finish` has added what it records), so an interrupted
- * conversion leaves nothing that looks finished. Returns mlx-lm's version.
+ * conversion leaves nothing that looks finished. Returns what `finish` returns.
  */
-async function convertInto(dir: string, args: { python: string; env?: Record<string, string> }, convert: string[], what: string, finish: (partial: string, command: string[], version: string) => void): Promise<void> {
+async function convertInto<T>(dir: string, args: { python: string; env?: Record<string, string> }, convert: string[], what: string, finish: (partial: string, command: string[], version: string) => T): Promise<T> {
   const partial = `${dir}.partial-${process.pid}`;
   rmSync(partial, { recursive: true, force: true });
   mkdirSync(join(partial, ".."), { recursive: true });
@@ -67,9 +67,10 @@ async function convertInto(dir: string, args: { python: string; env?: Record<str
   const version = await tryOutput(args.python, ["-c", "from importlib.metadata import version; print(version('mlx-lm'))"], args.env);
   if (version === null) throw new Error(`${args.python} cannot report mlx-lm's version: is mlx-lm installed there? (npx qwen3-bench setup)`);
   await runLogged(what, args.python, command, { env: { HF_HUB_OFFLINE: "1", ...args.env } });
-  finish(partial, [args.python, ...command.map((a) => (a === partial ? dir : a))], version);
+  const finished = finish(partial, [args.python, ...command.map((a) => (a === partial ? dir : a))], version);
   rmSync(dir, { recursive: true, force: true });
   renameSync(partial, dir);
+  return finished;
 }
 
 /**
@@ -81,11 +82,10 @@ export async function ensureMlxQuantized(args: { python: string; env?: Record<st
   const recordFile = join(dir, QUANT_RECORD_FILE);
   if (existsSync(recordFile)) return QuantizationRecord.parse(JSON.parse(readFileSync(recordFile, "utf8")));
   const convert = ["--hf-path", resolve(args.modelDir), "-q", "--q-bits", String(args.bits), "--q-group-size", String(MLX_QUANT_GROUP_SIZE), "--dtype", MLX_DTYPE_NAMES[args.dtype]];
-  let record: QuantizationRecord | null = null;
-  await convertInto(dir, args, convert, `mlx_lm convert q${args.bits}`, (partial, command, version) => {
+  return convertInto(dir, args, convert, `mlx_lm convert q${args.bits}`, (partial, command, version) => {
     const weights = readdirSync(partial).filter((f) => f.endsWith(".safetensors")).sort();
     if (weights.length === 0) throw new Error(`mlx_lm convert wrote no .safetensors into ${partial}`);
-    record = {
+    const record: QuantizationRecord = {
       method: "mlx-affine",
       bits: args.bits,
       group_size: MLX_QUANT_GROUP_SIZE,
@@ -98,8 +98,8 @@ export async function ensureMlxQuantized(args: { python: string; env?: Record<st
       source_fingerprint: modelFingerprint(resolve(args.modelDir)),
     };
     writeFileSync(join(partial, QUANT_RECORD_FILE), JSON.stringify(record, null, 2) + "\n");
+    return record;
   });
-  return record!;
 }
 
 /** Where the unquantized copy of (model, dtype) lives: what `mlx_lm.benchmark` loads (it runs a checkpoint's own dtype). */

@@ -48,7 +48,6 @@ export function parseMlxBenchmark(stdout: string, prompts: ToolPrompt[], shape: 
   return { meta: null, runs, teacherForced: new Map() };
 }
 
-
 export const mlxBenchmark: FidelityTool = {
   name: "mlx_lm.benchmark",
   sameCodePath: true,

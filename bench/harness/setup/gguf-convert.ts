@@ -120,7 +120,6 @@ export function ensureGguf(modelDir: string, type: GgufType, dtype: Dtype, tools
   return made;
 }
 
-
 async function makeGguf(out: string, modelDir: string, type: GgufType, dtype: Dtype, tools: GgufTools): Promise<string> {
   if (existsSync(out) && existsSync(`${out}.json`)) return out;
   mkdirSync(join(out, ".."), { recursive: true });
