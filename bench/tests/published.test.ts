@@ -96,6 +96,24 @@ describe("published runs", () => {
     }
   });
 
+  it("the README's depth table quotes the medians and intervals of 2026-12-07-h100-depth-fidelity-soak", () => {
+    const dir = join(PUBLISHED, "2026-12-07-h100-depth-fidelity-soak");
+    const heading = "**Decode at context depth**";
+    const labels = ["burn-cuda[kernels=custom]", "llama-cpp[type=f16]", "torch-fast", "mlx-lm"];
+    expect(quotedLabels(README, heading)).toEqual(labels);
+    // Depths 0 and 4096 come from the first call's two parts, the deeper ones from the next call's.
+    const parts: Record<string, string[]> = { "0": ["depth-burn", "depth-peers"], "4096": ["depth-burn", "depth-peers"], "16384": ["depth-peers-deep"], "32768": ["depth-peers-deep"] };
+    for (const [depth, folders] of Object.entries(parts)) {
+      const run = folders.map((folder) => join(dir, folder));
+      const cells = quotedCells(README, heading, depth);
+      labels.forEach((label, i) => {
+        if (cells[i] !== "not reached") return expect(cells[i], `${label} at ${depth}`).toEqual(figures(run, [label], `short-d${depth}`)[0]);
+        const measured = loadResults(run).summaries.some((s) => s.label === label && s.promptId === `short-d${depth}`);
+        expect(measured, `${label} at ${depth}: the README says not reached`).toBe(false);
+      });
+    }
+  });
+
   it("the README's chart is the latest run's", () => {
     expect(readFileSync(README, "utf8")).toContain(`docs/results/${LATEST.run}/decode_tps_bar.png`);
   });

@@ -32,7 +32,7 @@ export const CHART_CONFIG = {
   font: CHART_FONT,
   title: { fontSize: 16, subtitleFontSize: 12, subtitleColor: "#555", anchor: "start", offset: 12 },
   axis: { labelFontSize: 12, titleFontSize: 13, titlePadding: 10, gridColor: "#e6e6e6" },
-  legend: { labelFontSize: 12, titleFontSize: 13, symbolSize: 140, labelLimit: 260 },
+  legend: { labelFontSize: 12, titleFontSize: 13, symbolSize: 140, labelLimit: 440 },
   header: { labelFontSize: 13, titleFontSize: 13 },
   view: { stroke: "#ccc" },
 } as const;
