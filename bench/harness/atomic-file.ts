@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { constants, copyFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { constants, copyFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 
 /**
  * Puts a file in place so that no reader ever sees it half-written and writers of the same path never
@@ -9,15 +9,40 @@ import { constants, copyFileSync, renameSync, rmSync, writeFileSync } from "node
  * extension no model-folder reader (validation, fingerprint) looks at; it is removed when `fill` throws.
  */
 export function replaceAtomically<T>(path: string, fill: (temporaryPath: string) => T): T {
-  const temporaryPath = `${path}.${process.pid}-${randomBytes(4).toString("hex")}.partial`;
+  const temporaryPath = temporaryPathFor(path);
   try {
     const result = fill(temporaryPath);
-    renameSync(temporaryPath, path);
+    putInPlace(temporaryPath, path);
     return result;
   } catch (e) {
-    rmSync(temporaryPath, { force: true });
+    rmSync(temporaryPath, { recursive: true, force: true });
     throw e;
   }
+}
+
+/**
+ * replaceAtomically for a fill that takes a while (a converter writing a file or a folder), with the
+ * same temporary name, rename and clean-up. A folder cannot be renamed over one that has files: an
+ * existing folder at `path` is removed just before the rename (a reader then finds it missing, never
+ * half-written).
+ */
+export async function replaceAtomicallyAsync<T>(path: string, fill: (temporaryPath: string) => Promise<T>): Promise<T> {
+  const temporaryPath = temporaryPathFor(path);
+  try {
+    const result = await fill(temporaryPath);
+    putInPlace(temporaryPath, path);
+    return result;
+  } catch (e) {
+    rmSync(temporaryPath, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+const temporaryPathFor = (path: string): string => `${path}.${process.pid}-${randomBytes(4).toString("hex")}.partial`;
+
+function putInPlace(temporaryPath: string, path: string): void {
+  if (statSync(temporaryPath).isDirectory()) rmSync(path, { recursive: true, force: true });
+  renameSync(temporaryPath, path);
 }
 
 /** writeFileSync, put in place by replaceAtomically. */

@@ -11,7 +11,7 @@
  * Unquantized copies in another dtype (what `mlx_lm.benchmark` loads in `qwen3-bench fidelity`) are
  * cached the same way under <cache>/mlx-convert/<model folder>-<fingerprint>-<dtype>/.
  */
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, writeFileSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import type { Framework } from "./framework.ts";
 import { runLogged, tryOutput } from "./host/command.ts";
@@ -19,6 +19,7 @@ import { modelFingerprint } from "./model/fingerprint.ts";
 import type { Dtype } from "./schema/model-config.ts";
 import { QuantizationRecord } from "./schema/results.ts";
 import { sha256OfFile } from "./model/hub-digest.ts";
+import { replaceAtomicallyAsync } from "./atomic-file.ts";
 
 /** The label values of mlx-lm's `quant` flag and the bits each means. */
 export const MLX_QUANT_BITS = { "4bit": 4, "8bit": 8 } as const;
@@ -55,22 +56,19 @@ export function safetensorsTensorBytes(file: string): number {
 }
 
 /**
- * Makes `dir` with `python -m mlx_lm convert ARGS --mlx-path` into a partial folder of this process,
- * renamed to `dir` when complete (after `finish` has added what it records), so an interrupted
- * conversion leaves nothing that looks finished. Returns what `finish` returns.
+ * Makes `dir` with `python -m mlx_lm convert ARGS --mlx-path` into a temporary folder of this
+ * process, put in place when complete (after `finish` has added what it records: replaceAtomicallyAsync),
+ * so an interrupted conversion leaves nothing that looks finished. Returns what `finish` returns.
  */
 async function convertInto<T>(dir: string, args: { python: string; env?: Record<string, string> }, convert: string[], what: string, finish: (partial: string, command: string[], version: string) => T): Promise<T> {
-  const partial = `${dir}.partial-${process.pid}`;
-  rmSync(partial, { recursive: true, force: true });
-  mkdirSync(join(partial, ".."), { recursive: true });
-  const command = ["-m", "mlx_lm", "convert", ...convert, "--mlx-path", partial];
+  mkdirSync(join(dir, ".."), { recursive: true });
   const version = await tryOutput(args.python, ["-c", "from importlib.metadata import version; print(version('mlx-lm'))"], args.env);
   if (version === null) throw new Error(`${args.python} cannot report mlx-lm's version: is mlx-lm installed there? (npx qwen3-bench setup)`);
-  await runLogged(what, args.python, command, { env: { HF_HUB_OFFLINE: "1", ...args.env } });
-  const finished = finish(partial, [args.python, ...command.map((a) => (a === partial ? dir : a))], version);
-  rmSync(dir, { recursive: true, force: true });
-  renameSync(partial, dir);
-  return finished;
+  return replaceAtomicallyAsync(dir, async (partial) => {
+    const command = ["-m", "mlx_lm", "convert", ...convert, "--mlx-path", partial];
+    await runLogged(what, args.python, command, { env: { HF_HUB_OFFLINE: "1", ...args.env } });
+    return finish(partial, [args.python, ...command.map((a) => (a === partial ? dir : a))], version);
+  });
 }
 
 /**

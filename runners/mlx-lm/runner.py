@@ -3,6 +3,7 @@ runners/PROTOCOL.md. Runs on Metal (macOS), CUDA (Linux, mlx[cuda13]) or CPU (ml
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import platform
@@ -23,8 +24,9 @@ from mlx_lm.utils import load_model, maybe_set_recommended_wired_limit  # noqa: 
 from qwen3_bench_protocol import ReadyInfo, parse_args, serve  # noqa: E402
 
 MX_DTYPES = {"f16": mx.float16, "bf16": mx.bfloat16, "f32": mx.float32}
-# generate_step's default prefill_step_size: a prompt is prefilled in chunks of this many tokens.
-PREFILL_STEP = 2048
+# generate_step prefills a prompt in chunks of its prefill_step_size; score's long sequences take
+# the same chunks, read from generate_step itself so that the two never part.
+PREFILL_STEP = inspect.signature(generate_step).parameters["prefill_step_size"].default
 
 
 def greedy(logprobs: mx.array) -> mx.array:

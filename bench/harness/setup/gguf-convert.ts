@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve, sep } from "node:path";
 import type { Dtype } from "../schema/model-config.ts";
 import type { LlamaCppSettings } from "../settings.ts";
@@ -8,6 +8,7 @@ import { uvCommand } from "./python-env.ts";
 import { modelFingerprint } from "../model/fingerprint.ts";
 import { isTemporaryCopy } from "../model/temporary-copy.ts";
 import { sha256OfFile } from "../model/hub-digest.ts";
+import { replaceAtomicallyAsync } from "../atomic-file.ts";
 
 /**
  * GGUF files made from the benchmark's own model folder by llama.cpp's own tools, never downloaded:
@@ -124,35 +125,38 @@ async function makeGguf(out: string, modelDir: string, type: GgufType, dtype: Dt
   if (existsSync(out) && existsSync(`${out}.json`)) return out;
   mkdirSync(join(out, ".."), { recursive: true });
   rmSync(`${out}.error`, { force: true });
-  const partial = `${out}.partial-${process.pid}`;
-  let madeBy: string;
   try {
     // The converter would fail on these too, after seconds of importing torch.
     if (!existsSync(join(modelDir, "config.json"))) throw new Error(`${join(modelDir, "config.json")}: missing`);
     if (!existsSync(join(modelDir, "model.safetensors")) && !existsSync(join(modelDir, "model.safetensors.index.json"))) throw new Error(`${join(modelDir, "model.safetensors")}: missing (no weights in the model folder)`);
-    if (isQuantizedType(type)) {
-      const source = await ensureGguf(modelDir, dtype, dtype, tools);
-      if (!existsSync(source)) throw new Error(`the ${dtype} GGUF it is quantized from was not made: ${readFileSync(`${source}.error`, "utf8")}`);
-      await runLogged(`${LLAMA_QUANTIZE_PROGRAM} ${QUANTIZE_NAMES[type]}`, join(tools.binDir, LLAMA_QUANTIZE_PROGRAM), [source, partial, QUANTIZE_NAMES[type]!], { quiet: true });
-      madeBy = `llama-quantize ${QUANTIZE_NAMES[type]} of ${source.split(sep).pop()} (sha256 ${JSON.parse(readFileSync(`${source}.json`, "utf8")).sha256.slice(0, 12)}), ${treeVersion(tools.tree)}`;
-    } else {
-      await runLogged(`convert_hf_to_gguf.py --outtype ${type}`, tools.python, [join(tools.tree, "convert_hf_to_gguf.py"), resolve(modelDir), "--outtype", type, "--outfile", partial], { env: converterEnv(tools.tree), quiet: true });
-      madeBy = `convert_hf_to_gguf.py --outtype ${type}, ${treeVersion(tools.tree)}`;
-    }
+    // The GGUF goes to a temporary name and its record beside the final one, then the rename: only
+    // the two together count as made (above).
+    await replaceAtomicallyAsync(out, async (partial) => {
+      const madeBy = await convertOrQuantize(partial, modelDir, type, dtype, tools);
+      const provenance: GgufProvenance = {
+        sha256: sha256OfFile(partial),
+        made_by: madeBy,
+        type,
+        model_dir: resolve(modelDir),
+        model_fingerprint: modelFingerprint(modelDir),
+        made_at: new Date().toISOString(),
+      };
+      writeFileSync(`${out}.json`, `${JSON.stringify(provenance, null, 2)}\n`);
+    });
   } catch (e) {
-    rmSync(partial, { force: true });
     writeFileSync(`${out}.error`, `${(e as Error).message}\n`);
-    return out;
   }
-  const provenance: GgufProvenance = {
-    sha256: sha256OfFile(partial),
-    made_by: madeBy,
-    type,
-    model_dir: resolve(modelDir),
-    model_fingerprint: modelFingerprint(modelDir),
-    made_at: new Date().toISOString(),
-  };
-  writeFileSync(`${out}.json`, `${JSON.stringify(provenance, null, 2)}\n`);
-  renameSync(partial, out);
   return out;
+}
+
+/** Writes the GGUF of `type` to `partial` with llama.cpp's own tools; returns what made it. */
+async function convertOrQuantize(partial: string, modelDir: string, type: GgufType, dtype: Dtype, tools: GgufTools): Promise<string> {
+  if (isQuantizedType(type)) {
+    const source = await ensureGguf(modelDir, dtype, dtype, tools);
+    if (!existsSync(source)) throw new Error(`the ${dtype} GGUF it is quantized from was not made: ${readFileSync(`${source}.error`, "utf8")}`);
+    await runLogged(`${LLAMA_QUANTIZE_PROGRAM} ${QUANTIZE_NAMES[type]}`, join(tools.binDir, LLAMA_QUANTIZE_PROGRAM), [source, partial, QUANTIZE_NAMES[type]!], { quiet: true });
+    return `llama-quantize ${QUANTIZE_NAMES[type]} of ${source.split(sep).pop()} (sha256 ${JSON.parse(readFileSync(`${source}.json`, "utf8")).sha256.slice(0, 12)}), ${treeVersion(tools.tree)}`;
+  }
+  await runLogged(`convert_hf_to_gguf.py --outtype ${type}`, tools.python, [join(tools.tree, "convert_hf_to_gguf.py"), resolve(modelDir), "--outtype", type, "--outfile", partial], { env: converterEnv(tools.tree), quiet: true });
+  return `convert_hf_to_gguf.py --outtype ${type}, ${treeVersion(tools.tree)}`;
 }
