@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { hasSharedBase, labelFileStem, parseFrameworkLabel } from "../harness/framework-label.ts";
 import { FRAMEWORKS } from "../harness/frameworks.ts";
-import { burnFlagConflict } from "../harness/frameworks-burn.ts";
+import { burnFlagRefusal } from "../harness/frameworks-burn.ts";
 import { FIXTURES_DIR } from "../harness/paths.ts";
 import { decideInterleave } from "../harness/plan.ts";
 import { resultsFileName } from "../harness/results-writer.ts";
@@ -65,15 +65,6 @@ describe("framework labels", () => {
     expect(() => resolveVariant("torch[attention=burn]")).toThrow('unknown flag "attention" for torch (it accepts no flags)');
     expect(() => resolveVariant("nope[attention=burn]")).toThrow(/BENCH_FRAMEWORKS: unknown framework "nope"/);
     expect(() => resolveVariants(["burn-cpu[attention=burn,decode-graph=off]", "burn-cpu[decode-graph=off,attention=burn]"])).toThrow(/name the same variant/);
-  });
-
-  test("Burn flags the runner refuses together are the label's skip reason (doctor), not a failed start", async () => {
-    expect(burnFlagConflict("cpu", [["kernels", "custom"]])).toMatch(/^kernels=custom: .*burn-cpu runs Burn's CPU backend, which is not CubeCL/);
-    expect(burnFlagConflict("cuda", [["kernels", "custom+rows"], ["quant", "q8"]])).toMatch(/^quant=q8 with kernels=custom\+rows: /);
-    for (const ok of [[["kernels", "burn"]], [["quant", "q8"]], [["kernels", "custom"]]] as Array<Array<[string, string]>>) expect(burnFlagConflict("cuda", ok)).toBeNull();
-    expect(burnFlagConflict("cpu", [["kernels", "burn"], ["quant", "q4"]])).toBeNull();
-    const probed = await probeVariant(resolveVariant("burn-cpu[kernels=gemv]"));
-    expect(probed).toEqual({ available: false, reason: burnFlagConflict("cpu", [["kernels", "gemv"]]) });
   });
 
   test("a build needs BENCH_BIN_<BUILD>, an executable file", () => {
@@ -161,6 +152,19 @@ describe("A/B pairing", () => {
 });
 
 const burnAvailable = (await FRAMEWORKS.find((f) => f.name === "burn-cpu")!.probe()).available;
+
+describe.runIf(burnAvailable)("Burn flags the runner refuses together (burn-cpu's binary)", () => {
+  test("are the label's skip reason in doctor, in the runner's own words (--check-flags), not a failed start", async () => {
+    const kernels = await probeVariant(resolveVariant("burn-cpu[kernels=gemv]"));
+    expect(kernels.available).toBe(false);
+    // A CPU-only binary has no CubeCL backend; one with CUDA or wgpu says burn-cpu is not CubeCL.
+    expect(kernels.reason).toMatch(/^kernels=gemv: --kernels gemv: .*CubeCL/);
+    expect(await burnFlagRefusal("cpu", [["quant", "q8"], ["kernels", "gemv+norm"]])).toMatch(/^quant=q8,kernels=gemv\+norm: --quant q8: .*run --kernels without gemv/);
+    expect(await burnFlagRefusal("cpu", [["kernels", "burn"], ["quant", "q4"]])).toBeNull();
+    expect(await burnFlagRefusal("cpu", [])).toBeNull();
+    expect((await probeVariant(resolveVariant("burn-cpu[quant=q4]"))).available).toBe(true);
+  });
+});
 
 describe.runIf(burnAvailable)("a real A/B run (burn-cpu, tiny f32 model)", () => {
   test("two labels of burn-cpu, interleaved: own results files, the flag reaches the runner, the report pairs them", async () => {

@@ -33,11 +33,17 @@ export async function runLogged(label: string, command: string, args: string[], 
 
 /** Runs a command quietly; returns trimmed stdout, or null when it fails, is missing or outlasts the timeout. */
 export async function tryOutput(command: string, args: string[], env?: Record<string, string>, options: { cwd?: string; timeoutMs?: number } = {}): Promise<string | null> {
+  const { exitCode, stdout } = await commandOutput(command, args, env, options);
+  return exitCode === 0 ? stdout : null;
+}
+
+/** Runs a command quietly; its exit code (null when it is missing or outlasts the timeout) and trimmed stdout, whatever the code. */
+export async function commandOutput(command: string, args: string[], env?: Record<string, string>, options: { cwd?: string; timeoutMs?: number } = {}): Promise<{ exitCode: number | null; stdout: string }> {
   try {
     const result = await execa(command, args, { reject: false, timeout: options.timeoutMs ?? 120_000, cwd: options.cwd, env });
-    return result.exitCode === 0 ? String(result.stdout).trim() : null;
+    return { exitCode: result.exitCode ?? null, stdout: String(result.stdout ?? "").trim() };
   } catch {
-    return null;
+    return { exitCode: null, stdout: "" };
   }
 }
 

@@ -16,7 +16,8 @@ pub const USAGE: &str = "usage: qwen3-burn-runner --model DIR [--dtype f16|bf16|
 [--backend cpu|wgpu|cuda|metal|ndarray] [--device auto|N] [--attention burn|explicit] \
 [--decode-graph on|off] [--memory-plan default|fitted] [--quant none|q8|q4] [--self-bench P,N,R] [--kernels burn|custom|PART+PART|custom+rows] \
 [--step-times] [--op-count] [--host-profile FILE]\n       qwen3-burn-runner --list-backends\n       \
-qwen3-burn-runner --bench-kernels|--bench-kernels-quick [--backend B] [--dtype D]";
+qwen3-burn-runner --bench-kernels|--bench-kernels-quick [--backend B] [--dtype D]\n       \
+qwen3-burn-runner --check-flags [--backend B] [FLAGS]";
 
 pub struct Args {
     pub model_dir: PathBuf,
@@ -43,6 +44,10 @@ pub struct Args {
     pub diagnostics: Diagnostics,
     /// `--host-profile FILE`: host stacks sampled into FILE (src/host_profile.rs).
     pub host_profile: Option<PathBuf>,
+    /// `--check-flags`: say whether these flags run together on the backend (the start-up's
+    /// refusals, without a model or a device), then exit: the harness's `doctor` and skip lines
+    /// ask here rather than keep a copy of the rules.
+    pub check_flags: bool,
 }
 
 /// Backends compiled into this binary, best first; `--backend` defaults to the first.
@@ -96,6 +101,7 @@ pub fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String
     let mut self_bench = None;
     let mut diagnostics = Diagnostics::default();
     let mut host_profile = None;
+    let mut check_flags = false;
     while let Some(flag) = argv.next() {
         let mut value = || argv.next().ok_or_else(|| format!("{flag}: missing value"));
         match flag.as_str() {
@@ -130,6 +136,7 @@ pub fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String
             "--kernels" => kernels = Kernels::parse(&value()?).map_err(|e| format!("--kernels: {e}"))?,
             "--bench-kernels" => bench_kernels = Some(BenchSize::Full),
             "--bench-kernels-quick" => bench_kernels = Some(BenchSize::Quick),
+            "--check-flags" => check_flags = true,
             "--step-times" => diagnostics.step_times = true,
             "--op-count" if cfg!(feature = "op-count") => diagnostics.op_count = true,
             "--op-count" => return Err("--op-count: this binary was built without the `op-count` feature".into()),
@@ -139,10 +146,10 @@ pub fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String
             other => return Err(format!("unknown argument {other:?}; {USAGE}")),
         }
     }
-    let model_dir = match (model_dir, bench_kernels) {
+    let model_dir = match (model_dir, bench_kernels.is_some() || check_flags) {
         (Some(dir), _) => dir,
-        (None, Some(_)) => PathBuf::new(),
-        (None, None) => return Err(format!("--model is required; {USAGE}")),
+        (None, true) => PathBuf::new(),
+        (None, false) => return Err(format!("--model is required; {USAGE}")),
     };
     let backend = backend.ok_or("this binary was built without a backend feature (cpu, wgpu, cuda, metal)")?;
     if !compiled_backends().contains(&backend.as_str()) {
@@ -152,7 +159,7 @@ pub fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String
     if quant != WeightQuant::None && kernels.gemv {
         return Err(format!("--quant {}: this runner's matrix-vector kernel reads float weights; run --kernels without gemv", quant.name()));
     }
-    Ok(Args { model_dir, dtype, backend, device, attention, decode_graph, memory_plan, quant, self_bench, kernels, bench_kernels, diagnostics, host_profile })
+    Ok(Args { model_dir, dtype, backend, device, attention, decode_graph, memory_plan, quant, self_bench, kernels, bench_kernels, diagnostics, host_profile, check_flags })
 }
 
 #[cfg(test)]
@@ -212,6 +219,11 @@ mod tests {
         assert!(args("--model m --quant q3").err().unwrap().starts_with("--quant must be"));
         assert!(args("--model m --quant q8 --kernels custom").err().unwrap().contains("run --kernels without gemv"));
         assert!(args("--model m --quant q8 --kernels attention+norm").is_ok());
+        // --check-flags: the same checks without a model (main exits after Kernels::check).
+        let checked = args("--check-flags --kernels custom").ok().unwrap();
+        assert!(checked.check_flags && checked.model_dir.as_os_str().is_empty());
+        assert!(args("--check-flags --quant q8 --kernels gemv").err().unwrap().contains("run --kernels without gemv"));
+        assert!(!args("--model m").ok().unwrap().check_flags);
     }
 
     /// `rows` (one weight layout) is a part of its own: with `gemv`, not in `custom`, and added to

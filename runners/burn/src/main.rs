@@ -37,6 +37,10 @@ fn main() {
     let args = cli::parse_args(std::env::args().skip(1)).unwrap_or_else(|e| fatal::fatal("internal", &e));
     let kernels = if args.bench_kernels.is_some() { kernels::Kernels::CUSTOM } else { args.kernels };
     kernels.check(&args.backend).unwrap_or_else(|e| fatal::fatal("internal", &e));
+    if args.check_flags {
+        println!("ok");
+        return;
+    }
     let (device, info) = backend::open(&args);
     #[cfg(feature = "kernels")]
     if let Some(size) = args.bench_kernels {
