@@ -24,7 +24,7 @@ export interface RunnerFlag {
   bits?(value: string): number;
 }
 
-/** Flags of the Burn runner (runners/burn, every backend): its `--attention`, `--decode-graph`, `--kernels`, `--memory-plan` and `--quant`. */
+/** Flags of the Burn runner (runners/burn, every backend): its `--attention`, `--decode-graph`, `--kernels`, `--prefill-chunk`, `--memory-plan` and `--quant`. */
 export const BURN_FLAGS: Record<string, RunnerFlag> = {
   attention: {
     description: "attention body: Burn's attention op (burn) or softmax(QKᵀ)V written out (explicit); default burn on CUDA, explicit elsewhere",
@@ -40,6 +40,12 @@ export const BURN_FLAGS: Record<string, RunnerFlag> = {
     description: "Burn's own operations (burn, default), or this runner's CubeCL kernels (runners/burn/src/kernels/; checked on CUDA and Vulkan, not yet on Metal): gemv (the decode step's matrix-vector products), gemv+norm (and RMSNorm), gemv+norm+attention (and the decode step's attention, one kernel a layer), gemv+norm+attention+fuse (and the residual adds and SwiGLU inside the products), gemv+norm+attention+fuse+prenorm (and the residual stream's RMSNorm inside the products; attention one cube per KV head), custom (all of them: attention over long caches split over the multiprocessors too, up to the model's window), custom+rows (custom with one weight layout: the kernels' [out, in] rows also serve prefill and Burn's [in, out] copy is not kept; saves the second copy of every untied linear weight; on an H100 the same decode speed in 798 MiB less, with a slower prefill: an A/B label against custom, runners/burn/README.md \"One weight layout\")",
     values: ["burn", "gemv", "gemv+norm", "gemv+norm+attention", "gemv+norm+attention+fuse", "gemv+norm+attention+fuse+prenorm", "custom", "custom+rows"],
     args: (value) => ["--kernels", value],
+  },
+  "prefill-chunk": {
+    description:
+      "the longest prompt prefilled in one pass, in tokens; a longer one runs in chunks of that many against the whole cache under a mask (default 2048, mlx-lm's prefill_step_size; runners/burn/README.md, \"Long prompts\"). 65536 prefills every depth in one pass: an A/B label for decode at depth",
+    values: ["1024", "2048", "4096", "8192", "16384", "32768", "65536"],
+    args: (value) => ["--prefill-chunk", value],
   },
   "memory-plan": {
     description: "device memory layout (runners/burn/src/memory.rs): Burn's default pools, or fitted (weights in the persistent pool, one exact-size pool for the rest, free pages returned after the warm-up)",

@@ -4,6 +4,7 @@
 //! variant's and a profiler's flags to the runner it starts, so no setting hides in the environment.
 
 use crate::memory::MemoryPlan;
+use crate::model::PREFILL_CHUNK;
 use crate::quant::WeightQuant;
 use crate::generate::Diagnostics;
 use crate::kernels::{BenchSize, Kernels};
@@ -14,7 +15,7 @@ use std::path::PathBuf;
 
 pub const USAGE: &str = "usage: qwen3-burn-runner --model DIR [--dtype f16|bf16|f32] \
 [--backend cpu|wgpu|cuda|metal|ndarray] [--device auto|N] [--attention burn|explicit] \
-[--decode-graph on|off] [--memory-plan default|fitted] [--quant none|q8|q4] [--self-bench P,N,R] [--kernels burn|custom|PART+PART|custom+rows] \
+[--decode-graph on|off] [--memory-plan default|fitted] [--quant none|q8|q4] [--self-bench P,N,R] [--kernels burn|custom|PART+PART|custom+rows] [--prefill-chunk N] \
 [--step-times] [--op-count] [--host-profile FILE]\n       qwen3-burn-runner --list-backends\n       \
 qwen3-burn-runner --bench-kernels|--bench-kernels-quick [--backend B] [--dtype D]\n       \
 qwen3-burn-runner --check-flags [--backend B] [FLAGS]";
@@ -40,6 +41,9 @@ pub struct Args {
     pub quant: WeightQuant,
     /// Time R generations of N tokens from a P-token prompt without the protocol, then exit.
     pub self_bench: Option<SelfBench>,
+    /// The longest prompt prefilled in one pass; a longer one runs in chunks of this many tokens
+    /// (src/model.rs, `PREFILL_CHUNK` by default).
+    pub prefill_chunk: usize,
     /// Per-request diagnostics on stderr (`--step-times`, `--op-count`).
     pub diagnostics: Diagnostics,
     /// `--host-profile FILE`: host stacks sampled into FILE (src/host_profile.rs).
@@ -102,6 +106,7 @@ pub fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String
     let mut diagnostics = Diagnostics::default();
     let mut host_profile = None;
     let mut check_flags = false;
+    let mut prefill_chunk = PREFILL_CHUNK;
     while let Some(flag) = argv.next() {
         let mut value = || argv.next().ok_or_else(|| format!("{flag}: missing value"));
         match flag.as_str() {
@@ -137,6 +142,10 @@ pub fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String
             "--bench-kernels" => bench_kernels = Some(BenchSize::Full),
             "--bench-kernels-quick" => bench_kernels = Some(BenchSize::Quick),
             "--check-flags" => check_flags = true,
+            "--prefill-chunk" => {
+                let v = value()?;
+                prefill_chunk = v.parse().ok().filter(|&n: &usize| n > 0).ok_or_else(|| format!("--prefill-chunk: expected a number of tokens ≥ 1, got {v:?}"))?;
+            }
             "--step-times" => diagnostics.step_times = true,
             "--op-count" if cfg!(feature = "op-count") => diagnostics.op_count = true,
             "--op-count" => return Err("--op-count: this binary was built without the `op-count` feature".into()),
@@ -159,7 +168,7 @@ pub fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String
     if quant != WeightQuant::None && kernels.gemv {
         return Err(format!("--quant {}: this runner's matrix-vector kernel reads float weights; run --kernels without gemv", quant.name()));
     }
-    Ok(Args { model_dir, dtype, backend, device, attention, decode_graph, memory_plan, quant, self_bench, kernels, bench_kernels, diagnostics, host_profile, check_flags })
+    Ok(Args { model_dir, dtype, backend, device, attention, decode_graph, memory_plan, quant, self_bench, prefill_chunk, kernels, bench_kernels, diagnostics, host_profile, check_flags })
 }
 
 #[cfg(test)]
@@ -224,6 +233,9 @@ mod tests {
         assert!(checked.check_flags && checked.model_dir.as_os_str().is_empty());
         assert!(args("--check-flags --quant q8 --kernels gemv").err().unwrap().contains("run --kernels without gemv"));
         assert!(!args("--model m").ok().unwrap().check_flags);
+        assert_eq!(args("--model m").ok().unwrap().prefill_chunk, PREFILL_CHUNK);
+        assert_eq!(args("--model m --prefill-chunk 65536").ok().unwrap().prefill_chunk, 65536);
+        assert!(args("--model m --prefill-chunk 0").err().unwrap().starts_with("--prefill-chunk: expected a number of tokens"));
     }
 
     /// `rows` (one weight layout) is a part of its own: with `gemv`, not in `custom`, and added to

@@ -212,7 +212,7 @@ pub struct Model {
     pub dtype: DType,
     /// Parameters loaded, tied embeddings counted once.
     pub parameter_count: usize,
-    /// The prefill's chunk, in tokens: [`PREFILL_CHUNK`] (tests pick a smaller one).
+    /// The prefill's chunk, in tokens: [`PREFILL_CHUNK`], or `--prefill-chunk` (tests pick a smaller one).
     prefill_chunk: usize,
 }
 
@@ -231,8 +231,8 @@ impl Model {
         Ok(Self { config, model, lm_head, kernels, device: device.clone(), dtype, parameter_count, prefill_chunk: PREFILL_CHUNK })
     }
 
-    /// The same model prefilling prompts in chunks of `tokens` (≥ 1) instead of [`PREFILL_CHUNK`].
-    #[cfg(test)]
+    /// The same model prefilling prompts in chunks of `tokens` (≥ 1) instead of [`PREFILL_CHUNK`]
+    /// (`--prefill-chunk`).
     pub fn with_prefill_chunk(self, tokens: usize) -> Self {
         assert!(tokens > 0, "prefill chunk of 0 tokens");
         Self { prefill_chunk: tokens, ..self }

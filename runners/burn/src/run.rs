@@ -48,7 +48,7 @@ pub fn run(args: Args, mut device: Device, mut info: BackendInfo, process_start:
         .unwrap_or_else(|e| fatal("model", &e));
     drop(checkpoint);
     let after_load = memory::snapshot(&device);
-    let model = Rc::new(model);
+    let model = Rc::new(model.with_prefill_chunk(args.prefill_chunk));
 
     // One short warm-up so kernel compilation, autotuning of the common shapes and the capture of
     // the first decode graph happen here.
@@ -75,6 +75,7 @@ pub fn run(args: Args, mut device: Device, mut info: BackendInfo, process_start:
     info.notes.push(args.kernels.describe());
     info.notes.push(args.quant.describe());
     info.notes.push(format!("memory-plan={}", plan.name()));
+    info.notes.push(format!("prefill-chunk={}: prompts up to that many tokens in one pass, longer ones in chunks of it", args.prefill_chunk));
     let breakdown = memory::summary(&[("after load", &after_load), ("after warm-up", &after_warm_up), ("ready", &after_cleanup)]);
     if !breakdown.is_empty() {
         info.notes.push(breakdown);
