@@ -14,7 +14,7 @@
 FILE is a JSON list of {"id", "ids"}. Prompts run longest first, so the static caches are sized once.
 Output, one JSON object a line (bench/harness/fidelity/python-tools.ts parses it):
 {"kind": "meta", "framework_version", "device", "notes"}; {"kind": "run", "prompt_id", "repeat",
-"token_ids", and "token_times_ns" (loop) or "t1_ns", "tn_ns" (generate)}; {"kind": "teacher_forced",
+"token_ids", and "token_times_ns" (loop) or "t1_ns", "t2_ns", "tn_ns" (generate)}; {"kind": "teacher_forced",
 "prompt_id", "argmax_ids"}.
 """
 
@@ -56,7 +56,7 @@ def transformers_generate(args: argparse.Namespace, prompts: list[dict], device:
     compiled = static and device.type == "cuda"
     emit("meta", framework_version=f"transformers {transformers.__version__}, torch {torch.__version__}", device=device_label(device),
          notes=[f'generate({"cache_implementation=static" if static else "dynamic cache"})'
-                + (", torch.compile reduce-overhead (CUDA graphs)" if compiled else ", eager") + "; no streamer; T(1) and T(N) alternate per repeat"])
+                + (", torch.compile reduce-overhead (CUDA graphs)" if compiled else ", eager") + "; no streamer; T(1), T(2) and T(N) alternate per repeat"])
     for p in prompts:
         for _ in range(args.warmup):
             timed(p["ids"], args.new_tokens)
@@ -64,8 +64,12 @@ def transformers_generate(args: argparse.Namespace, prompts: list[dict], device:
     for r in range(args.repeats):
         for p in prompts:
             t1, _ = timed(p["ids"], 1)
+            # T(2) as well: T(2) - T(1) is the first decode step of a call with what generate()
+            # adds to it, (T(N) - T(2)) / (N - 2) the steps after it; the runner's per-token times
+            # split the same way.
+            t2, _ = timed(p["ids"], 2)
             tn, tokens = timed(p["ids"], args.new_tokens)
-            emit("run", prompt_id=p["id"], repeat=r, t1_ns=t1, tn_ns=tn, token_ids=tokens)
+            emit("run", prompt_id=p["id"], repeat=r, t1_ns=t1, t2_ns=t2, tn_ns=tn, token_ids=tokens)
 
 
 def fast_loop(args: argparse.Namespace, prompts: list[dict], device: torch.device) -> None:

@@ -23,8 +23,9 @@ const Line = z.discriminatedUnion("kind", [
     token_ids: z.array(z.int()),
     /** Nanoseconds from the call to each id on the host (a loop's own timing). */
     token_times_ns: z.array(z.number()).optional(),
-    /** Wall time of generate() with 1 and with N new tokens, ns (generate() timed from outside). */
+    /** Wall time of generate() with 1, 2 and N new tokens, ns (generate() timed from outside; T(2) kept as raw data). */
     t1_ns: z.number().positive().optional(),
+    t2_ns: z.number().positive().optional(),
     tn_ns: z.number().positive().optional(),
   }),
   z.object({ kind: z.literal("teacher_forced"), prompt_id: z.string(), argmax_ids: z.array(z.int()) }),
@@ -69,7 +70,7 @@ export function parsePythonToolLines(stdout: string, prompts: ToolPrompt[], shap
         decodeTps: decodeTps(n, decodeSecs),
         prefillTps: promptTokens / firstSecs,
         tokenIds: line.token_ids,
-        raw: times ? { ttft_ms: times[0] / 1e6 } : { t1_secs: line.t1_ns! / 1e9, tn_secs: line.tn_ns! / 1e9 },
+        raw: times ? { ttft_ms: times[0] / 1e6 } : { t1_secs: line.t1_ns! / 1e9, ...(line.t2_ns ? { t2_secs: line.t2_ns / 1e9 } : {}), tn_secs: line.tn_ns! / 1e9 },
       });
     }
   }
