@@ -48,7 +48,7 @@ export const BURN_FLAGS: Record<string, RunnerFlag> = {
     args: (value) => ["--prefill-chunk", value],
   },
   "memory-plan": {
-    description: "device memory layout (runners/burn/src/memory.rs): Burn's default pools, or fitted (weights in the persistent pool, one exact-size pool for the rest, free pages returned after the warm-up)",
+    description: "device memory layout (runners/burn/src/memory.rs): fitted, the runner's default since 2026-12-07 (weights in the persistent pool, one exact-size pool for the rest, free pages returned after the warm-up), or default, Burn's own pools (an A/B label: the same decode speed in about twice the memory); backends without CubeCL pools (burn-cpu) follow neither",
     values: ["default", "fitted"],
     args: (value) => ["--memory-plan", value],
   },

@@ -35,7 +35,8 @@ pub struct Args {
     pub kernels: Kernels,
     /// Time the custom kernels against Burn's operations and exit (src/kernels/bench.rs).
     pub bench_kernels: Option<BenchSize>,
-    /// How device memory is laid out (src/memory.rs): Burn's default pools, or `fitted`.
+    /// How device memory is laid out (src/memory.rs): `fitted` (the default), or Burn's own pools
+    /// (`default`).
     pub memory_plan: MemoryPlan,
     /// The linear layers' weights in the run dtype or quantized by Burn (src/quant.rs).
     pub quant: WeightQuant,
@@ -100,7 +101,7 @@ pub fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String
     let mut decode_graph = true;
     let mut kernels = Kernels::BURN;
     let mut bench_kernels = None;
-    let mut memory_plan = MemoryPlan::Default;
+    let mut memory_plan = MemoryPlan::Fitted;
     let mut quant = WeightQuant::None;
     let mut self_bench = None;
     let mut diagnostics = Diagnostics::default();
@@ -221,7 +222,8 @@ mod tests {
         if !cfg!(feature = "pprof") {
             assert!(args("--model m --host-profile /tmp/x").err().unwrap().contains("built without the `pprof` feature"));
         }
-        assert_eq!(args("--model m --memory-plan fitted").ok().unwrap().memory_plan, MemoryPlan::Fitted);
+        assert_eq!(args("--model m").ok().unwrap().memory_plan, MemoryPlan::Fitted);
+        assert_eq!(args("--model m --memory-plan default").ok().unwrap().memory_plan, MemoryPlan::Default);
         assert!(args("--model m --memory-plan tiny").err().unwrap().contains("--memory-plan"));
         assert_eq!(args("--model m").ok().unwrap().quant, WeightQuant::None);
         assert_eq!(args("--model m --quant q4").ok().unwrap().quant, WeightQuant::Q4);

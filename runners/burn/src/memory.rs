@@ -4,14 +4,16 @@
 //! pools and keeps whatever the worst moment asked for: weights uploaded tensor by tensor, the
 //! autotuner's scratch buffers and the prefill's activations all leave pages behind. A decode
 //! step has a fixed set of shapes (the graph replays them), so its memory can be fitted:
-//! - `fitted`: weights go to CubeCL's persistent pool (exact-size slices, never carved), every
-//!   other allocation to one `Direct` pool (each allocation its own, sized to the request,
-//!   reused by exact size), and pages are returned after the warm-up (autotune scratch included);
-//! - `default`: Burn's defaults, untouched.
+//! - `fitted` (the runner's default): weights go to CubeCL's persistent pool (exact-size slices,
+//!   never carved), every other allocation to one `Direct` pool (each allocation its own, sized to
+//!   the request, reused by exact size), and pages are returned after the warm-up (autotune
+//!   scratch included). Measured at the same decode speed as Burn's pools with half the memory or
+//!   less: H200 CUDA 2026-11-29, H100 Vulkan 2026-12-07 (runners/burn/README.md, "Device memory");
+//! - `default`: Burn's own pools, untouched (an A/B label: `burn-cuda[memory-plan=default]`).
 //!
 //! `snapshot` reads what the allocator holds at a phase (after load, after warm-up) for the
 //! breakdown in `ready.notes` and runners/burn/README.md. Backends without CubeCL pools (flex)
-//! report nothing and ignore the plan.
+//! report nothing and have no plan to follow ([`MemoryPlan::on`]).
 
 use burn::tensor::Device;
 use burn_backend::MemoryPoolLayout;
@@ -38,6 +40,12 @@ impl MemoryPlan {
             Self::Default => "default",
             Self::Fitted => "fitted",
         }
+    }
+
+    /// The plan a device follows: `default` where it has no CubeCL pools (flex), so that neither
+    /// the persistent upload nor the second warm-up decode after the cleanup runs there.
+    pub fn on(self, device: &Device) -> Self {
+        if device.memory_pool_usage().is_none() { Self::Default } else { self }
     }
 
     /// Before anything is allocated: one exact-size pool for everything dynamic.

@@ -42,7 +42,7 @@ pub fn run(args: Args, mut device: Device, mut info: BackendInfo, process_start:
     }
     let config = Qwen3Config::load(&args.model_dir).unwrap_or_else(|e| fatal("model", &e));
     let checkpoint = Checkpoint::open(&args.model_dir).unwrap_or_else(|e| fatal("model", &e));
-    let plan = args.memory_plan;
+    let plan = args.memory_plan.on(&device);
     plan.install(&device).unwrap_or_else(|e| fatal("internal", &e));
     let model = or_fatal("loading weights onto the device", || plan.load(&device, |_| Model::load(config.clone(), &checkpoint, &device, dtype, args.attention, args.kernels, args.quant)))
         .unwrap_or_else(|e| fatal("model", &e));
