@@ -180,6 +180,20 @@ test("a depth case's runs carry their depth; the report tables and charts them, 
   ]);
   expect((await renderChart(spec as never)).png.length).toBeGreaterThan(1000);
   expect(CHARTS.filter((c) => c.applies?.(model) ?? true).map((c) => c.file)).toContain(DECODE_TPS_BY_DEPTH_FILE);
+
+  // A run stopped before its deepest case (BENCH_WALL_LIMIT): the depth its BENCH_DEPTHS planned is
+  // a row that says so, not a silent gap.
+  const file = join(runDir, "fake_results.json");
+  const stopped = JSON.parse(readFileSync(file, "utf8"));
+  expect(stopped.provenance).toBeDefined();
+  stopped.provenance.env = { ...stopped.provenance.env, BENCH_DEPTHS: "0,600,1200", BENCH_WALL_LIMIT: "90" };
+  writeFileSync(file, JSON.stringify(stopped));
+  const rows = depthTable(loadResultsDir(runDir)).rows.filter((r) => r[0] === "fake");
+  expect(rows.map((r) => r.slice(0, 3))).toEqual([
+    ["fake", "0", expect.not.stringMatching(/^not measured/)],
+    ["fake", "600", expect.not.stringMatching(/^not measured/)],
+    ["fake", "1200", "not measured: not reached: the run stopped before this depth (BENCH_WALL_LIMIT=90 s)"],
+  ]);
 });
 
 test("under the quick profile's time budget a depth too deep for a slow runner is skipped and named, like every trim (fake runner)", async () => {
