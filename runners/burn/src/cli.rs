@@ -18,7 +18,8 @@ pub const USAGE: &str = "usage: qwen3-burn-runner --model DIR [--dtype f16|bf16|
 [--decode-graph on|off] [--memory-plan default|fitted] [--quant none|q8|q4] [--self-bench P,N,R] [--kernels burn|custom|PART+PART|custom+rows] [--prefill-chunk N] \
 [--step-times] [--op-count] [--host-profile FILE]\n       qwen3-burn-runner --list-backends\n       \
 qwen3-burn-runner --bench-kernels|--bench-kernels-quick [--backend B] [--dtype D]\n       \
-qwen3-burn-runner --check-flags [--backend B] [FLAGS]";
+qwen3-burn-runner --check-flags [--backend B] [FLAGS]\n       \
+qwen3-burn-runner --model DIR --bench-prefill L [FLAGS]";
 
 pub struct Args {
     pub model_dir: PathBuf,
@@ -42,6 +43,9 @@ pub struct Args {
     pub quant: WeightQuant,
     /// Time R generations of N tokens from a P-token prompt without the protocol, then exit.
     pub self_bench: Option<SelfBench>,
+    /// `--bench-prefill L`: time an L-token prefill and its chunk's attention piece by piece, then
+    /// exit (src/prefill_bench.rs).
+    pub bench_prefill: Option<usize>,
     /// The longest prompt prefilled in one pass; a longer one runs in chunks of this many tokens
     /// (src/model.rs, `PREFILL_CHUNK` by default).
     pub prefill_chunk: usize,
@@ -104,6 +108,7 @@ pub fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String
     let mut memory_plan = MemoryPlan::Fitted;
     let mut quant = WeightQuant::None;
     let mut self_bench = None;
+    let mut bench_prefill = None;
     let mut diagnostics = Diagnostics::default();
     let mut host_profile = None;
     let mut check_flags = false;
@@ -139,6 +144,10 @@ pub fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String
             "--memory-plan" => memory_plan = MemoryPlan::parse(&value()?)?,
             "--quant" => quant = WeightQuant::parse(&value()?)?,
             "--self-bench" => self_bench = Some(SelfBench::parse(&value()?)?),
+            "--bench-prefill" => {
+                let v = value()?;
+                bench_prefill = Some(v.parse().ok().filter(|&n: &usize| n > 1).ok_or_else(|| format!("--bench-prefill: expected a prompt length ≥ 2 tokens, got {v:?}"))?);
+            }
             "--kernels" => kernels = Kernels::parse(&value()?).map_err(|e| format!("--kernels: {e}"))?,
             "--bench-kernels" => bench_kernels = Some(BenchSize::Full),
             "--bench-kernels-quick" => bench_kernels = Some(BenchSize::Quick),
@@ -169,7 +178,7 @@ pub fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String
     if quant != WeightQuant::None && kernels.gemv {
         return Err(format!("--quant {}: this runner's matrix-vector kernel reads float weights; run --kernels without gemv", quant.name()));
     }
-    Ok(Args { model_dir, dtype, backend, device, attention, decode_graph, memory_plan, quant, self_bench, prefill_chunk, kernels, bench_kernels, diagnostics, host_profile, check_flags })
+    Ok(Args { model_dir, dtype, backend, device, attention, decode_graph, memory_plan, quant, self_bench, bench_prefill, prefill_chunk, kernels, bench_kernels, diagnostics, host_profile, check_flags })
 }
 
 #[cfg(test)]
@@ -238,6 +247,8 @@ mod tests {
         assert_eq!(args("--model m").ok().unwrap().prefill_chunk, PREFILL_CHUNK);
         assert_eq!(args("--model m --prefill-chunk 65536").ok().unwrap().prefill_chunk, 65536);
         assert!(args("--model m --prefill-chunk 0").err().unwrap().starts_with("--prefill-chunk: expected a number of tokens"));
+        assert_eq!(args("--model m --bench-prefill 4096").ok().unwrap().bench_prefill, Some(4096));
+        assert!(args("--model m --bench-prefill 1").err().unwrap().starts_with("--bench-prefill: expected a prompt length"));
     }
 
     /// `rows` (one weight layout) is a part of its own: with `gemv`, not in `custom`, and added to

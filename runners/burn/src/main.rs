@@ -16,6 +16,7 @@ mod memory;
 mod model;
 mod nn;
 mod op_count;
+mod prefill_bench;
 mod protocol;
 mod quant;
 mod run;

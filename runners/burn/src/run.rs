@@ -11,6 +11,7 @@ use crate::engine::BurnEngine;
 use crate::fatal::{fatal, or_fatal};
 use crate::generate::{self, Generator};
 use crate::host_profile::HostProfile;
+use crate::prefill_bench;
 use crate::memory;
 use crate::model::Model;
 use crate::protocol::{self, Limits, Ready};
@@ -103,6 +104,10 @@ pub fn run(args: Args, mut device: Device, mut info: BackendInfo, process_start:
     println!("{}", ready.to_line());
     if let Some(bench) = &args.self_bench {
         bench.run(&mut generator);
+        return;
+    }
+    if let Some(len) = args.bench_prefill {
+        or_fatal("the prefill benchmark", || prefill_bench::run(&model, len, args.prefill_chunk));
         return;
     }
 
