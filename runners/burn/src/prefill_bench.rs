@@ -7,7 +7,7 @@
 //!
 //! Timing is wall time around each piece with the device drained before and after (one element of
 //! the result read back); each piece runs once untimed (compilation, autotune), then `RUNS` times,
-//! and the median is printed.
+//! and the median is printed; the whole prefill, which may take seconds, once after its untimed run.
 
 use crate::cache::{AttentionMask, Offset};
 use crate::generate::capacity_for;
@@ -24,12 +24,12 @@ pub fn run(model: &Model, len: usize, chunk: usize) {
     let device = &model.device;
     let c = &model.config;
     let capacity = capacity_for(len, 2);
-    println!("| what | shape | ms (median of {RUNS}) |");
+    println!("| what | shape | ms (pieces: median of {RUNS}) |");
     println!("|---|---|---:|");
     let ids: Vec<i32> = (0..len as i32).collect();
     let prompt = || Tensor::<1, Int>::from_data(TensorData::new(ids.clone(), [len]), (device, DType::I32));
     let mut cache = model.new_cache(capacity);
-    let whole = timed(|| drain3(model.prefill(prompt(), &mut cache)));
+    let whole = timed(1, || drain3(model.prefill(prompt(), &mut cache)));
     let passes = if len <= chunk { "one pass".to_owned() } else { format!("{} chunks of {chunk}", len.div_ceil(chunk)) };
     row("the whole prefill, as a request runs it", &format!("{len} tokens, {passes}, cache {capacity}"), whole);
 
@@ -42,25 +42,25 @@ pub fn run(model: &Model, len: usize, chunk: usize) {
     let start = len.saturating_sub(rows);
     let mask = cache.make_mask(rows, &Offset::Chunk { start });
     let shape = format!("{rows} queries × {capacity} slots, {heads} heads on {kv_heads}");
-    row("chunk attention, explicit form (the chunked prefill's)", &shape, timed(|| drain4(AttentionKernel::Explicit.attend(q.clone(), k.clone(), v.clone(), &mask))));
+    row("chunk attention, explicit form (the chunked prefill's)", &shape, timed(RUNS, || drain4(AttentionKernel::Explicit.attend(q.clone(), k.clone(), v.clone(), &mask))));
     let groups = heads / kv_heads;
     let grouped = q.clone().reshape([1, kv_heads, groups * rows, hd]);
     let scores = || grouped.clone().matmul(k.clone().swap_dims(2, 3)).mul_scalar(1.0 / (hd as f64).sqrt());
-    row("  scores: q · kᵀ (grouped heads)", &shape, timed(|| drain4(scores())));
+    row("  scores: q · kᵀ (grouped heads)", &shape, timed(RUNS, || drain4(scores())));
     let s = drain4(scores());
     if let AttentionMask::Prefix(prefix) = &mask {
         let masked = || s.clone().reshape([kv_heads, groups, rows, capacity]).mask_fill(prefix.clone(), f32::NEG_INFINITY).reshape([1, kv_heads, groups * rows, capacity]);
-        row("  mask (broadcast [1, 1, L, slots])", &shape, timed(|| drain4(masked())));
+        row("  mask (broadcast [1, 1, L, slots])", &shape, timed(RUNS, || drain4(masked())));
         let m = drain4(masked());
-        row("  softmax over the slots", &shape, timed(|| drain4(softmax(m.clone(), 3))));
+        row("  softmax over the slots", &shape, timed(RUNS, || drain4(softmax(m.clone(), 3))));
         let p = drain4(softmax(m.clone(), 3));
-        row("  probabilities · v", &shape, timed(|| drain4(p.clone().matmul(v.clone()))));
+        row("  probabilities · v", &shape, timed(RUNS, || drain4(p.clone().matmul(v.clone()))));
     }
     // The same queries as a one-pass prompt of `rows` tokens: causal, keys and values of `rows` slots.
     let (k1, v1) = (drain4(k.clone().narrow(2, 0, rows)), drain4(v.clone().narrow(2, 0, rows)));
     for kernel in [AttentionKernel::Explicit, AttentionKernel::Burn] {
         let what = format!("one-pass causal attention, --attention {}", kernel.name());
-        row(&what, &format!("{rows} queries × {rows} slots"), timed(|| drain4(kernel.attend(q.clone(), k1.clone(), v1.clone(), &AttentionMask::Causal))));
+        row(&what, &format!("{rows} queries × {rows} slots"), timed(RUNS, || drain4(kernel.attend(q.clone(), k1.clone(), v1.clone(), &AttentionMask::Causal))));
     }
 }
 
@@ -68,10 +68,10 @@ fn row(what: &str, shape: &str, ms: f64) {
     println!("| {what} | {shape} | {ms:.2} |");
 }
 
-/// One untimed run, then the median of [`RUNS`] timed ones, in milliseconds.
-fn timed<T>(mut f: impl FnMut() -> T) -> f64 {
+/// One untimed run, then the median of `runs` timed ones, in milliseconds.
+fn timed<T>(runs: usize, mut f: impl FnMut() -> T) -> f64 {
     f();
-    let mut times: Vec<f64> = (0..RUNS)
+    let mut times: Vec<f64> = (0..runs)
         .map(|_| {
             let t = Instant::now();
             f();
@@ -79,7 +79,7 @@ fn timed<T>(mut f: impl FnMut() -> T) -> f64 {
         })
         .collect();
     times.sort_by(f64::total_cmp);
-    times[RUNS / 2]
+    times[runs / 2]
 }
 
 /// Waits for `t` by reading one of its elements back; returns it for further use.
