@@ -12,7 +12,7 @@
 use crate::cache::{AttentionMask, Offset};
 use crate::generate::capacity_for;
 use crate::model::Model;
-use crate::sdpa::AttentionKernel;
+use crate::sdpa::{AttentionKernel, explicit};
 use burn::tensor::activation::softmax;
 use burn::tensor::{DType, Distribution, Int, Tensor, TensorData};
 use std::time::Instant;
@@ -43,19 +43,13 @@ pub fn run(model: &Model, len: usize, chunk: usize) {
     let mask = cache.make_mask(rows, &Offset::Chunk { start });
     let shape = format!("{rows} queries × {capacity} slots, {heads} heads on {kv_heads}");
     row("chunk attention, explicit form (the chunked prefill's)", &shape, timed(RUNS, || drain4(AttentionKernel::Explicit.attend(q.clone(), k.clone(), v.clone(), &mask))));
-    let groups = heads / kv_heads;
-    let grouped = q.clone().reshape([1, kv_heads, groups * rows, hd]);
-    let scores = || grouped.clone().matmul(k.clone().swap_dims(2, 3)).mul_scalar(1.0 / (hd as f64).sqrt());
-    row("  scores: q · kᵀ (grouped heads)", &shape, timed(RUNS, || drain4(scores())));
-    let s = drain4(scores());
-    if let AttentionMask::Prefix(prefix) = &mask {
-        let masked = || s.clone().reshape([kv_heads, groups, rows, capacity]).mask_fill(prefix.clone(), f32::NEG_INFINITY).reshape([1, kv_heads, groups * rows, capacity]);
-        row("  mask (broadcast [1, 1, L, slots])", &shape, timed(RUNS, || drain4(masked())));
-        let m = drain4(masked());
-        row("  softmax over the slots", &shape, timed(RUNS, || drain4(softmax(m.clone(), 3))));
-        let p = drain4(softmax(m.clone(), 3));
-        row("  probabilities · v", &shape, timed(RUNS, || drain4(p.clone().matmul(v.clone()))));
-    }
+    row("  scores: q · kᵀ (grouped heads)", &shape, timed(RUNS, || drain4(explicit::scores(q.clone(), k.clone()))));
+    let s = drain4(explicit::scores(q.clone(), k.clone()));
+    row("  mask (broadcast [1, 1, L, slots])", &shape, timed(RUNS, || drain4(explicit::masked(s.clone(), &mask, rows))));
+    let m = drain4(explicit::masked(s.clone(), &mask, rows));
+    row("  softmax over the slots", &shape, timed(RUNS, || drain4(softmax(m.clone(), 3))));
+    let p = drain4(softmax(m, 3));
+    row("  probabilities · v", &shape, timed(RUNS, || drain4(p.clone().matmul(v.clone()))));
     // The same queries as a one-pass prompt of `rows` tokens: causal, keys and values of `rows` slots.
     let (k1, v1) = (drain4(k.clone().narrow(2, 0, rows)), drain4(v.clone().narrow(2, 0, rows)));
     for kernel in [AttentionKernel::Explicit, AttentionKernel::Burn] {

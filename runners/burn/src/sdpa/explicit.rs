@@ -6,11 +6,24 @@ use burn::tensor::{Bool, Device, Tensor, TensorData};
 /// axis (`[1, kv_heads, groups * L, head_dim]`), so K and V are never repeated.
 pub fn attend(queries: Tensor<4>, keys: Tensor<4>, values: Tensor<4>, mask: &AttentionMask) -> Tensor<4> {
     let [batch, heads, len, hd] = queries.dims();
+    let scores = masked(scores(queries, keys), mask, len);
+    softmax(scores, 3).matmul(values).reshape([batch, heads, len, hd])
+}
+
+/// The scaled scores of `queries` `[1, heads, L, head_dim]` against `keys` `[1, kv_heads, S,
+/// head_dim]`, the query heads of each KV head stacked: `[1, kv_heads, groups * L, S]`.
+pub fn scores(queries: Tensor<4>, keys: Tensor<4>) -> Tensor<4> {
+    let [batch, heads, len, hd] = queries.dims();
     let kv_heads = keys.dims()[1];
-    let groups = heads / kv_heads;
-    let queries = queries.reshape([batch, kv_heads, groups * len, hd]);
-    let scores = queries.matmul(keys.swap_dims(2, 3)).mul_scalar(1.0 / (hd as f64).sqrt());
-    let scores = match mask {
+    let queries = queries.reshape([batch, kv_heads, heads / kv_heads * len, hd]);
+    queries.matmul(keys.swap_dims(2, 3)).mul_scalar(1.0 / (hd as f64).sqrt())
+}
+
+/// [`scores`] of `len` queries a head with the slots `mask` hides at −∞.
+pub fn masked(scores: Tensor<4>, mask: &AttentionMask, len: usize) -> Tensor<4> {
+    let [batch, kv_heads, rows, slots] = scores.dims();
+    let groups = rows / len;
+    match mask {
         AttentionMask::None => scores,
         AttentionMask::Causal => {
             let causal = causal_mask(groups, len, &scores.device());
@@ -19,15 +32,11 @@ pub fn attend(queries: Tensor<4>, keys: Tensor<4>, values: Tensor<4>, mask: &Att
         AttentionMask::Future(future) => scores.mask_fill(future.clone(), f32::NEG_INFINITY),
         // One `[1, 1, L, S]` mask broadcast over the stacked groups: scores as `[kv_heads, groups, L, S]`
         // (batch 1).
-        AttentionMask::Prefix(prefix) => {
-            let slots = scores.dims()[3];
-            scores
-                .reshape([kv_heads, groups, len, slots])
-                .mask_fill(prefix.clone(), f32::NEG_INFINITY)
-                .reshape([batch, kv_heads, groups * len, slots])
-        }
-    };
-    softmax(scores, 3).matmul(values).reshape([batch, heads, len, hd])
+        AttentionMask::Prefix(prefix) => scores
+            .reshape([kv_heads, groups, len, slots])
+            .mask_fill(prefix.clone(), f32::NEG_INFINITY)
+            .reshape([batch, kv_heads, rows, slots]),
+    }
 }
 
 /// `true` where query row (stacked `groups` times) may not see key column: column > row.

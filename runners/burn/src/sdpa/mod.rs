@@ -3,7 +3,7 @@
 //! (`--attention`). Both give the same greedy tokens; speed differs per backend.
 
 mod burn_op;
-mod explicit;
+pub mod explicit;
 
 use crate::cache::AttentionMask;
 use burn::tensor::Tensor;
