@@ -71,6 +71,12 @@ export function depthPrompts(tokenizer: PromptTokenizer, base: Prompt, depths: n
 
 /** The depth of a depth case's prompt id (`short-d4096` → 4096), or null for any other id. */
 export function depthOfPromptId(id: string): number | null {
-  const match = /-d(\d+)$/.exec(id);
+  const match = DEPTH_SUFFIX.exec(id);
   return match ? Number(match[1]) : null;
 }
+
+/** The base prompt of a depth case's prompt id (`short-d4096` → `short`); any other id as it is. */
+export const baseOfPromptId = (id: string): string => id.replace(DEPTH_SUFFIX, "");
+
+/** What depthPromptId appends to the base prompt's id. */
+const DEPTH_SUFFIX = /-d(\d+)$/;

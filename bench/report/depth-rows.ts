@@ -1,4 +1,4 @@
-import { depthOfPromptId, depthPromptId, parseDepths } from "../harness/depth.ts";
+import { baseOfPromptId, depthOfPromptId, depthPromptId, parseDepths } from "../harness/depth.ts";
 import type { ResultsFile } from "../harness/schema/results.ts";
 import type { PromptSummary, ResultsModel } from "./summary.ts";
 
@@ -50,7 +50,7 @@ function unreachedDepthIds(results: ResultsFile, reached: Set<string>): string[]
   } catch {
     return [];
   }
-  const bases = new Set([...reached].map((id) => id.replace(/-d\d+$/, "")));
+  const bases = new Set([...reached].map(baseOfPromptId));
   return [...bases].flatMap((base) => depths.map((d) => depthPromptId(base, d))).filter((id) => !reached.has(id));
 }
 
