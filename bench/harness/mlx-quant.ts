@@ -4,18 +4,20 @@
  *   python -m mlx_lm convert --hf-path MODEL -q --q-bits 4|8 --q-group-size 64 --dtype D --mlx-path OUT
  * (4 and 8 bits with group size 64: mlx-lm's defaults and the mlx-community checkpoints'; D, the dtype
  * of what stays unquantized (norms, scales, biases), is the run's dtype). Each copy is cached under
- * <cache>/mlx-quant/<model folder>-<fingerprint>-affine-q<bits>-g64-<dtype>/ with
+ * <cache>/mlx-quant/<derivedCopyName>-affine-q<bits>-g64-<dtype>/ (model/derived-cache.ts) with
  * qwen3-bench-quant.json beside its weights: the QuantizationRecord the results file keeps
  * (converter version, command, sha256 of each weights file, weight bytes), which the runner also
  * puts in its ready notes. mlx-lm's loader reads the quantization from the copy's config.json.
  * Unquantized copies in another dtype (what `mlx_lm.benchmark` loads in `qwen3-bench fidelity`) are
- * cached the same way under <cache>/mlx-convert/<model folder>-<fingerprint>-<dtype>/.
+ * cached the same way under <cache>/mlx-convert/<derivedCopyName>-<dtype>/. Making a copy removes the
+ * copies of the model folder's earlier states (pruneStaleCopies).
  */
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, writeFileSync } from "node:fs";
-import { basename, join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import type { Framework } from "./framework.ts";
 import { runLogged, tryOutput } from "./host/command.ts";
 import { modelFingerprint } from "./model/fingerprint.ts";
+import { derivedCopyName, pruneStaleCopies } from "./model/derived-cache.ts";
 import type { Dtype } from "./schema/model-config.ts";
 import { QuantizationRecord } from "./schema/results.ts";
 import { sha256OfFile } from "./model/hub-digest.ts";
@@ -33,8 +35,7 @@ const MLX_DTYPE_NAMES: Record<Dtype, string> = { f16: "float16", bf16: "bfloat16
 
 /** Where the copy of (model, bits, dtype) lives. */
 export function mlxQuantDir(cacheRoot: string, modelDir: string, bits: number, dtype: Dtype): string {
-  const dir = resolve(modelDir);
-  return join(cacheRoot, "mlx-quant", `${basename(dir)}-${modelFingerprint(dir)}-affine-q${bits}-g${MLX_QUANT_GROUP_SIZE}-${dtype}`);
+  return join(cacheRoot, "mlx-quant", `${derivedCopyName(modelDir)}-affine-q${bits}-g${MLX_QUANT_GROUP_SIZE}-${dtype}`);
 }
 
 /** Bytes of every tensor of a safetensors file (the data its header's offsets span). */
@@ -58,10 +59,12 @@ export function safetensorsTensorBytes(file: string): number {
 /**
  * Makes `dir` with `python -m mlx_lm convert ARGS --mlx-path` into a temporary folder of this
  * process, put in place when complete (after `finish` has added what it records: replaceAtomicallyAsync),
- * so an interrupted conversion leaves nothing that looks finished. Returns what `finish` returns.
+ * so an interrupted conversion leaves nothing that looks finished; the copies of the model folder's
+ * earlier states go first. Returns what `finish` returns.
  */
-async function convertInto<T>(dir: string, args: { python: string; env?: Record<string, string> }, convert: string[], what: string, finish: (partial: string, command: string[], version: string) => T): Promise<T> {
-  mkdirSync(join(dir, ".."), { recursive: true });
+async function convertInto<T>(dir: string, args: { python: string; env?: Record<string, string>; modelDir: string }, convert: string[], what: string, finish: (partial: string, command: string[], version: string) => T): Promise<T> {
+  mkdirSync(dirname(dir), { recursive: true });
+  pruneStaleCopies(dirname(dir), args.modelDir);
   const version = await tryOutput(args.python, ["-c", "from importlib.metadata import version; print(version('mlx-lm'))"], args.env);
   if (version === null) throw new Error(`${args.python} cannot report mlx-lm's version: is mlx-lm installed there? (npx qwen3-bench setup)`);
   return replaceAtomicallyAsync(dir, async (partial) => {
@@ -102,8 +105,7 @@ export async function ensureMlxQuantized(args: { python: string; env?: Record<st
 
 /** Where the unquantized copy of (model, dtype) lives: what `mlx_lm.benchmark` loads (it runs a checkpoint's own dtype). */
 export function mlxConvertedDir(cacheRoot: string, modelDir: string, dtype: Dtype): string {
-  const dir = resolve(modelDir);
-  return join(cacheRoot, "mlx-convert", `${basename(dir)}-${modelFingerprint(dir)}-${dtype}`);
+  return join(cacheRoot, "mlx-convert", `${derivedCopyName(modelDir)}-${dtype}`);
 }
 
 /** The copy of `modelDir` in `dtype` (`mlx_lm convert --dtype`), made once and kept in the cache beside the quantized ones. */

@@ -18,6 +18,7 @@ import { LLAMA_CPP_FLAGS } from "../harness/runner-flags.ts";
 import { RunnerProcess } from "../harness/runner-process.ts";
 import { ggufPath } from "../harness/setup/gguf-convert.ts";
 import { modelFingerprint } from "../harness/model/fingerprint.ts";
+import { derivedCopyName } from "../harness/model/derived-cache.ts";
 import { markTemporaryCopy } from "../harness/model/temporary-copy.ts";
 import { binDirBackend, buildDir, LLAMA_CPP_COMMIT, llamaCppBackend, llamaCppBinDir, llamaCppCacheDir, oldVulkanHeaders, RUNNER_PROGRAM } from "../harness/setup/llama-cpp-build.ts";
 import { readLlamaCppSettings, type LlamaCppSettings } from "../harness/settings.ts";
@@ -68,12 +69,12 @@ describe("GGUF files", () => {
   test("ggufPath: cached by model fingerprint and type; a quantized file names its source; a copy marked temporary keeps its own", () => {
     const cached = ggufPath(TEST_MODELS.tiny, "q8_0", "f16");
     expect(basename(cached)).toBe("q8_0-from-f16.gguf");
-    expect(cached).toBe(join(llamaCppCacheDir(), "gguf", `${basename(TEST_MODELS.tiny)}-${modelFingerprint(TEST_MODELS.tiny)}`, "q8_0-from-f16.gguf"));
+    expect(cached).toBe(join(llamaCppCacheDir(), "gguf", derivedCopyName(TEST_MODELS.tiny), "q8_0-from-f16.gguf"));
     expect(basename(ggufPath(TEST_MODELS.tiny, "f32", "f16"))).toBe("f32.gguf");
     // A folder under the OS's temporary folder is a model like any other (a checkout may live in /tmp)...
     const copy = mkdtempSync(join(tmpdir(), "qwen3-bench-gguf-path-"));
     cpSync(join(TEST_MODELS.tiny, "config.json"), join(copy, "config.json"));
-    expect(ggufPath(copy, "f16", "f16")).toBe(join(llamaCppCacheDir(), "gguf", `${basename(copy)}-${modelFingerprint(copy)}`, "f16.gguf"));
+    expect(ggufPath(copy, "f16", "f16")).toBe(join(llamaCppCacheDir(), "gguf", derivedCopyName(copy), "f16.gguf"));
     // ...until whoever made it marks it as a temporary copy.
     markTemporaryCopy(copy);
     expect(ggufPath(copy, "f16", "f16")).toBe(join(copy, ".gguf", "f16.gguf"));

@@ -67,7 +67,7 @@ describe.skipIf(!mlxLm.available)("mlx-lm (CPU, tiny f32 model)", () => {
     const args = { python: spec.command, env: spec.env, modelDir: TEST_MODELS.tiny, bits: 4, dtype: "f32" as const, cacheRoot };
     const record = await ensureMlxQuantized(args);
     expect(record.dir).toBe(mlxQuantDir(cacheRoot, TEST_MODELS.tiny, 4, "f32"));
-    expect(record.dir).toMatch(/qwen3-tiny-f32-[0-9a-f]{16}-affine-q4-g64-f32$/);
+    expect(record.dir).toMatch(/qwen3-tiny-f32-[0-9a-f]{8}-[0-9a-f]{16}-affine-q4-g64-f32$/);
     expect(record).toMatchObject({ method: "mlx-affine", bits: 4, group_size: 64, converter: "mlx_lm.convert" });
     expect(record.converter_version).toMatch(/^mlx-lm \d+\.\d+\.\d+$/);
     expect(record.command.slice(1)).toEqual(["-m", "mlx_lm", "convert", "--hf-path", TEST_MODELS.tiny, "-q", "--q-bits", "4", "--q-group-size", "64", "--dtype", "float32", "--mlx-path", record.dir]);
@@ -89,7 +89,7 @@ describe.skipIf(!mlxLm.available)("mlx-lm (CPU, tiny f32 model)", () => {
     const args = { python: spec.command, env: spec.env, modelDir: TEST_MODELS.tiny, dtype: "f16" as const, cacheRoot };
     const dir = await ensureMlxConverted(args);
     expect(dir).toBe(mlxConvertedDir(cacheRoot, TEST_MODELS.tiny, "f16"));
-    expect(dir).toMatch(/mlx-convert\/qwen3-tiny-f32-[0-9a-f]{16}-f16$/);
+    expect(dir).toMatch(/mlx-convert\/qwen3-tiny-f32-[0-9a-f]{8}-[0-9a-f]{16}-f16$/);
     const config = JSON.parse(readFileSync(join(dir, "config.json"), "utf8"));
     expect(config.quantization).toBeUndefined();
     expect(readdirSync(cacheRoot + "/mlx-convert")).toEqual([dir.split("/").pop()]); // no partial folder left

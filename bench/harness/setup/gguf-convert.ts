@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { join, resolve, sep } from "node:path";
+import { dirname, join, resolve, sep } from "node:path";
 import type { Dtype } from "../schema/model-config.ts";
 import type { LlamaCppSettings } from "../settings.ts";
 import { runLogged, tryOutput } from "../host/command.ts";
@@ -7,6 +7,7 @@ import { LLAMA_QUANTIZE_PROGRAM, llamaCppCacheDir, llamaCppTree, SOURCE_VERSION_
 import { uvCommand } from "./python-env.ts";
 import { modelFingerprint } from "../model/fingerprint.ts";
 import { isTemporaryCopy } from "../model/temporary-copy.ts";
+import { derivedCopyName, pruneStaleCopies } from "../model/derived-cache.ts";
 import { sha256OfFile } from "../model/hub-digest.ts";
 import { replaceAtomicallyAsync } from "../atomic-file.ts";
 
@@ -69,15 +70,18 @@ export async function ensureConverterPython(settings: LlamaCppSettings, tree: st
 }
 
 /**
- * Where the GGUF of (model, type) lives. A quantized file names the type it was made from
- * (`q8_0-from-f16.gguf`). A model folder marked as a temporary copy (model/temporary-copy.ts: the
- * conformance test's broken copies) keeps its GGUFs inside itself, so they go with it.
+ * Where the GGUF of (model, type) lives: <cache>/gguf/<derivedCopyName>/ (model/derived-cache.ts).
+ * A quantized file names the type it was made from (`q8_0-from-f16.gguf`). A model folder marked as a
+ * temporary copy (model/temporary-copy.ts: the conformance test's broken copies) keeps its GGUFs
+ * inside itself, so they go with it.
  */
 export function ggufPath(modelDir: string, type: GgufType, dtype: Dtype): string {
   const dir = resolve(modelDir);
-  const folder = isTemporaryCopy(dir) ? join(dir, ".gguf") : join(llamaCppCacheDir(), "gguf", `${dir.split(sep).pop()}-${modelFingerprint(dir)}`);
+  const folder = isTemporaryCopy(dir) ? join(dir, ".gguf") : join(ggufCacheDir(), derivedCopyName(dir));
   return join(folder, isQuantizedType(type) ? `${type}-from-${dtype}.gguf` : `${type}.gguf`);
 }
+
+const ggufCacheDir = (): string => join(llamaCppCacheDir(), "gguf");
 
 /** The provenance file beside a GGUF; the runner reads `sha256` and `made_by`. */
 export interface GgufProvenance {
@@ -123,7 +127,9 @@ export function ensureGguf(modelDir: string, type: GgufType, dtype: Dtype, tools
 
 async function makeGguf(out: string, modelDir: string, type: GgufType, dtype: Dtype, tools: GgufTools): Promise<string> {
   if (existsSync(out) && existsSync(`${out}.json`)) return out;
-  mkdirSync(join(out, ".."), { recursive: true });
+  // The GGUFs of this model folder's earlier states (another fingerprint) go before a new one is made.
+  if (!isTemporaryCopy(modelDir)) pruneStaleCopies(ggufCacheDir(), modelDir);
+  mkdirSync(dirname(out), { recursive: true });
   rmSync(`${out}.error`, { force: true });
   try {
     // The converter would fail on these too, after seconds of importing torch.
