@@ -1,7 +1,7 @@
 import { existsSync, statSync } from "node:fs";
 import { laneResultsDirs } from "../harness/lanes.ts";
 import { formatIssues, InputFileError, readInputFile } from "../harness/schema/parse.ts";
-import { FidelityRecord, type FidelityAgreement, type FidelityMeta, type FidelityRun } from "../harness/schema/fidelity.ts";
+import { FidelityRecord, OURS_TOOL, type FidelityAgreement, type FidelityError, type FidelityMeta, type FidelityRun } from "../harness/schema/fidelity.ts";
 import { median } from "../stats/median.ts";
 import { CONFIDENCE, formatNumber, formatRatio } from "./format.ts";
 import { loadResults, type ResultsModel } from "./summary.ts";
@@ -37,8 +37,12 @@ export interface FidelityRow {
   promptTokens: number;
   tool: string;
   sameCodePath: boolean;
-  /** Our runner's median decode tok/s and 95 % interval; null without a harness case. */
-  ours: { tps: number; low: number; high: number; newTokens: number } | null;
+  /**
+   * Our runner's median decode tok/s: timed in the same fidelity run (OURS_TOOL runs; low–high their
+   * range, `runs` their count), else from a results folder (low–high the 95 % interval, `runs` null);
+   * null without either.
+   */
+  ours: { tps: number; low: number; high: number; newTokens: number; runs: number | null } | null;
   /** The tool's median decode tok/s, its range and run count; null when it has no runs. */
   theirs: { tps: number; min: number; max: number; runs: number; newTokens: number } | null;
   /** ours / theirs (1 = as fast; 0.9 = our runner 10 % slower); null when either is missing. */
@@ -66,8 +70,12 @@ const key = (runner: string, tool: string, promptTokens: number) => JSON.stringi
 
 /** Joins our runners' cases with the tools' records: one row per (runner, tool, prompt length) any tool measured or failed on. */
 export function fidelityRows(cases: RunnerCase[], records: FidelityRecord[]): FidelityRow[] {
-  const runs = records.filter((r): r is FidelityRun => r.record === "run");
-  const errors = records.filter((r) => r.record === "error");
+  const allRuns = records.filter((r): r is FidelityRun => r.record === "run");
+  const runs = allRuns.filter((r) => r.tool !== OURS_TOOL);
+  const oursRuns = allRuns.filter((r) => r.tool === OURS_TOOL);
+  const allErrors = records.filter((r): r is FidelityError => r.record === "error");
+  const errors = allErrors.filter((r) => r.tool !== OURS_TOOL);
+  const oursErrors = allErrors.filter((r) => r.tool === OURS_TOOL);
   const groups = new Map<string, { runner: string; tool: string; promptTokens: number; sameCodePath: boolean; runs: FidelityRun[]; errors: string[] }>();
   const group = (runner: string, tool: string, promptTokens: number, sameCodePath: boolean) => {
     const k = key(runner, tool, promptTokens);
@@ -88,11 +96,17 @@ export function fidelityRows(cases: RunnerCase[], records: FidelityRecord[]): Fi
     const ourCase = cases.find((c) => c.runner === g.runner && c.promptTokens === g.promptTokens);
     const tps = g.runs.map((r) => r.decode_tps);
     const theirs = tps.length ? { tps: median(tps), min: Math.min(...tps), max: Math.max(...tps), runs: tps.length, newTokens: g.runs[0].new_tokens } : null;
-    const ours = ourCase ? { tps: ourCase.decodeTps, low: ourCase.low, high: ourCase.high, newTokens: ourCase.newTokens } : null;
+    const inRun = oursRuns.filter((r) => r.runner === g.runner && r.prompt_tokens === g.promptTokens);
+    const inRunTps = inRun.map((r) => r.decode_tps);
+    const ours = inRun.length
+      ? { tps: median(inRunTps), low: Math.min(...inRunTps), high: Math.max(...inRunTps), newTokens: inRun[0].new_tokens, runs: inRun.length }
+      : ourCase ? { tps: ourCase.decodeTps, low: ourCase.low, high: ourCase.high, newTokens: ourCase.newTokens, runs: null } : null;
     const ratio = ours && theirs ? ours.tps / theirs.tps : null;
     const notes: string[] = [];
-    // Without a results folder (a tools-only run) there is nothing to miss.
+    // Without a results folder or our runner timed in the run (a tools-only run) there is nothing to miss.
     if (!ours && g.promptTokens > 0 && cases.length) notes.push(`no ${g.runner} results at ${g.promptTokens} prompt tokens`);
+    if (inRun.length && ourCase) notes.push(`the results folder's run: ${formatNumber(ourCase.decodeTps)} tok/s`);
+    for (const e of oursErrors.filter((e) => e.runner === g.runner && (e.prompt_tokens === null || e.prompt_tokens === g.promptTokens))) notes.push(`our runner's error: ${e.message}`);
     if (ours && theirs && ours.newTokens !== theirs.newTokens) notes.push(`new tokens differ: ours ${ours.newTokens}, tool ${theirs.newTokens}`);
     if (ourCase && g.runs.length && g.runs[0].dtype !== ourCase.precision) notes.push(`dtype differs: ours ${ourCase.precision}, tool ${g.runs[0].dtype}`);
     notes.push(...g.errors.map((m) => `tool error: ${m}`));
@@ -118,16 +132,20 @@ const cell = (text: string) => text.replace(/\|/g, "/").replace(/\s+/g, " ");
 export function fidelityMarkdown(rows: FidelityRow[], records: FidelityRecord[]): string {
   const pct = Math.round(FIDELITY_TARGET * 100);
   const lines = [
-    `| runner | prompt | our runner tok/s (${CONFIDENCE} CI) | framework's own tool | tool tok/s, median (min–max, runs) | ratio ours / tool | within ${pct} % | notes |`,
+    `| runner | prompt | our runner tok/s | framework's own tool | tool tok/s, median (min–max, runs) | ratio ours / tool | within ${pct} % | notes |`,
     "| --- | --- | ---: | --- | ---: | ---: | --- | --- |",
   ];
   for (const r of rows) {
     const prompt = r.promptTokens === 0 ? "–" : `${r.promptId ?? "–"} (${r.promptTokens})`;
-    const ours = r.ours ? `${formatNumber(r.ours.tps)} (${formatNumber(r.ours.low)}–${formatNumber(r.ours.high)})` : "–";
+    const ours = r.ours ? `${formatNumber(r.ours.tps)} (${formatNumber(r.ours.low)}–${formatNumber(r.ours.high)}${r.ours.runs === null ? "" : `, ${r.ours.runs}`})` : "–";
     const theirs = r.theirs ? `${formatNumber(r.theirs.tps)} (${formatNumber(r.theirs.min)}–${formatNumber(r.theirs.max)}, ${r.theirs.runs})` : "–";
     const within = r.withinTarget === null ? (r.sameCodePath ? "–" : "other code path") : r.withinTarget ? "yes" : "no";
     lines.push(`| ${r.runner} | ${prompt} | ${ours} | ${r.tool} | ${theirs} | ${r.ratio === null ? "–" : formatRatio(r.ratio)} | ${within} | ${cell(r.notes.join("; "))} |`);
   }
+  lines.push(
+    "",
+    `Our runner: the median (min–max, runs) of its timed runs in this fidelity run, where it was timed here (${OURS_TOOL}, before each label's tools in every round); else the median (${CONFIDENCE} CI) of the results folder's run.`,
+  );
   const metas = records.filter((r): r is FidelityMeta => r.record === "meta" && r.runner !== null);
   if (metas.length) {
     lines.push("", "Tools:");

@@ -22,6 +22,7 @@ import { FIXTURES_DIR, REPO_ROOT } from "../harness/paths.ts";
 import { TEST_MODELS } from "../harness/prepare.ts";
 import { launchVariant, resolveVariants } from "../harness/variants.ts";
 import { readFidelityJsonl } from "../report/fidelity.ts";
+import { OURS_TOOL } from "../harness/schema/fidelity.ts";
 
 const fixture = (name: string) => readFileSync(join(FIXTURES_DIR, "fidelity", name), "utf8");
 const dir = mkdtempSync(join(tmpdir(), "fidelity-tools-"));
@@ -211,21 +212,26 @@ describe.skipIf(!mlxHere && !mlxRequired)("qwen3-bench fidelity --run (mlx-lm on
     const step = "mlx-lm generate_step loop";
     const stream = "mlx-lm stream_generate loop";
     expect(runs).toEqual([
+      [OURS_TOOL, "mlx-lm", 8, 0], [OURS_TOOL, "mlx-lm", 8, 1],
       [step, "mlx-lm", 8, 0], [step, "mlx-lm", 8, 1], [stream, "mlx-lm", 8, 0], [stream, "mlx-lm", 8, 1],
       ["mlx_lm.benchmark", "mlx-lm", 8, 0], ["mlx_lm.benchmark", "mlx-lm", 8, 1],
+      [OURS_TOOL, "mlx-lm[device=cpu]", 8, 0], [OURS_TOOL, "mlx-lm[device=cpu]", 8, 1],
       [step, "mlx-lm[device=cpu]", 8, 0], [step, "mlx-lm[device=cpu]", 8, 1], [stream, "mlx-lm[device=cpu]", 8, 0], [stream, "mlx-lm[device=cpu]", 8, 1],
     ]);
-    // Every tool on the harness's ids against the first one (mlx_lm.benchmark decodes after random ids: not compared). f32 on one CPU: identical.
+    // Every tool on the harness's ids against the first one, our runner (mlx_lm.benchmark decodes after random ids: not compared). f32 on one CPU: identical.
     const agreements = records.filter((r) => r.record === "agreement");
+    const ours = `${OURS_TOOL} (mlx-lm)`;
     expect(agreements.map((r) => [r.tool, r.reference, r.identical, r.passed, r.tokens])).toEqual([
-      [`${stream} (mlx-lm)`, `${step} (mlx-lm)`, true, true, 6],
-      [`${step} (mlx-lm[device=cpu])`, `${step} (mlx-lm)`, true, true, 6],
-      [`${stream} (mlx-lm[device=cpu])`, `${step} (mlx-lm)`, true, true, 6],
+      [`${step} (mlx-lm)`, ours, true, true, 6],
+      [`${stream} (mlx-lm)`, ours, true, true, 6],
+      [`${OURS_TOOL} (mlx-lm[device=cpu])`, ours, true, true, 6],
+      [`${step} (mlx-lm[device=cpu])`, ours, true, true, 6],
+      [`${stream} (mlx-lm[device=cpu])`, ours, true, true, 6],
     ]);
     expect(records.filter((r) => r.record === "error")).toEqual([
       expect.objectContaining({ tool: "mlx_lm.benchmark", runner: "mlx-lm[device=cpu]", message: expect.stringMatching(/takes no runner flags/) }),
     ]);
-    expect(result.stdout).toMatch(/\| mlx-lm \| – \(8\) \| – \| mlx_lm\.benchmark \| [0-9.]+ \([0-9.]+–[0-9.]+, 2\) \|/);
+    expect(result.stdout).toMatch(/\| mlx-lm \| – \(8\) \| [0-9.]+ \([0-9.]+–[0-9.]+, 2\) \| mlx_lm\.benchmark \| [0-9.]+ \([0-9.]+–[0-9.]+, 2\) \| [0-9.]+× \|/);
   });
 });
 

@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { REPO_ROOT } from "../harness/paths.ts";
 import { TEST_MODELS } from "../harness/prepare.ts";
 import { burnBinary } from "../harness/setup/burn-build.ts";
-import type { FidelityRecord } from "../harness/schema/fidelity.ts";
+import { OURS_TOOL, type FidelityRecord } from "../harness/schema/fidelity.ts";
 import { fidelityMarkdown, fidelityRows, readFidelityJsonl, type RunnerCase } from "../report/fidelity.ts";
 
 const run = (tool: string, runner: string, prompt: number, tps: number[], same = true, newTokens = 128, dtype = "f16"): FidelityRecord[] =>
@@ -56,6 +56,27 @@ describe("fidelityRows", () => {
     expect(rows[1].ratio).toBeNull();
     expect(rows[1].withinTarget).toBeNull();
     expect(rows[1].notes).toEqual(["no burn-cuda results at 529 prompt tokens"]);
+  });
+
+  it("takes ours from our runner's runs in the same fidelity run where there are any (median, min–max, runs), the results folder's figure then a note; our runner's error on its rows", () => {
+    const records: FidelityRecord[] = [
+      ...run(OURS_TOOL, "burn-cuda", 28, [130, 126, 128, 127]), // median (127 + 128) / 2 = 127.5
+      ...run("burn --self-bench", "burn-cuda", 28, [125, 125]),
+      ...run(OURS_TOOL, "mlx-lm", 28, []),
+      { record: "error", tool: OURS_TOOL, runner: "mlx-lm", prompt_tokens: null, message: "the runner did not start" },
+      ...run("mlx_lm.benchmark", "mlx-lm", 28, [210]),
+    ];
+    const rows = fidelityRows(cases, records);
+    expect(rows.map((r) => [r.runner, r.tool])).toEqual([["burn-cuda", "burn --self-bench"], ["mlx-lm", "mlx_lm.benchmark"]]);
+    expect(rows[0].ours).toEqual({ tps: 127.5, low: 126, high: 130, newTokens: 128, runs: 4 });
+    expect(rows[0].ratio).toBeCloseTo(127.5 / 125, 12);
+    expect(rows[0].notes).toEqual(["the results folder's run: 118 tok/s"]);
+    // No runs of ours for mlx-lm: the results folder's case, and ours' error.
+    expect(rows[1].ours).toEqual({ tps: 200, low: 199, high: 201, newTokens: 128, runs: null });
+    expect(rows[1].notes).toEqual(["our runner's error: the runner did not start"]);
+    const markdown = fidelityMarkdown(rows, records);
+    expect(markdown).toContain("| burn-cuda | p28 (28) | 128 (126–130, 4) | burn --self-bench | 125 (125–125, 2) | 1.020× | yes | the results folder's run: 118 tok/s |");
+    expect(markdown).toContain("| mlx-lm | p28 (28) | 200 (199–201) | mlx_lm.benchmark |");
   });
 
   it("keeps a failed tool as rows with its error: on each of our runner's lengths when the whole tool failed", () => {
@@ -119,30 +140,52 @@ describe("qwen3-bench fidelity", () => {
 const burnRequired = (process.env.BENCH_REQUIRE ?? "").split(",").includes("burn-cpu");
 
 describe.skipIf(!existsSync(burnBinary()) && !burnRequired)("qwen3-bench fidelity --run (Burn)", () => {
-  it("times the Burn runner's --self-bench (a label's runner flags passed on), writes fidelity.jsonl the CLI reads, and reports a label it cannot run as an error row", async () => {
+  const explicit = "burn-cpu[attention=explicit]";
+  const fidelityRun = (out: string, extra: string[] = []) =>
+    execa(process.execPath, [join(REPO_ROOT, "bench", "cli", "main.ts"), "fidelity", "--run", "--frameworks", `burn-cpu,${explicit},burn-cuda`, "--model", TEST_MODELS.tiny,
+      "--dtype", "f32", "--prompt-lengths", "8,16", "--new-tokens", "8", "--repeats", "2", "--out", out, ...extra], { cwd: REPO_ROOT, reject: false });
+
+  it("times our runner (the benchmark's own measurement) and then the Burn runner's --self-bench (a label's runner flags passed on) in one call, writes fidelity.jsonl the CLI reads, and reports a label it cannot run as an error row", async () => {
     const out = join(dir, "fidelity-run");
-    const explicit = "burn-cpu[attention=explicit]";
-    const args = [join(REPO_ROOT, "bench", "cli", "main.ts"), "fidelity", "--run", "--frameworks", `burn-cpu,${explicit},burn-cuda`, "--model", TEST_MODELS.tiny,
-      "--dtype", "f32", "--prompt-lengths", "8,16", "--new-tokens", "8", "--repeats", "2", "--out", out];
-    const result = await execa(process.execPath, args, { cwd: REPO_ROOT, reject: false });
+    const result = await fidelityRun(out);
     expect(result.exitCode, result.stderr).toBe(0);
     const records = readFidelityJsonl(join(out, "fidelity.jsonl"));
     const runs = records.filter((r) => r.record === "run");
-    expect(runs.map((r) => [r.runner, r.prompt_tokens, r.repeat])).toEqual([
-      ["burn-cpu", 8, 0], ["burn-cpu", 8, 1], ["burn-cpu", 16, 0], ["burn-cpu", 16, 1],
-      [explicit, 8, 0], [explicit, 8, 1], [explicit, 16, 0], [explicit, 16, 1],
+    const each = (runner: string, tool: string) => [[runner, tool, 8, 0], [runner, tool, 8, 1], [runner, tool, 16, 0], [runner, tool, 16, 1]];
+    // Each label's own runner first, then its tool.
+    expect(runs.map((r) => [r.runner, r.tool, r.prompt_tokens, r.repeat])).toEqual([
+      ...each("burn-cpu", OURS_TOOL), ...each("burn-cpu", "burn --self-bench"), ...each(explicit, OURS_TOOL), ...each(explicit, "burn --self-bench"),
     ]);
     // A label's runner flags reach the runner as its arguments (the log holds the command line).
     expect(readFileSync(join(out, "burn-cpu.attention=explicit.burn---self-bench.log"), "utf8")).toContain("--backend cpu --attention explicit --self-bench 8,8,3");
     for (const r of runs) expect(r.decode_tps).toBeGreaterThan(0);
-    // Each variant's greedy tokens against the first's: f32 on the CPU, both attention bodies give the same tokens.
+    // Our runner's requests went to a benchmark results file of its own, one per label and round.
+    const ours = readdirSync(join(out, "ours")).sort();
+    expect(ours.map((d) => d.replace(/-\d{4}-\d\d-\d\dT.*$/, ""))).toEqual(["burn-cpu", "burn-cpu.attention=explicit"]);
+    const results = JSON.parse(readFileSync(join(out, "ours", ours[0], "burn-cpu_results.json"), "utf8"));
+    expect(results.runs.map((r: { decode_tps: number }) => r.decode_tps)).toEqual(runs.filter((r) => r.tool === OURS_TOOL && r.runner === "burn-cpu").map((r) => r.decode_tps));
+    // Each variant's greedy tokens against the first's of the same kind: f32 on the CPU, both attention bodies give the same tokens.
     expect(records.filter((r) => r.record === "agreement").map((r) => [r.tool, r.reference, r.prompt_tokens, r.identical, r.passed])).toEqual([
+      [`${OURS_TOOL} (${explicit})`, `${OURS_TOOL} (burn-cpu)`, 8, true, true],
+      [`${OURS_TOOL} (${explicit})`, `${OURS_TOOL} (burn-cpu)`, 16, true, true],
       [`burn --self-bench (${explicit})`, "burn --self-bench (burn-cpu)", 8, true, true],
       [`burn --self-bench (${explicit})`, "burn --self-bench (burn-cpu)", 16, true, true],
     ]);
-    expect(records.filter((r) => r.record === "error").map((e) => [e.runner, e.prompt_tokens])).toEqual([["burn-cuda", null]]);
-    expect(records.find((r) => r.record === "meta" && r.runner === "burn-cpu")).toMatchObject({ framework_version: expect.stringMatching(/^burn /) });
-    expect(result.stdout).toMatch(/\| burn-cpu \| – \(8\) \| – \| burn --self-bench \| [0-9.]+ \([0-9.]+–[0-9.]+, 2\) \|/);
-    expect(result.stdout).toMatch(/\| burn-cuda \| – \| – \| burn --self-bench \| – \| – \| – \| tool error: burn-cuda is not available here/);
+    expect(records.filter((r) => r.record === "error").map((e) => [e.runner, e.tool, e.prompt_tokens])).toEqual([["burn-cuda", OURS_TOOL, null], ["burn-cuda", "burn --self-bench", null]]);
+    expect(records.find((r) => r.record === "meta" && r.runner === "burn-cpu" && r.tool === "burn --self-bench")).toMatchObject({ framework_version: expect.stringMatching(/^burn /) });
+    // Ours from this run: median (min–max, runs), and the ratio against the tool.
+    expect(result.stdout).toMatch(/\| burn-cpu \| – \(8\) \| [0-9.]+ \([0-9.]+–[0-9.]+, 2\) \| burn --self-bench \| [0-9.]+ \([0-9.]+–[0-9.]+, 2\) \| [0-9.]+× \|/);
+    expect(result.stdout).toMatch(/\| burn-cuda \| – \| – \| burn --self-bench \| – \| – \| – \| our runner's error: burn-cuda is not available here.*; tool error: burn-cuda is not available here/);
+  });
+
+  it("--tools-only: the tools alone, no runner of ours started", async () => {
+    const out = join(dir, "fidelity-tools-only");
+    const result = await fidelityRun(out, ["--tools-only"]);
+    expect(result.exitCode, result.stderr).toBe(0);
+    const records = readFidelityJsonl(join(out, "fidelity.jsonl"));
+    expect(records.filter((r) => r.tool === OURS_TOOL)).toEqual([]);
+    expect(new Set(records.filter((r) => r.record === "run").map((r) => r.tool))).toEqual(new Set(["burn --self-bench"]));
+    expect(existsSync(join(out, "ours"))).toBe(false);
+    expect(result.stdout).toMatch(/\| burn-cpu \| – \(8\) \| – \| burn --self-bench \| [0-9.]+ \([0-9.]+–[0-9.]+, 2\) \| – \|/);
   });
 });

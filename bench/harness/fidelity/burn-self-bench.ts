@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { FidelityTool, ToolOutput, ToolPrompt, ToolShape } from "./tool.ts";
+import type { CommandTool, ToolOutput, ToolPrompt, ToolShape } from "./tool.ts";
 
 /**
  * The Burn runner's `--self-bench P,N,R` (runners/burn/src/self_bench.rs): after the same load,
@@ -44,7 +44,7 @@ export function parseBurnSelfBench(stdout: string, prompts: ToolPrompt[], shape:
   return output;
 }
 
-export const burnSelfBench: FidelityTool = {
+export const burnSelfBench: CommandTool = {
   name: "burn --self-bench",
   sameCodePath: true,
   promptIds: "0..P-1",

@@ -1,7 +1,7 @@
 import { dirname, join } from "node:path";
 import { z } from "zod";
 import { LLAMA_BENCH_PROGRAM } from "../setup/llama-cpp-build.ts";
-import type { FidelityTool, Invocation, ToolContext, ToolOutput, ToolPrompt, ToolShape } from "./tool.ts";
+import type { CommandTool, Invocation, ToolContext, ToolOutput, ToolPrompt, ToolShape } from "./tool.ts";
 
 /**
  * llama.cpp's `llama-bench -m GGUF -p 0 -n N -d P -r R -o json` (tools/llama-bench, built from the
@@ -52,7 +52,7 @@ const argValue = (args: string[], flag: string): string | null => {
   return i >= 0 && i + 1 < args.length ? args[i + 1] : null;
 };
 
-export const llamaBench: FidelityTool = {
+export const llamaBench: CommandTool = {
   name: "llama-bench",
   sameCodePath: true,
   promptIds: "depth",

@@ -1,6 +1,6 @@
 import { ensureMlxConverted } from "../mlx-quant.ts";
 import { benchCacheDir } from "../settings.ts";
-import type { FidelityTool, ToolOutput, ToolPrompt, ToolShape } from "./tool.ts";
+import type { CommandTool, ToolOutput, ToolPrompt, ToolShape } from "./tool.ts";
 
 /**
  * `python -m mlx_lm benchmark -p P -g N -n R` (mlx-lm 0.32.2, mlx_lm/benchmark.py), on a copy of the
@@ -48,7 +48,7 @@ export function parseMlxBenchmark(stdout: string, prompts: ToolPrompt[], shape: 
   return { meta: null, runs, teacherForced: new Map() };
 }
 
-export const mlxBenchmark: FidelityTool = {
+export const mlxBenchmark: CommandTool = {
   name: "mlx_lm.benchmark",
   sameCodePath: true,
   promptIds: "random",

@@ -18,7 +18,7 @@ export const FIDELITY_RUN_FLAGS = {
   prompts: { type: "string", default: PROMPTS_FILE }, "prompt-ids": { type: "string" }, "prompt-lengths": { type: "string" },
   "new-tokens": { type: "string", default: "128" }, repeats: { type: "string", default: "5" }, warmup: { type: "string", default: "1" },
   rounds: { type: "string", default: "1" }, "tool-budget-s": { type: "string", default: "150" }, "budget-s": { type: "string", default: "900" },
-  out: { type: "string" }, results: { type: "string" },
+  out: { type: "string" }, results: { type: "string" }, "tools-only": { type: "boolean" },
 } as const;
 
 /** The flags' values as parseArgs gives them. */
@@ -52,6 +52,7 @@ export async function fidelityRunOptions(flags: FidelityRunFlags): Promise<Omit<
     repeats: integerFlag("repeats", flags.repeats!),
     warmup: integerFlag("warmup", flags.warmup!, 0),
     rounds: integerFlag("rounds", flags.rounds!),
+    ours: !flags["tools-only"],
     toolBudgetSecs: integerFlag("tool-budget-s", flags["tool-budget-s"]!),
     budgetSecs: integerFlag("budget-s", flags["budget-s"]!),
     agreement: loadPromptsFile(flags.prompts!).prompts.config.agreement,

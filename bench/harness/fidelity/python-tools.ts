@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { z } from "zod";
 import { decodeTps } from "../measure.ts";
 import { RUNNERS_DIR } from "../paths.ts";
-import type { FidelityTool, Invocation, ToolContext, ToolOutput, ToolPrompt, ToolShape } from "./tool.ts";
+import type { CommandTool, Invocation, ToolContext, ToolOutput, ToolPrompt, ToolShape } from "./tool.ts";
 
 /**
  * The decode loops we drive in the framework's own Python (the runner's venv or the host's Python,
@@ -89,7 +89,7 @@ const common = (ctx: ToolContext, file: string, shape: ToolShape): string[] => [
 ];
 
 /** transformers' generate() as its users call it: static cache for torch-compile (CUDA graphs on CUDA), dynamic for torch. */
-export function transformersGenerate(cache: "static" | "dynamic"): FidelityTool {
+export function transformersGenerate(cache: "static" | "dynamic"): CommandTool {
   return {
     name: `transformers generate (${cache} cache)`,
     sameCodePath: true,
@@ -105,7 +105,7 @@ export function transformersGenerate(cache: "static" | "dynamic"): FidelityTool 
 }
 
 /** torch-fast's model and loop (runners/torch/fast_decode.py) without the protocol; checked against the tools run before it. */
-export const torchFastLoop: FidelityTool = {
+export const torchFastLoop: CommandTool = {
   name: "torch-fast loop",
   sameCodePath: true,
   promptIds: "harness",
@@ -130,7 +130,7 @@ export const torchFastLoop: FidelityTool = {
  * without the protocol) and `stream_generate` (mlx_lm.benchmark's loop without its process and
  * setting). With our runner and mlx_lm.benchmark they split the runner-vs-tool gap in one session.
  */
-function mlxLoop(loop: "generate_step" | "stream_generate"): FidelityTool {
+function mlxLoop(loop: "generate_step" | "stream_generate"): CommandTool {
   return {
     name: `mlx-lm ${loop} loop`,
     sameCodePath: true,

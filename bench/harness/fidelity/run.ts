@@ -14,6 +14,7 @@ import { TokenReferences } from "./references.ts";
 import { planToolShape } from "./shape.ts";
 import type { FidelityTool, Invocation, ToolContext, ToolOutput, ToolPrompt, ToolShape } from "./tool.ts";
 import { toolsFor } from "./tools.ts";
+import { oursTool } from "./ours.ts";
 
 /**
  * `qwen3-bench fidelity --run`: each framework's own tool (tools.ts) beside our runners, in the
@@ -32,6 +33,8 @@ export interface FidelityRunOptions {
   repeats: number;
   /** Rounds over every tool (1: each tool once; k: the tools interleaved process by process, k times). */
   rounds: number;
+  /** Time our runner too (ours.ts), as each label's first tool of every round; false: the tools alone (--tools-only). */
+  ours: boolean;
   /** Seconds each tool may spend over all rounds (its processes' wall time, loads included). */
   toolBudgetSecs: number;
   /** Seconds the whole run may spend. */
@@ -87,7 +90,7 @@ export async function runFidelity(opts: FidelityRunOptions): Promise<FidelityRec
       add({ record: "error", tool: "(none)", runner: variant.label, prompt_tokens: null, message: `no fidelity tool for ${variant.framework.name} (tools: bench/harness/fidelity/tools.ts)` });
       continue;
     }
-    for (const tool of tools) slots.push({ variant, tool, ctx: null, spentSecs: 0, rates: null, device: null, dead: null });
+    for (const tool of opts.ours ? [oursTool, ...tools] : tools) slots.push({ variant, tool, ctx: null, spentSecs: 0, rates: null, device: null, dead: null });
   }
 
   const references = new TokenReferences(opts.agreement);
@@ -190,6 +193,16 @@ export async function runFidelity(opts: FidelityRunOptions): Promise<FidelityRec
         }
         const shape = plan.shape;
         opts.log(`[fidelity] round ${round + 1}/${opts.rounds}: ${variant.label} / ${tool.name}: ${prompts.map((p) => `${p.id} (${p.ids.length})`).join(", ")}, ${shape.repeats} × ${shape.newTokens} tokens`);
+        if (tool.measure) {
+          const t0 = Date.now();
+          try {
+            keep(await tool.measure(ctx, prompts, shape), shape);
+          } catch (e) {
+            error((e as Error).message, tool.perPrompt ? prompts[0].ids.length : null);
+          }
+          slot.spentSecs += (Date.now() - t0) / 1000;
+          continue;
+        }
         let invocation: Invocation;
         try {
           invocation = tool.invocation(ctx, prompts, shape);

@@ -72,7 +72,8 @@ export interface ToolOutput {
   teacherForced: Map<string, number[]>;
 }
 
-export interface FidelityTool {
+/** What every tool is: its name and how it runs (a command whose output is parsed, or a measurement in this process). */
+interface ToolBase {
   /** The tool as the table names it ("mlx_lm.benchmark", "burn --self-bench"). */
   name: string;
   /** True when the tool runs our runner's code path (target: within 3 %); false for another path. */
@@ -93,7 +94,21 @@ export interface FidelityTool {
   model?(ctx: ToolContext): Promise<string>;
   /** Commands to run once before the first invocation, with their purpose. */
   prepare?(ctx: ToolContext): Array<{ what: string; invocation: Invocation }>;
+}
+
+/** A framework's own tool: a command, and a parser of what it prints. */
+export interface CommandTool extends ToolBase {
   invocation(ctx: ToolContext, prompts: ToolPrompt[], shape: ToolShape): Invocation;
   /** Reads the tool's stdout (whole or cut short by a timeout); throws only on output it cannot read at all. */
   parse(stdout: string, prompts: ToolPrompt[], shape: ToolShape): ToolOutput;
+  measure?: never;
 }
+
+/** Our own runner, measured in this process by the benchmark's own code (ours.ts). */
+export interface InProcessTool extends ToolBase {
+  measure(ctx: ToolContext, prompts: ToolPrompt[], shape: ToolShape): Promise<ToolOutput>;
+  invocation?: never;
+  parse?: never;
+}
+
+export type FidelityTool = CommandTool | InProcessTool;

@@ -7,7 +7,13 @@ import { z } from "zod";
  * tool's raw figures, prompt_id, round); they are kept and ignored.
  */
 
-/** One timed generation by a framework's own tool. */
+/**
+ * The `tool` of our own runner's runs and errors: `fidelity --run` times the runner itself between the
+ * tools (bench/harness/fidelity/ours.ts), and the table takes "ours" from these runs.
+ */
+export const OURS_TOOL = "qwen3-bench (our runner)";
+
+/** One timed generation by a framework's own tool (or by our runner: OURS_TOOL). */
 export const FidelityRun = z.looseObject({
   record: z.literal("run"),
   /** The tool: "mlx_lm.benchmark", "mlx-lm generate_step loop", "transformers generate (static cache)", "torch-fast loop", "burn --self-bench", "llama-bench". */
