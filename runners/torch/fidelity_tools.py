@@ -2,11 +2,15 @@
 
     python fidelity_tools.py generate --model DIR --dtype f16 --prompts FILE --new-tokens N --repeats R --warmup W [--cache static|dynamic]
     python fidelity_tools.py loop     --model DIR --dtype f16 --prompts FILE --new-tokens N --repeats R --warmup W [--reference FILE]
+    python fidelity_tools.py timing-check --model DIR --dtype f16 --prompts FILE --new-tokens N --repeats R [--cache static|dynamic]
 
 - `generate`: transformers' `generate()` as its users call it, no streamer, timed from outside:
   T(k) is the wall time of generate() with k new tokens (EOS ignored, device synchronised), and
   the harness takes (N − 1) / (T(N) − T(1)) per repeat. `--cache static` is what torch-compile runs
   (on CUDA transformers compiles the step with CUDA graphs); `dynamic` what `torch` runs.
+- `timing-check`: not a tool of the table but a check of `generate`'s method against the
+  torch-compile runner's: the per-token rate of a streamed generate() call beside
+  (N − 1) / (T(N) − T(1)) of the same calls, and of calls without a streamer.
 - `loop`: the torch-fast runner's model and decode loop (fast_decode.py) called directly: per-token
   times as the protocol takes them. With `--reference` (a JSON object {prompt id: token ids}) it
   also prints the teacher-forced argmax on those tokens, for the harness's agreement rule.
@@ -30,21 +34,21 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import torch  # noqa: E402
 
-from runner import TORCH_DTYPES, device_label, pick_device, synchronize  # noqa: E402
+from runner import TORCH_DTYPES, TimingStreamer, device_label, greedy_generation, pick_device, synchronize  # noqa: E402
 from qwen3_bench_fidelity import emit, fidelity_parser, read_prompts  # noqa: E402  (runner put python-common on the path)
 
 
 def transformers_generate(args: argparse.Namespace, prompts: list[dict], device: torch.device) -> None:
     import transformers
-    from transformers import GenerationConfig, Qwen3ForCausalLM
+    from transformers import Qwen3ForCausalLM
 
     model = Qwen3ForCausalLM.from_pretrained(args.model, dtype=TORCH_DTYPES[args.dtype], attn_implementation="sdpa").to(device).eval()
     static = args.cache == "static"
 
     @torch.inference_mode()
     def timed(ids: list[int], k: int) -> tuple[int, list[int]]:
-        # The torch-compile runner's GenerationConfig without its streamer (torch: the default, dynamic cache).
-        config = GenerationConfig(max_new_tokens=k, do_sample=False, eos_token_id=None, pad_token_id=0, **({"cache_implementation": "static"} if static else {}))
+        # The torch-compile runner's generate() settings without its streamer (torch: the default, dynamic cache).
+        config = greedy_generation(model, k, static_cache=static)
         inputs = torch.tensor([ids], device=device)
         synchronize(device)
         t0 = time.perf_counter_ns()
@@ -96,15 +100,57 @@ def fast_loop(args: argparse.Namespace, prompts: list[dict], device: torch.devic
             emit("teacher_forced", prompt_id=p["id"], argmax_ids=argmax)
 
 
+def timing_check(args: argparse.Namespace, prompts: list[dict], device: torch.device) -> None:
+    """Whether the two ways of timing generate() agree on the same calls: each T(N) call carries the
+    torch-compile runner's TimingStreamer, so one call gives both its per-token rate,
+    (N − 1) / (t_N − t_1), and, with a T(1) call beside it, (N − 1) / (T(N) − T(1)); the same
+    pair of calls without a streamer gives the tool's own figure. One "timing" line per repeat."""
+    import transformers
+    from transformers import Qwen3ForCausalLM
+
+    model = Qwen3ForCausalLM.from_pretrained(args.model, dtype=TORCH_DTYPES[args.dtype], attn_implementation="sdpa").to(device).eval()
+
+    @torch.inference_mode()
+    def call(ids: list[int], k: int, streamed: bool) -> tuple[int, TimingStreamer | None]:
+        config = greedy_generation(model, k, static_cache=args.cache == "static")
+        inputs = torch.tensor([ids], device=device)
+        synchronize(device)
+        t0 = time.perf_counter_ns()
+        streamer = TimingStreamer(t0) if streamed else None
+        model.generate(inputs, attention_mask=torch.ones_like(inputs), generation_config=config, streamer=streamer)
+        synchronize(device)
+        return time.perf_counter_ns() - t0, streamer
+
+    n = args.new_tokens
+    emit("meta", framework_version=f"transformers {transformers.__version__}, torch {torch.__version__}", device=device_label(device),
+         notes=[f"generate({args.cache} cache): per-token rate of streamed calls beside (N − 1) / (T(N) − T(1)) with and without a streamer"])
+    for p in prompts:
+        for _ in range(args.warmup):
+            for streamed in (True, False):
+                call(p["ids"], n, streamed)
+                call(p["ids"], 1, streamed)
+    for r in range(args.repeats):
+        for p in prompts:
+            t1_streamed, _ = call(p["ids"], 1, True)
+            tn_streamed, streamer = call(p["ids"], n, True)
+            t1, _ = call(p["ids"], 1, False)
+            tn, _ = call(p["ids"], n, False)
+            times = streamer.times
+            emit("timing", prompt_id=p["id"], repeat=r, new_tokens=n,
+                 per_token_tps=(n - 1) / ((times[-1] - times[0]) / 1e9),
+                 streamed_whole_call_tps=(n - 1) / ((tn_streamed - t1_streamed) / 1e9),
+                 whole_call_tps=(n - 1) / ((tn - t1) / 1e9))
+
+
 def main() -> int:
     parser = fidelity_parser(__doc__.split("\n\n")[0], list(TORCH_DTYPES))
-    parser.add_argument("tool", choices=["generate", "loop"])
+    parser.add_argument("tool", choices=["generate", "loop", "timing-check"])
     parser.add_argument("--cache", choices=["static", "dynamic"], default="static")
     parser.add_argument("--reference")
     args = parser.parse_args()
     prompts = sorted(read_prompts(args.prompts), key=lambda p: -len(p["ids"]))
     device = pick_device(args.device)
-    (transformers_generate if args.tool == "generate" else fast_loop)(args, prompts, device)
+    {"generate": transformers_generate, "loop": fast_loop, "timing-check": timing_check}[args.tool](args, prompts, device)
     return 0
 
 

@@ -148,6 +148,25 @@ class TimingStreamer(BaseStreamer):
         pass
 
 
+def greedy_generation(model: Qwen3ForCausalLM, max_new_tokens: int, static_cache: bool) -> GenerationConfig:
+    """generate()'s settings for a benchmark request: greedy, `max_new_tokens` new tokens whatever
+    they are (the protocol's ignore_eos), a static cache or the default dynamic one.
+
+    `eos_token_id=None` alone does not turn EOS off: transformers (4.57 and 5.17 alike) fills a
+    config's unset fields, None included, from the model's own generation config, which holds the
+    checkpoint's EOS (Qwen3's 151645, from config.json). Measured on the tiny model: with the model's
+    EOS set to its 4th greedy token, a 16-token generate() stopped after 4. So the model's EOS is
+    cleared too; no stopping criterion or logits processor is added for it either way."""
+    model.generation_config.eos_token_id = None
+    return GenerationConfig(
+        max_new_tokens=max_new_tokens,
+        do_sample=False,
+        eos_token_id=None,
+        pad_token_id=0,
+        **({"cache_implementation": "static"} if static_cache else {}),
+    )
+
+
 class TorchCompileRunner(TorchRunner):
     def __init__(self, model_dir: str, dtype: str, device: str) -> None:
         super().__init__(model_dir, dtype, device)
@@ -164,13 +183,7 @@ class TorchCompileRunner(TorchRunner):
     @torch.inference_mode()
     def generate(self, prompt_ids: list[int], max_new_tokens: int, t0_ns: int) -> tuple[list[int], list[int]]:
         streamer = TimingStreamer(t0_ns)
-        config = GenerationConfig(
-            max_new_tokens=max_new_tokens,
-            do_sample=False,
-            eos_token_id=None,  # EOS ignored: no stopping criterion, no logits processor
-            pad_token_id=0,
-            cache_implementation="static",
-        )
+        config = greedy_generation(self.model, max_new_tokens, static_cache=True)
         input_ids = torch.tensor([prompt_ids], device=self.device)
         # Every prompt position is real: without a mask, generate() would infer one from
         # pad_token_id and hide any prompt token whose id is 0.

@@ -88,14 +88,22 @@ const common = (ctx: ToolContext, file: string, shape: ToolShape): string[] => [
   "--new-tokens", String(shape.newTokens), "--repeats", String(shape.repeats), "--warmup", String(shape.warmup),
 ];
 
-/** transformers' generate() as its users call it: static cache for torch-compile (CUDA graphs on CUDA), dynamic for torch. */
+/**
+ * transformers' generate() as its users call it: static cache for torch-compile (CUDA graphs on
+ * CUDA; that runner calls generate() itself, so the same code path), dynamic for torch, whose runner
+ * calls the model's forward in its own loop (runners/torch/runner.py) and so skips what generate()
+ * does around each step (input preparation, logits processors, stopping criteria): another code path.
+ */
 export function transformersGenerate(cache: "static" | "dynamic"): CommandTool {
   return {
     name: `transformers generate (${cache} cache)`,
-    sameCodePath: true,
+    sameCodePath: cache === "static",
     promptIds: "harness",
     perPrompt: false,
-    notes: ["decode_tps = (N − 1) / (T(N) − T(1)) per repeat: T(k) the wall time of generate() with k new tokens, device synchronised"],
+    notes: [
+      "decode_tps = (N − 1) / (T(N) − T(1)) per repeat: T(k) the wall time of generate() with k new tokens, device synchronised",
+      ...(cache === "dynamic" ? ["the torch runner's own loop calls the model's forward without generate(): another code path (on a 2-core Xeon, tiny model, f32, 2026-12-07: the runner 1.14× generate())"] : []),
+    ],
     invocation(ctx, prompts, shape): Invocation {
       const file = promptsFile(ctx, `transformers-${cache}`, prompts);
       return { command: ctx.launch.command, args: [join(RUNNERS_DIR, "torch", "fidelity_tools.py"), "generate", ...common(ctx, file, shape), "--cache", cache] };
