@@ -162,13 +162,14 @@ describe("tokens between tools: the harness's agreement rule against the first t
   const [plain, fast, quant] = resolveVariants(["torch", "torch-fast", "mlx-lm[quant=4bit]"]);
   const generate = transformersGenerate("dynamic");
   const tokens = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
-  const check = (refs: TokenReferences, tool: FidelityTool, variant: (typeof plain), dtype: "f16" | "f32", t: number[], teacherForced: number[] | null = null) =>
-    refs.check({ tool, variant, dtype, device: "cpu", promptId: "short", promptTokens: 28, tokens: t, teacherForced });
+  const short = { id: "short", ids: [...Array(28).keys()].map((i) => 1000 + i) };
+  const check = (refs: TokenReferences, tool: FidelityTool, variant: (typeof plain), dtype: "f16" | "f32", t: number[], teacherForced: number[] | null = null, prompt = short) =>
+    refs.check({ tool, variant, dtype, device: "cpu", prompt, tokens: t, teacherForced });
 
   it("the first tool is the reference; a later one is checked (f32 exactly, f16 by first divergence and teacher-forced top-1)", () => {
     const refs = new TokenReferences(config);
     expect(check(refs, generate, plain, "f32", tokens)).toBeNull();
-    expect(refs.tokensFor(torchFastLoop, fast, "f32", ["short", "long"])).toEqual(new Map([["short", tokens]]));
+    expect(refs.tokensFor(torchFastLoop, fast, "f32", [short, { id: "long", ids: [7, 8, 9] }])).toEqual(new Map([["short", tokens]]));
     expect(check(refs, torchFastLoop, fast, "f32", [...tokens.slice(0, 9), 0])).toMatchObject({ tool: "torch-fast loop (torch-fast)", reference: "transformers generate (dynamic cache) (torch)", identical: false, first_divergence: 9, passed: false });
     const f16 = new TokenReferences(config);
     check(f16, generate, plain, "f16", tokens);
@@ -184,6 +185,13 @@ describe("tokens between tools: the harness's agreement rule against the first t
     expect(check(refs, burnSelfBench, plain, "f16", tokens)).toBeNull(); // 0..P−1 ids: another prompt
     expect(check(refs, generate, plain, "f32", tokens)).toBeNull();
     expect(check(refs, mlxGenerateStep, quant, "f16", [9, 9, 9])).toBeNull();
+  });
+
+  it("prompts given as lengths are the ids 0..P−1: a tool on the harness's ids and one on 0..P−1 are checked against each other", () => {
+    const refs = new TokenReferences(config);
+    const p8 = { id: "p8", ids: [...Array(8).keys()] };
+    expect(check(refs, generate, plain, "f32", tokens, null, p8)).toBeNull();
+    expect(check(refs, burnSelfBench, plain, "f32", tokens, null, p8)).toMatchObject({ tool: "burn --self-bench (torch)", reference: "transformers generate (dynamic cache) (torch)", prompt_tokens: 8, identical: true });
   });
 });
 

@@ -165,17 +165,18 @@ export async function runFidelity(opts: FidelityRunOptions): Promise<FidelityRec
             record: "run", tool: tool.name, runner: variant.label, same_code_path: tool.sameCodePath, prompt_tokens: run.promptTokens, new_tokens: shape.newTokens,
             repeat: round * opts.repeats + run.repeat, decode_tps: run.decodeTps, dtype: ctx.dtype, prompt_id: run.promptId, round, ...run.raw,
           });
-          if (run.tokenIds && run.repeat === 0 && round === 0) agree(run.promptId, run.promptTokens, run.tokenIds, output.teacherForced.get(run.promptId) ?? null);
+          if (run.tokenIds && run.repeat === 0 && round === 0) agree(run.promptId, run.tokenIds, output.teacherForced.get(run.promptId) ?? null);
         }
         const decode = output.runs.map((r) => r.decodeTps);
         const prefill = output.runs.map((r) => r.prefillTps).filter((t): t is number => t !== undefined && t > 0);
         if (decode.length) slot.rates = { decodeTps: median(decode), prefillTps: prefill.length ? median(prefill) : Infinity };
       };
-      const agree = (promptId: string, promptTokens: number, tokens: number[], teacherForced: number[] | null) => {
-        const record = references.check({ tool, variant, dtype: ctx.dtype, device: slot.device ?? variant.label, promptId, promptTokens, tokens, teacherForced });
+      const agree = (promptId: string, tokens: number[], teacherForced: number[] | null) => {
+        const prompt = opts.prompts.find((p) => p.id === promptId);
+        const record = prompt ? references.check({ tool, variant, dtype: ctx.dtype, device: slot.device ?? variant.label, prompt, tokens, teacherForced }) : null;
         if (record) add(record);
       };
-      ctx.referenceTokens = references.tokensFor(tool, variant, ctx.dtype, opts.prompts.map((p) => p.id));
+      ctx.referenceTokens = references.tokensFor(tool, variant, ctx.dtype, opts.prompts);
 
       // The tool's invocations this round: all prompts in one, or one per prompt shaped by the budget's planner.
       const batches = tool.perPrompt ? opts.prompts.map((p) => [p]) : [opts.prompts];
