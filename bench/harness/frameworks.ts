@@ -5,7 +5,7 @@ import { pythonRunner } from "./frameworks-python.ts";
 import type { Framework } from "./framework.ts";
 import { platformFacts } from "./host/platform.ts";
 import { withMlxQuant } from "./mlx-quant.ts";
-import { MLX_FLAGS, MLX_LM_FLAGS } from "./runner-flags.ts";
+import { MLX_FLAGS, MLX_LM_FLAGS, TORCH_FAST_FLAGS } from "./runner-flags.ts";
 import { BURN_MLX_LINUX_CPU, MLX_CPU_VERSION, buildBurnMlx, burnMlxBinary, burnMlxLinuxCpuRequested } from "./setup/burn-mlx-build.ts";
 import { buildMlxSwift, mlxSwiftBinary } from "./setup/mlx-swift-build.ts";
 import { canImport } from "./setup/python-env.ts";
@@ -68,6 +68,7 @@ function torchRunner(variant: keyof typeof TORCH_VARIANTS): Framework {
     installWhen: () => hostSettings().BENCH_INSTALL_TORCH === "1",
     installHint: "torch is several GB: set BENCH_INSTALL_TORCH=1 and run `npx qwen3-bench setup`, or point BENCH_TORCH_PYTHON at a Python that has torch and transformers",
     args: ["--variant", variant],
+    ...(variant === "fast" ? { flags: TORCH_FAST_FLAGS } : {}),
   });
 }
 

@@ -62,6 +62,15 @@ export const BURN_FLAGS: Record<string, RunnerFlag> = {
   },
 };
 
+/** torch-fast's `--attention` (runners/torch/fast_model.py, ATTENTION): an A/B label against the written-out default. */
+export const TORCH_FAST_FLAGS: Record<string, RunnerFlag> = {
+  attention: {
+    description: "attention body: softmax(QKᵀ)V written out with f32 scores (explicit, default) or torch's scaled_dot_product_attention over the static cache, grouped KV heads in the call (sdpa, as gpt-fast calls it)",
+    values: ["explicit", "sdpa"],
+    args: (value) => ["--attention", value],
+  },
+};
+
 /**
  * The MLX runners' (mlx-lm, mlx-swift, burn-mlx) `--device`: `auto` (default) takes the GPU where
  * MLX has one and the CPU otherwise; `cpu` forces MLX's CPU backend (a GitHub-hosted Mac's

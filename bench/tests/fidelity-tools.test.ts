@@ -135,6 +135,19 @@ describe("the harness's label grammar reaches each tool's command line", () => {
     expect(llamaBench.refuses!({ ...c, launch: { ...launch, args: ["--model", "/m"] } })).toMatch(/has no --gguf/);
   });
 
+  it("torch-fast: the label's attention flag reaches its loop as it reaches the runner", () => {
+    const [variant] = resolveVariants(["torch-fast[attention=sdpa]"]);
+    const flagArgs = variant.flags.flatMap(([name, value]) => variant.framework.flags![name].args(value));
+    expect(flagArgs).toEqual(["--attention", "sdpa"]);
+    const launch = { framework: variant.label, command: "/py", args: ["runner.py", "--model", "/m", "--dtype", "f16", "--variant", "fast", ...flagArgs] };
+    const c: ToolContext = { label: variant.label, launch, flagArgs, modelDir: "/m", runnerModelDir: "/m", toolModelDir: "/m", dtype: "f16", outDir: dir, referenceTokens: new Map() };
+    const invocation = torchFastLoop.invocation(c, [{ id: "short", ids: [1, 2, 3] }], { newTokens: 128, warmup: 1, repeats: 5 });
+    expect(invocation.command).toBe("/py");
+    expect(invocation.args.slice(1, 2)).toEqual(["loop"]);
+    expect(invocation.args.slice(-2)).toEqual(["--attention", "sdpa"]);
+    expect(() => resolveVariants(["torch-fast[attention=flash]"])).toThrow(/flag attention takes explicit or sdpa, got "flash"/);
+  });
+
   it("an unknown flag is the harness's own error", () => {
     expect(() => resolveVariants(splitFrameworkLabels("burn-cpu[kernel=custom]"))).toThrow(/unknown flag "kernel" for burn-cpu/);
     expect(frameworkByName("torch-fast").readyFramework).toBe("torch-fast");

@@ -56,13 +56,16 @@ class Runner(Protocol):
     def peak_device_bytes(self) -> int | None: ...
 
 
-def parse_args(description: str, variants: list[str] | None = None) -> argparse.Namespace:
+def parse_args(description: str, variants: list[str] | None = None, options: dict[str, dict] | None = None) -> argparse.Namespace:
+    """Every runner's arguments; `options` adds a runner's own (name: argparse keywords)."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--model", required=True, help="Hugging Face-layout model folder")
     parser.add_argument("--dtype", choices=["f16", "bf16", "f32"], default="f16")
     parser.add_argument("--device", default="auto")
     if variants:
         parser.add_argument("--variant", choices=variants, default=variants[0])
+    for name, spec in (options or {}).items():
+        parser.add_argument(name, **spec)
     return parser.parse_args()
 
 

@@ -29,10 +29,10 @@ PREFILL_CHUNK = 1024
 
 
 class StaticDecoder:
-    def __init__(self, model_dir: Path, dtype: torch.dtype, device: torch.device, capacity: int) -> None:
+    def __init__(self, model_dir: Path, dtype: torch.dtype, device: torch.device, capacity: int, attention: str = "explicit") -> None:
         self.device = device
         args = ModelArgs.from_config(model_dir / "config.json")
-        model = Qwen3(args, capacity)
+        model = Qwen3(args, capacity, attention)
         load_weights(model, model_dir)
         self.model = model.to(device=device, dtype=dtype).eval()
         self.last_token = torch.zeros(1, dtype=torch.long, device=device)
@@ -102,13 +102,14 @@ class StaticDecoder:
 class FastQwen3:
     """A StaticDecoder whose capacity grows to what a request needs (multiples of CAPACITY_STEP)."""
 
-    def __init__(self, model_dir: str, dtype: torch.dtype, device: torch.device, max_positions: int) -> None:
+    def __init__(self, model_dir: str, dtype: torch.dtype, device: torch.device, max_positions: int, attention: str = "explicit") -> None:
         self.model_dir, self.dtype, self.device, self.max_positions = Path(model_dir), dtype, device, max_positions
+        self.attention = attention
         self.decoder = self.build(CAPACITY_STEP)
 
     def build(self, needed: int) -> StaticDecoder:
         capacity = min(self.max_positions, -(-needed // CAPACITY_STEP) * CAPACITY_STEP)
-        return StaticDecoder(self.model_dir, self.dtype, self.device, capacity)
+        return StaticDecoder(self.model_dir, self.dtype, self.device, capacity, self.attention)
 
     def fit(self, positions: int) -> StaticDecoder:
         if positions > self.decoder.capacity:

@@ -81,9 +81,37 @@ def frozen(*shape: int) -> nn.Parameter:
     return nn.Parameter(torch.empty(*shape), requires_grad=False)
 
 
+def attend_explicit(q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """softmax(QKᵀ/√d)V written out, scores and softmax in f32 (transformers' eager attention), the
+    query heads that share a KV head stacked (transformers' repeat_kv order: query head j*group+g
+    reads KV head j). q [T, heads, d], keys/values [kv_heads, capacity, d], mask [T, capacity];
+    returns [T, heads*d]."""
+    t, heads, hd = q.shape
+    kv_heads, capacity = keys.shape[0], keys.shape[1]
+    group = heads // kv_heads
+    qg = q.transpose(0, 1).reshape(kv_heads, group * t, hd)
+    scores = (qg @ keys.transpose(1, 2)).float() * hd**-0.5  # [kv, group*T, capacity]
+    scores = scores.view(kv_heads, group, t, capacity).masked_fill(~mask, float("-inf"))
+    probs = torch.softmax(scores, dim=-1).to(values.dtype).view(kv_heads, group * t, capacity)
+    return (probs @ values).view(heads, t, hd).transpose(0, 1).reshape(t, heads * hd)
+
+
+def attend_sdpa(q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """The same through torch's scaled_dot_product_attention (its fused kernels where one takes a
+    boolean mask, as gpt-fast calls it over a static cache), the grouped KV heads read in the call
+    (enable_gqa: query head h reads KV head h // group, repeat_kv's order). Shapes as attend_explicit."""
+    out = F.scaled_dot_product_attention(q.transpose(0, 1)[None], keys[None], values[None], attn_mask=mask[None, None], enable_gqa=True)
+    return out[0].transpose(0, 1).reshape(q.shape[0], -1)
+
+
+# `--attention`: the attention body, chosen once when the model is built.
+ATTENTION = {"explicit": attend_explicit, "sdpa": attend_sdpa}
+
+
 class Attention(nn.Module):
-    def __init__(self, args: ModelArgs) -> None:
+    def __init__(self, args: ModelArgs, attend) -> None:
         super().__init__()
+        self.attend = attend
         self.heads, self.kv_heads, self.head_dim = args.num_attention_heads, args.num_key_value_heads, args.dim_per_head
         self.eps = args.rms_norm_eps
         q, kv = self.heads * self.head_dim, self.kv_heads * self.head_dim
@@ -104,14 +132,7 @@ class Attention(nn.Module):
         keys, values = cache
         keys.index_copy_(1, positions, k.transpose(0, 1))
         values.index_copy_(1, positions, v.view(t, kv_heads, hd).transpose(0, 1))
-        # GQA: query head j*group+g reads KV head j (transformers' repeat_kv order).
-        capacity, group = keys.shape[1], heads // kv_heads
-        qg = q.transpose(0, 1).reshape(kv_heads, group * t, hd)
-        scores = (qg @ keys.transpose(1, 2)).float() * hd**-0.5  # [kv, group*T, capacity]
-        scores = scores.view(kv_heads, group, t, capacity).masked_fill(~mask, float("-inf"))
-        probs = torch.softmax(scores, dim=-1).to(values.dtype).view(kv_heads, group * t, capacity)
-        out = (probs @ values).view(heads, t, hd).transpose(0, 1).reshape(t, heads * hd)
-        return out @ self.o_proj.T
+        return self.attend(q, keys, values, mask) @ self.o_proj.T
 
 
 class MLP(nn.Module):
@@ -127,10 +148,10 @@ class MLP(nn.Module):
 
 
 class TransformerBlock(nn.Module):
-    def __init__(self, args: ModelArgs) -> None:
+    def __init__(self, args: ModelArgs, attend) -> None:
         super().__init__()
         self.eps = args.rms_norm_eps
-        self.self_attn = Attention(args)
+        self.self_attn = Attention(args, attend)
         self.mlp = MLP(args)
         self.input_layernorm = frozen(args.hidden_size)
         self.post_attention_layernorm = frozen(args.hidden_size)
@@ -141,13 +162,14 @@ class TransformerBlock(nn.Module):
 
 
 class Qwen3(nn.Module):
-    """The decoder over a static KV cache of `capacity` positions (buffers, zeros)."""
+    """The decoder over a static KV cache of `capacity` positions (buffers, zeros), attending with
+    `attention` (a key of ATTENTION)."""
 
-    def __init__(self, args: ModelArgs, capacity: int) -> None:
+    def __init__(self, args: ModelArgs, capacity: int, attention: str = "explicit") -> None:
         super().__init__()
         self.args = args
         self.embed_tokens = frozen(args.vocab_size, args.hidden_size)
-        self.layers = nn.ModuleList(TransformerBlock(args) for _ in range(args.num_hidden_layers))
+        self.layers = nn.ModuleList(TransformerBlock(args, ATTENTION[attention]) for _ in range(args.num_hidden_layers))
         self.norm = frozen(args.hidden_size)
         self.lm_head = self.embed_tokens if args.tie_word_embeddings else frozen(args.vocab_size, args.hidden_size)
         hd = args.dim_per_head

@@ -1,7 +1,7 @@
 """PyTorch's own ways of decoding, timed outside the protocol, for `qwen3-bench fidelity --run`.
 
     python fidelity_tools.py generate --model DIR --dtype f16 --prompts FILE --new-tokens N --repeats R --warmup W [--cache static|dynamic]
-    python fidelity_tools.py loop     --model DIR --dtype f16 --prompts FILE --new-tokens N --repeats R --warmup W [--reference FILE]
+    python fidelity_tools.py loop     --model DIR --dtype f16 --prompts FILE --new-tokens N --repeats R --warmup W [--reference FILE] [--attention explicit|sdpa]
     python fidelity_tools.py timing-check --model DIR --dtype f16 --prompts FILE --new-tokens N --repeats R [--cache static|dynamic]
 
 - `generate`: transformers' `generate()` as its users call it, no streamer, timed from outside:
@@ -80,11 +80,11 @@ def fast_loop(args: argparse.Namespace, prompts: list[dict], device: torch.devic
     from fast_decode import FastQwen3
 
     config = json.loads((Path(args.model) / "config.json").read_text())
-    model = FastQwen3(args.model, TORCH_DTYPES[args.dtype], device, int(config["max_position_embeddings"]))
+    model = FastQwen3(args.model, TORCH_DTYPES[args.dtype], device, int(config["max_position_embeddings"]), args.attention)
     model.fit(max(len(p["ids"]) for p in prompts) + args.new_tokens)
     compiled = model.decoder.compiled
     emit("meta", framework_version=f"torch {torch.__version__}", device=device_label(device),
-         notes=["runners/torch/fast_decode.py's loop called directly, no protocol",
+         notes=["runners/torch/fast_decode.py's loop called directly, no protocol", f"attention={args.attention}",
                 "decode step: torch.compile(mode=reduce-overhead, fullgraph=True), CUDA graphs" if compiled else f"eager ({device.type})"])
     for p in prompts:
         for _ in range(max(1, args.warmup)):  # the first call compiles the step and records its graph
@@ -147,6 +147,7 @@ def main() -> int:
     parser.add_argument("tool", choices=["generate", "loop", "timing-check"])
     parser.add_argument("--cache", choices=["static", "dynamic"], default="static")
     parser.add_argument("--reference")
+    parser.add_argument("--attention", choices=["explicit", "sdpa"], default="explicit", help="loop: the torch-fast label's attention flag")
     args = parser.parse_args()
     prompts = sorted(read_prompts(args.prompts), key=lambda p: -len(p["ids"]))
     device = pick_device(args.device)

@@ -35,6 +35,7 @@ from qwen3_bench_protocol import ReadyInfo, parse_args, serve  # noqa: E402
 
 import request_profile  # noqa: E402
 from fast_decode import CAPACITY_STEP, FastQwen3  # noqa: E402
+from fast_model import ATTENTION  # noqa: E402
 
 TORCH_DTYPES = {"f16": torch.float16, "bf16": torch.bfloat16, "f32": torch.float32}
 
@@ -193,11 +194,12 @@ class TorchCompileRunner(TorchRunner):
 
 
 class TorchFastRunner:
-    def __init__(self, model_dir: str, dtype: str, device: str) -> None:
+    def __init__(self, model_dir: str, dtype: str, device: str, attention: str = "explicit") -> None:
         self.vocab_size, self.max_positions = model_limits(model_dir)
         self.dtype = dtype
         self.device = pick_device(device)
-        self.model = FastQwen3(model_dir, TORCH_DTYPES[dtype], self.device, self.max_positions)
+        self.attention = attention
+        self.model = FastQwen3(model_dir, TORCH_DTYPES[dtype], self.device, self.max_positions, attention)
         self.parameter_count = sum(p.numel() for p in self.model.decoder.model.parameters())
         # Warm-up: on CUDA, compiles the step and records its CUDA graph (reduce-overhead records
         # from the step's third call on), so the first request is served from the graph.
@@ -215,6 +217,7 @@ class TorchFastRunner:
             notes=[
                 "hand-written Qwen3 (runners/torch/fast_model.py): fused q/k/v and gate/up, static KV cache attended whole under a mask "
                 f"({CAPACITY_STEP}-position steps), argmax on the device, one id read back per token",
+                f"attention={self.attention}: " + ("softmax(QKᵀ)V written out, f32 scores" if self.attention == "explicit" else "torch's scaled_dot_product_attention (enable_gqa)"),
                 "decode step compiled: torch.compile(mode=reduce-overhead, fullgraph=True), CUDA graphs" if compiled
                 else f"eager ({self.device.type}): compiled only on CUDA",
             ],
@@ -241,10 +244,14 @@ RUNNERS = {"eager": TorchRunner, "compile": TorchCompileRunner, "fast": TorchFas
 
 
 def main() -> int:
-    args = parse_args(__doc__, variants=list(RUNNERS))
+    args = parse_args(__doc__, variants=list(RUNNERS), options={"--attention": {"choices": list(ATTENTION), "default": None, "help": "fast only: the attention body (fast_model.ATTENTION)"}})
     runner_class = RUNNERS[args.variant]
+    extra = {"attention": args.attention} if args.attention else {}
+
     def make_runner():
-        runner = runner_class(args.model, args.dtype, args.device)
+        if extra and args.variant != "fast":
+            raise ValueError(f"--attention: only the fast variant takes it, not {args.variant}")
+        runner = runner_class(args.model, args.dtype, args.device, **extra)
         return request_profile.attach(runner, runner.device)
 
     return serve(make_runner)

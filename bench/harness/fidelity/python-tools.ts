@@ -121,7 +121,8 @@ export const torchFastLoop: CommandTool = {
   notes: ["decode_tps by the protocol's formula from the loop's own per-token times"],
   invocation(ctx, prompts, shape) {
     const file = promptsFile(ctx, "torch-fast", prompts);
-    const args = [join(RUNNERS_DIR, "torch", "fidelity_tools.py"), "loop", ...common(ctx, file, shape)];
+    // The label's runner flags (torch-fast[attention=sdpa]) are the loop's arguments too.
+    const args = [join(RUNNERS_DIR, "torch", "fidelity_tools.py"), "loop", ...common(ctx, file, shape), ...ctx.flagArgs];
     const reference = prompts.filter((p) => ctx.referenceTokens.has(p.id));
     if (reference.length) {
       const referenceFile = join(ctx.outDir, "torch-fast-reference.json");
