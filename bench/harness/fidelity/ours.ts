@@ -4,7 +4,7 @@ import { makePlan, runDirName } from "../plan.ts";
 import { ensureBenchModel } from "../prepare.ts";
 import { FrameworkSession } from "../session.ts";
 import { OURS_TOOL } from "../schema/fidelity.ts";
-import { readSettings } from "../settings.ts";
+import { processEnvironment, readSettings } from "../settings.ts";
 import type { InProcessTool, ToolContext, ToolOutput, ToolPrompt, ToolRun, ToolShape } from "./tool.ts";
 
 /**
@@ -33,10 +33,10 @@ export const oursTool: InProcessTool = {
 
 /** The benchmark's settings for one label at the tool's shape (MODEL_PATH, dtype, new tokens, warm-ups, timed runs, no budget). */
 function oursSettings(ctx: ToolContext, shape: ToolShape) {
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const name of NOT_INHERITED) delete env[name];
   return readSettings({
-    ...env,
+    ...processEnvironment(),
+    // An empty value is an unset knob (settings.ts).
+    ...Object.fromEntries(NOT_INHERITED.map((name) => [name, ""])),
     MODEL_PATH: ctx.modelDir,
     BENCH_DTYPE: ctx.dtype,
     BENCH_FRAMEWORKS: ctx.label,
