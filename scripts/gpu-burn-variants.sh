@@ -30,7 +30,7 @@ cubecl_parent="${XDG_CACHE_HOME:-$HOME/.cache}"
 [[ -f .offline/cubecl-cache.tar.gz && ! -d "$cubecl_parent/cubecl" ]] && mkdir -p "$cubecl_parent" && tar -xzf .offline/cubecl-cache.tar.gz -C "$cubecl_parent"
 BENCH_BURN_BIN="$bin" timeout $((budget + 30)) node bench/cli/main.ts fidelity --run --frameworks "$variants" --model "$model" --dtype f16 \
   --prompt-lengths "${PROMPT_LENGTHS:-28,99}" --new-tokens 128 --warmup 1 --repeats 3 \
-  --budget-s "$budget" --tool-budget-s "$budget" --out "$out/fidelity" > "$out/fidelity.txt" 2>&1
+  --budget-s "$budget" --tool-budget-s "$budget" --tools-only --out "$out/fidelity" > "$out/fidelity.txt" 2>&1
 echo "fidelity rc=$? at ${SECONDS}s"
 
 # `cuda[kernels=gemv+norm]` -> `gemv+norm`
