@@ -106,7 +106,10 @@ export function fidelityRows(cases: RunnerCase[], records: FidelityRecord[]): Fi
     // Without a results folder or our runner timed in the run (a tools-only run) there is nothing to miss.
     if (!ours && g.promptTokens > 0 && cases.length) notes.push(`no ${g.runner} results at ${g.promptTokens} prompt tokens`);
     if (inRun.length && ourCase) notes.push(`the results folder's run: ${formatNumber(ourCase.decodeTps)} tok/s`);
-    for (const e of oursErrors.filter((e) => e.runner === g.runner && (e.prompt_tokens === null || e.prompt_tokens === g.promptTokens))) notes.push(`our runner's error: ${e.message}`);
+    // Our runner's error, unless the tool failed with the same words (a label not available here).
+    for (const e of oursErrors.filter((e) => e.runner === g.runner && (e.prompt_tokens === null || e.prompt_tokens === g.promptTokens) && !g.errors.includes(e.message))) {
+      notes.push(`our runner's error: ${e.message}`);
+    }
     if (ours && theirs && ours.newTokens !== theirs.newTokens) notes.push(`new tokens differ: ours ${ours.newTokens}, tool ${theirs.newTokens}`);
     if (ourCase && g.runs.length && g.runs[0].dtype !== ourCase.precision) notes.push(`dtype differs: ours ${ourCase.precision}, tool ${g.runs[0].dtype}`);
     notes.push(...g.errors.map((m) => `tool error: ${m}`));
