@@ -94,12 +94,11 @@ export function fidelityRows(cases: RunnerCase[], records: FidelityRecord[]): Fi
   const rows: FidelityRow[] = [];
   for (const g of groups.values()) {
     const ourCase = cases.find((c) => c.runner === g.runner && c.promptTokens === g.promptTokens);
-    const tps = g.runs.map((r) => r.decode_tps);
-    const theirs = tps.length ? { tps: median(tps), min: Math.min(...tps), max: Math.max(...tps), runs: tps.length, newTokens: g.runs[0].new_tokens } : null;
+    const theirs = spread(g.runs);
     const inRun = oursRuns.filter((r) => r.runner === g.runner && r.prompt_tokens === g.promptTokens);
-    const inRunTps = inRun.map((r) => r.decode_tps);
-    const ours = inRun.length
-      ? { tps: median(inRunTps), low: Math.min(...inRunTps), high: Math.max(...inRunTps), newTokens: inRun[0].new_tokens, runs: inRun.length }
+    const timedHere = spread(inRun);
+    const ours = timedHere
+      ? { tps: timedHere.tps, low: timedHere.min, high: timedHere.max, newTokens: timedHere.newTokens, runs: timedHere.runs }
       : ourCase ? { tps: ourCase.decodeTps, low: ourCase.low, high: ourCase.high, newTokens: ourCase.newTokens, runs: null } : null;
     const ratio = ours && theirs ? ours.tps / theirs.tps : null;
     const notes: string[] = [];
@@ -127,6 +126,12 @@ export function fidelityRows(cases: RunnerCase[], records: FidelityRecord[]): Fi
     });
   }
   return rows.sort((a, b) => a.runner.localeCompare(b.runner) || a.tool.localeCompare(b.tool) || a.promptTokens - b.promptTokens);
+}
+
+/** The median decode tok/s of runs, their range, count and new tokens; null without runs. */
+function spread(runs: FidelityRun[]): { tps: number; min: number; max: number; runs: number; newTokens: number } | null {
+  const tps = runs.map((r) => r.decode_tps);
+  return tps.length ? { tps: median(tps), min: Math.min(...tps), max: Math.max(...tps), runs: tps.length, newTokens: runs[0].new_tokens } : null;
 }
 
 const cell = (text: string) => text.replace(/\|/g, "/").replace(/\s+/g, " ");

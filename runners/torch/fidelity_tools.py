@@ -34,28 +34,34 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import torch  # noqa: E402
 
-from runner import TORCH_DTYPES, TimingStreamer, device_label, greedy_generation, pick_device, synchronize  # noqa: E402
+from fast_model import ATTENTION  # noqa: E402
+from runner import TORCH_DTYPES, TimingStreamer, device_label, greedy_generation, load_transformers_qwen3, pick_device, synchronize  # noqa: E402
 from qwen3_bench_fidelity import emit, fidelity_parser, read_prompts  # noqa: E402  (runner put python-common on the path)
+
+
+@torch.inference_mode()
+def timed_generate(model, device: torch.device, ids: list[int], k: int, static_cache: bool, streamer: TimingStreamer | None = None) -> tuple[int, list[int]]:
+    """One generate() call with the torch-compile runner's settings (torch's: the default, dynamic
+    cache), `streamer` as that runner times tokens or none; its wall time in ns, device synchronised,
+    and its new ids."""
+    config = greedy_generation(k, static_cache=static_cache)
+    inputs = torch.tensor([ids], device=device)
+    synchronize(device)
+    t0 = time.perf_counter_ns()
+    # An explicit all-ones mask: with pad_token_id=0 generate() would hide every prompt token of id 0.
+    out = model.generate(inputs, attention_mask=torch.ones_like(inputs), generation_config=config, streamer=streamer)
+    synchronize(device)
+    return time.perf_counter_ns() - t0, out[0, len(ids):].tolist()
 
 
 def transformers_generate(args: argparse.Namespace, prompts: list[dict], device: torch.device) -> None:
     import transformers
-    from transformers import Qwen3ForCausalLM
 
-    model = Qwen3ForCausalLM.from_pretrained(args.model, dtype=TORCH_DTYPES[args.dtype], attn_implementation="sdpa").to(device).eval()
+    model = load_transformers_qwen3(args.model, args.dtype, device)
     static = args.cache == "static"
 
-    @torch.inference_mode()
     def timed(ids: list[int], k: int) -> tuple[int, list[int]]:
-        # The torch-compile runner's generate() settings without its streamer (torch: the default, dynamic cache).
-        config = greedy_generation(model, k, static_cache=static)
-        inputs = torch.tensor([ids], device=device)
-        synchronize(device)
-        t0 = time.perf_counter_ns()
-        # An explicit all-ones mask: with pad_token_id=0 generate() would hide every prompt token of id 0.
-        out = model.generate(inputs, attention_mask=torch.ones_like(inputs), generation_config=config)
-        synchronize(device)
-        return time.perf_counter_ns() - t0, out[0, len(ids):].tolist()
+        return timed_generate(model, device, ids, k, static)
 
     compiled = static and device.type == "cuda"
     emit("meta", framework_version=f"transformers {transformers.__version__}, torch {torch.__version__}", device=device_label(device),
@@ -106,20 +112,14 @@ def timing_check(args: argparse.Namespace, prompts: list[dict], device: torch.de
     (N − 1) / (t_N − t_1), and, with a T(1) call beside it, (N − 1) / (T(N) − T(1)); the same
     pair of calls without a streamer gives the tool's own figure. One "timing" line per repeat."""
     import transformers
-    from transformers import Qwen3ForCausalLM
 
-    model = Qwen3ForCausalLM.from_pretrained(args.model, dtype=TORCH_DTYPES[args.dtype], attn_implementation="sdpa").to(device).eval()
+    model = load_transformers_qwen3(args.model, args.dtype, device)
 
-    @torch.inference_mode()
     def call(ids: list[int], k: int, streamed: bool) -> tuple[int, TimingStreamer | None]:
-        config = greedy_generation(model, k, static_cache=args.cache == "static")
-        inputs = torch.tensor([ids], device=device)
-        synchronize(device)
-        t0 = time.perf_counter_ns()
-        streamer = TimingStreamer(t0) if streamed else None
-        model.generate(inputs, attention_mask=torch.ones_like(inputs), generation_config=config, streamer=streamer)
-        synchronize(device)
-        return time.perf_counter_ns() - t0, streamer
+        # Only the streamer's differences are read: its origin may be any time.
+        streamer = TimingStreamer(time.perf_counter_ns()) if streamed else None
+        wall_ns, _ = timed_generate(model, device, ids, k, args.cache == "static", streamer)
+        return wall_ns, streamer
 
     n = args.new_tokens
     emit("meta", framework_version=f"transformers {transformers.__version__}, torch {torch.__version__}", device=device_label(device),
@@ -147,7 +147,7 @@ def main() -> int:
     parser.add_argument("tool", choices=["generate", "loop", "timing-check"])
     parser.add_argument("--cache", choices=["static", "dynamic"], default="static")
     parser.add_argument("--reference")
-    parser.add_argument("--attention", choices=["explicit", "sdpa"], default="explicit", help="loop: the torch-fast label's attention flag")
+    parser.add_argument("--attention", choices=list(ATTENTION), default="explicit", help="loop: the torch-fast label's attention flag")
     args = parser.parse_args()
     prompts = sorted(read_prompts(args.prompts), key=lambda p: -len(p["ids"]))
     device = pick_device(args.device)

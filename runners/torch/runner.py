@@ -71,13 +71,23 @@ def model_limits(model_dir: str) -> tuple[int, int]:
     return int(config["vocab_size"]), int(config["max_position_embeddings"])
 
 
+def load_transformers_qwen3(model_dir: str, dtype: str, device: torch.device) -> Qwen3ForCausalLM:
+    """transformers' Qwen3ForCausalLM (sdpa attention) on `device`, in eval mode, its checkpoint's EOS
+    cleared from its generation config: `GenerationConfig(eos_token_id=None)` alone does not turn EOS
+    off, as transformers (4.57 and 5.17 alike) fills a config's unset fields, None included, from the
+    model's own (Qwen3's 151645, from config.json). Measured on the tiny model: with the model's EOS
+    set to its 4th greedy token, a 16-token generate() stopped after 4."""
+    model = Qwen3ForCausalLM.from_pretrained(model_dir, dtype=TORCH_DTYPES[dtype], attn_implementation="sdpa").to(device).eval()
+    model.generation_config.eos_token_id = None
+    return model
+
+
 class TorchRunner:
     def __init__(self, model_dir: str, dtype: str, device: str) -> None:
         self.vocab_size, self.max_positions = model_limits(model_dir)
         self.dtype = dtype
         self.device = pick_device(device)
-        self.model = Qwen3ForCausalLM.from_pretrained(model_dir, dtype=TORCH_DTYPES[dtype], attn_implementation="sdpa")
-        self.model.to(self.device).eval()
+        self.model = load_transformers_qwen3(model_dir, dtype, self.device)
         self.parameter_count = sum(p.numel() for p in self.model.parameters())
         self.generate([0, 1, 2], 2, time.perf_counter_ns())  # warm-up: kernels, allocator
 
@@ -149,16 +159,10 @@ class TimingStreamer(BaseStreamer):
         pass
 
 
-def greedy_generation(model: Qwen3ForCausalLM, max_new_tokens: int, static_cache: bool) -> GenerationConfig:
+def greedy_generation(max_new_tokens: int, static_cache: bool) -> GenerationConfig:
     """generate()'s settings for a benchmark request: greedy, `max_new_tokens` new tokens whatever
-    they are (the protocol's ignore_eos), a static cache or the default dynamic one.
-
-    `eos_token_id=None` alone does not turn EOS off: transformers (4.57 and 5.17 alike) fills a
-    config's unset fields, None included, from the model's own generation config, which holds the
-    checkpoint's EOS (Qwen3's 151645, from config.json). Measured on the tiny model: with the model's
-    EOS set to its 4th greedy token, a 16-token generate() stopped after 4. So the model's EOS is
-    cleared too; no stopping criterion or logits processor is added for it either way."""
-    model.generation_config.eos_token_id = None
+    they are (the protocol's ignore_eos: no stopping criterion or logits processor for EOS, on a
+    model from load_transformers_qwen3), a static cache or the default dynamic one."""
     return GenerationConfig(
         max_new_tokens=max_new_tokens,
         do_sample=False,
@@ -184,7 +188,7 @@ class TorchCompileRunner(TorchRunner):
     @torch.inference_mode()
     def generate(self, prompt_ids: list[int], max_new_tokens: int, t0_ns: int) -> tuple[list[int], list[int]]:
         streamer = TimingStreamer(t0_ns)
-        config = greedy_generation(self.model, max_new_tokens, static_cache=True)
+        config = greedy_generation(max_new_tokens, static_cache=True)
         input_ids = torch.tensor([prompt_ids], device=self.device)
         # Every prompt position is real: without a mask, generate() would infer one from
         # pad_token_id and hide any prompt token whose id is 0.

@@ -14,10 +14,11 @@ import { modelFingerprint } from "./fingerprint.ts";
  */
 export function derivedCopyName(modelDir: string): string {
   const dir = resolve(modelDir);
-  return `${basename(dir)}-${pathTag(dir)}-${modelFingerprint(dir)}`;
+  return `${sourcePrefix(dir)}${modelFingerprint(dir)}`;
 }
 
-const pathTag = (dir: string): string => createHash("sha256").update(dir).digest("hex").slice(0, 8);
+/** `<model folder>-<path tag>-`: what every copy of this folder's states is named after. */
+const sourcePrefix = (dir: string): string => `${basename(dir)}-${createHash("sha256").update(dir).digest("hex").slice(0, 8)}-`;
 
 /**
  * Removes the entries of `root` made from `modelDir` as it was before (same name and path tag,
@@ -29,7 +30,7 @@ export function pruneStaleCopies(root: string, modelDir: string): string[] {
   if (!existsSync(root)) return [];
   const current = derivedCopyName(modelDir);
   const dir = resolve(modelDir);
-  const sameSource = `${basename(dir)}-${pathTag(dir)}-`;
+  const sameSource = sourcePrefix(dir);
   const legacy = new RegExp(`^${escapeRegExp(basename(dir))}-[0-9a-f]{16}(?:-|$)`);
   const stale = readdirSync(root).filter((name) => (name.startsWith(sameSource) && !isEntryOf(name, current)) || legacy.test(name));
   for (const name of stale) rmSync(join(root, name), { recursive: true, force: true });
