@@ -24,7 +24,7 @@ export interface RunnerFlag {
   bits?(value: string): number;
 }
 
-/** Flags of the Burn runner (runners/burn, every backend): its `--attention`, `--decode-graph`, `--kernels`, `--prefill-chunk`, `--memory-plan` and `--quant`. */
+/** Flags of the Burn runner (runners/burn, every backend): its `--attention`, `--decode-graph`, `--kernels`, `--prefill-chunk`, `--chunk-attention`, `--memory-plan` and `--quant`. */
 export const BURN_FLAGS: Record<string, RunnerFlag> = {
   attention: {
     description: "attention body: Burn's attention op (burn) or softmax(QKᵀ)V written out (explicit); default burn on CUDA, explicit elsewhere",
@@ -46,6 +46,12 @@ export const BURN_FLAGS: Record<string, RunnerFlag> = {
       "the longest prompt prefilled in one pass, in tokens; a longer one runs in chunks of that many against the whole cache under a mask (default 2048, mlx-lm's prefill_step_size; runners/burn/README.md, \"Long prompts\"). 65536 prefills every depth in one pass: an A/B label for decode at depth",
     values: ["1024", "2048", "4096", "8192", "16384", "32768", "65536"],
     args: (value) => ["--prefill-chunk", value],
+  },
+  "chunk-attention": {
+    description:
+      "how a long prompt's chunks attend to the cache: the explicit form (explicit, default: matmul, mask, softmax, matmul) or Burn's attention op with the chunk's mask as a tensor (burn: a flash kernel where the backend has one). An A/B label for prefill at depth (runners/burn/README.md, \"Long prompts\")",
+    values: ["explicit", "burn"],
+    args: (value) => ["--chunk-attention", value],
   },
   "memory-plan": {
     description: "device memory layout (runners/burn/src/memory.rs): fitted, the runner's default since 2026-12-07 (weights in the persistent pool, one exact-size pool for the rest, free pages returned after the warm-up), or default, Burn's own pools (an A/B label: the same decode speed in about twice the memory); backends without CubeCL pools (burn-cpu) follow neither",

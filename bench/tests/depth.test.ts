@@ -9,7 +9,6 @@ import { join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { checkContextFits, contextOverflows } from "../harness/context-limit.ts";
 import { depthPrompt, depthPrompts, parseDepths } from "../harness/depth.ts";
-import { FRAMEWORKS } from "../harness/frameworks.ts";
 import { checkModelDir } from "../harness/model/validate.ts";
 import { PROMPTS_FILE } from "../harness/paths.ts";
 import { makePlan } from "../harness/plan.ts";
@@ -20,7 +19,7 @@ import { readSettings } from "../harness/settings.ts";
 import { PromptTokenizer } from "../harness/tokenize.ts";
 import { ResultsFile } from "../harness/schema/results.ts";
 import { FrameworkSession } from "../harness/session.ts";
-import { plainVariant, probeVariant } from "../harness/variants.ts";
+import { launchVariant, probeVariant, resolveVariant } from "../harness/variants.ts";
 import { tinyPlan } from "./tiny-plan.ts";
 import { depthTable } from "../report/depth.ts";
 import { loadResultsDir } from "../report/summary.ts";
@@ -111,19 +110,18 @@ describe("the model's context window", () => {
   });
 });
 
-// Runners that can take a 3,000-token prompt on this machine in a test's time (CPU backends).
-const DEEP_RUNNERS = ["burn-cpu", "mlx-lm", "torch-fast"];
-const deepRunners = await Promise.all(
-  FRAMEWORKS.filter((f) => DEEP_RUNNERS.includes(f.name)).map(async (f) => ({ framework: f, ...(await probeVariant(plainVariant(f))) })),
-);
+// Runners that can take a 3,000-token prompt on this machine in a test's time (CPU backends); Burn
+// with both ways its chunks attend (`chunk-attention`).
+const DEEP_RUNNERS = ["burn-cpu", "burn-cpu[chunk-attention=burn]", "mlx-lm", "torch-fast"];
+const deepRunners = await Promise.all(DEEP_RUNNERS.map(async (label) => ({ variant: resolveVariant(label), ...(await probeVariant(resolveVariant(label))) })));
 
-describe.each(deepRunners.map((r) => [r.framework.name, r] as const))("%s after a deep prefill (tiny model, f32)", (name, runner) => {
-  // Past mlx-lm's 2048-token and torch-fast's 1024-token prefill chunks, so the decode reads a cache filled in steps.
+describe.each(deepRunners.map((r) => [r.variant.label, r] as const))("%s after a deep prefill (tiny model, f32)", (name, runner) => {
+  // Past Burn's and mlx-lm's 2048-token and torch-fast's 1024-token prefill chunks, so the decode reads a cache filled in steps.
   const DEPTH = 2500;
   const NEW_TOKENS = 24;
   test.skipIf(!runner.available)(`greedy tokens at depth ${DEPTH} equal the runner's own one-pass argmax on the same ids, exactly`, async () => {
     const [deep] = depthPrompts(tokenizer, short, [DEPTH]);
-    const process = await RunnerProcess.start(await runner.framework.launch(TEST_MODELS.tiny, "f32"), 600_000);
+    const process = await RunnerProcess.start(await launchVariant(runner.variant, TEST_MODELS.tiny, "f32"), 600_000);
     try {
       const { reply } = await process.generate({ prompt_token_ids: deep.promptTokenIds, max_new_tokens: NEW_TOKENS, ignore_eos: true }, 900_000);
       expect(reply.token_ids).toHaveLength(NEW_TOKENS);

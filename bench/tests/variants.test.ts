@@ -60,7 +60,7 @@ describe("framework labels", () => {
   });
 
   test("flags are checked against the framework's declaration, one clear error each", () => {
-    expect(() => resolveVariant("burn-cpu[fast=yes]")).toThrow('BENCH_FRAMEWORKS: burn-cpu[fast=yes]: unknown flag "fast" for burn-cpu (accepts: attention, decode-graph, kernels, prefill-chunk, memory-plan, quant)');
+    expect(() => resolveVariant("burn-cpu[fast=yes]")).toThrow('BENCH_FRAMEWORKS: burn-cpu[fast=yes]: unknown flag "fast" for burn-cpu (accepts: attention, decode-graph, kernels, prefill-chunk, chunk-attention, memory-plan, quant)');
     expect(() => resolveVariant("burn-cpu[attention=flash]")).toThrow('BENCH_FRAMEWORKS: burn-cpu[attention=flash]: flag attention takes burn or explicit, got "flash"');
     expect(() => resolveVariant("torch[attention=burn]")).toThrow('unknown flag "attention" for torch (it accepts no flags)');
     expect(() => resolveVariant("nope[attention=burn]")).toThrow(/BENCH_FRAMEWORKS: unknown framework "nope"/);

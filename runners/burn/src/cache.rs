@@ -6,6 +6,7 @@
 //! position, and attention never sees a slot past the current position.
 
 use crate::config::Qwen3Config;
+use crate::sdpa::AttentionKernel;
 use burn::tensor::{Bool, DType, Device, IndexingUpdateOp, Int, Tensor};
 
 /// Where a forward pass writes its keys and values (mlx-lm's `cache.offset`).
@@ -17,8 +18,9 @@ pub enum Offset {
     /// A chunk of a long prompt (src/model.rs, `Model::prefill`) starting at position `start`: it
     /// writes slots `start..start + L` (the first chunk, at 0, also zeros every slot after it)
     /// and attends to the whole cache under a mask, so every full chunk has the same shapes
-    /// whatever its start, and its scores are `L × capacity`, never `prompt × prompt`.
-    Chunk { start: usize },
+    /// whatever its start, and its scores are `L × capacity`, never `prompt × prompt`. `attention`:
+    /// how the chunk attends (`--chunk-attention`; src/sdpa/mod.rs).
+    Chunk { start: usize, attention: AttentionKernel },
     /// One token at the position held in a device tensor `[1]` (decode): it writes that slot and
     /// attends to the whole cache under a mask. The position is data, not a shape or a constant,
     /// so every decode step runs the same kernels on the same buffers (what a captured graph
@@ -72,7 +74,7 @@ impl KvCache {
         match offset {
             Offset::Prompt if len == 1 => AttentionMask::None,
             Offset::Prompt => AttentionMask::Causal,
-            Offset::Chunk { start } => {
+            Offset::Chunk { start, .. } => {
                 // Query row i sits at position start + i: it may not see slot s > start + i, that
                 // is s - i > start, with `s - i` from one flat index: no broadcast view (the
                 // explicit decode step, whose mask is one, decodes wrongly on CUDA for a cause not
@@ -118,7 +120,7 @@ impl LayerCache {
     pub fn update_and_fetch(&mut self, keys: Tensor<4>, values: Tensor<4>, offset: &Offset) -> (Tensor<4>, Tensor<4>) {
         match offset {
             Offset::Prompt => self.write_prompt(keys, values),
-            Offset::Chunk { start } => self.write_chunk(*start, keys, values),
+            Offset::Chunk { start, .. } => self.write_chunk(*start, keys, values),
             Offset::At(position) => self.write_at(position.clone(), keys, values),
         }
     }

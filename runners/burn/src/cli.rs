@@ -15,7 +15,7 @@ use std::path::PathBuf;
 
 pub const USAGE: &str = "usage: qwen3-burn-runner --model DIR [--dtype f16|bf16|f32] \
 [--backend cpu|wgpu|cuda|metal|ndarray] [--device auto|N] [--attention burn|explicit] \
-[--decode-graph on|off] [--memory-plan default|fitted] [--quant none|q8|q4] [--self-bench P,N,R] [--kernels burn|custom|PART+PART|custom+rows] [--prefill-chunk N] \
+[--decode-graph on|off] [--memory-plan default|fitted] [--quant none|q8|q4] [--self-bench P,N,R] [--kernels burn|custom|PART+PART|custom+rows] [--prefill-chunk N] [--chunk-attention explicit|burn] \
 [--step-times] [--op-count] [--host-profile FILE]\n       qwen3-burn-runner --list-backends\n       \
 qwen3-burn-runner --bench-kernels|--bench-kernels-quick [--backend B] [--dtype D]\n       \
 qwen3-burn-runner --check-flags [--backend B] [FLAGS]\n       \
@@ -49,6 +49,8 @@ pub struct Args {
     /// The longest prompt prefilled in one pass; a longer one runs in chunks of this many tokens
     /// (src/model.rs, `PREFILL_CHUNK` by default).
     pub prefill_chunk: usize,
+    /// How a long prompt's chunks attend (src/sdpa): `explicit` by default on every backend.
+    pub chunk_attention: AttentionKernel,
     /// Per-request diagnostics on stderr (`--step-times`, `--op-count`).
     pub diagnostics: Diagnostics,
     /// `--host-profile FILE`: host stacks sampled into FILE (src/host_profile.rs).
@@ -113,6 +115,7 @@ pub fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String
     let mut host_profile = None;
     let mut check_flags = false;
     let mut prefill_chunk = PREFILL_CHUNK;
+    let mut chunk_attention = AttentionKernel::Explicit;
     while let Some(flag) = argv.next() {
         let mut value = || argv.next().ok_or_else(|| format!("{flag}: missing value"));
         match flag.as_str() {
@@ -156,6 +159,7 @@ pub fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String
                 let v = value()?;
                 prefill_chunk = v.parse().ok().filter(|&n: &usize| n > 0).ok_or_else(|| format!("--prefill-chunk: expected a number of tokens ≥ 1, got {v:?}"))?;
             }
+            "--chunk-attention" => chunk_attention = parse_attention(&value()?).map_err(|e| format!("--chunk-attention: {e}"))?,
             "--step-times" => diagnostics.step_times = true,
             "--op-count" if cfg!(feature = "op-count") => diagnostics.op_count = true,
             "--op-count" => return Err("--op-count: this binary was built without the `op-count` feature".into()),
@@ -178,7 +182,7 @@ pub fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String
     if quant != WeightQuant::None && kernels.gemv {
         return Err(format!("--quant {}: this runner's matrix-vector kernel reads float weights; run --kernels without gemv", quant.name()));
     }
-    Ok(Args { model_dir, dtype, backend, device, attention, decode_graph, memory_plan, quant, self_bench, bench_prefill, prefill_chunk, kernels, bench_kernels, diagnostics, host_profile, check_flags })
+    Ok(Args { model_dir, dtype, backend, device, attention, decode_graph, memory_plan, quant, self_bench, bench_prefill, prefill_chunk, chunk_attention, kernels, bench_kernels, diagnostics, host_profile, check_flags })
 }
 
 #[cfg(test)]
@@ -247,6 +251,9 @@ mod tests {
         assert_eq!(args("--model m").ok().unwrap().prefill_chunk, PREFILL_CHUNK);
         assert_eq!(args("--model m --prefill-chunk 65536").ok().unwrap().prefill_chunk, 65536);
         assert!(args("--model m --prefill-chunk 0").err().unwrap().starts_with("--prefill-chunk: expected a number of tokens"));
+        assert_eq!(args("--model m").ok().unwrap().chunk_attention, AttentionKernel::Explicit);
+        assert_eq!(args("--model m --chunk-attention burn").ok().unwrap().chunk_attention, AttentionKernel::Burn);
+        assert!(args("--model m --chunk-attention flash").err().unwrap().starts_with("--chunk-attention: unknown attention"));
         assert_eq!(args("--model m --bench-prefill 4096").ok().unwrap().bench_prefill, Some(4096));
         assert!(args("--model m --bench-prefill 1").err().unwrap().starts_with("--bench-prefill: expected a prompt length"));
     }

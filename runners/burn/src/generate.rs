@@ -342,7 +342,7 @@ mod tests {
 
     /// A prompt of several prefill chunks (4 tokens each here, 5 full and a partial one) must give
     /// the same prefill logits and greedy tokens as one pass over it, for both attention
-    /// implementations; so must a shorter chunked prompt on the decoder the long one left its
+    /// implementations in the one pass and both in the chunks (`--chunk-attention`); so must a shorter chunked prompt on the decoder the long one left its
     /// keys in (the first chunk zeros the slots after it).
     #[test]
     fn chunked_prefill_agrees_with_one_pass() {
@@ -352,10 +352,11 @@ mod tests {
         let checkpoint = Checkpoint::open(&dir).unwrap();
         let long: Vec<u32> = (0..23).map(|i| (i * 37 + 5) % 97).collect();
         let short: Vec<u32> = long[..9].iter().rev().copied().collect();
-        for attention in [AttentionKernel::Explicit, AttentionKernel::Burn] {
+        let kernels = [AttentionKernel::Explicit, AttentionKernel::Burn];
+        for (attention, chunk_attention) in kernels.into_iter().flat_map(|a| kernels.map(|c| (a, c))) {
             let load = |chunk: usize| {
                 let model = Model::load(config.clone(), &checkpoint, &Device::flex(), DType::F32, attention, Kernels::BURN, WeightQuant::None).unwrap();
-                Rc::new(model.with_prefill_chunk(chunk))
+                Rc::new(model.with_prefill_chunk(chunk).with_chunk_attention(chunk_attention))
             };
             let (one_pass, chunked) = (load(long.len()), load(4));
             let prefill_logits = |model: &Model| {
@@ -366,14 +367,14 @@ mod tests {
             let (want, got) = (prefill_logits(&one_pass), prefill_logits(&chunked));
             assert_eq!(want.len(), got.len());
             let differing = want.iter().zip(&got).position(|(a, b)| !((a - b).abs() < 1e-4));
-            assert_eq!(differing, None, "{attention:?}: chunked prefill logits differ (or are NaN) at this index");
+            assert_eq!(differing, None, "{attention:?}, chunks {chunk_attention:?}: chunked prefill logits differ (or are NaN) at this index");
 
             let greedy = |model: &Rc<Model>| {
                 let mut generator = Generator::new(model.clone(), false, Diagnostics::default());
                 [&long, &short].map(|prompt| generator.generate(prompt, 8, Instant::now()).token_ids)
             };
             let want = greedy(&one_pass);
-            assert_eq!(greedy(&chunked), want, "{attention:?}");
+            assert_eq!(greedy(&chunked), want, "{attention:?}, chunks {chunk_attention:?}");
             let fresh = Generator::new(one_pass.clone(), false, Diagnostics::default()).generate(&short, 8, Instant::now()).token_ids;
             assert_eq!(want[1], fresh, "{attention:?}: a reused decoder must not see the last request's slots");
         }

@@ -89,7 +89,11 @@ impl Attention {
         let values = heads_first(qkv.narrow(2, heads + kv_heads, kv_heads));
 
         let (keys, values) = cache.update_and_fetch(keys, values, offset);
-        heads_last(self.sdpa.attend(queries, keys, values, mask))
+        let sdpa = match offset {
+            Offset::Chunk { attention, .. } => *attention,
+            _ => self.sdpa,
+        };
+        heads_last(sdpa.attend(queries, keys, values, mask))
     }
 }
 
@@ -185,7 +189,7 @@ impl Qwen3Model {
             (offset, _) => {
                 let rope = match &offset {
                     Offset::Prompt => self.rope.range(0, len),
-                    Offset::Chunk { start } => self.rope.range(*start, len),
+                    Offset::Chunk { start, .. } => self.rope.range(*start, len),
                     Offset::At(position) => self.rope.at(position.clone()),
                 };
                 Positions::Ops { mask: cache.make_mask(len, &offset), rope, offset }
@@ -214,6 +218,8 @@ pub struct Model {
     pub parameter_count: usize,
     /// The prefill's chunk, in tokens: [`PREFILL_CHUNK`], or `--prefill-chunk` (tests pick a smaller one).
     prefill_chunk: usize,
+    /// How a long prompt's chunks attend (`--chunk-attention`): the explicit form by default.
+    chunk_attention: AttentionKernel,
 }
 
 impl Model {
@@ -228,7 +234,7 @@ impl Model {
             false => loader.linear("lm_head.weight", c.hidden_size, c.vocab_size, role)?,
         };
         let parameter_count = loader.parameter_count;
-        Ok(Self { config, model, lm_head, kernels, device: device.clone(), dtype, parameter_count, prefill_chunk: PREFILL_CHUNK })
+        Ok(Self { config, model, lm_head, kernels, device: device.clone(), dtype, parameter_count, prefill_chunk: PREFILL_CHUNK, chunk_attention: AttentionKernel::Explicit })
     }
 
     /// The same model prefilling prompts in chunks of `tokens` (≥ 1) instead of [`PREFILL_CHUNK`]
@@ -236,6 +242,16 @@ impl Model {
     pub fn with_prefill_chunk(self, tokens: usize) -> Self {
         assert!(tokens > 0, "prefill chunk of 0 tokens");
         Self { prefill_chunk: tokens, ..self }
+    }
+
+    /// How a long prompt's chunks attend.
+    pub fn chunk_attention(&self) -> AttentionKernel {
+        self.chunk_attention
+    }
+
+    /// The same model attending with `kernel` in a long prompt's chunks (`--chunk-attention`).
+    pub fn with_chunk_attention(self, kernel: AttentionKernel) -> Self {
+        Self { chunk_attention: kernel, ..self }
     }
 
     pub fn new_cache(&self, capacity: usize) -> KvCache {
@@ -264,7 +280,7 @@ impl Model {
         }
         let chunks = (0..len).step_by(self.prefill_chunk).map(|start| {
             let tokens = token_ids.clone().narrow(0, start, self.prefill_chunk.min(len - start));
-            self.model.forward(tokens, Offset::Chunk { start }, None, cache)
+            self.model.forward(tokens, Offset::Chunk { start, attention: self.chunk_attention }, None, cache)
         });
         Tensor::cat(chunks.collect(), 1)
     }

@@ -28,13 +28,9 @@ impl AttentionKernel {
     /// `queries` `[1, heads, L, head_dim]` against `keys` and `values` `[1, kv_heads, S,
     /// head_dim]` (heads a multiple of kv_heads) under `mask`; returns `[1, heads, L, head_dim]`.
     pub fn attend(self, queries: Tensor<4>, keys: Tensor<4>, values: Tensor<4>, mask: &AttentionMask) -> Tensor<4> {
-        match (self, mask) {
-            // A long prompt's chunk attends under a mask offset by its start, which Burn's op can
-            // only take as a materialised `[1, heads, L, capacity]` tensor (its causal flag masks
-            // column > row, from position 0): the explicit form broadcasts one `[L, capacity]`.
-            (_, AttentionMask::Prefix(_)) => explicit::attend(queries, keys, values, mask),
-            (AttentionKernel::Burn, _) => burn_op::attend(queries, keys, values, mask),
-            (AttentionKernel::Explicit, _) => explicit::attend(queries, keys, values, mask),
+        match self {
+            AttentionKernel::Burn => burn_op::attend(queries, keys, values, mask),
+            AttentionKernel::Explicit => explicit::attend(queries, keys, values, mask),
         }
     }
 }
