@@ -201,13 +201,17 @@ class Qwen3(nn.Module):
         return h @ self.lm_head.T
 
 
+def checkpoint_files(model_dir: Path) -> list[str]:
+    """The checkpoint's safetensors files: the shards its index names, or model.safetensors."""
+    index = model_dir / "model.safetensors.index.json"
+    return sorted(set(json.loads(index.read_text())["weight_map"].values())) if index.exists() else ["model.safetensors"]
+
+
 def read_checkpoint(model_dir: Path) -> dict[str, torch.Tensor]:
     from safetensors.torch import load_file
 
-    index = model_dir / "model.safetensors.index.json"
-    files = sorted(set(json.loads(index.read_text())["weight_map"].values())) if index.exists() else ["model.safetensors"]
     tensors: dict[str, torch.Tensor] = {}
-    for name in files:
+    for name in checkpoint_files(model_dir):
         tensors.update(load_file(str(model_dir / name), device="cpu"))
     return tensors
 

@@ -35,7 +35,7 @@ from qwen3_bench_protocol import ReadyInfo, parse_args, serve  # noqa: E402
 
 import request_profile  # noqa: E402
 from fast_decode import CAPACITY_STEP, FastQwen3  # noqa: E402
-from fast_model import ATTENTION  # noqa: E402
+from fast_model import ATTENTION, checkpoint_files  # noqa: E402
 
 TORCH_DTYPES = {"f16": torch.float16, "bf16": torch.bfloat16, "f32": torch.float32}
 
@@ -77,9 +77,35 @@ def load_transformers_qwen3(model_dir: str, dtype: str, device: torch.device) ->
     off, as transformers (4.57 and 5.17 alike) fills a config's unset fields, None included, from the
     model's own (Qwen3's 151645, from config.json). Measured on the tiny model: with the model's EOS
     set to its 4th greedy token, a 16-token generate() stopped after 4."""
-    model = Qwen3ForCausalLM.from_pretrained(model_dir, dtype=TORCH_DTYPES[dtype], attn_implementation="sdpa").to(device).eval()
+    try:
+        model = Qwen3ForCausalLM.from_pretrained(model_dir, dtype=TORCH_DTYPES[dtype], attn_implementation="sdpa")
+    except RuntimeError as e:
+        # transformers 4.57 reports a wrong shape as "size mismatch for weight ... for Linear",
+        # naming neither the tensor nor the file: find it from the checkpoint's headers.
+        mismatch = checkpoint_shape_mismatch(Path(model_dir))
+        if mismatch is None:
+            raise
+        raise ValueError(mismatch) from e
+    model = model.to(device).eval()
     model.generation_config.eos_token_id = None
     return model
+
+
+def checkpoint_shape_mismatch(model_dir: Path) -> str | None:
+    """The first checkpoint tensor whose shape differs from what config.json gives transformers'
+    Qwen3 (the model built on the meta device, the tensors' shapes read from the safetensors
+    headers), as a message naming its file and tensor; None if every shape fits."""
+    from safetensors import safe_open
+
+    with torch.device("meta"):
+        expected = {name: tuple(t.shape) for name, t in Qwen3ForCausalLM(transformers.AutoConfig.from_pretrained(model_dir)).state_dict().items()}
+    for file in checkpoint_files(model_dir):
+        with safe_open(str(model_dir / file), framework="pt") as f:
+            for name in f.keys():
+                found = tuple(f.get_slice(name).get_shape())
+                if name in expected and found != expected[name]:
+                    return f"{model_dir / file}: tensor {name} has shape {list(found)}, config.json implies {list(expected[name])}"
+    return None
 
 
 class TorchRunner:
