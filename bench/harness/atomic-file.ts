@@ -11,12 +11,9 @@ import { constants, copyFileSync, renameSync, rmSync, statSync, writeFileSync } 
 export function replaceAtomically<T>(path: string, fill: (temporaryPath: string) => T): T {
   const temporaryPath = temporaryPathFor(path);
   try {
-    const result = fill(temporaryPath);
-    putInPlace(temporaryPath, path);
-    return result;
+    return putInPlace(temporaryPath, path, fill(temporaryPath));
   } catch (e) {
-    rmSync(temporaryPath, { recursive: true, force: true });
-    throw e;
+    return discard(temporaryPath, e);
   }
 }
 
@@ -29,20 +26,25 @@ export function replaceAtomically<T>(path: string, fill: (temporaryPath: string)
 export async function replaceAtomicallyAsync<T>(path: string, fill: (temporaryPath: string) => Promise<T>): Promise<T> {
   const temporaryPath = temporaryPathFor(path);
   try {
-    const result = await fill(temporaryPath);
-    putInPlace(temporaryPath, path);
-    return result;
+    return putInPlace(temporaryPath, path, await fill(temporaryPath));
   } catch (e) {
-    rmSync(temporaryPath, { recursive: true, force: true });
-    throw e;
+    return discard(temporaryPath, e);
   }
 }
 
 const temporaryPathFor = (path: string): string => `${path}.${process.pid}-${randomBytes(4).toString("hex")}.partial`;
 
-function putInPlace(temporaryPath: string, path: string): void {
+/** Renames the filled temporary file or folder over `path`; returns what the fill returned. */
+function putInPlace<T>(temporaryPath: string, path: string, result: T): T {
   if (statSync(temporaryPath).isDirectory()) rmSync(path, { recursive: true, force: true });
   renameSync(temporaryPath, path);
+  return result;
+}
+
+/** Removes what a failed fill left and throws its error on. */
+function discard(temporaryPath: string, error: unknown): never {
+  rmSync(temporaryPath, { recursive: true, force: true });
+  throw error;
 }
 
 /** writeFileSync, put in place by replaceAtomically. */
