@@ -60,7 +60,7 @@ export const BURN_FLAGS: Record<string, RunnerFlag> = {
   },
   quant: {
     description:
-      "linear weights quantized at load by Burn's own quantize_dynamic (runners/burn/src/quant.rs): q8 or q4, symmetric, one f32 scale per 32 input rows; embeddings, norms and a tied LM head unquantized. Burn's CPU backend dequantizes every weight on every product (runners/burn/README.md, \"Quantization\")",
+      "linear weights quantized at load by Burn's own quantize_dynamic (runners/burn/src/quant.rs): q8 or q4, symmetric, one f32 scale per 32 inputs of each [out, in] row; embeddings, norms and a tied LM head unquantized. Burn's CPU backend dequantizes every weight on every product (runners/burn/README.md, \"Quantization\")",
     values: ["q8", "q4"],
     args: (value) => ["--quant", value],
     quantizes: () => true,

@@ -36,40 +36,42 @@ impl WeightLoader<'_> {
 
     /// The linear layer `name` in `role`, built for the kernels it will run.
     pub fn linear(&mut self, name: &str, in_features: usize, out_features: usize, role: Role) -> Result<Linear, String> {
-        if self.kernels.rows {
+        if self.holds_rows() {
             return self.rows_linear(&[name.to_owned()], in_features, &[out_features], role);
         }
         let weight = self.linear_weight(name, in_features, out_features)?;
-        self.build_linear(name, weight, role)
+        Ok(Linear::new(weight, role, self.kernels))
     }
 
     /// Several Linears that read the same input, concatenated along the output axis
     /// (`[in, out_1 + out_2 + ...]`): one matrix product per step instead of one per projection.
     pub fn fused_linear(&mut self, names: &[String], in_features: usize, out_features: &[usize], role: Role) -> Result<Linear, String> {
-        if self.kernels.rows {
+        if self.holds_rows() {
             return self.rows_linear(names, in_features, out_features, role);
         }
         let weight = self.fused_weight(names, in_features, out_features)?;
-        self.build_linear(&names.join("+"), weight, role)
+        Ok(Linear::new(weight, role, self.kernels))
     }
 
-    /// `--kernels ...+rows`: the layer holding its weight once, as PyTorch's `[out, in]` rows read
-    /// from the checkpoint as stored (no transpose), which the kernel and Burn's product both read;
-    /// Burn's `[in, out]` copy is not made. (`rows` implies `gemv`, which `--quant` refuses.)
+    /// Whether linear layers hold PyTorch's `[out, in]` rows only: with `--kernels ...+rows`, and
+    /// with `--quant` (quantized along the input axis, the rows' last: src/quant.rs).
+    fn holds_rows(&self) -> bool {
+        self.kernels.rows || self.quant != WeightQuant::None
+    }
+
+    /// The layer holding its weight once, as PyTorch's `[out, in]` rows read from the checkpoint as
+    /// stored (no transpose), which the kernel (`--kernels ...+rows`) and Burn's product both read;
+    /// Burn's `[in, out]` copy is not made. Under `--quant` the rows are quantized (`rows` implies
+    /// `gemv`, which `--quant` refuses, so the two never meet).
     fn rows_linear(&mut self, names: &[String], in_features: usize, out_features: &[usize], role: Role) -> Result<Linear, String> {
         let parts = names
             .iter()
             .zip(out_features)
             .map(|(name, &out)| self.tensor(name, [out, in_features], Layout::AsStored))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Linear::from_rows(parts, role, self.kernels))
-    }
-
-    /// The layer for `weight` (`[in, out]`), quantized where `--quant` says.
-    fn build_linear(&self, name: &str, weight: Tensor<2>, role: Role) -> Result<Linear, String> {
         Ok(match self.quant {
-            WeightQuant::None => Linear::new(weight, role, self.kernels),
-            quant => Linear::from_columns(quant.apply(name, weight.unsqueeze::<3>())?, role),
+            WeightQuant::None => Linear::from_rows(parts, role, self.kernels),
+            quant => Linear::from_rows(vec![quant.apply(&names.join("+"), Tensor::cat(parts, 0))?], role, self.kernels),
         })
     }
 

@@ -41,11 +41,10 @@ pub enum Output {
 /// The weight as Burn's product reads it.
 enum Weight {
     /// `[1, in, out]`, shaped once at load for the `[1, L, in]` activations, where
-    /// `burn::tensor::module::linear` would reshape the weight (one more fusion op) on every call;
-    /// in the run dtype, or quantized (`--quant`, src/quant.rs).
+    /// `burn::tensor::module::linear` would reshape the weight (one more fusion op) on every call.
     Columns(Tensor<3>),
-    /// `[out, in]` (PyTorch's layout: the tied LM head's embedding table as stored, and every
-    /// layer with `--kernels rows`), contiguous, read as `W · xᵀ`: a transposed view of the weight
+    /// `[out, in]` (PyTorch's layout: the tied LM head's embedding table as stored, every layer
+    /// with `--kernels rows`, and every quantized one, `--quant`), contiguous, read as `W · xᵀ`: a transposed view of the weight
     /// would be copied on every call, so the activations' small result is transposed instead. With
     /// `rows`, the same tensor the kernel reads (gate and up rows in pairs where SwiGLU is folded
     /// into the kernel).
@@ -93,12 +92,6 @@ impl Linear {
             OnKernel::new(rows, &role, kernels)
         });
         Self { weight: Weight::Columns(weight.unsqueeze::<3>()), role, kernel, gate_up_pairs: false }
-    }
-
-    /// A layer on Burn's matrix product only, its weight already `[1, in, out]` (a quantized one:
-    /// `--quant`, which runs without this runner's kernels).
-    pub fn from_columns(weight: Tensor<3>, role: Role) -> Self {
-        Self { weight: Weight::Columns(weight), role, kernel: None, gate_up_pairs: false }
     }
 
     /// A layer holding its weight once, as PyTorch's `[out, in]` rows: `parts` one after another
