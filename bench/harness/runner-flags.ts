@@ -49,7 +49,7 @@ export const BURN_FLAGS: Record<string, RunnerFlag> = {
   },
   "chunk-attention": {
     description:
-      "how a long prompt's chunks attend to the cache: the explicit form (explicit, default: matmul, mask, softmax, matmul) or Burn's attention op with the chunk's mask as a tensor (burn: a flash kernel where the backend has one). An A/B label for prefill at depth (runners/burn/README.md, \"Long prompts\")",
+      "how a long prompt's chunks attend to the cache: the explicit form (explicit: matmul, mask, softmax, matmul) or Burn's attention op with the chunk's mask as a tensor (burn: a flash kernel where the backend has one); default burn on the CPU (measured faster there), explicit elsewhere. An A/B label for prefill at depth (runners/burn/README.md, \"Long prompts\")",
     values: ["explicit", "burn"],
     args: (value) => ["--chunk-attention", value],
   },

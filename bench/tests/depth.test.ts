@@ -111,8 +111,8 @@ describe("the model's context window", () => {
 });
 
 // Runners that can take a 3,000-token prompt on this machine in a test's time (CPU backends); Burn
-// with both ways its chunks attend (`chunk-attention`).
-const DEEP_RUNNERS = ["burn-cpu", "burn-cpu[chunk-attention=burn]", "mlx-lm", "torch-fast"];
+// with both ways its chunks attend (`chunk-attention`: burn, its CPU default, and explicit).
+const DEEP_RUNNERS = ["burn-cpu", "burn-cpu[chunk-attention=explicit]", "mlx-lm", "torch-fast"];
 const deepRunners = await Promise.all(DEEP_RUNNERS.map(async (label) => ({ variant: resolveVariant(label), ...(await probeVariant(resolveVariant(label))) })));
 
 describe.each(deepRunners.map((r) => [r.variant.label, r] as const))("%s after a deep prefill (tiny model, f32)", (name, runner) => {

@@ -49,7 +49,8 @@ pub struct Args {
     /// The longest prompt prefilled in one pass; a longer one runs in chunks of this many tokens
     /// (src/model.rs, `PREFILL_CHUNK` by default).
     pub prefill_chunk: usize,
-    /// How a long prompt's chunks attend (src/sdpa): `explicit` by default on every backend.
+    /// How a long prompt's chunks attend (src/sdpa); the default per backend is
+    /// [`default_chunk_attention`].
     pub chunk_attention: AttentionKernel,
     /// Per-request diagnostics on stderr (`--step-times`, `--op-count`).
     pub diagnostics: Diagnostics,
@@ -90,6 +91,14 @@ pub fn default_attention(backend: &str) -> AttentionKernel {
     if backend == "cuda" { AttentionKernel::Burn } else { AttentionKernel::Explicit }
 }
 
+/// `burn` on the CPU (flex): Burn's op prefilled 4,096 tokens in chunks 1.7–1.9× faster than the
+/// explicit form, 8,192 1.2× (tiny model, f32 and f16, 2-core Xeon, 2026-12-07; README, "Long
+/// prompts"). `explicit` elsewhere until measured there: on CUDA it is the form that took 16.7 s at
+/// 4,096 tokens, and `burn` is its A/B label.
+pub fn default_chunk_attention(backend: &str) -> AttentionKernel {
+    if backend == "cpu" { AttentionKernel::Burn } else { AttentionKernel::Explicit }
+}
+
 fn parse_attention(name: &str) -> Result<AttentionKernel, String> {
     match name {
         "burn" => Ok(AttentionKernel::Burn),
@@ -115,7 +124,7 @@ pub fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String
     let mut host_profile = None;
     let mut check_flags = false;
     let mut prefill_chunk = PREFILL_CHUNK;
-    let mut chunk_attention = AttentionKernel::Explicit;
+    let mut chunk_attention = None;
     while let Some(flag) = argv.next() {
         let mut value = || argv.next().ok_or_else(|| format!("{flag}: missing value"));
         match flag.as_str() {
@@ -159,7 +168,7 @@ pub fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String
                 let v = value()?;
                 prefill_chunk = v.parse().ok().filter(|&n: &usize| n > 0).ok_or_else(|| format!("--prefill-chunk: expected a number of tokens ≥ 1, got {v:?}"))?;
             }
-            "--chunk-attention" => chunk_attention = parse_attention(&value()?).map_err(|e| format!("--chunk-attention: {e}"))?,
+            "--chunk-attention" => chunk_attention = Some(parse_attention(&value()?).map_err(|e| format!("--chunk-attention: {e}"))?),
             "--step-times" => diagnostics.step_times = true,
             "--op-count" if cfg!(feature = "op-count") => diagnostics.op_count = true,
             "--op-count" => return Err("--op-count: this binary was built without the `op-count` feature".into()),
@@ -179,6 +188,7 @@ pub fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String
         return Err(format!("--backend {backend}: not compiled in (built with: {:?})", compiled_backends()));
     }
     let attention = attention.unwrap_or(default_attention(&backend));
+    let chunk_attention = chunk_attention.unwrap_or(default_chunk_attention(&backend));
     if quant != WeightQuant::None && kernels.gemv {
         return Err(format!("--quant {}: this runner's matrix-vector kernel reads float weights; run --kernels without gemv", quant.name()));
     }
@@ -251,8 +261,10 @@ mod tests {
         assert_eq!(args("--model m").ok().unwrap().prefill_chunk, PREFILL_CHUNK);
         assert_eq!(args("--model m --prefill-chunk 65536").ok().unwrap().prefill_chunk, 65536);
         assert!(args("--model m --prefill-chunk 0").err().unwrap().starts_with("--prefill-chunk: expected a number of tokens"));
-        assert_eq!(args("--model m").ok().unwrap().chunk_attention, AttentionKernel::Explicit);
+        assert_eq!(args("--model m --chunk-attention explicit").ok().unwrap().chunk_attention, AttentionKernel::Explicit);
         assert_eq!(args("--model m --chunk-attention burn").ok().unwrap().chunk_attention, AttentionKernel::Burn);
+        assert_eq!(default_chunk_attention("cpu"), AttentionKernel::Burn);
+        assert_eq!(default_chunk_attention("cuda"), AttentionKernel::Explicit);
         assert!(args("--model m --chunk-attention flash").err().unwrap().starts_with("--chunk-attention: unknown attention"));
         assert_eq!(args("--model m --bench-prefill 4096").ok().unwrap().bench_prefill, Some(4096));
         assert!(args("--model m --bench-prefill 1").err().unwrap().starts_with("--bench-prefill: expected a prompt length"));
