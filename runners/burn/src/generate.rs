@@ -342,8 +342,9 @@ mod tests {
 
     /// A prompt of several prefill chunks (4 tokens each here, 5 full and a partial one) must give
     /// the same prefill logits and greedy tokens as one pass over it, for both attention
-    /// implementations in the one pass and both in the chunks (`--chunk-attention`); so must a shorter chunked prompt on the decoder the long one left its
-    /// keys in (the first chunk zeros the slots after it).
+    /// implementations in the one pass and both in the chunks (`--chunk-attention`); so must a
+    /// shorter chunked prompt on the decoder the long one left its keys in (the first chunk zeros
+    /// the slots after it).
     #[test]
     fn chunked_prefill_agrees_with_one_pass() {
         let dir = std::env::temp_dir().join(format!("qwen3-burn-chunked-{}", std::process::id()));

@@ -218,7 +218,8 @@ pub struct Model {
     pub parameter_count: usize,
     /// The prefill's chunk, in tokens: [`PREFILL_CHUNK`], or `--prefill-chunk` (tests pick a smaller one).
     prefill_chunk: usize,
-    /// How a long prompt's chunks attend (`--chunk-attention`): the explicit form by default.
+    /// How a long prompt's chunks attend: the explicit form as loaded (what unit tests get); the
+    /// runner sets `--chunk-attention`, whose default per backend is `cli::default_chunk_attention`.
     chunk_attention: AttentionKernel,
 }
 

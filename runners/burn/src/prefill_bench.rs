@@ -2,7 +2,7 @@
 //! the benchmark protocol). After the same load, warm-up and check as a served run, it times the
 //! whole prefill of an L-token prompt (ids 0..L) as a request runs it, then one full chunk's masked
 //! attention ([`Offset::Chunk`]) on random tensors of the model's shapes: with Burn's op
-//! (`--chunk-attention burn`), and in the explicit form (the default) piece by piece, its first
+//! (`--chunk-attention burn`), and in the explicit form (`explicit`) piece by piece, its first
 //! product again on freshly made contiguous operands (does the cache's transposed view cost?), beside
 //! the one-pass causal attention of a prompt of the chunk's length. The products' rate (TFLOP/s)
 //! tells a tensor-core kernel (hundreds) from a fallback (under one). It prints one table and exits.

@@ -5,7 +5,7 @@
 use crate::checkpoint::{Checkpoint, Layout};
 use crate::config::Qwen3Config;
 use crate::kernels::Kernels;
-use crate::nn::{Linear, RmsNorm, Role};
+use crate::nn::{Linear, RmsNorm, Role, joined};
 use crate::quant::WeightQuant;
 use burn::tensor::{DType, Device, Tensor};
 
@@ -71,7 +71,7 @@ impl WeightLoader<'_> {
             .collect::<Result<Vec<_>, _>>()?;
         Ok(match self.quant {
             WeightQuant::None => Linear::from_rows(parts, role, self.kernels),
-            quant => Linear::from_rows(vec![quant.apply(&names.join("+"), Tensor::cat(parts, 0))?], role, self.kernels),
+            quant => Linear::from_rows(vec![quant.apply(&names.join("+"), joined(parts, 0))?], role, self.kernels),
         })
     }
 

@@ -44,8 +44,9 @@ enum Weight {
     /// `burn::tensor::module::linear` would reshape the weight (one more fusion op) on every call.
     Columns(Tensor<3>),
     /// `[out, in]` (PyTorch's layout: the tied LM head's embedding table as stored, every layer
-    /// with `--kernels rows`, and every quantized one, `--quant`), contiguous, read as `W · xᵀ`: a transposed view of the weight
-    /// would be copied on every call, so the activations' small result is transposed instead. With
+    /// with `--kernels rows`, and every quantized one, `--quant`), contiguous, read as `W · xᵀ`: a
+    /// transposed view of the weight would be copied on every call, so the activations' small
+    /// result is transposed instead. With
     /// `rows`, the same tensor the kernel reads (gate and up rows in pairs where SwiGLU is folded
     /// into the kernel).
     Rows(Tensor<2>),
@@ -173,7 +174,7 @@ impl Linear {
 }
 
 /// `parts` concatenated along `axis`; a single part as it is (a concatenation would copy it).
-fn joined(mut parts: Vec<Tensor<2>>, axis: usize) -> Tensor<2> {
+pub fn joined(mut parts: Vec<Tensor<2>>, axis: usize) -> Tensor<2> {
     if parts.len() == 1 { parts.remove(0) } else { Tensor::cat(parts, axis) }
 }
 

@@ -5,6 +5,6 @@ mod linear;
 mod rms_norm;
 mod rope;
 
-pub use linear::{Linear, Output, Role};
+pub use linear::{Linear, Output, Role, joined};
 pub use rms_norm::RmsNorm;
 pub use rope::{Rope, RopeAngles};
