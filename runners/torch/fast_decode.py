@@ -22,14 +22,14 @@ from pathlib import Path
 
 import torch
 
-from fast_model import ModelArgs, Qwen3, load_weights
+from fast_model import DEFAULT_ATTENTION, ModelArgs, Qwen3, load_weights
 
 CAPACITY_STEP = 1024
 PREFILL_CHUNK = 1024
 
 
 class StaticDecoder:
-    def __init__(self, model_dir: Path, dtype: torch.dtype, device: torch.device, capacity: int, attention: str = "explicit") -> None:
+    def __init__(self, model_dir: Path, dtype: torch.dtype, device: torch.device, capacity: int, attention: str = DEFAULT_ATTENTION) -> None:
         self.device = device
         args = ModelArgs.from_config(model_dir / "config.json")
         model = Qwen3(args, capacity, attention)
@@ -102,7 +102,7 @@ class StaticDecoder:
 class FastQwen3:
     """A StaticDecoder whose capacity grows to what a request needs (multiples of CAPACITY_STEP)."""
 
-    def __init__(self, model_dir: str, dtype: torch.dtype, device: torch.device, max_positions: int, attention: str = "explicit") -> None:
+    def __init__(self, model_dir: str, dtype: torch.dtype, device: torch.device, max_positions: int, attention: str = DEFAULT_ATTENTION) -> None:
         self.model_dir, self.dtype, self.device, self.max_positions = Path(model_dir), dtype, device, max_positions
         self.attention = attention
         self.decoder = self.build(CAPACITY_STEP)

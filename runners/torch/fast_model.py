@@ -104,8 +104,10 @@ def attend_sdpa(q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, mask:
     return out[0].transpose(0, 1).reshape(q.shape[0], -1)
 
 
-# `--attention`: the attention body, chosen once when the model is built.
+# `--attention`: the attention body, chosen once when the model is built; DEFAULT_ATTENTION unless a
+# label says otherwise.
 ATTENTION = {"explicit": attend_explicit, "sdpa": attend_sdpa}
+DEFAULT_ATTENTION = "explicit"
 
 
 class Attention(nn.Module):
@@ -165,7 +167,7 @@ class Qwen3(nn.Module):
     """The decoder over a static KV cache of `capacity` positions (buffers, zeros), attending with
     `attention` (a key of ATTENTION)."""
 
-    def __init__(self, args: ModelArgs, capacity: int, attention: str = "explicit") -> None:
+    def __init__(self, args: ModelArgs, capacity: int, attention: str = DEFAULT_ATTENTION) -> None:
         super().__init__()
         self.args = args
         self.embed_tokens = frozen(args.vocab_size, args.hidden_size)

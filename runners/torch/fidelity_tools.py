@@ -34,7 +34,7 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import torch  # noqa: E402
 
-from fast_model import ATTENTION  # noqa: E402
+from fast_model import ATTENTION, DEFAULT_ATTENTION  # noqa: E402
 from runner import TORCH_DTYPES, TimingStreamer, device_label, greedy_generation, load_transformers_qwen3, pick_device, synchronize  # noqa: E402
 from qwen3_bench_fidelity import emit, fidelity_parser, read_prompts  # noqa: E402  (runner put python-common on the path)
 
@@ -147,7 +147,7 @@ def main() -> int:
     parser.add_argument("tool", choices=["generate", "loop", "timing-check"])
     parser.add_argument("--cache", choices=["static", "dynamic"], default="static")
     parser.add_argument("--reference")
-    parser.add_argument("--attention", choices=list(ATTENTION), default="explicit", help="loop: the torch-fast label's attention flag")
+    parser.add_argument("--attention", choices=list(ATTENTION), default=DEFAULT_ATTENTION, help="loop: the torch-fast label's attention flag")
     args = parser.parse_args()
     prompts = sorted(read_prompts(args.prompts), key=lambda p: -len(p["ids"]))
     device = pick_device(args.device)

@@ -35,7 +35,7 @@ from qwen3_bench_protocol import ReadyInfo, parse_args, serve  # noqa: E402
 
 import request_profile  # noqa: E402
 from fast_decode import CAPACITY_STEP, FastQwen3  # noqa: E402
-from fast_model import ATTENTION, checkpoint_files  # noqa: E402
+from fast_model import ATTENTION, DEFAULT_ATTENTION, checkpoint_files  # noqa: E402
 
 TORCH_DTYPES = {"f16": torch.float16, "bf16": torch.bfloat16, "f32": torch.float32}
 
@@ -224,7 +224,7 @@ class TorchCompileRunner(TorchRunner):
 
 
 class TorchFastRunner:
-    def __init__(self, model_dir: str, dtype: str, device: str, attention: str = "explicit") -> None:
+    def __init__(self, model_dir: str, dtype: str, device: str, attention: str = DEFAULT_ATTENTION) -> None:
         self.vocab_size, self.max_positions = model_limits(model_dir)
         self.dtype = dtype
         self.device = pick_device(device)
