@@ -24,7 +24,7 @@ export interface RunnerFlag {
   bits?(value: string): number;
 }
 
-/** Flags of the Burn runner (runners/burn, every backend): its `--attention`, `--decode-graph`, `--kernels`, `--prefill-chunk`, `--chunk-attention`, `--memory-plan` and `--quant`. */
+/** Flags of the Burn runner (runners/burn, every backend): its `--attention`, `--decode-graph`, `--kernels`, `--prefill-chunk`, `--chunk-attention`, `--split-from`, `--memory-plan` and `--quant`. */
 export const BURN_FLAGS: Record<string, RunnerFlag> = {
   attention: {
     description: "attention body: Burn's attention op (burn) or softmax(QKᵀ)V written out (explicit); default burn on CUDA, explicit elsewhere",
@@ -52,6 +52,12 @@ export const BURN_FLAGS: Record<string, RunnerFlag> = {
       "how a long prompt's chunks attend to the cache: the explicit form (explicit: matmul, mask, softmax, matmul) or Burn's attention op with the chunk's mask as a tensor (burn: a flash kernel where the backend has one); default burn on the CPU (measured faster there), explicit elsewhere. An A/B label for prefill at depth (runners/burn/README.md, \"Long prompts\")",
     values: ["explicit", "burn"],
     args: (value) => ["--chunk-attention", value],
+  },
+  "split-from": {
+    description:
+      "with kernels that split the attention's walk (custom): caches of more than this many slots split it over the multiprocessors, shorter ones keep one cube per KV head (default 1024; 0 splits every cache; the runner refuses it without split). 256 splits the long prompt's 768-slot cache: an A/B label, not yet measured (runners/burn/README.md, \"Attention over all multiprocessors\")",
+    values: ["0", "256", "512", "768", "1024", "2048"],
+    args: (value) => ["--split-from", value],
   },
   "memory-plan": {
     description: "device memory layout (runners/burn/src/memory.rs): fitted, the runner's default since 2026-12-07 (weights in the persistent pool, one exact-size pool for the rest, free pages returned after the warm-up), or default, Burn's own pools (an A/B label: the same decode speed in about twice the memory); backends without CubeCL pools (burn-cpu) follow neither",

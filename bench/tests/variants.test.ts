@@ -9,6 +9,7 @@ import { hasSharedBase, labelFileStem, parseFrameworkLabel } from "../harness/fr
 import { FRAMEWORKS } from "../harness/frameworks.ts";
 import { burnFlagRefusal } from "../harness/frameworks-burn.ts";
 import { FIXTURES_DIR } from "../harness/paths.ts";
+import { BURN_FLAGS } from "../harness/runner-flags.ts";
 import { decideInterleave } from "../harness/plan.ts";
 import { resultsFileName } from "../harness/results-writer.ts";
 import { runRotation } from "../harness/schedule.ts";
@@ -60,11 +61,17 @@ describe("framework labels", () => {
   });
 
   test("flags are checked against the framework's declaration, one clear error each", () => {
-    expect(() => resolveVariant("burn-cpu[fast=yes]")).toThrow('BENCH_FRAMEWORKS: burn-cpu[fast=yes]: unknown flag "fast" for burn-cpu (accepts: attention, decode-graph, kernels, prefill-chunk, chunk-attention, memory-plan, quant)');
+    expect(() => resolveVariant("burn-cpu[fast=yes]")).toThrow('BENCH_FRAMEWORKS: burn-cpu[fast=yes]: unknown flag "fast" for burn-cpu (accepts: attention, decode-graph, kernels, prefill-chunk, chunk-attention, split-from, memory-plan, quant)');
     expect(() => resolveVariant("burn-cpu[attention=flash]")).toThrow('BENCH_FRAMEWORKS: burn-cpu[attention=flash]: flag attention takes burn or explicit, got "flash"');
     expect(() => resolveVariant("torch[attention=burn]")).toThrow('unknown flag "attention" for torch (it accepts no flags)');
     expect(() => resolveVariant("nope[attention=burn]")).toThrow(/BENCH_FRAMEWORKS: unknown framework "nope"/);
     expect(() => resolveVariants(["burn-cpu[attention=burn,decode-graph=off]", "burn-cpu[decode-graph=off,attention=burn]"])).toThrow(/name the same variant/);
+  });
+
+  test("split-from takes a count of cache slots from its list and becomes the runner's --split-from", () => {
+    expect(resolveVariant("burn-cuda[split-from=256,kernels=custom]").label).toBe("burn-cuda[kernels=custom,split-from=256]");
+    expect(BURN_FLAGS["split-from"].args("256")).toEqual(["--split-from", "256"]);
+    expect(() => resolveVariant("burn-cuda[kernels=custom,split-from=300]")).toThrow('flag split-from takes 0 or 256 or 512 or 768 or 1024 or 2048, got "300"');
   });
 
   test("a build needs BENCH_BIN_<BUILD>, an executable file", () => {
@@ -161,6 +168,7 @@ describe.runIf(burnAvailable)("Burn flags the runner refuses together (burn-cpu'
     expect(kernels.reason).toMatch(/^kernels=gemv: --kernels gemv: .*CubeCL/);
     expect(await burnFlagRefusal("cpu", [["quant", "q8"], ["kernels", "gemv+norm"]])).toMatch(/^quant=q8,kernels=gemv\+norm: --quant q8: .*run --kernels without gemv/);
     expect(await burnFlagRefusal("cpu", [["kernels", "burn"], ["quant", "q4"]])).toBeNull();
+    expect(await burnFlagRefusal("cpu", [["split-from", "256"]])).toMatch(/^split-from=256: --split-from 256: .*needs kernels part split/);
     expect(await burnFlagRefusal("cpu", [])).toBeNull();
     expect((await probeVariant(resolveVariant("burn-cpu[quant=q4]"))).available).toBe(true);
   });

@@ -7,7 +7,7 @@ use crate::memory::MemoryPlan;
 use crate::model::PREFILL_CHUNK;
 use crate::quant::WeightQuant;
 use crate::generate::Diagnostics;
-use crate::kernels::{BenchSize, Kernels};
+use crate::kernels::{BenchSize, Kernels, SPLIT_FROM};
 use crate::sdpa::AttentionKernel;
 use crate::self_bench::SelfBench;
 use burn::tensor::DType;
@@ -15,7 +15,7 @@ use std::path::PathBuf;
 
 pub const USAGE: &str = "usage: qwen3-burn-runner --model DIR [--dtype f16|bf16|f32] \
 [--backend cpu|wgpu|cuda|metal|ndarray] [--device auto|N] [--attention burn|explicit] \
-[--decode-graph on|off] [--memory-plan default|fitted] [--quant none|q8|q4] [--self-bench P,N,R] [--kernels burn|custom|PART+PART|custom+rows] [--prefill-chunk N] [--chunk-attention explicit|burn] \
+[--decode-graph on|off] [--memory-plan default|fitted] [--quant none|q8|q4] [--self-bench P,N,R] [--kernels burn|custom|PART+PART|custom+rows] [--split-from SLOTS] [--prefill-chunk N] [--chunk-attention explicit|burn] \
 [--step-times] [--op-count] [--host-profile FILE]\n       qwen3-burn-runner --list-backends\n       \
 qwen3-burn-runner --bench-kernels|--bench-kernels-quick [--backend B] [--dtype D]\n       \
 qwen3-burn-runner --check-flags [--backend B] [FLAGS]\n       \
@@ -34,6 +34,10 @@ pub struct Args {
     pub decode_graph: bool,
     /// Burn's own operations or this runner's CubeCL kernels on the decode path (src/kernels/).
     pub kernels: Kernels,
+    /// With `split` in the kernels, a cache of more than this many slots splits the attention's
+    /// walk, a shorter one keeps one cube per KV head where it fits (0: every cache splits);
+    /// [`SPLIT_FROM`] by default. Given without `split`, refused.
+    pub split_from: usize,
     /// Time the custom kernels against Burn's operations and exit (src/kernels/bench.rs).
     pub bench_kernels: Option<BenchSize>,
     /// How device memory is laid out (src/memory.rs): `fitted` (the default), or Burn's own pools
@@ -125,6 +129,7 @@ pub fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String
     let mut check_flags = false;
     let mut prefill_chunk = PREFILL_CHUNK;
     let mut chunk_attention = None;
+    let mut split_from = None;
     while let Some(flag) = argv.next() {
         let mut value = || argv.next().ok_or_else(|| format!("{flag}: missing value"));
         match flag.as_str() {
@@ -161,6 +166,10 @@ pub fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String
                 bench_prefill = Some(v.parse().ok().filter(|&n: &usize| n > 1).ok_or_else(|| format!("--bench-prefill: expected a prompt length ≥ 2 tokens, got {v:?}"))?);
             }
             "--kernels" => kernels = Kernels::parse(&value()?).map_err(|e| format!("--kernels: {e}"))?,
+            "--split-from" => {
+                let v = value()?;
+                split_from = Some(v.parse().map_err(|_| format!("--split-from: expected a number of cache slots (0: split every cache), got {v:?}"))?);
+            }
             "--bench-kernels" => bench_kernels = Some(BenchSize::Full),
             "--bench-kernels-quick" => bench_kernels = Some(BenchSize::Quick),
             "--check-flags" => check_flags = true,
@@ -192,7 +201,11 @@ pub fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String
     if quant != WeightQuant::None && kernels.gemv {
         return Err(format!("--quant {}: this runner's matrix-vector kernel reads float weights; run --kernels without gemv", quant.name()));
     }
-    Ok(Args { model_dir, dtype, backend, device, attention, decode_graph, memory_plan, quant, self_bench, bench_prefill, prefill_chunk, chunk_attention, kernels, bench_kernels, diagnostics, host_profile, check_flags })
+    if let Some(slots) = split_from.filter(|_| !kernels.split) {
+        return Err(format!("--split-from {slots}: moves where the attention kernel's walk splits, which needs kernels part split; run --kernels custom (or with attention+split)"));
+    }
+    let split_from = split_from.unwrap_or(SPLIT_FROM);
+    Ok(Args { model_dir, dtype, backend, device, attention, decode_graph, memory_plan, quant, self_bench, bench_prefill, prefill_chunk, chunk_attention, kernels, split_from, bench_kernels, diagnostics, host_profile, check_flags })
 }
 
 #[cfg(test)]
@@ -268,6 +281,27 @@ mod tests {
         assert!(args("--model m --chunk-attention flash").err().unwrap().starts_with("--chunk-attention: unknown attention"));
         assert_eq!(args("--model m --bench-prefill 4096").ok().unwrap().bench_prefill, Some(4096));
         assert!(args("--model m --bench-prefill 1").err().unwrap().starts_with("--bench-prefill: expected a prompt length"));
+    }
+
+    /// `--split-from` moves `split`'s threshold: any count of slots, 0 included, and only with
+    /// `split` in the kernels (whichever flag comes first); without it, [`SPLIT_FROM`] under any.
+    #[test]
+    fn split_from_needs_split() {
+        let args = |s: &str| parse_args(s.split_whitespace().map(str::to_owned));
+        assert_eq!(args("--model m").ok().unwrap().split_from, SPLIT_FROM);
+        assert_eq!(args("--model m --kernels custom").ok().unwrap().split_from, 1024);
+        assert_eq!(args("--model m --kernels custom --split-from 256").ok().unwrap().split_from, 256);
+        assert_eq!(args("--model m --split-from 0 --kernels attention+split").ok().unwrap().split_from, 0);
+        for bad in ["-1", "many", "2.5"] {
+            let error = args(&format!("--model m --kernels custom --split-from {bad}")).err().unwrap();
+            assert!(error.starts_with("--split-from: expected a number of cache slots"), "{error}");
+        }
+        assert_eq!(args("--model m --kernels custom --split-from").err().unwrap(), "--split-from: missing value");
+        for kernels in ["burn", "gemv+norm+attention+fuse+prenorm"] {
+            let error = args(&format!("--model m --split-from 256 --kernels {kernels}")).err().unwrap();
+            assert!(error.starts_with("--split-from 256: ") && error.contains("needs kernels part split"), "{error}");
+        }
+        assert!(args("--check-flags --split-from 256").err().unwrap().contains("needs kernels part split"));
     }
 
     /// `rows` (one weight layout) is a part of its own: with `gemv`, not in `custom`, and added to

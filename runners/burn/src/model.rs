@@ -7,7 +7,7 @@
 use crate::cache::{AttentionMask, KvCache, LayerCache, Offset};
 use crate::checkpoint::{Checkpoint, Layout};
 use crate::config::Qwen3Config;
-use crate::kernels::{self, AttentionPlan, AttentionStep, Kernels};
+use crate::kernels::{self, AttentionPlan, AttentionStep, Kernels, SPLIT_FROM};
 use crate::nn::{Linear, Output, RmsNorm, Role, Rope, RopeAngles};
 use crate::sdpa::AttentionKernel;
 use crate::quant::WeightQuant;
@@ -221,6 +221,9 @@ pub struct Model {
     /// How a long prompt's chunks attend: the explicit form as loaded (what unit tests get); the
     /// runner sets `--chunk-attention`, whose default per backend is `cli::default_chunk_attention`.
     chunk_attention: AttentionKernel,
+    /// With `split` in the kernels, a cache of more than this many slots splits the attention's
+    /// walk: [`SPLIT_FROM`], or `--split-from`.
+    split_from: usize,
 }
 
 impl Model {
@@ -235,7 +238,7 @@ impl Model {
             false => loader.linear("lm_head.weight", c.hidden_size, c.vocab_size, role)?,
         };
         let parameter_count = loader.parameter_count;
-        Ok(Self { config, model, lm_head, kernels, device: device.clone(), dtype, parameter_count, prefill_chunk: PREFILL_CHUNK, chunk_attention: AttentionKernel::Explicit })
+        Ok(Self { config, model, lm_head, kernels, device: device.clone(), dtype, parameter_count, prefill_chunk: PREFILL_CHUNK, chunk_attention: AttentionKernel::Explicit, split_from: SPLIT_FROM })
     }
 
     /// The same model prefilling prompts in chunks of `tokens` (≥ 1) instead of [`PREFILL_CHUNK`]
@@ -255,6 +258,12 @@ impl Model {
         Self { chunk_attention: kernel, ..self }
     }
 
+    /// The same model splitting the attention's walk over caches of more than `slots` slots where
+    /// the kernels include `split` (`--split-from`; 0: every cache).
+    pub fn with_split_from(self, slots: usize) -> Self {
+        Self { split_from: slots, ..self }
+    }
+
     pub fn new_cache(&self, capacity: usize) -> KvCache {
         KvCache::new(&self.config, capacity, &self.device, self.dtype)
     }
@@ -267,7 +276,8 @@ impl Model {
         if !self.kernels.attention {
             return None;
         }
-        kernels::attention_plan(self.kernels.split, c.kv_groups(), c.num_key_value_heads, c.head_dim, capacity, self.dtype, &self.device)
+        let split_from = self.kernels.split.then_some(self.split_from);
+        kernels::attention_plan(split_from, c.kv_groups(), c.num_key_value_heads, c.head_dim, capacity, self.dtype, &self.device)
     }
 
     /// Runs the prompt `token_ids` (`[L]`) through the model from position 0, writing the

@@ -49,7 +49,7 @@ pub fn run(args: Args, mut device: Device, mut info: BackendInfo, process_start:
         .unwrap_or_else(|e| fatal("model", &e));
     drop(checkpoint);
     let after_load = memory::snapshot(&device);
-    let model = Rc::new(model.with_prefill_chunk(args.prefill_chunk).with_chunk_attention(args.chunk_attention));
+    let model = Rc::new(model.with_prefill_chunk(args.prefill_chunk).with_chunk_attention(args.chunk_attention).with_split_from(args.split_from));
 
     // One short warm-up so kernel compilation, autotuning of the common shapes and the capture of
     // the first decode graph happen here.
@@ -78,6 +78,9 @@ pub fn run(args: Args, mut device: Device, mut info: BackendInfo, process_start:
     info.notes.push(format!("memory-plan={}", plan.name()));
     info.notes.push(format!("prefill-chunk={}: prompts up to that many tokens in one pass, longer ones in chunks of it", args.prefill_chunk));
     info.notes.push(format!("chunk-attention={}: how a longer prompt's chunks attend", args.chunk_attention.name()));
+    if args.kernels.split {
+        info.notes.push(format!("split-from={}: caches of more slots split the attention kernel's walk", args.split_from));
+    }
     let breakdown = memory::summary(&[("after load", &after_load), ("after warm-up", &after_warm_up), ("ready", &after_cleanup)]);
     if !breakdown.is_empty() {
         info.notes.push(breakdown);

@@ -12,7 +12,7 @@ pub fn rms_norm<const D: usize>(_x: Tensor<D>, _weight: &Tensor<2>, _eps: f64) -
     unreachable!("custom kernels are not compiled in")
 }
 
-pub fn attention_plan(_split: bool, _groups: usize, _kv_heads: usize, _head_dim: usize, _capacity: usize, _dtype: DType, _device: &Device) -> Option<AttentionPlan> {
+pub fn attention_plan(_split_from: Option<usize>, _groups: usize, _kv_heads: usize, _head_dim: usize, _capacity: usize, _dtype: DType, _device: &Device) -> Option<AttentionPlan> {
     None
 }
 

@@ -33,9 +33,10 @@ pub fn fits(groups: usize, head_dim: usize, slots: usize, elem_bytes: usize) -> 
     bytes <= SHARED_BYTES
 }
 
-/// A cache up to this many slots keeps one cube per KV head when it fits: its walk is short, and
-/// the split's second launch would cost more than it saves.
-const SINGLE_UP_TO: usize = 1024;
+/// `--split-from`'s default: a cache of up to this many slots keeps one cube per KV head when it
+/// fits: its walk is short, and the split's second launch would cost more than it saves (not
+/// measured on a GPU; `--split-from` is its A/B label).
+pub const SPLIT_FROM: usize = 1024;
 /// Cubes per multiprocessor a split plan aims at (two of 512 threads: half an H100/H200 SM's
 /// threads), so that every multiprocessor streams the cache.
 const CUBES_PER_MULTIPROCESSOR: usize = 2;
@@ -62,13 +63,15 @@ impl AttentionPlan {
     }
 
     /// The plan for a cache of `capacity` slots, or `None` where the kernel cannot take it: one cube
-    /// per KV head without `allow_split`, or for a short cache that fits; else enough cubes per
-    /// head for `CUBES_PER_MULTIPROCESSOR` on each of the device's `multiprocessors`, more where a
-    /// chunk would not fit shared memory, never more than chunks of `MIN_CHUNK` positions.
-    pub fn choose(allow_split: bool, groups: usize, kv_heads: usize, head_dim: usize, capacity: usize, elem_bytes: usize, multiprocessors: Option<u32>) -> Option<Self> {
+    /// per KV head without a `split_from` (no `split`), or for a cache of at most `split_from` slots
+    /// that fits (at 0, none); else enough cubes per head for `CUBES_PER_MULTIPROCESSOR` on each of the
+    /// device's `multiprocessors`, more where a chunk would not fit shared memory, never more than
+    /// chunks of `MIN_CHUNK` positions.
+    pub fn choose(split_from: Option<usize>, groups: usize, kv_heads: usize, head_dim: usize, capacity: usize, elem_bytes: usize, multiprocessors: Option<u32>) -> Option<Self> {
         let single = fits(groups, head_dim, capacity, elem_bytes).then_some(Self { splits: 1, chunk_slots: capacity });
         let splittable = fits(groups, head_dim, MIN_CHUNK, elem_bytes) && groups * head_dim <= COMBINE_THREADS;
-        if !allow_split || (capacity <= SINGLE_UP_TO && single.is_some()) || !splittable {
+        let split = split_from.is_some_and(|from| capacity > from || single.is_none());
+        if !split || !splittable {
             return single;
         }
         let most = capacity.div_ceil(MIN_CHUNK).max(2);
@@ -103,25 +106,45 @@ mod tests {
 
     #[test]
     fn plans_split_long_caches_over_the_multiprocessors() {
-        let plan = |allow, capacity, sms| AttentionPlan::choose(allow, 2, 8, 128, capacity, 2, sms);
+        let plan = |split_from, capacity, sms| AttentionPlan::choose(split_from, 2, 8, 128, capacity, 2, sms);
         let one = |capacity| Some(AttentionPlan { splits: 1, chunk_slots: capacity });
+        let split = Some(SPLIT_FROM);
         // Without `split`: one cube per KV head where the cache fits, else none (Burn's ops).
-        assert_eq!(plan(false, 256, Some(132)), one(256));
-        assert_eq!(plan(false, 4352, Some(132)), None);
+        assert_eq!(plan(None, 256, Some(132)), one(256));
+        assert_eq!(plan(None, 4352, Some(132)), None);
         // With it: short caches keep one cube; long ones 2 cubes on each of 132 SMs over 8 heads.
-        assert_eq!(plan(true, 1024, Some(132)), one(1024));
-        assert_eq!(plan(true, 4352, Some(132)), Some(AttentionPlan { splits: 33, chunk_slots: 132 }));
-        assert_eq!(plan(true, 16_640, Some(132)), Some(AttentionPlan { splits: 33, chunk_slots: 505 }));
+        assert_eq!(plan(split, 1024, Some(132)), one(1024));
+        assert_eq!(plan(split, 4352, Some(132)), Some(AttentionPlan { splits: 33, chunk_slots: 132 }));
+        assert_eq!(plan(split, 16_640, Some(132)), Some(AttentionPlan { splits: 33, chunk_slots: 505 }));
         // The model's whole window fits (the single cube stops at 3,840 slots in f16).
-        assert_eq!(plan(true, 40_960, Some(132)), Some(AttentionPlan { splits: 33, chunk_slots: 1242 }));
+        assert_eq!(plan(split, 40_960, Some(132)), Some(AttentionPlan { splits: 33, chunk_slots: 1242 }));
         // A device that does not say: chunks of 512; never more splits than chunks of MIN_CHUNK.
-        assert_eq!(plan(true, 4352, None), Some(AttentionPlan { splits: 9, chunk_slots: 484 }));
-        assert_eq!(plan(true, 1280, Some(1000)), Some(AttentionPlan { splits: 20, chunk_slots: 64 }));
+        assert_eq!(plan(split, 4352, None), Some(AttentionPlan { splits: 9, chunk_slots: 484 }));
+        assert_eq!(plan(split, 1280, Some(1000)), Some(AttentionPlan { splits: 20, chunk_slots: 64 }));
         // Few multiprocessors and a long cache: more splits until a chunk fits shared memory.
-        let few = plan(true, 40_960, Some(4)).unwrap();
+        let few = plan(split, 40_960, Some(4)).unwrap();
         assert!(few.splits > 2 && fits(2, 128, few.chunk_slots, 2), "{few:?}");
         // A layout the kernel cannot take is refused either way.
-        assert_eq!(AttentionPlan::choose(true, 16, 1, 128, 16_640, 2, Some(132)), None);
+        assert_eq!(AttentionPlan::choose(split, 16, 1, 128, 16_640, 2, Some(132)), None);
+    }
+
+    #[test]
+    fn split_from_moves_where_caches_start_to_split() {
+        let plan = |split_from, capacity| AttentionPlan::choose(Some(split_from), 2, 8, 128, capacity, 2, Some(132));
+        let one = |capacity| Some(AttentionPlan { splits: 1, chunk_slots: capacity });
+        // The long prompt's 768 slots (529 + 128 tokens): one cube from `split_from` 768 up (the
+        // default too), split below, in as many chunks of MIN_CHUNK as it holds (12), fewer than the
+        // 33 the SMs would take.
+        assert_eq!(plan(SPLIT_FROM, 768), one(768));
+        assert_eq!(plan(256, 768), Some(AttentionPlan { splits: 12, chunk_slots: 64 }));
+        assert_eq!(plan(767, 768), Some(AttentionPlan { splits: 12, chunk_slots: 64 }));
+        assert_eq!(plan(768, 768), one(768));
+        assert_eq!(plan(256, 256), one(256));
+        // 0: every cache splits, a short one into chunks of MIN_CHUNK slots (two at the fewest).
+        assert_eq!(plan(0, 256), Some(AttentionPlan { splits: 4, chunk_slots: 64 }));
+        assert_eq!(plan(0, 100), Some(AttentionPlan { splits: 2, chunk_slots: 64 }));
+        // A cache the single cube cannot hold splits whatever the threshold.
+        assert_eq!(plan(usize::MAX, 4352), Some(AttentionPlan { splits: 33, chunk_slots: 132 }));
     }
 
     /// The split walk on the host, as the kernels index it: the positions `start..end` of split

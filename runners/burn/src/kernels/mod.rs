@@ -26,7 +26,7 @@ mod ops;
 #[path = "absent.rs"]
 mod ops;
 
-pub use attention_plan::AttentionPlan;
+pub use attention_plan::{AttentionPlan, SPLIT_FROM};
 pub use ops::{attention_plan, decode_attention, gemv, rms_norm};
 
 use burn::tensor::{Int, Tensor};

@@ -38,11 +38,11 @@ pub fn rms_norm<const D: usize>(x: Tensor<D>, weight: &Tensor<2>, eps: f64) -> T
 }
 
 /// The plan for a decoder whose cache holds `capacity` slots ([`AttentionPlan::choose`], with
-/// the device's multiprocessor count where `split`), or `None` where the kernel does not take it:
-/// that decoder's steps keep Burn's operations.
-pub fn attention_plan(split: bool, groups: usize, kv_heads: usize, head_dim: usize, capacity: usize, dtype: DType, device: &Device) -> Option<AttentionPlan> {
+/// the device's multiprocessor count where `split_from` says caches split), or `None` where the
+/// kernel does not take it: that decoder's steps keep Burn's operations.
+pub fn attention_plan(split_from: Option<usize>, groups: usize, kv_heads: usize, head_dim: usize, capacity: usize, dtype: DType, device: &Device) -> Option<AttentionPlan> {
     let multiprocessors = DeviceFacts::of_device(device).ok()?.multiprocessors;
-    AttentionPlan::choose(split, groups, kv_heads, head_dim, capacity, dtype.size(), multiprocessors)
+    AttentionPlan::choose(split_from, groups, kv_heads, head_dim, capacity, dtype.size(), multiprocessors)
 }
 
 /// One layer's decode-step attention on [`decode_attention::decode_attention_kernel`], from the
