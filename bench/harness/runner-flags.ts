@@ -55,7 +55,7 @@ export const BURN_FLAGS: Record<string, RunnerFlag> = {
   },
   "split-from": {
     description:
-      "with kernels that split the attention's walk (custom): caches of more than this many slots split it over the multiprocessors, shorter ones keep one cube per KV head (default 1024; 0 splits every cache; the runner refuses it without split). 256 splits the long prompt's 768-slot cache: an A/B label, not yet measured (runners/burn/README.md, \"Attention over all multiprocessors\")",
+      "with kernels that split the attention's walk (custom): caches of more than this many slots split it over the multiprocessors, shorter ones keep one cube per KV head (default 1024; 0 splits every cache; the runner refuses it without split). 256 splits the long prompt's 768-slot cache: an A/B label, about 12 % faster there by the runner's own timing on one H100 (2026-12-07) with different greedy tokens, not yet through the harness (runners/burn/README.md, \"Attention over all multiprocessors\")",
     values: ["0", "256", "512", "768", "1024", "2048"],
     args: (value) => ["--split-from", value],
   },
