@@ -34,8 +34,10 @@ pub fn fits(groups: usize, head_dim: usize, slots: usize, elem_bytes: usize) -> 
 }
 
 /// `--split-from`'s default: a cache of up to this many slots keeps one cube per KV head when it
-/// fits: its walk is short, and the split's second launch would cost more than it saves (not
-/// measured on a GPU; `--split-from` is its A/B label).
+/// fits, where the split's second launch was expected to cost more than it saves. Not what the
+/// runner's own timing found on one H100 (2026-12-07): at the long prompt's 768 slots, 256 decoded
+/// about 12 % faster, with different greedy tokens; it stays until a harness run checks them
+/// (README, "Attention over all multiprocessors").
 pub const SPLIT_FROM: usize = 1024;
 /// Cubes per multiprocessor a split plan aims at (two of 512 threads: half an H100/H200 SM's
 /// threads), so that every multiprocessor streams the cache.
