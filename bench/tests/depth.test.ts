@@ -113,7 +113,12 @@ describe("the model's context window", () => {
 // Runners that can take a 3,000-token prompt on this machine in a test's time (CPU backends); Burn
 // with both ways its chunks attend (`chunk-attention`: burn, its CPU default, and explicit).
 const DEEP_RUNNERS = ["burn-cpu", "burn-cpu[chunk-attention=explicit]", "mlx-lm", "torch-fast"];
-const deepRunners = await Promise.all(DEEP_RUNNERS.map(async (label) => ({ variant: resolveVariant(label), ...(await probeVariant(resolveVariant(label))) })));
+const deepRunners = await Promise.all(
+  DEEP_RUNNERS.map(async (label) => {
+    const variant = resolveVariant(label);
+    return { variant, ...(await probeVariant(variant)) };
+  }),
+);
 
 describe.each(deepRunners.map((r) => [r.variant.label, r] as const))("%s after a deep prefill (tiny model, f32)", (name, runner) => {
   // Past Burn's and mlx-lm's 2048-token and torch-fast's 1024-token prefill chunks, so the decode reads a cache filled in steps.
