@@ -4,7 +4,7 @@
 //! variant's and a profiler's flags to the runner it starts, so no setting hides in the environment.
 
 use crate::memory::MemoryPlan;
-use crate::model::PREFILL_CHUNK;
+use crate::model::{ONE_PASS, PREFILL_CHUNK};
 use crate::quant::WeightQuant;
 use crate::generate::Diagnostics;
 use crate::kernels::{BenchSize, Kernels, SPLIT_FROM};
@@ -51,7 +51,7 @@ pub struct Args {
     /// exit (src/prefill_bench.rs).
     pub bench_prefill: Option<usize>,
     /// The longest prompt prefilled in one pass; a longer one runs in chunks of this many tokens
-    /// (src/model.rs, `PREFILL_CHUNK` by default).
+    /// (src/model.rs); the default per backend and attention is [`default_prefill_chunk`].
     pub prefill_chunk: usize,
     /// How a long prompt's chunks attend (src/sdpa); the default per backend is
     /// [`default_chunk_attention`].
@@ -104,6 +104,16 @@ pub fn default_chunk_attention(backend: &str) -> AttentionKernel {
     if backend == "cpu" { AttentionKernel::Burn } else { AttentionKernel::Explicit }
 }
 
+/// Every prompt in one pass ([`ONE_PASS`]) where its attention is Burn's op on CUDA, a flash kernel
+/// whose memory grows with the prompt, not its square: on one H100 (2026-12-07/08) a 4,096-token
+/// prefill took 124–137 ms in one pass and 16.7 s in chunks of 2,048 (with chunks of 512 or 1,024
+/// the probe did not finish within 50 s; the seconds are not in the chunks' attention, and their
+/// cause is still open; README, "Long prompts"). Elsewhere chunks of [`PREFILL_CHUNK`]: the explicit attention holds a
+/// `prompt × prompt` score matrix (32 GiB at 32k), and the CPU's chunks are as fast as one pass.
+pub fn default_prefill_chunk(backend: &str, attention: AttentionKernel) -> usize {
+    if backend == "cuda" && attention == AttentionKernel::Burn { ONE_PASS } else { PREFILL_CHUNK }
+}
+
 fn parse_attention(name: &str) -> Result<AttentionKernel, String> {
     match name {
         "burn" => Ok(AttentionKernel::Burn),
@@ -128,7 +138,7 @@ pub fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String
     let mut diagnostics = Diagnostics::default();
     let mut host_profile = None;
     let mut check_flags = false;
-    let mut prefill_chunk = PREFILL_CHUNK;
+    let mut prefill_chunk = None;
     let mut chunk_attention = None;
     let mut split_from = None;
     while let Some(flag) = argv.next() {
@@ -176,7 +186,7 @@ pub fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String
             "--check-flags" => check_flags = true,
             "--prefill-chunk" => {
                 let v = value()?;
-                prefill_chunk = v.parse().ok().filter(|&n: &usize| n > 0).ok_or_else(|| format!("--prefill-chunk: expected a number of tokens ≥ 1, got {v:?}"))?;
+                prefill_chunk = Some(v.parse().ok().filter(|&n: &usize| n > 0).ok_or_else(|| format!("--prefill-chunk: expected a number of tokens ≥ 1, got {v:?}"))?);
             }
             "--chunk-attention" => chunk_attention = Some(parse_attention(&value()?).map_err(|e| format!("--chunk-attention: {e}"))?),
             "--step-times" => diagnostics.step_times = true,
@@ -199,6 +209,7 @@ pub fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Args, String
     }
     let attention = attention.unwrap_or(default_attention(&backend));
     let chunk_attention = chunk_attention.unwrap_or(default_chunk_attention(&backend));
+    let prefill_chunk = prefill_chunk.unwrap_or(default_prefill_chunk(&backend, attention));
     if quant != WeightQuant::None && kernels.gemv {
         return Err(format!("--quant {}: this runner's matrix-vector kernel reads float weights; run --kernels without gemv", quant.name()));
     }
@@ -272,7 +283,12 @@ mod tests {
         assert!(checked.check_flags && checked.model_dir.as_os_str().is_empty());
         assert!(args("--check-flags --quant q8 --kernels gemv").err().unwrap().contains("run --kernels without gemv"));
         assert!(!args("--model m").ok().unwrap().check_flags);
-        assert_eq!(args("--model m").ok().unwrap().prefill_chunk, PREFILL_CHUNK);
+        let parsed = args("--model m").ok().unwrap();
+        assert_eq!(parsed.prefill_chunk, default_prefill_chunk(&parsed.backend, parsed.attention));
+        assert_eq!(default_prefill_chunk("cpu", AttentionKernel::Explicit), PREFILL_CHUNK);
+        assert_eq!(default_prefill_chunk("wgpu", AttentionKernel::Explicit), PREFILL_CHUNK);
+        assert_eq!(default_prefill_chunk("cuda", AttentionKernel::Burn), ONE_PASS);
+        assert_eq!(default_prefill_chunk("cuda", AttentionKernel::Explicit), PREFILL_CHUNK);
         assert_eq!(args("--model m --prefill-chunk 65536").ok().unwrap().prefill_chunk, 65536);
         assert!(args("--model m --prefill-chunk 0").err().unwrap().starts_with("--prefill-chunk: expected a number of tokens"));
         assert_eq!(args("--model m --chunk-attention explicit").ok().unwrap().chunk_attention, AttentionKernel::Explicit);
@@ -290,7 +306,7 @@ mod tests {
     fn split_from_needs_split() {
         let args = |s: &str| parse_args(s.split_whitespace().map(str::to_owned));
         assert_eq!(args("--model m").ok().unwrap().split_from, SPLIT_FROM);
-        assert_eq!(args("--model m --kernels custom").ok().unwrap().split_from, 1024);
+        assert_eq!(args("--model m --kernels custom").ok().unwrap().split_from, 256);
         assert_eq!(args("--model m --kernels custom --split-from 256").ok().unwrap().split_from, 256);
         assert_eq!(args("--model m --split-from 0 --kernels attention+split").ok().unwrap().split_from, 0);
         for bad in ["-1", "many", "2.5"] {

@@ -20,8 +20,11 @@ use burn::tensor::{DType, Device, Int, Tensor};
 /// attention scores are at most `chunk × capacity` (not `prompt²`: 8.6 GB a layer in f16 at 16k
 /// tokens), and every chunk but the last has one shape, which the backend compiles and autotunes
 /// once. Prompts up to this length (the benchmark's prompts, the warm-up) keep one pass. 2,048 is
-/// mlx-lm's `prefill_step_size`.
+/// mlx-lm's `prefill_step_size`. The runner's default off CUDA's flash attention only
+/// (`cli::default_prefill_chunk`); unit tests pick their own chunk.
 pub const PREFILL_CHUNK: usize = 2048;
+/// A prefill chunk no prompt reaches: every prompt in one pass (`cli::default_prefill_chunk`).
+pub const ONE_PASS: usize = usize::MAX;
 
 /// What every layer of one forward pass shares. mlx-lm derives these in each layer from the
 /// cache's offset; here they are made once per pass, which saves operations per decode step.

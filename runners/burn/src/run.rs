@@ -13,7 +13,7 @@ use crate::generate::{self, Generator};
 use crate::host_profile::HostProfile;
 use crate::prefill_bench;
 use crate::memory;
-use crate::model::Model;
+use crate::model::{Model, ONE_PASS};
 use crate::protocol::{self, Limits, Ready};
 use burn::tensor::{DType, Device, FloatDType, IntDType};
 use std::rc::Rc;
@@ -76,7 +76,10 @@ pub fn run(args: Args, mut device: Device, mut info: BackendInfo, process_start:
     info.notes.push(args.kernels.describe());
     info.notes.push(args.quant.describe());
     info.notes.push(format!("memory-plan={}", plan.name()));
-    info.notes.push(format!("prefill-chunk={}: prompts up to that many tokens in one pass, longer ones in chunks of it", args.prefill_chunk));
+    info.notes.push(match args.prefill_chunk {
+        ONE_PASS => "prefill-chunk=none: every prompt in one pass".to_owned(),
+        chunk => format!("prefill-chunk={chunk}: prompts up to that many tokens in one pass, longer ones in chunks of it"),
+    });
     info.notes.push(format!("chunk-attention={}: how a longer prompt's chunks attend", args.chunk_attention.name()));
     if args.kernels.split {
         info.notes.push(format!("split-from={}: caches of more slots split the attention kernel's walk", args.split_from));

@@ -34,11 +34,11 @@ pub fn fits(groups: usize, head_dim: usize, slots: usize, elem_bytes: usize) -> 
 }
 
 /// `--split-from`'s default: a cache of up to this many slots keeps one cube per KV head when it
-/// fits, where the split's second launch was expected to cost more than it saves. Not what the
-/// runner's own timing found on one H100 (2026-12-07): at the long prompt's 768 slots, 256 decoded
-/// about 12 % faster, with different greedy tokens; it stays until a harness run checks them
-/// (README, "Attention over all multiprocessors").
-pub const SPLIT_FROM: usize = 1024;
+/// fits. 256 splits the long prompt's 768-slot cache, and the short and medium prompts' 256-slot
+/// ones stay on one cube: through the harness on one H100 (2026-12-08, interleaved pairs) the long
+/// prompt decoded 1.167× (1.140–1.198×) as fast as with 1,024, its 128 tokens identical to
+/// llama.cpp's (README, "Attention over all multiprocessors").
+pub const SPLIT_FROM: usize = 256;
 /// Cubes per multiprocessor a split plan aims at (two of 512 threads: half an H100/H200 SM's
 /// threads), so that every multiprocessor streams the cache.
 const CUBES_PER_MULTIPROCESSOR: usize = 2;
@@ -115,7 +115,8 @@ mod tests {
         assert_eq!(plan(None, 256, Some(132)), one(256));
         assert_eq!(plan(None, 4352, Some(132)), None);
         // With it: short caches keep one cube; long ones 2 cubes on each of 132 SMs over 8 heads.
-        assert_eq!(plan(split, 1024, Some(132)), one(1024));
+        assert_eq!(plan(split, 256, Some(132)), one(256));
+        assert_eq!(plan(split, 1024, Some(132)), Some(AttentionPlan { splits: 16, chunk_slots: 64 }));
         assert_eq!(plan(split, 4352, Some(132)), Some(AttentionPlan { splits: 33, chunk_slots: 132 }));
         assert_eq!(plan(split, 16_640, Some(132)), Some(AttentionPlan { splits: 33, chunk_slots: 505 }));
         // The model's whole window fits (the single cube stops at 3,840 slots in f16).
@@ -134,10 +135,11 @@ mod tests {
     fn split_from_moves_where_caches_start_to_split() {
         let plan = |split_from, capacity| AttentionPlan::choose(Some(split_from), 2, 8, 128, capacity, 2, Some(132));
         let one = |capacity| Some(AttentionPlan { splits: 1, chunk_slots: capacity });
-        // The long prompt's 768 slots (529 + 128 tokens): one cube from `split_from` 768 up (the
-        // default too), split below, in as many chunks of MIN_CHUNK as it holds (12), fewer than the
+        // The long prompt's 768 slots (529 + 128 tokens): one cube from `split_from` 768 up, split
+        // below (the default too), in as many chunks of MIN_CHUNK as it holds (12), fewer than the
         // 33 the SMs would take.
-        assert_eq!(plan(SPLIT_FROM, 768), one(768));
+        assert_eq!(plan(SPLIT_FROM, 768), Some(AttentionPlan { splits: 12, chunk_slots: 64 }));
+        assert_eq!(plan(1024, 768), one(768));
         assert_eq!(plan(256, 768), Some(AttentionPlan { splits: 12, chunk_slots: 64 }));
         assert_eq!(plan(767, 768), Some(AttentionPlan { splits: 12, chunk_slots: 64 }));
         assert_eq!(plan(768, 768), one(768));
