@@ -6,7 +6,7 @@ export const REPORT_USAGE = `qwen3-bench report DIR... [--out DIR] [--baseline F
 
 Rebuilds report.md, report.html, verify.txt and the charts from results folders (or *_results.json
 files). Several merge into one report; it is written into the first DIR unless --out is given.
---baseline picks the framework of the ratio table (default torch, else the first).`;
+--baseline picks the framework of the ratio table (default: the run's fastest label).`;
 
 export async function reportCommand(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({

@@ -5,6 +5,7 @@ import { isPlainLabel, parseFrameworkLabel } from "../harness/framework-label.ts
 import type { ResultsFile, RestartRecord } from "../harness/schema/results.ts";
 import type { Case, Side } from "./comparison.ts";
 import type { ResultsModel } from "./summary.ts";
+import { geometricMean } from "../stats/mean.ts";
 
 /** A side together with the results file its runs come from (restarts, provenance). */
 export interface FileSide extends Side {
@@ -67,12 +68,31 @@ export function acrossRuns(baseline: ResultsModel, candidate: ResultsModel): { c
 }
 
 /**
- * The baseline of a framework's labels: the plain framework if it ran, else the build named "base",
- * else the first label in sort order.
+ * The baseline of a framework's labels (sorted): the plain framework if it ran, else the build named
+ * "base", else the label with the fewest runner flags (`[kernels=custom]` before
+ * `[kernels=custom,split-from=256]`), the first in sort order among equals.
  */
-function baselineOf(labels: string[]): string {
+export function baselineOf(labels: string[]): string {
   const parsed = labels.map((label) => ({ label, ...parseFrameworkLabel(label) }));
-  return (parsed.find(isPlainLabel) ?? parsed.find((p) => p.build === "base" && p.flags.length === 0) ?? parsed[0]).label;
+  const fewestFlags = parsed.reduce((best, p) => (p.flags.length < best.flags.length ? p : best));
+  return (parsed.find(isPlainLabel) ?? parsed.find((p) => p.build === "base" && p.flags.length === 0) ?? fewestFlags).label;
+}
+
+/**
+ * The fastest label of a run, the default baseline of its ratio table, so that every ratio is
+ * against the strongest peer: among the labels measured on the most prompts, the one with the
+ * highest geometric mean of its per-prompt median decode speed (the first in `model.labels`' order
+ * among equals). Null when no label has a measured prompt.
+ */
+export function fastestLabel(model: ResultsModel): string | null {
+  const medians = new Map<string, number[]>();
+  for (const s of model.summaries) medians.set(s.label, [...(medians.get(s.label) ?? []), s.decodeTps.estimate]);
+  const measured = model.labels.filter((label) => (medians.get(label) ?? []).some((tps) => tps > 0));
+  if (measured.length === 0) return null;
+  const positive = (label: string) => medians.get(label)!.filter((tps) => tps > 0);
+  const most = Math.max(...measured.map((label) => positive(label).length));
+  const speed = (label: string) => geometricMean(positive(label));
+  return measured.filter((label) => positive(label).length === most).reduce((best, label) => (speed(label) > speed(best) ? label : best));
 }
 
 /** Labels that are variants: parseable, and sharing a base framework with another label of the same folder. */

@@ -12,7 +12,7 @@ import type { ReportWarning } from "./warnings.ts";
 
 /** Options shared by the report artefacts. */
 export interface ReportOptions {
-  /** Label of the ratio table's baseline; default "torch" if present, else the first framework. */
+  /** Label of the ratio table's baseline; default the run's fastest label (cases.ts, `fastestLabel`). */
   baseline?: string;
 }
 

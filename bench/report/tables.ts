@@ -1,4 +1,4 @@
-import { abCases, againstBaseline, chooseBaseline } from "./cases.ts";
+import { abCases, againstBaseline, chooseBaseline, fastestLabel } from "./cases.ts";
 import { ALL_PROMPTS, compareCases, DEFAULT_GATE, type GateSettings, type Pairing, type SpeedComparison } from "./comparison.ts";
 import { CONFIDENCE, formatBandwidth, formatNumber, formatPercent, formatRatio, formatSetting, formatSwitch, RESAMPLES } from "./format.ts";
 import type { Table } from "./document.ts";
@@ -124,10 +124,13 @@ export function decisionRule(gate: GateSettings, pairing: Pairing): string {
   );
 }
 
-/** Decode speed of every framework relative to the baseline (independent runs), per prompt and over all prompts. */
+/**
+ * Decode speed of every framework relative to the baseline (independent runs), per prompt and over
+ * all prompts: `baselineLabel` where given, else the run's fastest label ([`fastestLabel`]).
+ */
 export function ratioTable(model: ResultsModel, baselineLabel?: string): { baseline: string; table: Table } | null {
   if (model.labels.length < 2) return null;
-  const baseline = chooseBaseline(model.labels, baselineLabel);
+  const baseline = chooseBaseline(model.labels, baselineLabel ?? fastestLabel(model) ?? undefined);
   return { baseline, table: comparisonTable(compareCases(againstBaseline(model, baseline), "independent")) };
 }
 

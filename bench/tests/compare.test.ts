@@ -7,9 +7,9 @@ import { FIXTURES_DIR, REPO_ROOT } from "../harness/paths.ts";
 import { resultsFileName } from "../harness/results-writer.ts";
 import { parseJsonFile } from "../harness/schema/parse.ts";
 import { ResultsFile } from "../harness/schema/results.ts";
-import { acrossRuns, chooseBaseline } from "../report/cases.ts";
+import { acrossRuns, baselineOf, chooseBaseline, fastestLabel } from "../report/cases.ts";
 import { ALL_PROMPTS, compareCases } from "../report/comparison.ts";
-import { loadResults } from "../report/summary.ts";
+import { loadResults, type ResultsModel } from "../report/summary.ts";
 
 const sample = (name: string) => join(FIXTURES_DIR, "results-sample", name);
 
@@ -136,6 +136,40 @@ describe("qwen3-bench ab", () => {
     } finally {
       for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("fastestLabel (the ratio table's default baseline)", () => {
+  // Only what fastestLabel reads: labels in order, and each (label, prompt)'s median decode speed.
+  const model = (labels: string[], medians: Array<[string, string, number]>) =>
+    ({ labels, summaries: medians.map(([label, promptId, median]) => ({ label, promptId, decodeTps: { estimate: median } })) }) as unknown as ResultsModel;
+
+  it("picks the highest geometric mean of the per-prompt medians, never the slowest or the first in sort order", () => {
+    const headline = model(["burn-cuda", "burn-cuda[kernels=custom]", "torch-fast"], [
+      ["burn-cuda", "short", 117], ["burn-cuda", "long", 114],
+      ["burn-cuda[kernels=custom]", "short", 847], ["burn-cuda[kernels=custom]", "long", 664],
+      ["torch-fast", "short", 695], ["torch-fast", "long", 692],
+    ]);
+    expect(fastestLabel(headline)).toBe("burn-cuda[kernels=custom]");
+    // A geometric mean, not the best single prompt: 900 and 400 (600) lose to 700 and 700.
+    expect(fastestLabel(model(["a", "b"], [["a", "short", 900], ["a", "long", 400], ["b", "short", 700], ["b", "long", 700]]))).toBe("b");
+  });
+
+  it("prefers the labels measured on the most prompts, and says null when nothing was measured", () => {
+    expect(fastestLabel(model(["a", "b"], [["a", "short", 2000], ["b", "short", 600], ["b", "long", 500]]))).toBe("b");
+    expect(fastestLabel(model(["a", "b"], [["a", "short", 0], ["b", "short", 10]]))).toBe("b");
+    expect(fastestLabel(model(["a", "b"], []))).toBeNull();
+    // Equals: the first in the model's order.
+    expect(fastestLabel(model(["a", "b"], [["a", "short", 5], ["b", "short", 5]]))).toBe("a");
+  });
+});
+
+describe("baselineOf (an A/B run's baseline among one framework's labels)", () => {
+  it("takes the plain label, else the build named base, else the fewest runner flags", () => {
+    expect(baselineOf(["burn-cuda", "burn-cuda[kernels=custom]"])).toBe("burn-cuda");
+    expect(baselineOf(["burn-cpu@base", "burn-cpu@head"])).toBe("burn-cpu@base");
+    expect(baselineOf(["burn-cuda[kernels=custom,chunk-attention=burn]", "burn-cuda[kernels=custom,split-from=256]", "burn-cuda[kernels=custom]"])).toBe("burn-cuda[kernels=custom]");
+    expect(baselineOf(["burn-cuda[kernels=custom]", "burn-cuda[memory-plan=default]"])).toBe("burn-cuda[kernels=custom]");
   });
 });
 
