@@ -108,8 +108,9 @@ pub fn default_chunk_attention(backend: &str) -> AttentionKernel {
 /// whose memory grows with the prompt, not its square: on one H100 (2026-12-07/08) a 4,096-token
 /// prefill took 124–137 ms in one pass and 16.7 s in chunks of 2,048 (with chunks of 512 or 1,024
 /// the probe did not finish within 50 s; the seconds are not in the chunks' attention, and their
-/// cause is still open; README, "Long prompts"). Elsewhere chunks of [`PREFILL_CHUNK`]: the explicit attention holds a
-/// `prompt × prompt` score matrix (32 GiB at 32k), and the CPU's chunks are as fast as one pass.
+/// cause is still open; README, "Long prompts"). Elsewhere chunks of [`PREFILL_CHUNK`]: the
+/// explicit attention holds a `prompt × prompt` score matrix (34 GB a layer in f16 at 32k), and
+/// the CPU's chunks are as fast as one pass.
 pub fn default_prefill_chunk(backend: &str, attention: AttentionKernel) -> usize {
     if backend == "cuda" && attention == AttentionKernel::Burn { ONE_PASS } else { PREFILL_CHUNK }
 }
