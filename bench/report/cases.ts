@@ -86,13 +86,12 @@ export function baselineOf(labels: string[]): string {
  */
 export function fastestLabel(model: ResultsModel): string | null {
   const medians = new Map<string, number[]>();
-  for (const s of model.summaries) medians.set(s.label, [...(medians.get(s.label) ?? []), s.decodeTps.estimate]);
-  const measured = model.labels.filter((label) => (medians.get(label) ?? []).some((tps) => tps > 0));
+  for (const s of model.summaries) if (s.decodeTps.estimate > 0) medians.set(s.label, [...(medians.get(s.label) ?? []), s.decodeTps.estimate]);
+  const measured = model.labels.filter((label) => medians.has(label));
   if (measured.length === 0) return null;
-  const positive = (label: string) => medians.get(label)!.filter((tps) => tps > 0);
-  const most = Math.max(...measured.map((label) => positive(label).length));
-  const speed = (label: string) => geometricMean(positive(label));
-  return measured.filter((label) => positive(label).length === most).reduce((best, label) => (speed(label) > speed(best) ? label : best));
+  const most = Math.max(...measured.map((label) => medians.get(label)!.length));
+  const speed = new Map(measured.map((label) => [label, geometricMean(medians.get(label)!)]));
+  return measured.filter((label) => medians.get(label)!.length === most).reduce((best, label) => (speed.get(label)! > speed.get(best)! ? label : best));
 }
 
 /** Labels that are variants: parseable, and sharing a base framework with another label of the same folder. */
