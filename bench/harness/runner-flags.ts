@@ -43,7 +43,7 @@ export const BURN_FLAGS: Record<string, RunnerFlag> = {
   },
   "prefill-chunk": {
     description:
-      "the longest prompt prefilled in one pass, in tokens; a longer one runs in chunks of that many against the whole cache under a mask. Default: every prompt in one pass on CUDA with Burn's attention op (a flash kernel; a 4,096-token prefill took 0.12–0.14 s that way and 16.7 s in chunks of 2048 on one H100), 2048 elsewhere (mlx-lm's prefill_step_size; runners/burn/README.md, \"Long prompts\"). 65536 prefills every depth in one pass, 2048 chunks on CUDA too: A/B labels for prefill at depth",
+      "the longest prompt prefilled in one pass, in tokens; a longer one runs in chunks of that many against the whole cache under a mask. Default: every prompt in one pass on CUDA with Burn's attention op (a flash kernel; a 4,096-token prefill took 0.12–0.14 s that way and 16.7 s in chunks of 2048 on one H100, 2026-12-08), 2048 elsewhere (mlx-lm's prefill_step_size; runners/burn/README.md, \"Long prompts\"). 65536 prefills every depth in one pass, 2048 chunks on CUDA too: A/B labels for prefill at depth",
     values: ["1024", "2048", "4096", "8192", "16384", "32768", "65536"],
     args: (value) => ["--prefill-chunk", value],
   },
